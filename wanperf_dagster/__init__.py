@@ -1,0 +1,1 @@
+"""WAN performance analytics for Juniper Mist organisations, orchestrated by Dagster."""

@@ -1,0 +1,55 @@
+"""Dagster resources: thin wrappers that hand the cores their configured clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import redis
+from pydantic import PrivateAttr
+
+from wanperf_dagster import store
+
+
+class RedisResource(dg.ConfigurableResource):
+    """A pooled Redis client: `url` (from `WANPERF_REDIS_URL`) or, when unset, the embedded server.
+
+    The URL may carry a password, so it is only ever shown redacted.
+    """
+
+    url: str | None = None
+    data_dir: str | None = None
+    socket_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    retries: int = 5
+    max_connections: int = 32
+
+    _client: redis.Redis | None = PrivateAttr(default=None)
+
+    def get_client(self) -> redis.Redis:
+        if self._client is None:
+            url = store.resolve_redis_url(self.url, self.data_dir)
+            self._client = store.connect(
+                url,
+                socket_timeout=self.socket_timeout,
+                connect_timeout=self.connect_timeout,
+                retries=self.retries,
+                max_connections=self.max_connections,
+            )
+        return self._client
+
+    def health_check(self) -> dict[str, Any]:
+        """Ping the server; raises with a clear message when it does not answer."""
+        client = self.get_client()
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            where = store.redact_url(self.url) if self.url else "the embedded server"
+            raise dg.Failure(f"Redis at {where} does not answer: {type(exc).__name__}") from None
+        return store.server_info(client)
+
+    def teardown_after_execution(self, context) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client.connection_pool.disconnect()
+            self._client = None

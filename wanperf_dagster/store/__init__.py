@@ -1,0 +1,26 @@
+"""Redis storage: key schema, Arrow codec, pipelined bulk I/O, sweep sessions, embedded server.
+
+A plain library: no Dagster imports.
+"""
+
+from .bulk import get_blobs, put_blobs, sites_by_age, stale_sites, touch_sites
+from .client import connect, redact_url, server_info
+from .codec import decode_table, encode_table
+from .embedded import EmbeddedRedis, EmbeddedRedisError, data_dir_from_env, resolve_redis_url
+
+__all__ = [
+    "EmbeddedRedis",
+    "EmbeddedRedisError",
+    "connect",
+    "data_dir_from_env",
+    "decode_table",
+    "encode_table",
+    "get_blobs",
+    "put_blobs",
+    "redact_url",
+    "resolve_redis_url",
+    "server_info",
+    "sites_by_age",
+    "stale_sites",
+    "touch_sites",
+]

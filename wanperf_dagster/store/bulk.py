@@ -1,0 +1,70 @@
+"""Pipelined bulk reads and writes: a step never does one round trip per key.
+
+Only single-key commands go into the pipelines, so a Redis Cluster client can split them per node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import redis
+
+from . import keys
+
+PIPELINE_CHUNK = 1000  # commands per round trip: bounds client and server buffers
+
+
+def put_blobs(client: redis.Redis, blobs: Mapping[str, bytes], ttl_seconds: int | None) -> int:
+    """SET every key (with its TTL) in pipelined round trips; returns the bytes written."""
+    written = 0
+    items = list(blobs.items())
+    for start in range(0, len(items), PIPELINE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for key, blob in items[start : start + PIPELINE_CHUNK]:
+            pipe.set(key, blob, ex=ttl_seconds or None)
+            written += len(blob)
+        pipe.execute()
+    return written
+
+
+def get_blobs(client: redis.Redis, key_list: Sequence[str]) -> list[bytes | None]:
+    """GET every key in pipelined round trips, in order; None for a missing key."""
+    out: list[bytes | None] = []
+    for start in range(0, len(key_list), PIPELINE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for key in key_list[start : start + PIPELINE_CHUNK]:
+            pipe.get(key)
+        out.extend(pipe.execute())
+    return out
+
+
+# cache-age index ------------------------------------------------------------------------------
+def touch_sites(pipe: redis.client.Pipeline, org_id: str, ages: Mapping[str, float]) -> None:
+    """Queue the cache-age update of sites (epoch second of their newest sample).
+
+    GT keeps the newest timestamp when an older page is replayed after a newer one (and, unlike
+    XX, still adds sites seen for the first time).
+    """
+    if ages:
+        pipe.zadd(keys.cache_age(org_id), dict(ages), gt=True)
+
+
+def stale_sites(
+    client: redis.Redis, org_id: str, older_than_seconds: float, now: float | None = None
+) -> list[str]:
+    """Sites whose newest sample is older than the threshold, oldest first (one round trip)."""
+    now = time.time() if now is None else now
+    raw = client.zrangebyscore(keys.cache_age(org_id), "-inf", f"({now - older_than_seconds}")
+    return [s.decode() for s in raw]
+
+
+def sites_by_age(client: redis.Redis, org_id: str) -> list[tuple[str, float]]:
+    """Every known site with the epoch second of its newest sample, oldest first (one round trip)."""
+    return [(s.decode(), score) for s, score in client.zrange(keys.cache_age(org_id), 0, -1, withscores=True)]
+
+
+def forget_sites(client: redis.Redis, org_id: str, site_ids: Iterable[str]) -> None:
+    site_ids = list(site_ids)
+    if site_ids:
+        client.zrem(keys.cache_age(org_id), *site_ids)

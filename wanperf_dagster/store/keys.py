@@ -1,0 +1,62 @@
+"""The Redis key schema. Every key lives under one versioned namespace and names what it holds.
+
+Partitioned values carry their partition key as the hash tag (`{2026-11-26|site}`), so on a
+Redis Cluster the partitions of an asset spread over the nodes while everything stored for one
+site-day (raw samples, snapshot, KPIs) shares a slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+NAMESPACE = "wanperf:v1"
+UNPARTITIONED = "all"
+
+
+def asset_value(asset_path: Sequence[str], partition_key: str | None = None) -> str:
+    """One asset partition's value (an Arrow IPC blob)."""
+    tag = partition_key if partition_key is not None else UNPARTITIONED
+    return f"{NAMESPACE}:asset:{'/'.join(asset_path)}:{{{tag}}}"
+
+
+def raw_samples(day: str, site_id: str) -> str:
+    """Hash of one site-day's swept samples: field `<slot epoch>|<circuit_id>` → one row."""
+    return f"{NAMESPACE}:raw:{{{day}|{site_id}}}"
+
+
+def raw_days(site_id: str) -> str:
+    """Set of days for which a site has raw samples (lets readers find them without SCAN)."""
+    return f"{NAMESPACE}:rawdays:{{{site_id}}}"
+
+
+def cache_age(org_id: str) -> str:
+    """Sorted set: site_id scored by the epoch second of its newest stored sample."""
+    return f"{NAMESPACE}:cache_age:{{{org_id}}}"
+
+
+def sweep_session(org_id: str, sweep_id: str) -> str:
+    return f"{NAMESPACE}:sweep:{{{org_id}}}:{sweep_id}"
+
+
+def sweep_current(org_id: str) -> str:
+    """The id of the sweep that is running or was interrupted (absent once finished)."""
+    return f"{NAMESPACE}:sweep:{{{org_id}}}:current"
+
+
+def sweep_history(org_id: str) -> str:
+    """Sorted set of sweep ids by start time."""
+    return f"{NAMESPACE}:sweep:{{{org_id}}}:history"
+
+
+def sweep_lock(org_id: str) -> str:
+    return f"{NAMESPACE}:sweep:{{{org_id}}}:lock"
+
+
+def quarantine(org_id: str, sweep_id: str) -> str:
+    """List of rejected records of one sweep, each a JSON object with its reason."""
+    return f"{NAMESPACE}:quarantine:{{{org_id}}}:{sweep_id}"
+
+
+def inventory(org_id: str, kind: str) -> str:
+    """Latest inventory snapshot (sites, sitegroups, gateways) as an Arrow blob."""
+    return f"{NAMESPACE}:inventory:{{{org_id}}}:{kind}"

@@ -1,0 +1,34 @@
+"""Shared fixtures: a real Redis for every storage test (no fakes).
+
+By default a session-wide embedded Valkey in a temporary data directory; with
+`WANPERF_TEST_REDIS_URL` (CI sets it to the machine's Redis 7, db 15) that server instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+from wanperf_dagster.store import EmbeddedRedis, connect
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    url = os.environ.get("WANPERF_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("wanperf-data")).ensure_running()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url) -> redis.Redis:
+    """A client on an empty database."""
+    client = connect(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
