@@ -17,7 +17,6 @@ import pandas as pd
 import pyarrow as pa
 
 from wanperf_dagster import store
-from wanperf_dagster.store import keys
 from wanperf_dagster.store.partitioning import split_by_partition
 
 from .resources import RedisResource
@@ -86,16 +85,12 @@ class RedisIOManager(dg.ConfigurableIOManager):
         else:
             slices = {None: table}
 
-        blobs = {
-            keys.asset_value(path, key): store.encode_table(part, self.compression)
-            for key, part in slices.items()
-        }
-        written = store.put_blobs(self.redis.get_client(), blobs, ttl)
+        written = store.put_tables(self.redis.get_client(), path, slices, ttl, self.compression)
         metadata: dict = {
             "dagster/row_count": table.num_rows,
             "dagster/column_schema": _column_schema(table.schema),
             "stored_bytes": written,
-            "partitions_written": len(blobs),
+            "partitions_written": len(slices),
         }
         if ttl:
             metadata["ttl_days"] = round(ttl / 86400, 2)
@@ -119,9 +114,7 @@ class RedisIOManager(dg.ConfigurableIOManager):
             partition_keys: Sequence[str | None] = list(context.asset_partition_keys)
         else:
             partition_keys = [None]
-        key_list = [keys.asset_value(path, k) for k in partition_keys]
-        blobs = store.get_blobs(self.redis.get_client(), key_list)
-        missing = [k for k, b in zip(partition_keys, blobs, strict=True) if b is None]
+        tables, missing = store.get_tables(self.redis.get_client(), path, partition_keys)
         if missing:
             name = context.asset_key.to_user_string()
             shown = ", ".join("(unpartitioned)" if k is None else k for k in missing[:5])
@@ -130,7 +123,6 @@ class RedisIOManager(dg.ConfigurableIOManager):
                 f"asset {name}: no stored value for partition {shown}{more} "
                 f"(never materialized, or its key expired); materialize it first"
             )
-        tables = [store.decode_table(b) for b in blobs]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
         if self._wants_arrow(context):
             return table

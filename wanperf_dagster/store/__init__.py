@@ -3,7 +3,15 @@
 A plain library: no Dagster imports.
 """
 
-from .bulk import get_blobs, put_blobs, sites_by_age, stale_sites, touch_sites
+from .bulk import (
+    get_blobs,
+    get_tables,
+    put_blobs,
+    put_tables,
+    sites_by_age,
+    stale_sites,
+    touch_sites,
+)
 from .client import connect, redact_url, server_info
 from .codec import decode_table, encode_table
 from .embedded import EmbeddedRedis, EmbeddedRedisError, data_dir_from_env, resolve_redis_url
@@ -16,7 +24,9 @@ __all__ = [
     "decode_table",
     "encode_table",
     "get_blobs",
+    "get_tables",
     "put_blobs",
+    "put_tables",
     "redact_url",
     "resolve_redis_url",
     "server_info",

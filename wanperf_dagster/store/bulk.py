@@ -5,12 +5,16 @@ Only single-key commands go into the pipelines, so a Redis Cluster client can sp
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+import pyarrow as pa
 import redis
 
 from . import keys
+from .codec import DEFAULT_COMPRESSION, decode_table, encode_table
 
 PIPELINE_CHUNK = 1000  # commands per round trip: bounds client and server buffers
 
@@ -68,3 +72,37 @@ def forget_sites(client: redis.Redis, org_id: str, site_ids: Iterable[str]) -> N
     site_ids = list(site_ids)
     if site_ids:
         client.zrem(keys.cache_age(org_id), *site_ids)
+
+
+# Arrow tables per partition ---------------------------------------------------------------------
+def put_tables(
+    client: redis.Redis,
+    asset_path: Sequence[str],
+    tables: Mapping[str | None, pa.Table],
+    ttl_seconds: int | None,
+    compression: str | None = DEFAULT_COMPRESSION,
+) -> int:
+    """Store one Arrow table per partition key (None: unpartitioned); returns bytes written.
+
+    Encoding runs on a thread pool: Arrow's compression releases the GIL.
+    """
+    names = [keys.asset_value(asset_path, key) for key in tables]
+    if len(tables) >= 64:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            encoded = list(pool.map(lambda t: encode_table(t, compression), tables.values(), chunksize=64))
+    else:
+        encoded = [encode_table(t, compression) for t in tables.values()]
+    return put_blobs(client, dict(zip(names, encoded, strict=True)), ttl_seconds)
+
+
+def get_tables(
+    client: redis.Redis, asset_path: Sequence[str], partition_keys: Sequence[str | None]
+) -> tuple[list[pa.Table], list[str | None]]:
+    """The stored tables of the given partitions, in order, and the keys that are missing."""
+    blobs = get_blobs(client, [keys.asset_value(asset_path, k) for k in partition_keys])
+    missing = [k for k, b in zip(partition_keys, blobs, strict=True) if b is None]
+    present = [b for b in blobs if b is not None]
+    if len(present) >= 64:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            return list(pool.map(decode_table, present, chunksize=64)), missing
+    return [decode_table(b) for b in present], missing

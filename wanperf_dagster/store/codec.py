@@ -10,7 +10,9 @@ DEFAULT_COMPRESSION = "zstd"
 
 def encode_table(table: pa.Table, compression: str | None = DEFAULT_COMPRESSION) -> bytes:
     sink = pa.BufferOutputStream()
-    options = ipc.IpcWriteOptions(compression=compression)
+    # one thread: values are small (a site-day), so per-buffer thread hand-offs cost more than
+    # they save; callers encode many partitions in parallel instead (see bulk.put_tables)
+    options = ipc.IpcWriteOptions(compression=compression, use_threads=False)
     with ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()

@@ -96,7 +96,7 @@ class EmbeddedRedis:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24))
+                f.write(secrets.token_hex(24))  # hex: safe in URLs and argv
         return self.password_file.read_text().strip()
 
     def _read_int(self, path: Path) -> int | None:

@@ -2,8 +2,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.store.partitioning import partition_keys_of, split_by_partition
 from wanperf_dagster.store import redact_url
+from wanperf_dagster.store.partitioning import partition_keys_of, split_by_partition
 
 
 def _table():

@@ -1,0 +1,18 @@
+"""`python -m bench [name ...]`: run the named benchmarks (default: all)."""
+
+import importlib
+import sys
+import time
+
+ALL = ["storage"]
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or ALL
+    for name in names:
+        if name not in ALL:
+            sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(ALL)}")
+    for name in names:
+        print(f"\n######## bench {name} ########")
+        t0 = time.perf_counter()
+        importlib.import_module(f"bench.{name}").main()
+        print(f"(bench {name} took {time.perf_counter() - t0:.0f} s)")

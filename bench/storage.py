@@ -1,0 +1,172 @@
+"""Storage: pipelined vs per-key Redis I/O, and the IO manager's partitioned writes and loads.
+
+Run: `make bench` or `.venv/bin/python -m bench storage`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from wanperf_dagster import store
+from wanperf_dagster.store import keys
+from wanperf_dagster.store.partitioning import split_by_partition
+
+from ._common import bench_redis, best_of, peak_rss_mib, row
+
+N_KEYS = 2000
+
+
+def raw_redis(client, url: str) -> None:
+    print(f"\n== raw Redis from Python, {N_KEYS} keys ==")
+    row("", "per-key s", "pipeline s", "ratio", "MGET/MSET s", "ratio")
+    for size in (30_000, 1_000):
+        payload = os.urandom(size)
+        names = [f"wanperf:bench:{size}:{i}" for i in range(N_KEYS)]
+
+        def per_key_set():
+            for n in names:
+                client.set(n, payload)
+
+        def pipe_set():
+            store.put_blobs(client, dict.fromkeys(names, payload), None)
+
+        def mset():
+            for i in range(0, N_KEYS, 500):
+                client.mset(dict.fromkeys(names[i : i + 500], payload))
+
+        def per_key_get():
+            for n in names:
+                client.get(n)
+
+        def pipe_get():
+            store.get_blobs(client, names)
+
+        def mget():
+            for i in range(0, N_KEYS, 500):
+                client.mget(names[i : i + 500])
+
+        ws, wp, wm = best_of(per_key_set), best_of(pipe_set), best_of(mset)
+        rs, rp, rm = best_of(per_key_get), best_of(pipe_get), best_of(mget)
+        row(f"write {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values", f"{ws:.3f}", f"{wp:.3f}", f"{ws / wp:.1f}x", f"{wm:.3f}", f"{ws / wm:.1f}x")
+        row(f"read  {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values", f"{rs:.3f}", f"{rp:.3f}", f"{rs / rp:.1f}x", f"{rm:.3f}", f"{rs / rm:.1f}x")
+        client.delete(*names)
+        redis_benchmark(url, size)
+
+
+def redis_benchmark(url: str, size: int) -> None:
+    exe = shutil.which("redis-benchmark")
+    if not exe:
+        print("  (redis-benchmark not installed: apt-get install redis-tools for the C reference)")
+        return
+    parts = urlsplit(url)
+    cmd = [exe, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379), "-q",
+           "-t", "set,get", "-n", str(N_KEYS * 5), "-d", str(size), "-P", "64", "-c", "1",
+           "--dbnum", parts.path.strip("/") or "0"]
+    if parts.password:
+        cmd += ["-a", parts.password, "--no-auth-warning"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    for line in out.splitlines():
+        m = re.search(r"(SET|GET): ([\d.]+) requests per second", line.split("\r")[-1])
+        if m:
+            row(f"redis-benchmark -P 64 -c 1 {m.group(1)} {size} B", f"{N_KEYS / float(m.group(2)):.3f} s/{N_KEYS}")
+
+
+def site_day_frame(n_partitions: int, circuits: int = 2, samples: int = 144) -> pd.DataFrame:
+    """Realistic snapshot rows: repeated ids, monotone counters, diurnal rates, some nulls."""
+    rng = np.random.default_rng(7)
+    n = n_partitions * circuits * samples
+    part = np.repeat(np.arange(n_partitions), circuits * samples)
+    circ = np.tile(np.repeat(np.arange(circuits), samples), n_partitions)
+    slot = np.tile(np.arange(samples), n_partitions * circuits)
+    site_ids = np.array([f"{i:08x}-7e1a-4c8e-9d61-{i:012x}" for i in range(n_partitions)])
+    macs = np.array([f"5c5b35{i:06x}" for i in range(n_partitions)])
+    speed = np.where(circ == 0, 1000, 100)
+    diurnal = 0.35 + 0.3 * np.sin((slot - 36) / samples * 2 * np.pi)
+    rx_bps = (speed * 1e6 * np.clip(diurnal + rng.normal(0, 0.05, n), 0, 1)).astype(np.int64)
+    tx_bps = (rx_bps * 0.3).astype(np.int64)
+    rx_bytes = np.cumsum(rx_bps * 75).astype(np.int64)
+    ts = pd.Timestamp("2026-11-26", tz="UTC") + pd.to_timedelta(slot * 10, unit="min")
+    return pd.DataFrame({
+        "ts": ts,
+        "site_id": site_ids[part],
+        "circuit_id": [f"{m}:ge-0/0/{c}" for m, c in zip(macs[part], circ, strict=True)],
+        "mac": macs[part],
+        "port_id": [f"ge-0/0/{c}" for c in circ],
+        "up": rng.random(n) > 0.01,
+        "speed_mbps": speed.astype(np.int64),
+        "rx_bps": rx_bps, "tx_bps": tx_bps,
+        "rx_bytes": rx_bytes, "tx_bytes": (rx_bytes * 0.3).astype(np.int64),
+        "rx_pkts": rx_bytes // 900, "tx_pkts": rx_bytes // 2700,
+        "rx_errors": rng.poisson(0.2, n).cumsum(), "tx_errors": rng.poisson(0.1, n).cumsum(),
+        "jitter_ms": np.round(rng.gamma(2, 1.5, n), 1),
+        "latency_ms": np.round(20 + rng.gamma(2, 3, n), 1),
+        "loss_pct": np.round(np.where(rng.random(n) < 0.9, 0, rng.random(n)), 2),
+        "last_flapped": pd.Series(1764000000.0, index=range(n)),
+    })
+
+
+def io_manager_path(client) -> None:
+    print(f"\n== IO manager path: {N_KEYS} site-day partitions (2 circuits x 144 samples each) ==")
+    frame = site_day_frame(N_KEYS)
+    part_keys = [f"2026-11-26|{s}" for s in frame["site_id"].unique()]
+    path = ["bench_snapshots"]
+
+    def vectorised():
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        slices = split_by_partition(table, ["ts", "site_id"], expected=part_keys)
+        store.put_tables(client, path, slices, None)
+
+    def naive():
+        for site, sub in frame.groupby("site_id", sort=False):
+            t = pa.Table.from_pandas(sub, preserve_index=False)
+            client.set(keys.asset_value(path, f"2026-11-26|{site}"), store.encode_table(t))
+
+    def load():
+        tables, missing = store.get_tables(client, path, part_keys)
+        assert not missing
+        pa.concat_tables(tables).to_pandas()
+
+    def load_naive():
+        frames = [store.decode_table(client.get(keys.asset_value(path, k))).to_pandas() for k in part_keys]
+        pd.concat(frames, ignore_index=True)
+
+    tv, tn = best_of(vectorised), best_of(naive, repeat=1)
+    tl, tln = best_of(load), best_of(load_naive, repeat=1)
+    row("", "vectorised s", "naive s", "ratio")
+    row("write (one frame -> 2,000 keys)", f"{tv:.3f}", f"{tn:.3f}", f"{tn / tv:.1f}x")
+    row("load (2,000 keys -> one frame)", f"{tl:.3f}", f"{tln:.3f}", f"{tln / tl:.1f}x")
+    row("rows", f"{len(frame):,}")
+    row("peak RSS of this process (MiB)", f"{peak_rss_mib():.0f}")
+
+    print("\n== Redis memory per site-day partition (288 rows) ==")
+    row("", "bytes/part", "per circuit-day")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    slices = split_by_partition(table, ["ts", "site_id"], expected=part_keys)
+    for compression in ("zstd", "lz4", None):
+        client.flushdb()
+        before = client.info("memory")["used_memory"]
+        store.put_tables(client, path, slices, None, compression=compression)
+        after = client.info("memory")["used_memory"]
+        per = (after - before) / len(part_keys)
+        row(f"compression={compression}", f"{per:,.0f}", f"{per / 2:,.0f}")
+
+
+def main() -> None:
+    with bench_redis() as (url, _server):
+        client = store.connect(url)
+        print(f"server: {store.server_info(client)}")
+        raw_redis(client, url)
+        io_manager_path(client)
+        client.flushdb()
+
+
+if __name__ == "__main__":
+    main()
