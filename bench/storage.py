@@ -28,37 +28,55 @@ def raw_redis(client, url: str) -> None:
     print(f"\n== raw Redis from Python, {N_KEYS} keys ==")
     row("", "per-key s", "pipeline s", "ratio", "MGET/MSET s", "ratio")
     for size in (30_000, 1_000):
-        payload = os.urandom(size)
-        names = [f"wanperf:bench:{size}:{i}" for i in range(N_KEYS)]
+        _raw_redis_size(client, url, size)
 
-        def per_key_set():
-            for n in names:
-                client.set(n, payload)
 
-        def pipe_set():
-            store.put_blobs(client, dict.fromkeys(names, payload), None)
+def _raw_redis_size(client, url: str, size: int) -> None:
+    payload = os.urandom(size)
+    names = [f"wanperf:bench:{size}:{i}" for i in range(N_KEYS)]
 
-        def mset():
-            for i in range(0, N_KEYS, 500):
-                client.mset(dict.fromkeys(names[i : i + 500], payload))
+    def per_key_set():
+        for n in names:
+            client.set(n, payload)
 
-        def per_key_get():
-            for n in names:
-                client.get(n)
+    def pipe_set():
+        store.put_blobs(client, dict.fromkeys(names, payload), None)
 
-        def pipe_get():
-            store.get_blobs(client, names)
+    def mset():
+        for i in range(0, N_KEYS, 500):
+            client.mset(dict.fromkeys(names[i : i + 500], payload))
 
-        def mget():
-            for i in range(0, N_KEYS, 500):
-                client.mget(names[i : i + 500])
+    def per_key_get():
+        for n in names:
+            client.get(n)
 
-        ws, wp, wm = best_of(per_key_set), best_of(pipe_set), best_of(mset)
-        rs, rp, rm = best_of(per_key_get), best_of(pipe_get), best_of(mget)
-        row(f"write {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values", f"{ws:.3f}", f"{wp:.3f}", f"{ws / wp:.1f}x", f"{wm:.3f}", f"{ws / wm:.1f}x")
-        row(f"read  {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values", f"{rs:.3f}", f"{rp:.3f}", f"{rs / rp:.1f}x", f"{rm:.3f}", f"{rs / rm:.1f}x")
-        client.delete(*names)
-        redis_benchmark(url, size)
+    def pipe_get():
+        store.get_blobs(client, names)
+
+    def mget():
+        for i in range(0, N_KEYS, 500):
+            client.mget(names[i : i + 500])
+
+    ws, wp, wm = best_of(per_key_set), best_of(pipe_set), best_of(mset)
+    rs, rp, rm = best_of(per_key_get), best_of(pipe_get), best_of(mget)
+    row(
+        f"write {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values",
+        f"{ws:.3f}",
+        f"{wp:.3f}",
+        f"{ws / wp:.1f}x",
+        f"{wm:.3f}",
+        f"{ws / wm:.1f}x",
+    )
+    row(
+        f"read  {size // 1000 or size} {'KB' if size >= 1000 else 'B'} values",
+        f"{rs:.3f}",
+        f"{rp:.3f}",
+        f"{rs / rp:.1f}x",
+        f"{rm:.3f}",
+        f"{rs / rm:.1f}x",
+    )
+    client.delete(*names)
+    redis_benchmark(url, size)
 
 
 def redis_benchmark(url: str, size: int) -> None:
@@ -67,16 +85,36 @@ def redis_benchmark(url: str, size: int) -> None:
         print("  (redis-benchmark not installed: apt-get install redis-tools for the C reference)")
         return
     parts = urlsplit(url)
-    cmd = [exe, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379), "-q",
-           "-t", "set,get", "-n", str(N_KEYS * 5), "-d", str(size), "-P", "64", "-c", "1",
-           "--dbnum", parts.path.strip("/") or "0"]
+    cmd = [
+        exe,
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 6379),
+        "-q",
+        "-t",
+        "set,get",
+        "-n",
+        str(N_KEYS * 5),
+        "-d",
+        str(size),
+        "-P",
+        "64",
+        "-c",
+        "1",
+        "--dbnum",
+        parts.path.strip("/") or "0",
+    ]
     if parts.password:
         cmd += ["-a", parts.password, "--no-auth-warning"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     for line in out.splitlines():
         m = re.search(r"(SET|GET): ([\d.]+) requests per second", line.split("\r")[-1])
         if m:
-            row(f"redis-benchmark -P 64 -c 1 {m.group(1)} {size} B", f"{N_KEYS / float(m.group(2)):.3f} s/{N_KEYS}")
+            row(
+                f"redis-benchmark -P 64 -c 1 {m.group(1)} {size} B",
+                f"{N_KEYS / float(m.group(2)):.3f} s/{N_KEYS}",
+            )
 
 
 def site_day_frame(n_partitions: int, circuits: int = 2, samples: int = 144) -> pd.DataFrame:
@@ -94,23 +132,29 @@ def site_day_frame(n_partitions: int, circuits: int = 2, samples: int = 144) -> 
     tx_bps = (rx_bps * 0.3).astype(np.int64)
     rx_bytes = np.cumsum(rx_bps * 75).astype(np.int64)
     ts = pd.Timestamp("2026-11-26", tz="UTC") + pd.to_timedelta(slot * 10, unit="min")
-    return pd.DataFrame({
-        "ts": ts,
-        "site_id": site_ids[part],
-        "circuit_id": [f"{m}:ge-0/0/{c}" for m, c in zip(macs[part], circ, strict=True)],
-        "mac": macs[part],
-        "port_id": [f"ge-0/0/{c}" for c in circ],
-        "up": rng.random(n) > 0.01,
-        "speed_mbps": speed.astype(np.int64),
-        "rx_bps": rx_bps, "tx_bps": tx_bps,
-        "rx_bytes": rx_bytes, "tx_bytes": (rx_bytes * 0.3).astype(np.int64),
-        "rx_pkts": rx_bytes // 900, "tx_pkts": rx_bytes // 2700,
-        "rx_errors": rng.poisson(0.2, n).cumsum(), "tx_errors": rng.poisson(0.1, n).cumsum(),
-        "jitter_ms": np.round(rng.gamma(2, 1.5, n), 1),
-        "latency_ms": np.round(20 + rng.gamma(2, 3, n), 1),
-        "loss_pct": np.round(np.where(rng.random(n) < 0.9, 0, rng.random(n)), 2),
-        "last_flapped": pd.Series(1764000000.0, index=range(n)),
-    })
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "site_id": site_ids[part],
+            "circuit_id": [f"{m}:ge-0/0/{c}" for m, c in zip(macs[part], circ, strict=True)],
+            "mac": macs[part],
+            "port_id": [f"ge-0/0/{c}" for c in circ],
+            "up": rng.random(n) > 0.01,
+            "speed_mbps": speed.astype(np.int64),
+            "rx_bps": rx_bps,
+            "tx_bps": tx_bps,
+            "rx_bytes": rx_bytes,
+            "tx_bytes": (rx_bytes * 0.3).astype(np.int64),
+            "rx_pkts": rx_bytes // 900,
+            "tx_pkts": rx_bytes // 2700,
+            "rx_errors": rng.poisson(0.2, n).cumsum(),
+            "tx_errors": rng.poisson(0.1, n).cumsum(),
+            "jitter_ms": np.round(rng.gamma(2, 1.5, n), 1),
+            "latency_ms": np.round(20 + rng.gamma(2, 3, n), 1),
+            "loss_pct": np.round(np.where(rng.random(n) < 0.9, 0, rng.random(n)), 2),
+            "last_flapped": pd.Series(1764000000.0, index=range(n)),
+        }
+    )
 
 
 def io_manager_path(client) -> None:
@@ -135,7 +179,9 @@ def io_manager_path(client) -> None:
         pa.concat_tables(tables).to_pandas()
 
     def load_naive():
-        frames = [store.decode_table(client.get(keys.asset_value(path, k))).to_pandas() for k in part_keys]
+        frames = [
+            store.decode_table(client.get(keys.asset_value(path, k))).to_pandas() for k in part_keys
+        ]
         pd.concat(frames, ignore_index=True)
 
     tv, tn = best_of(vectorised), best_of(naive, repeat=1)

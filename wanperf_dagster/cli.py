@@ -29,7 +29,9 @@ def cmd_redis(args: argparse.Namespace) -> int:
     server = store.EmbeddedRedis(store.data_dir_from_env())
     if args.action == "start":
         server.ensure_running()
-        print(f"embedded Redis running on 127.0.0.1:{server.port} (pid {server.pid}, data in {server.dir})")
+        print(
+            f"embedded Redis running on 127.0.0.1:{server.port} (pid {server.pid}, data in {server.dir})"
+        )
     elif args.action == "stop":
         print("stopped" if server.stop() else "not running")
     else:
@@ -56,11 +58,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env["WANPERF_DATA_DIR"] = str(data_dir)
     env["DAGSTER_HOME"] = str(_dagster_home(data_dir))
     cmd = [
-        str(Path(sys.executable).parent / "dagster"), "dev",
-        "-w", str(PROJECT_DIR / "workspace.yaml"),
-        "-h", args.host, "-p", str(args.port),
+        str(Path(sys.executable).parent / "dagster"),
+        "dev",
+        "-w",
+        str(PROJECT_DIR / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
     ]
-    print(f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it; data stays in {data_dir})")
+    print(
+        f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it; data stays in {data_dir})"
+    )
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env)
     try:
         return proc.wait()
@@ -85,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser(
-        "dev", help="start the embedded Redis and the Dagster UI (what `make run` does)",
+        "dev",
+        help="start the embedded Redis and the Dagster UI (what `make run` does)",
         description="Start the embedded Redis (unless WANPERF_REDIS_URL is set) and `dagster dev`.",
     )
     dev.add_argument("--host", default="127.0.0.1")
@@ -93,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     red = sub.add_parser(
-        "redis", help="start, stop or inspect the embedded Redis",
+        "redis",
+        help="start, stop or inspect the embedded Redis",
         description="Manage the embedded Valkey server under WANPERF_DATA_DIR (default .wanperf/).",
         epilog="example: wanperf redis status",
     )

@@ -51,9 +51,7 @@ def _dimension_names(partitions_def: dg.PartitionsDefinition) -> list[str]:
 
 
 def _column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
 class RedisIOManager(dg.ConfigurableIOManager):
@@ -123,7 +121,11 @@ class RedisIOManager(dg.ConfigurableIOManager):
                 f"asset {name}: no stored value for partition {shown}{more} "
                 f"(never materialized, or its key expired); materialize it first"
             )
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        table = (
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        )
         if self._wants_arrow(context):
             return table
         return table.to_pandas()

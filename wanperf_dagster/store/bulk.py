@@ -65,7 +65,10 @@ def stale_sites(
 
 def sites_by_age(client: redis.Redis, org_id: str) -> list[tuple[str, float]]:
     """Every known site with the epoch second of its newest sample, oldest first (one round trip)."""
-    return [(s.decode(), score) for s, score in client.zrange(keys.cache_age(org_id), 0, -1, withscores=True)]
+    return [
+        (s.decode(), score)
+        for s, score in client.zrange(keys.cache_age(org_id), 0, -1, withscores=True)
+    ]
 
 
 def forget_sites(client: redis.Redis, org_id: str, site_ids: Iterable[str]) -> None:
@@ -89,7 +92,9 @@ def put_tables(
     names = [keys.asset_value(asset_path, key) for key in tables]
     if len(tables) >= 64:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            encoded = list(pool.map(lambda t: encode_table(t, compression), tables.values(), chunksize=64))
+            encoded = list(
+                pool.map(lambda t: encode_table(t, compression), tables.values(), chunksize=64)
+            )
     else:
         encoded = [encode_table(t, compression) for t in tables.values()]
     return put_blobs(client, dict(zip(names, encoded, strict=True)), ttl_seconds)

@@ -125,8 +125,12 @@ class EmbeddedRedis:
         from .client import NO_RETRY
 
         return redis.Redis(
-            host="127.0.0.1", port=port, password=self._password(), socket_timeout=2,
-            socket_connect_timeout=2, retry=NO_RETRY,
+            host="127.0.0.1",
+            port=port,
+            password=self._password(),
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=NO_RETRY,
         )
 
     def _answers(self, port: int) -> bool:

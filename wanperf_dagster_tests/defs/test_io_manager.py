@@ -83,7 +83,9 @@ def test_many_partitions_written_in_one_pipeline_and_loaded_through_mapping(
     def snapshots(context) -> pd.DataFrame:
         frames = [
             _frame(k.keys_by_dimension["day"], k.keys_by_dimension["site"])
-            for k in (dg.MultiPartitionKey(dict(x.keys_by_dimension)) for x in context.partition_keys)
+            for k in (
+                dg.MultiPartitionKey(dict(x.keys_by_dimension)) for x in context.partition_keys
+            )
             if k.keys_by_dimension["site"] != "s3"  # s3 has no data: stored as an empty partition
         ]
         return pd.concat(frames, ignore_index=True)
@@ -94,7 +96,9 @@ def test_many_partitions_written_in_one_pipeline_and_loaded_through_mapping(
         partitions_def=DAYS,
         ins={
             "snapshots": dg.AssetIn(
-                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day")
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name="day"
+                )
             )
         },
     )
@@ -110,9 +114,7 @@ def test_many_partitions_written_in_one_pipeline_and_loaded_through_mapping(
         return real_execute(self, *a, **kw)
 
     monkeypatch.setattr(pipeline_cls, "execute", counting)
-    keys_ = [
-        dg.MultiPartitionKey({"day": "2026-11-03", "site": s}) for s in ("s1", "s2", "s3")
-    ]
+    keys_ = [dg.MultiPartitionKey({"day": "2026-11-03", "site": s}) for s in ("s1", "s2", "s3")]
     result = dg.materialize(
         [snapshots],
         resources=resources,
@@ -149,7 +151,9 @@ def test_missing_partition_names_asset_and_key(resources):
         return None
 
     with pytest.raises(Exception, match=r"asset never: no stored value for partition 2026-11-09"):
-        dg.materialize([never, after], resources=resources, selection=[after], partition_key="2026-11-09")
+        dg.materialize(
+            [never, after], resources=resources, selection=[after], partition_key="2026-11-09"
+        )
 
 
 def test_multi_partition_write_without_partition_columns_fails_clearly(resources):

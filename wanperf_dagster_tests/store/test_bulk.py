@@ -46,9 +46,15 @@ def test_cache_age_index(redis_client):
     store.touch_sites(pipe, "org1", {"s3": 500.0, "s4": 2500.0})
     pipe.execute()
     assert store.sites_by_age(redis_client, "org1") == [
-        ("s1", 1000.0), ("s2", 2000.0), ("s4", 2500.0), ("s3", 3000.0)
+        ("s1", 1000.0),
+        ("s2", 2000.0),
+        ("s4", 2500.0),
+        ("s3", 3000.0),
     ]
-    assert store.stale_sites(redis_client, "org1", older_than_seconds=1000, now=3200) == ["s1", "s2"]
+    assert store.stale_sites(redis_client, "org1", older_than_seconds=1000, now=3200) == [
+        "s1",
+        "s2",
+    ]
     assert store.stale_sites(redis_client, "org1", older_than_seconds=10_000, now=3200) == []
 
 

@@ -23,7 +23,9 @@ def test_partition_keys_from_timestamp_and_string():
 
 def test_split_keeps_order_within_partition_and_fills_expected():
     parts = split_by_partition(
-        _table(), ["ts", "site_id"], expected=["2026-11-26|b", "2026-11-27|a", "2026-11-27|b", "2026-11-28|a"]
+        _table(),
+        ["ts", "site_id"],
+        expected=["2026-11-26|b", "2026-11-27|a", "2026-11-27|b", "2026-11-28|a"],
     )
     assert parts["2026-11-26|b"].column("v").to_pylist() == [1, 3]
     assert parts["2026-11-27|a"].column("v").to_pylist() == [2]
