@@ -1,0 +1,646 @@
+"""The Mist API over HTTP: the endpoints a WAN port-stats collector uses, with the official shapes.
+
+Auth by `Authorization: Token …`, a per-token hourly budget with the real 429 body, `next`/
+`search_after` cursor paging and page/limit paging with `X-Page-*` headers, injectable faults,
+and (only when enabled) admin endpoints outside `/api/v1` for the clock, faults and ground truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import numpy as np
+
+from .org import Org, build_org
+from .world import World
+
+RATE_LIMIT_DETAIL = (
+    "Too Many Request. The API Token used for the request reached the {limit} API Calls per hour"
+    " threshold"
+)
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+class Clock:
+    """Real time unless set: then simulated time, which advances only when told."""
+
+    def __init__(self, now: float | None = None):
+        self._fixed = now
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() if self._fixed is None else self._fixed
+
+    def set(self, epoch: float | None) -> None:
+        with self._lock:
+            self._fixed = epoch
+
+    def advance(self, seconds: float) -> float:
+        with self._lock:
+            self._fixed = (time.time() if self._fixed is None else self._fixed) + seconds
+            return self._fixed
+
+    @property
+    def simulated(self) -> bool:
+        return self._fixed is not None
+
+
+@dataclass
+class Faults:
+    """What goes wrong, switchable at run time. Rates are per request (records: per record);
+    the `*_next` counters make the next N requests fail that way, deterministically."""
+
+    error_rate: float = 0.0  # 5xx
+    slow_rate: float = 0.0
+    slow_seconds: float = 2.0
+    hold_rate: float = 0.0  # hold the connection, answer nothing, close
+    hold_seconds: float = 30.0
+    truncate_rate: float = 0.0  # cut the JSON body short
+    malformed_json_rate: float = 0.0  # a body that is not JSON at all
+    bad_record_rate: float = 0.0  # port records with missing fields, nulls, negatives, speed 0
+    bad_record_every: int = 0  # every n-th record served is bad (exact counts for tests)
+    duplicate_records: int = 0  # each next page repeats this many records of the previous page
+    retry_after: int | None = None  # seconds sent in Retry-After with 429 (None: no header)
+    error_next: int = 0
+    hold_next: int = 0
+    truncate_next: int = 0
+    malformed_json_next: int = 0
+    error_status: int = 503
+
+    def update(self, **changes) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {sorted(unknown)}")
+        for k, v in changes.items():
+            setattr(self, k, v)
+
+
+BAD_KINDS = [
+    "missing_port_id",
+    "missing_site_id",
+    "null_up",
+    "negative_counter",
+    "speed_zero",
+    "string_bps",
+]
+
+
+@dataclass
+class SimulatorConfig:
+    sites: int = 200
+    seed: int = 1
+    tokens: tuple[str, ...] = ("sim-token",)
+    rate_limit: int = 5000
+    admin: bool = False
+    now: float | None = None  # fixed simulated start time; None = real time
+    cursor_ttl_seconds: int = 3600
+    faults: Faults = field(default_factory=Faults)
+
+
+def _coerce_fault(name: str, raw: str):
+    """A fault setting from a query string value, typed like its default."""
+    defaults = {f.name: f.default for f in fields(Faults)}
+    if name not in defaults:
+        raise ValueError(f"unknown fault setting {name!r}; known: {sorted(defaults)}")
+    if raw.lower() in ("", "none", "null"):
+        return None
+    default = defaults[name]
+    return float(raw) if isinstance(default, float) else int(raw)
+
+
+def _cursor(offset: int, issued: float) -> str:
+    raw = json.dumps([offset, int(issued)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(token: str) -> tuple[int, float]:
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    offset, issued = json.loads(raw)
+    return int(offset), float(issued)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict | None, headers: dict | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class MistSimulator:
+    """The simulated org and its API state (budget, clock, faults); transport-independent."""
+
+    def __init__(self, config: SimulatorConfig | None = None, org: Org | None = None):
+        self.config = config or SimulatorConfig()
+        self.org = org or build_org(self.config.seed, self.config.sites)
+        self.world = World(self.org)
+        self.clock = Clock(self.config.now)
+        self.faults = self.config.faults
+        self._usage: dict[str, tuple[int, int]] = {}  # token -> (window, calls)
+        self._lock = threading.Lock()
+        self._fault_rng = random.Random(f"faults:{self.config.seed}")
+        self._bad_counter = 0
+        self.calls = 0
+        a = self.org.arrays
+        self._gateway_ports = np.arange(self.org.n_ports)  # every port is a gateway port
+        self._site_ports = {}
+        for i, s in enumerate(a["site"].tolist()):
+            self._site_ports.setdefault(s, []).append(i)
+        self._site_json = [self._site(i) for i in range(len(self.org.sites))]
+
+    # budget ---------------------------------------------------------------------------------
+    def _window(self) -> int:
+        return int(self.clock.now() // 3600)
+
+    def usage(self, token: str) -> dict:
+        window, calls = self._usage.get(token, (self._window(), 0))
+        if window != self._window():
+            calls = 0
+        now = self.clock.now()
+        return {
+            "requests": calls,
+            "request_limit": self.config.rate_limit,
+            "seconds": int(3600 - now % 3600),
+        }
+
+    def _charge(self, token: str) -> None:
+        with self._lock:
+            window = self._window()
+            w, calls = self._usage.get(token, (window, 0))
+            if w != window:
+                calls = 0
+            if calls >= self.config.rate_limit:
+                headers = {}
+                if self.faults.retry_after is not None:
+                    headers["Retry-After"] = str(self.faults.retry_after)
+                raise ApiError(
+                    429, {"detail": RATE_LIMIT_DETAIL.format(limit=self.config.rate_limit)}, headers
+                )
+            self._usage[token] = (window, calls + 1)
+            self.calls += 1
+
+    # request handling -----------------------------------------------------------------------
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers
+    ) -> tuple[int, dict, object]:
+        """Returns (status, headers, body as JSON-able or bytes). Raises ApiError for errors."""
+        if path.startswith("/admin/"):
+            if not self.config.admin:
+                raise ApiError(404, {"detail": "Not found."})
+            return self._admin(method, path, query)
+        if not path.startswith("/api/v1/"):
+            raise ApiError(404, {"detail": "Not found."})
+        if method != "GET":
+            raise ApiError(405, {"detail": f'Method "{method}" not allowed.'})
+        auth = headers.get("Authorization") or ""
+        if not auth:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+        scheme, _, token = auth.partition(" ")
+        if scheme != "Token" or token.strip() not in self.config.tokens:
+            raise ApiError(401, {"detail": "Invalid token."})
+        token = token.strip()
+        self._charge(token)
+        parts = path.rstrip("/").split("/")[3:]  # after /api/v1
+        q = {k: v[-1] for k, v in query.items()}
+        match parts:
+            case ["self"]:
+                return 200, {}, self._self()
+            case ["self", "usage"]:
+                return 200, {}, self.usage(token)
+            case ["orgs", org_id, *rest]:
+                if org_id != self.org.id:
+                    raise ApiError(
+                        403, {"detail": "You do not have permission to perform this action."}
+                    )
+                match rest:
+                    case ["sites"]:
+                        return self._paged(self._site_json, q)
+                    case ["sitegroups"]:
+                        return self._paged(self._sitegroups(), q)
+                    case ["stats", "devices"]:
+                        kind = q.get("type", "ap")
+                        devices = self._gateways() if kind in ("gateway", "all") else []
+                        return self._paged(devices, q)
+                    case ["stats", "ports", "search"]:
+                        return self._port_search(path, query, q, self._gateway_ports)
+            case ["sites", site_id, "stats", "ports", "search"]:
+                try:
+                    s = self.org.site_index(site_id)
+                except KeyError:
+                    raise ApiError(404, {"detail": "Not found."}) from None
+                return self._port_search(path, query, q, np.asarray(self._site_ports[s]))
+        raise ApiError(404, {"detail": "Not found."})
+
+    def _paged(self, items: list, q: dict) -> tuple[int, dict, list]:
+        try:
+            limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+            page = int(q.get("page", 1))
+        except ValueError:
+            raise ApiError(400, {"detail": "limit and page must be integers"}) from None
+        if limit < 1 or page < 1:
+            raise ApiError(400, {"detail": "limit and page must be positive"})
+        body = items[(page - 1) * limit : page * limit]
+        headers = {
+            "X-Page-Total": str(len(items)),
+            "X-Page-Limit": str(limit),
+            "X-Page-Page": str(page),
+        }
+        return 200, headers, body
+
+    def _port_search(self, path, query, q, ports: np.ndarray):
+        kind = q.get("device_type", q.get("type", "gateway"))
+        if kind != "gateway":
+            ports = ports[:0]
+        for name in ("mac", "port_id"):
+            if name in q:
+                values = (
+                    self.org.port_id if name == "port_id" else [g.mac for g in self.org.gateways]
+                )
+                if name == "mac":
+                    keep = [
+                        i for i in ports.tolist() if values[self.org.arrays["gw"][i]] == q[name]
+                    ]
+                else:
+                    keep = [i for i in ports.tolist() if values[i] == q[name]]
+                ports = np.asarray(keep, dtype=np.int64)
+        try:
+            limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        except ValueError:
+            raise ApiError(400, {"detail": "limit must be an integer"}) from None
+        if limit < 1:
+            raise ApiError(400, {"detail": "limit must be positive"})
+        now = self.clock.now()
+        offset = 0
+        if "search_after" in q:
+            try:
+                offset, issued = _uncursor(q["search_after"])
+            except Exception:
+                raise ApiError(400, {"detail": "invalid search_after"}) from None
+            if now - issued > self.config.cursor_ttl_seconds:
+                raise ApiError(400, {"detail": "search_after has expired; start the search again"})
+        page = ports[offset : offset + limit]
+        end = offset + len(page)
+        body = {
+            "start": int(now) - 86400,
+            "end": int(now),
+            "limit": limit,
+            "total": len(ports),
+            "results": self.port_records(page, now),
+        }
+        if end < len(ports):
+            nxt = max(end - self.faults.duplicate_records, offset + 1)
+            params = {k: v[-1] for k, v in query.items() if k != "search_after"}
+            params["search_after"] = _cursor(nxt, issued if "search_after" in q else now)
+            body["next"] = f"{path}?{urlencode(params)}"
+        return 200, {}, body
+
+    # records --------------------------------------------------------------------------------
+    def port_records(self, ports: np.ndarray, now: float) -> list[dict]:
+        if len(ports) == 0:
+            return []
+        org, a = self.org, self.org.arrays
+        s = self.world.state(ports, int(now))
+        cols = {k: v.tolist() for k, v in s.items() if k not in ("t", "boot", "util", "failover")}
+        out = []
+        for j, i in enumerate(ports.tolist()):
+            site = org.sites[a["site"][i]]
+            gw = org.gateways[a["gw"][i]]
+            rec = {
+                "org_id": org.id,
+                "site_id": site.id,
+                "mac": gw.mac,
+                "port_id": org.port_id[i],
+                "port_mac": org.port_mac[i],
+                "neighbor_mac": org.neighbor_mac[i],
+                "type": "gateway",
+                "port_usage": "wan" if a["is_wan"][i] else "lan",
+                "up": cols["up"][j],
+                "disabled": False,
+                "active": cols["up"][j],
+                "full_duplex": True,
+                "speed": cols["speed"][j],
+                "rx_bps": cols["rx_bps"][j],
+                "tx_bps": cols["tx_bps"][j],
+                "rx_bytes": cols["rx_bytes"][j],
+                "tx_bytes": cols["tx_bytes"][j],
+                "rx_pkts": cols["rx_pkts"][j],
+                "tx_pkts": cols["tx_pkts"][j],
+                "rx_errors": cols["rx_errors"][j],
+                "tx_errors": cols["tx_errors"][j],
+                "last_flapped": float(cols["last_flapped"][j]),
+            }
+            if cols["has_quality"][j]:
+                rec["jitter"] = cols["jitter"][j]
+                rec["latency"] = cols["latency"][j]
+                rec["loss"] = cols["loss"][j]
+            out.append(self._maybe_bad(rec))
+        return out
+
+    def _maybe_bad(self, rec: dict) -> dict:
+        f = self.faults
+        bad = False
+        if f.bad_record_every:
+            self._bad_counter += 1
+            bad = self._bad_counter % f.bad_record_every == 0
+        elif f.bad_record_rate and self._fault_rng.random() < f.bad_record_rate:
+            bad = True
+        if not bad:
+            return rec
+        kind = (
+            BAD_KINDS[self._bad_counter % len(BAD_KINDS)]
+            if f.bad_record_every
+            else self._fault_rng.choice(BAD_KINDS)
+        )
+        rec = dict(rec)
+        if kind == "missing_port_id":
+            rec.pop("port_id")
+        elif kind == "missing_site_id":
+            rec.pop("site_id")
+        elif kind == "null_up":
+            rec["up"] = None
+        elif kind == "negative_counter":
+            rec["rx_bytes"] = -abs(rec["rx_bytes"]) - 1
+        elif kind == "speed_zero":
+            rec["speed"] = 0
+        elif kind == "string_bps":
+            rec["rx_bps"] = "n/a"
+        return rec
+
+    def _site(self, i: int) -> dict:
+        s = self.org.sites[i]
+        return {
+            "id": s.id,
+            "name": s.name,
+            "org_id": self.org.id,
+            "timezone": s.timezone,
+            "country_code": s.country_code,
+            "address": s.address,
+            "latlng": s.latlng,
+            "sitegroup_ids": [s.region_id],
+            "created_time": self.org.created_time,
+            "modified_time": self.org.created_time,
+        }
+
+    def _sitegroups(self) -> list[dict]:
+        members: dict[str, list[str]] = {}
+        for s in self.org.sites:
+            members.setdefault(s.region_id, []).append(s.id)
+        return [
+            {
+                "id": gid,
+                "name": name,
+                "org_id": self.org.id,
+                "site_ids": members.get(gid, []),
+                "created_time": self.org.created_time,
+                "modified_time": self.org.created_time,
+            }
+            for name, gid in self.org.regions.items()
+        ]
+
+    def _gateways(self) -> list[dict]:
+        org, a = self.org, self.org.arrays
+        now = int(self.clock.now())
+        wan = org.wan_port_indices()
+        s = self.world.state(wan, now)
+        by_gw: dict[int, list[int]] = {}
+        for j, i in enumerate(wan.tolist()):
+            by_gw.setdefault(int(a["gw"][i]), []).append(j)
+        per_site: dict[int, int] = {}
+        for gw in org.gateways:
+            per_site[gw.site_index] = per_site.get(gw.site_index, 0) + 1
+        out = []
+        boot_of_gw = {}
+        for g, js in by_gw.items():
+            boot_of_gw[g] = int(s["boot"][js[0]])
+        for g, gw in enumerate(org.gateways):
+            js = by_gw.get(g, [])
+            boot = boot_of_gw.get(g, now - 86400)
+            rebooting = now - boot < 240
+            if_stat = {}
+            for j in js:
+                i = int(wan[j])
+                rank = int(a["rank"][i])
+                if_stat[f"{org.port_id[i]}.0"] = {
+                    "port_id": org.port_id[i],
+                    "port_usage": "wan",
+                    "up": bool(s["up"][j]),
+                    "wan_name": f"wan{rank + 1}",
+                    "wan_type": "lte" if a["is_lte"][i] else "broadband",
+                    "rx_bytes": int(s["rx_bytes"][j]),
+                    "tx_bytes": int(s["tx_bytes"][j]),
+                    "rx_pkts": int(s["rx_pkts"][j]),
+                    "tx_pkts": int(s["tx_pkts"][j]),
+                }
+            out.append(
+                {
+                    "mac": gw.mac,
+                    "type": "gateway",
+                    "name": gw.name,
+                    "model": gw.model,
+                    "serial": gw.serial,
+                    "org_id": org.id,
+                    "site_id": org.sites[gw.site_index].id,
+                    "status": "disconnected" if rebooting else "connected",
+                    "last_seen": float(boot if rebooting else now),
+                    "uptime": 0 if rebooting else now - boot,
+                    "is_ha": per_site[gw.site_index] > 1,
+                    "if_stat": if_stat,
+                }
+            )
+        return out
+
+    def _self(self) -> dict:
+        return {
+            "email": "simulator@wanperf.invalid",
+            "first_name": "Wanperf",
+            "last_name": "Simulator",
+            "name": "Wanperf Simulator",
+            "privileges": [
+                {"scope": "org", "org_id": self.org.id, "name": self.org.name, "role": "read"}
+            ],
+        }
+
+    # admin ------------------------------------------------------------------------------------
+    def _admin(self, method: str, path: str, query) -> tuple[int, dict, object]:
+        q = {k: v[-1] for k, v in query.items()}
+        if path == "/admin/clock":
+            if "set" in q:
+                self.clock.set(float(q["set"]))
+            if "advance" in q:
+                self.clock.advance(float(q["advance"]))
+            if q.get("real") in ("1", "true"):
+                self.clock.set(None)
+            return 200, {}, {"now": self.clock.now(), "simulated": self.clock.simulated}
+        if path == "/admin/faults":
+            try:
+                self.faults.update(**{k: _coerce_fault(k, v) for k, v in q.items()})
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, {"detail": str(exc)}) from None
+            return 200, {}, asdict(self.faults)
+        if path == "/admin/truth":
+            table = self.truth(
+                circuit_id=q.get("circuit_id"),
+                site_id=q.get("site_id"),
+                day=q.get("day"),
+                start=float(q["start"]) if "start" in q else None,
+                minutes=int(q.get("minutes", 1440)),
+            )
+            body = table.assign(ts=table["ts"].map(lambda x: x.isoformat())).to_dict(
+                orient="records"
+            )
+            return 200, {}, json.loads(json.dumps(body, default=float).replace("NaN", "null"))
+        if path == "/admin/org":
+            return (
+                200,
+                {},
+                {
+                    "org_id": self.org.id,
+                    "sites": len(self.org.sites),
+                    "ports": self.org.n_ports,
+                    "wan_ports": int(self.org.arrays["is_wan"].sum()),
+                    "seed": self.org.seed,
+                },
+            )
+        raise ApiError(404, {"detail": "Not found."})
+
+    def truth(self, circuit_id=None, site_id=None, day=None, start=None, minutes=1440):
+        """Ground truth, minute by minute, for one circuit, one site or the whole org's WAN ports."""
+        a = self.org.arrays
+        wan = self.org.wan_port_indices()
+        if circuit_id:
+            ports = [i for i in wan.tolist() if self.org.circuit_id(i) == circuit_id]
+            if not ports:
+                raise ApiError(404, {"detail": f"no WAN circuit {circuit_id}"})
+        elif site_id:
+            try:
+                s = self.org.site_index(site_id)
+            except KeyError:
+                raise ApiError(404, {"detail": f"no site {site_id}"}) from None
+            ports = [i for i in wan.tolist() if a["site"][i] == s]
+        else:
+            ports = wan.tolist()
+        if day:
+            import pandas as pd
+
+            start = pd.Timestamp(day, tz="UTC").timestamp()
+        if start is None:
+            start = self.clock.now() // 86400 * 86400
+        return self.world.truth(np.asarray(ports), int(start), minutes)
+
+    # fault draws ----------------------------------------------------------------------------
+    def draw_fault(self) -> str | None:
+        """The transport fault for this request, if any."""
+        f = self.faults
+        with self._lock:
+            for name in ("error", "hold", "truncate", "malformed_json"):
+                counter = f"{name}_next"
+                if getattr(f, counter) > 0:
+                    setattr(f, counter, getattr(f, counter) - 1)
+                    return name
+            r = self._fault_rng.random
+            if f.error_rate and r() < f.error_rate:
+                return "error"
+            if f.hold_rate and r() < f.hold_rate:
+                return "hold"
+            if f.truncate_rate and r() < f.truncate_rate:
+                return "truncate"
+            if f.malformed_json_rate and r() < f.malformed_json_rate:
+                return "malformed_json"
+            if f.slow_rate and r() < f.slow_rate:
+                return "slow"
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MistSimulator/1"
+    sim: MistSimulator  # set on the subclass
+
+    def log_message(self, format, *args):  # quiet: tests and the demo read stdout
+        pass
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        sim = self.sim
+        url = urlsplit(self.path)
+        is_api = url.path.startswith("/api/v1/")
+        fault = sim.draw_fault() if is_api else None
+        if fault == "hold":
+            time.sleep(sim.faults.hold_seconds)
+            self.close_connection = True
+            return
+        if fault == "slow":
+            time.sleep(sim.faults.slow_seconds)
+        try:
+            status, headers, body = sim.handle(method, url.path, parse_qs(url.query), self.headers)
+        except ApiError as err:
+            status, headers, body = err.status, err.headers, err.body
+        if fault == "error" and status < 400:
+            status, headers, body = (
+                sim.faults.error_status,
+                {},
+                b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+            )
+        payload = (
+            body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        )
+        if fault == "truncate" and status < 400:
+            payload = payload[: max(1, len(payload) // 2)]
+        elif fault == "malformed_json" and status < 400:
+            payload = b"{'results': [<not json>"
+        self.send_response(status)
+        self.send_header(
+            "Content-Type", "text/html" if payload.startswith(b"<") else "application/json"
+        )
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class SimulatorServer:
+    """The simulator on a loopback port, served by a thread pool in a background thread."""
+
+    def __init__(self, sim: MistSimulator | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.sim = sim or MistSimulator()
+        handler = type("Handler", (_Handler,), {"sim": self.sim})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SimulatorServer:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="mist-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

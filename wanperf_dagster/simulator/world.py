@@ -1,0 +1,334 @@
+"""The world model: what every port does at any instant, as a pure function of (seed, port, t).
+
+Nothing is stored: each event (outage, flap, reboot, congestion, degradation) is drawn from a
+counter-based hash of (seed, port or device, time window), so any instant can be evaluated
+directly, in any order, for any set of ports at once (numpy). The ground truth is the same
+function evaluated minute by minute.
+
+Model, per WAN circuit:
+- *active days*: a circuit misbehaves (outages, flaps) only on days its hash marks active; every
+  active day holds at least one flap, which keeps `last_flapped` exact with a bounded look-back.
+- *outages*: per hour of an active day, a chance of an outage starting in that hour, lasting
+  2-20 min (70 %), 20-90 min (25 %) or 90-240 min (5 %).
+- *flaps*: sub-minute bounces (the port stays up at minute resolution); seen only through
+  `last_flapped`, which also moves at every outage start and end and at reboots.
+- *reboots*: per device, a chance per day plus one forced reboot every 32 days; the device is down
+  for 4 minutes and its byte/packet/error counters restart from zero.
+- *utilisation*: a diurnal curve in the site's local time, noise per 10-minute slot, congestion
+  episodes (30-180 min, +30-70 % of the link), capped at 100 %. While the site's primary is down,
+  its backup (rank 1) carries the primary's traffic on top of its own: that is failover.
+- *quality*: latency, jitter and loss around a per-circuit base, worse during degradation
+  episodes and when utilisation passes 90 %; absent while the port is down and on circuits that
+  do not report quality.
+- *counters*: the integral of the diurnal baseline since the last reboot (closed form), so byte
+  deltas are exact between any two instants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .org import Org
+
+DAY = 86_400
+HOUR = 3_600
+REBOOT_DOWN_S = 240
+REBOOT_BLOCK_DAYS = 32
+LOOKBACK_DAYS = 64
+OUTAGE_LOOKBACK_H = 5  # longest outage 240 min + start offset within its hour
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+
+# event kinds: each draws from its own hash stream
+ACTIVE, OUTAGE, OUT_START, OUT_DUR, OUT_LEN, FLAP, FLAP_AT, REBOOT, REBOOT_AT = range(1, 10)
+CONG, CONG_START, CONG_DUR, CONG_SIZE, DEGR, DEGR_START, DEGR_DUR, DEGR_SIZE, NOISE, QNOISE = range(
+    10, 20
+)
+FORCED = 20
+
+
+def _mix(*parts) -> np.ndarray:
+    """splitmix64 over the parts: a counter-based hash, vectorised (numpy uint64 wraps)."""
+    h = np.uint64(0x2545F4914F6CDD1D)
+    with np.errstate(over="ignore"):
+        for part in parts:
+            z = h ^ (np.asarray(part).astype(np.uint64) * _GOLD + _GOLD)
+            z = (z ^ (z >> np.uint64(30))) * _M1
+            z = (z ^ (z >> np.uint64(27))) * _M2
+            h = z ^ (z >> np.uint64(31))
+    return h
+
+
+def _u(*parts) -> np.ndarray:
+    """Uniform [0, 1) from the hash of the parts."""
+    return (_mix(*parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+class World:
+    """State of the org's ports at any instant (epoch seconds, UTC)."""
+
+    def __init__(self, org: Org):
+        self.org = org
+        self.seed = np.uint64(org.seed)
+        self.a = org.arrays
+
+    # events -------------------------------------------------------------------------------
+    def _active(self, ports: np.ndarray, day: np.ndarray) -> np.ndarray:
+        return _u(self.seed, ACTIVE, ports, day) < self.a["p_active"][ports]
+
+    def _outages(self, ports: np.ndarray, hour: np.ndarray):
+        """Outage (start, end) in seconds for each port/hour, or start = -1 when none."""
+        day = hour // 24
+        occurs = self._active(ports, day) & (
+            _u(self.seed, OUTAGE, ports, hour) < self.a["p_out"][ports]
+        )
+        start = hour * HOUR + (_u(self.seed, OUT_START, ports, hour) * HOUR).astype(np.int64)
+        pick = _u(self.seed, OUT_LEN, ports, hour)
+        frac = _u(self.seed, OUT_DUR, ports, hour)
+        minutes = np.where(
+            pick < 0.7, 2 + frac * 18, np.where(pick < 0.95, 20 + frac * 70, 90 + frac * 150)
+        )
+        end = start + (minutes * 60).astype(np.int64)
+        return np.where(occurs, start, -1), np.where(occurs, end, -1)
+
+    def _flap_at(self, ports: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        """A sub-minute flap instant in this hour, or -1. Every active day flaps at least once."""
+        day = hour // 24
+        active = self._active(ports, day)
+        forced_hour = day * 24 + (_u(self.seed, FLAP, ports, day, 99) * 24).astype(np.int64)
+        occurs = active & (
+            (_u(self.seed, FLAP, ports, hour) < self.a["p_flap"][ports]) | (hour == forced_hour)
+        )
+        at = hour * HOUR + (_u(self.seed, FLAP_AT, ports, hour) * HOUR).astype(np.int64)
+        return np.where(occurs, at, -1)
+
+    def _reboots(self, devs: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """A reboot instant on this day for each device, or -1 (a forced one every 32 days)."""
+        forced = (
+            day + (_mix(self.seed, FORCED, devs) % np.uint64(REBOOT_BLOCK_DAYS)).astype(np.int64)
+        ) % REBOOT_BLOCK_DAYS == 0
+        occurs = forced | (_u(self.seed, REBOOT, devs, day) < 0.02)
+        at = day * DAY + (_u(self.seed, REBOOT_AT, devs, day) * DAY).astype(np.int64)
+        return np.where(occurs, at, -1)
+
+    def last_reboot(self, devs: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The latest reboot instant <= t of each device (within 64 days; always exists)."""
+        days = (t // DAY)[:, None] - np.arange(LOOKBACK_DAYS)[None, :]
+        at = self._reboots(devs[:, None], days)
+        at = np.where(at <= t[:, None], at, -1)
+        return at.max(axis=1)
+
+    def last_flapped(self, ports: np.ndarray, t: np.ndarray, boot: np.ndarray) -> np.ndarray:
+        """The latest up/down change <= t: flaps, outage starts and ends, reboots."""
+        day0 = t // DAY
+        days = day0[:, None] - np.arange(LOOKBACK_DAYS)[None, :]
+        active = self._active(ports[:, None], days)
+        # the two latest active days (an active day always holds a flap)
+        first = np.where(active.any(axis=1), active.argmax(axis=1), LOOKBACK_DAYS)
+        masked = active.copy()
+        masked[np.arange(len(ports)), np.minimum(first, LOOKBACK_DAYS - 1)] = False
+        second = np.where(masked.any(axis=1), masked.argmax(axis=1), LOOKBACK_DAYS)
+        best = np.maximum(boot + REBOOT_DOWN_S, np.where(boot <= t, boot, -1))
+        best = np.where(boot + REBOOT_DOWN_S <= t, boot + REBOOT_DOWN_S, boot)
+        for offset in (first, second):
+            ok = offset < LOOKBACK_DAYS
+            d = day0 - np.where(ok, offset, 0)
+            hours = d[:, None] * 24 + np.arange(24)[None, :]
+            p = ports[:, None]
+            flap = self._flap_at(p, hours)
+            start, end = self._outages(p, hours)
+            events = np.concatenate([flap, start, end], axis=1)
+            events = np.where((events <= t[:, None]) & (events >= 0), events, -1).max(axis=1)
+            best = np.where(ok, np.maximum(best, events), best)
+        return best
+
+    def _down(self, ports: np.ndarray, t: np.ndarray, boot: np.ndarray) -> np.ndarray:
+        hours = (t // HOUR)[:, None] - np.arange(OUTAGE_LOOKBACK_H + 1)[None, :]
+        start, end = self._outages(ports[:, None], hours)
+        in_outage = ((start >= 0) & (start <= t[:, None]) & (t[:, None] < end)).any(axis=1)
+        rebooting = (boot <= t) & (t < boot + REBOOT_DOWN_S)
+        return in_outage | rebooting
+
+    def _episode(self, ports, t, window_h, p, kinds, min_dur, max_dur) -> np.ndarray:
+        """Size of the episode (0 when none) active at t: one chance per window, may spill over."""
+        occ, st, du, sz = kinds
+        windows = (t // (window_h * HOUR))[:, None] - np.arange(2)[None, :]
+        pp = ports[:, None]
+        occurs = _u(self.seed, occ, pp, windows) < p[:, None]
+        start = windows * window_h * HOUR + (
+            _u(self.seed, st, pp, windows) * window_h * HOUR
+        ).astype(np.int64)
+        dur = (min_dur + _u(self.seed, du, pp, windows) * (max_dur - min_dur)) * 60
+        on = occurs & (start <= t[:, None]) & (t[:, None] < start + dur)
+        size = _u(self.seed, sz, pp, windows)
+        return np.where(on, size, 0.0).max(axis=1)
+
+    # utilisation ---------------------------------------------------------------------------
+    def _diurnal(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        local_h = ((t / HOUR) + self.a["tz"][ports]) % 24
+        # business-hours hump peaking at 14:00 local, trough at 02:00
+        return 1 + self.a["amp"][ports] * np.sin((local_h - 8) / 24 * 2 * np.pi)
+
+    def _own_util(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        a = self.a
+        slot = t // 600
+        noise = 1 + 0.2 * (_u(self.seed, NOISE, ports, slot) - 0.5)
+        util = a["base_util"][ports] * self._diurnal(ports, t) * noise
+        cong = self._episode(
+            ports, t, 3, a["p_cong"][ports], (CONG, CONG_START, CONG_DUR, CONG_SIZE), 30, 180
+        )
+        util = util + np.where(cong > 0, 0.3 + 0.4 * cong, 0.0)
+        return np.clip(util, 0.0, 1.0)
+
+    # the state ----------------------------------------------------------------------------
+    def state(self, ports, t) -> dict[str, np.ndarray]:
+        """Every served field of the given ports at instants t (scalar or one per port)."""
+        a = self.a
+        ports = np.asarray(ports, dtype=np.int64)
+        t = np.broadcast_to(np.asarray(t, dtype=np.int64), ports.shape).copy()
+        devs = a["dev"][ports]
+        boot = self.last_reboot(devs, t)
+        down = self._down(ports, t, boot)
+        util = self._own_util(ports, t)
+
+        # failover: the backup carries the primary's traffic while the primary is down
+        is_backup = (a["site_backup"][ports] == ports) & (a["site_primary"][ports] >= 0)
+        carried = np.zeros(len(ports))
+        if is_backup.any():
+            prim = a["site_primary"][ports][is_backup]
+            tb = t[is_backup]
+            prim_boot = self.last_reboot(a["dev"][prim], tb)
+            prim_down = self._down(prim, tb, prim_boot)
+            load = self._own_util(prim, tb) * a["speed"][prim] / a["speed"][ports][is_backup]
+            carried[is_backup] = np.where(prim_down, load, 0.0)
+        failover = carried > 0
+        util = np.where(down, 0.0, np.clip(util + carried, 0.0, 1.0))
+
+        speed = a["speed"][ports].astype(np.float64)
+        rx_bps = np.round(util * speed * 1e6).astype(np.int64)
+        tx_bps = np.round(rx_bps * a["tx_ratio"][ports]).astype(np.int64)
+
+        # counters: baseline integral since boot (exact between any two instants)
+        rx_bytes = self.bytes_since(ports, boot, t)
+        tx_bytes = (rx_bytes * a["tx_ratio"][ports]).astype(np.int64)
+        rx_pkts = (rx_bytes / a["pkt_size"][ports]).astype(np.int64)
+        tx_pkts = (tx_bytes / a["pkt_size"][ports]).astype(np.int64)
+        rx_errors = (rx_pkts * a["err_rate"][ports]).astype(np.int64)
+        tx_errors = (tx_pkts * a["err_rate"][ports] * 0.5).astype(np.int64)
+
+        # quality
+        slot = t // 600
+        qn = _u(self.seed, QNOISE, ports, slot)
+        degr = self._episode(
+            ports, t, 6, a["p_degrade"][ports], (DEGR, DEGR_START, DEGR_DUR, DEGR_SIZE), 20, 240
+        )
+        hot = np.clip(util - 0.9, 0, None) * 10  # 0..1 above 90 % utilisation
+        latency = (
+            a["lat_base"][ports] * (0.9 + 0.2 * qn)
+            + np.where(degr > 0, 50 + 150 * degr, 0)
+            + 40 * hot
+        )
+        jitter = (
+            a["jit_base"][ports] * (0.8 + 0.4 * qn)
+            + np.where(degr > 0, 10 + 50 * degr, 0)
+            + 15 * hot
+        )
+        loss = a["loss_base"][ports] * qn + np.where(degr > 0, 0.5 + 4.5 * degr, 0) + 3 * hot
+
+        return {
+            "t": t,
+            "up": ~down,
+            "util": util,
+            "failover": failover & ~down,
+            "speed": a["speed"][ports],
+            "rx_bps": rx_bps,
+            "tx_bps": tx_bps,
+            "rx_bytes": rx_bytes,
+            "tx_bytes": tx_bytes,
+            "rx_pkts": rx_pkts,
+            "tx_pkts": tx_pkts,
+            "rx_errors": rx_errors,
+            "tx_errors": tx_errors,
+            "latency": np.round(latency, 1),
+            "jitter": np.round(jitter, 2),
+            "loss": np.round(loss, 2),
+            "has_quality": a["has_quality"][ports] & ~down,
+            "last_flapped": self.last_flapped(ports, t, boot),
+            "boot": boot,
+        }
+
+    def bytes_since(self, ports: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """Bytes received by the baseline curve between t0 and t1 (closed-form integral)."""
+        a = self.a
+        rate = a["base_util"][ports] * a["speed"][ports] * 1e6 / 8  # bytes/s at diurnal mean
+        amp = a["amp"][ports]
+        phase = (a["tz"][ports] - 8) * HOUR
+
+        def integral(t):
+            return t - amp * DAY / (2 * np.pi) * np.cos((t + phase) / DAY * 2 * np.pi)
+
+        t0 = np.minimum(t0, t1)
+        return np.floor(
+            rate * (integral(t1.astype(np.float64)) - integral(t0.astype(np.float64)))
+        ).astype(np.int64)
+
+    # ground truth ---------------------------------------------------------------------------
+    def truth(self, ports, start: int, minutes: int) -> pd.DataFrame:
+        """The true state of the ports minute by minute from `start` (epoch s, floored to a minute).
+
+        Columns: `ts`, `circuit_id`, `site_id`, `up`, `util_pct`, `failover`, `rx_bps`, `tx_bps`,
+        `latency_ms`, `jitter_ms`, `loss_pct` (null when down or not reported), `flaps` (up/down
+        changes and sub-minute bounces within the minute), `last_flapped`, `rx_bytes` (counter).
+        """
+        ports = np.asarray(ports, dtype=np.int64)
+        start = int(start) // 60 * 60
+        grid_t = start + 60 * np.arange(minutes, dtype=np.int64)
+        pp = np.repeat(ports, minutes)
+        tt = np.tile(grid_t, len(ports))
+        s = self.state(pp, tt)
+        # flaps within [t, t+60): last_flapped at the end of the minute moved past t
+        end_lf = self.last_flapped(pp, tt + 59, self.last_reboot(self.a["dev"][pp], tt + 59))
+        flaps = self._count_events(pp, tt)
+        quality = s["has_quality"]
+        org = self.org
+        return pd.DataFrame(
+            {
+                "ts": pd.to_datetime(tt, unit="s", utc=True),
+                "circuit_id": [org.circuit_id(i) for i in pp],
+                "site_id": [org.sites[org.arrays["site"][i]].id for i in pp],
+                "up": s["up"],
+                "util_pct": s["util"] * 100,
+                "failover": s["failover"],
+                "rx_bps": s["rx_bps"],
+                "tx_bps": s["tx_bps"],
+                "latency_ms": np.where(quality, s["latency"], np.nan),
+                "jitter_ms": np.where(quality, s["jitter"], np.nan),
+                "loss_pct": np.where(quality, s["loss"], np.nan),
+                "flaps": flaps,
+                "last_flapped": end_lf,
+                "rx_bytes": s["rx_bytes"],
+            }
+        )
+
+    def _count_events(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Up/down changes (outage starts and ends, reboots, sub-minute flaps) in [t, t+60)."""
+        hours = (t // HOUR)[:, None] - np.arange(OUTAGE_LOOKBACK_H + 1)[None, :]
+        p = ports[:, None]
+        start, end = self._outages(p, hours)
+        lo, hi = t[:, None], t[:, None] + 60
+        n = ((start >= lo) & (start < hi)).sum(axis=1) + (
+            (end >= lo) & (end < hi) & (start >= 0)
+        ).sum(axis=1)
+        flap = self._flap_at(p, (t // HOUR)[:, None])
+        n = n + ((flap >= lo) & (flap < hi)).sum(axis=1)
+        devs = self.a["dev"][ports]
+        reboot = self._reboots(devs, t // DAY)
+        n = (
+            n
+            + ((reboot >= t) & (reboot < t + 60))
+            + ((reboot + REBOOT_DOWN_S >= t) & (reboot + REBOOT_DOWN_S < t + 60))
+        )
+        return n.astype(np.int64)

@@ -1,0 +1,302 @@
+"""The simulator over real HTTP: schemas, paging, auth, budget, faults, clock, ground truth."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+from wanperf_dagster_tests.mist_schema import validate
+
+from .conftest import NOW
+
+pytestmark = pytest.mark.integration
+
+PORTS = "/api/v1/orgs/{org_id}/stats/ports/search"
+SITE_PORTS = "/api/v1/sites/{site_id}/stats/ports/search"
+
+
+def all_pages(api, first_url):
+    url, pages = first_url, []
+    while url:
+        r = api(url)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        pages.append(body)
+        url = body.get("next")
+    return pages
+
+
+def test_every_endpoint_validates_against_the_official_schema(api):
+    org = api.org_id
+    site = api.sim.org.sites[0].id
+    cases = [
+        ("/api/v1/self", "/api/v1/self", {}),
+        ("/api/v1/self/usage", "/api/v1/self/usage", {}),
+        (f"/api/v1/orgs/{org}/sites", "/api/v1/orgs/{org_id}/sites", {"limit": 10}),
+        (f"/api/v1/orgs/{org}/sitegroups", "/api/v1/orgs/{org_id}/sitegroups", {}),
+        (
+            f"/api/v1/orgs/{org}/stats/devices",
+            "/api/v1/orgs/{org_id}/stats/devices",
+            {"type": "gateway", "limit": 5},
+        ),
+        (PORTS.format(org_id=org), PORTS, {"device_type": "gateway", "limit": 50}),
+        (SITE_PORTS.format(site_id=site), SITE_PORTS, {"device_type": "gateway"}),
+    ]
+    for url, spec_path, params in cases:
+        r = api(url, **params)
+        assert r.status_code == 200, (url, r.text)
+        validate(r.json(), spec_path)
+    for status, headers in (("401", {}), ("403", {})):
+        r = requests.get(
+            api.server.url
+            + (
+                f"/api/v1/orgs/{'0' * 8}-0000-4000-8000-{'0' * 12}/sites"
+                if status == "403"
+                else "/api/v1/self"
+            ),
+            headers={"Authorization": "Token tok-a"} if status == "403" else headers,
+            timeout=5,
+        )
+        assert r.status_code == int(status)
+        validate(r.json(), "/api/v1/self", status)
+
+
+def test_next_paging_visits_every_gateway_port_exactly_once(api):
+    org = api.sim.org
+    pages = all_pages(
+        api, api.server.url + PORTS.format(org_id=org.id) + "?device_type=gateway&limit=37"
+    )
+    seen = [(r["mac"], r["port_id"]) for p in pages for r in p["results"]]
+    assert len(seen) == len(set(seen)) == org.n_ports == pages[0]["total"]
+    assert all(p["limit"] == 37 for p in pages)
+    assert "next" not in pages[-1]
+    # the cursor is opaque: no offsets in clear text, and the old `type` filter works too
+    assert "offset" not in pages[0]["next"] and "search_after=" in pages[0]["next"]
+    legacy = all_pages(
+        api, api.server.url + PORTS.format(org_id=org.id) + "?type=gateway&limit=1000"
+    )
+    assert sum(len(p["results"]) for p in legacy) == org.n_ports
+    wan = {
+        (r["mac"], r["port_id"]) for p in pages for r in p["results"] if r["port_usage"] == "wan"
+    }
+    assert len(wan) == int(org.arrays["is_wan"].sum())
+    assert any(r["port_usage"] == "lan" for p in pages for r in p["results"])
+
+
+def test_limit_is_capped_at_1000(api):
+    r = api(PORTS.format(org_id=api.org_id), device_type="gateway", limit=5000)
+    assert r.json()["limit"] == 1000
+
+
+def test_site_search_and_page_style_endpoints_cover_everything(api):
+    org = api.sim.org
+    site = org.sites[3]
+    pages = all_pages(
+        api, api.server.url + SITE_PORTS.format(site_id=site.id) + "?device_type=gateway&limit=2"
+    )
+    got = {r["port_id"] + r["mac"] for p in pages for r in p["results"]}
+    assert {r["site_id"] for p in pages for r in p["results"]} == {site.id}
+    assert len(got) == int((org.arrays["site"] == 3).sum())
+
+    ids = []
+    page = 1
+    while True:
+        r = api(f"/api/v1/orgs/{org.id}/sites", limit=7, page=page)
+        assert r.headers["X-Page-Total"] == str(len(org.sites))
+        assert r.headers["X-Page-Limit"] == "7" and r.headers["X-Page-Page"] == str(page)
+        if not r.json():
+            break
+        ids += [s["id"] for s in r.json()]
+        page += 1
+    assert ids == [s.id for s in org.sites]
+    groups = api(f"/api/v1/orgs/{org.id}/sitegroups").json()
+    assert sorted(sid for g in groups for sid in g["site_ids"]) == sorted(ids)
+    gws = api(f"/api/v1/orgs/{org.id}/stats/devices", type="gateway", limit=1000).json()
+    assert len(gws) == len(org.gateways)
+    assert api(f"/api/v1/orgs/{org.id}/stats/devices").json() == []  # default type is ap
+
+
+def test_same_seed_and_time_is_byte_identical_and_seeds_differ():
+    def first_page(seed):
+        sim = MistSimulator(SimulatorConfig(sites=20, seed=seed, now=NOW))
+        with SimulatorServer(sim) as srv:
+            return requests.get(
+                f"{srv.url}/api/v1/orgs/{sim.org.id}/stats/ports/search?device_type=gateway&limit=1000",
+                headers={"Authorization": "Token sim-token"},
+                timeout=10,
+            ).content
+
+    assert first_page(3) == first_page(3)
+    assert first_page(3) != first_page(4)
+
+
+def test_auth_failures(api):
+    url = api.server.url + "/api/v1/self"
+    r = requests.get(url, timeout=5)
+    assert r.status_code == 401 and r.json() == {
+        "detail": "Authentication credentials were not provided."
+    }
+    r = requests.get(url, headers={"Authorization": "Token wrong"}, timeout=5)
+    assert r.status_code == 401
+    r = requests.get(url, headers={"Authorization": "Bearer tok-a"}, timeout=5)
+    assert r.status_code == 401
+    r = api("/api/v1/orgs/not-my-org/sites")
+    assert r.status_code == 403
+    assert api("/api/v1/nothing/here").status_code == 404
+    assert api("/api/v1/sites/unknown-site/stats/ports/search").status_code == 404
+
+
+def test_rate_limit_429_and_usage_agree():
+    sim = MistSimulator(SimulatorConfig(sites=5, now=NOW, rate_limit=4, tokens=("a", "b")))
+    with SimulatorServer(sim) as srv:
+
+        def call(token):
+            return requests.get(
+                f"{srv.url}/api/v1/self/usage",
+                headers={"Authorization": f"Token {token}"},
+                timeout=5,
+            )
+
+        assert [call("a").json()["requests"] for _ in range(4)] == [1, 2, 3, 4]
+        r = call("a")
+        assert r.status_code == 429
+        assert r.json() == {
+            "detail": "Too Many Request. The API Token used for the request reached the 4 API Calls per hour threshold"
+        }
+        assert "Retry-After" not in r.headers
+        assert call("b").status_code == 200  # per token
+        sim.faults.retry_after = 17
+        assert call("a").headers["Retry-After"] == "17"
+        sim.clock.advance(3600)  # the next clock hour
+        assert call("a").json()["requests"] == 1
+
+
+def test_fault_modes(api):
+    sim = api.sim
+    url = PORTS.format(org_id=api.org_id)
+    sim.faults.update(error_next=2)
+    assert [api(url).status_code for _ in range(3)] == [503, 503, 200]
+
+    sim.faults.update(truncate_next=1)
+    r = api(url, device_type="gateway")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.content)
+    sim.faults.update(malformed_json_next=1)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(api(url).content)
+
+    sim.faults.update(hold_next=1, hold_seconds=1.5)
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.get(api.server.url + url, headers={"Authorization": "Token tok-a"}, timeout=0.5)
+
+    sim.faults.update(slow_rate=1.0, slow_seconds=0.3)
+    t0 = time.monotonic()
+    assert api("/api/v1/self").status_code == 200
+    assert time.monotonic() - t0 >= 0.3
+    sim.faults.update(slow_rate=0.0)
+
+    sim.faults.update(bad_record_every=10)
+    results = api(url, device_type="gateway", limit=100).json()["results"]
+    bad = [
+        r
+        for r in results
+        if "port_id" not in r
+        or "site_id" not in r
+        or r.get("up") is None
+        or (isinstance(r.get("rx_bytes"), int) and r["rx_bytes"] < 0)
+        or r.get("speed") == 0
+        or isinstance(r.get("rx_bps"), str)
+    ]
+    assert len(bad) == 10
+    sim.faults.update(bad_record_every=0, duplicate_records=3)
+    pages = all_pages(api, api.server.url + url + "?device_type=gateway&limit=50")
+    seen = [(r["mac"], r["port_id"]) for p in pages for r in p["results"]]
+    assert len(seen) - len(set(seen)) == 3 * (len(pages) - 1)
+    assert len(set(seen)) == sim.org.n_ports
+
+
+def test_admin_endpoints_off_by_default_and_clock_control():
+    sim = MistSimulator(SimulatorConfig(sites=3))
+    with SimulatorServer(sim) as srv:
+        assert requests.get(f"{srv.url}/admin/clock?set=100", timeout=5).status_code == 404
+        assert abs(sim.clock.now() - time.time()) < 5
+    sim = MistSimulator(SimulatorConfig(sites=3, admin=True))
+    with SimulatorServer(sim) as srv:
+        assert requests.get(f"{srv.url}/admin/clock?set={NOW}", timeout=5).json()["now"] == NOW
+        assert (
+            requests.get(f"{srv.url}/admin/clock?advance=600", timeout=5).json()["now"] == NOW + 600
+        )
+        r = requests.get(f"{srv.url}/admin/faults?error_rate=0.5&retry_after=3", timeout=5).json()
+        assert r["error_rate"] == 0.5 and r["retry_after"] == 3
+        assert requests.get(f"{srv.url}/admin/faults?bogus=1", timeout=5).status_code == 400
+
+
+def test_ground_truth_matches_what_is_served(api):
+    sim = api.sim
+    org = sim.org
+    day_start = NOW // 86400 * 86400
+    truth = sim.truth(day=time.strftime("%Y-%m-%d", time.gmtime(NOW)))
+    assert len(truth) == int(org.arrays["is_wan"].sum()) * 1440
+    # served at several instants: up, rates and last_flapped equal the truth at that minute
+    for minute in (0, 301, 777, 1439):
+        sim.clock.set(day_start + minute * 60)
+        served = [
+            r
+            for p in all_pages(
+                api,
+                api.server.url + PORTS.format(org_id=org.id) + "?device_type=gateway&limit=1000",
+            )
+            for r in p["results"]
+            if r["port_usage"] == "wan"
+        ]
+        at = truth[truth["ts"] == truth["ts"].min() + np.timedelta64(minute, "m")].set_index(
+            "circuit_id"
+        )
+        for rec in served:
+            row = at.loc[f"{rec['mac']}:{rec['port_id']}"]
+            assert rec["up"] == bool(row["up"])
+            assert rec["rx_bps"] == row["rx_bps"]
+            assert rec["last_flapped"] <= day_start + minute * 60
+    # the truth has what the NOC cares about, somewhere in a 30-site day
+    assert (~truth["up"]).any() and truth["flaps"].sum() > 0 and truth["failover"].any()
+    assert truth["util_pct"].between(0, 100).all()
+    # a truth endpoint too
+    site = org.sites[0].id
+    body = api("/admin/truth", site_id=site, minutes=5).json()
+    assert {r["site_id"] for r in body} == {site}
+
+
+def test_cli_prints_url_and_org_id():
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wanperf_dagster.simulator",
+            "--port",
+            "0",
+            "--sites",
+            "3",
+            "--seed",
+            "5",
+            "--token",
+            "t1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = proc.stdout.readline().strip()
+        org = proc.stdout.readline().strip()
+        assert base.startswith("base_url=http://127.0.0.1:") and org.startswith("org_id=")
+        r = requests.get(
+            base.split("=", 1)[1] + "/api/v1/self", headers={"Authorization": "Token t1"}, timeout=5
+        )
+        assert r.json()["privileges"][0]["org_id"] == org.split("=", 1)[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
