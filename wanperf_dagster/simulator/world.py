@@ -184,8 +184,9 @@ class World:
         return np.clip(util, 0.0, 1.0)
 
     # the state ----------------------------------------------------------------------------
-    def state(self, ports, t) -> dict[str, np.ndarray]:
-        """Every served field of the given ports at instants t (scalar or one per port)."""
+    def state(self, ports, t, last_flapped: bool = True) -> dict[str, np.ndarray]:
+        """Every served field of the given ports at instants t (scalar or one per port);
+        `last_flapped=False` skips its 64-day look-back where it is not needed."""
         a = self.a
         ports = np.asarray(ports, dtype=np.int64)
         t = np.broadcast_to(np.asarray(t, dtype=np.int64), ports.shape).copy()
@@ -256,7 +257,7 @@ class World:
             "jitter": np.round(jitter, 2),
             "loss": np.round(loss, 2),
             "has_quality": a["has_quality"][ports] & ~down,
-            "last_flapped": self.last_flapped(ports, t, boot),
+            "last_flapped": self.last_flapped(ports, t, boot) if last_flapped else None,
             "boot": boot,
         }
 
@@ -281,16 +282,14 @@ class World:
 
         Columns: `ts`, `circuit_id`, `site_id`, `up`, `util_pct`, `failover`, `rx_bps`, `tx_bps`,
         `latency_ms`, `jitter_ms`, `loss_pct` (null when down or not reported), `flaps` (up/down
-        changes and sub-minute bounces within the minute), `last_flapped`, `rx_bytes` (counter).
+        changes and sub-minute bounces within the minute), `rx_bytes` (the counter).
         """
         ports = np.asarray(ports, dtype=np.int64)
         start = int(start) // 60 * 60
         grid_t = start + 60 * np.arange(minutes, dtype=np.int64)
         pp = np.repeat(ports, minutes)
         tt = np.tile(grid_t, len(ports))
-        s = self.state(pp, tt)
-        # flaps within [t, t+60): last_flapped at the end of the minute moved past t
-        end_lf = self.last_flapped(pp, tt + 59, self.last_reboot(self.a["dev"][pp], tt + 59))
+        s = self.state(pp, tt, last_flapped=False)
         flaps = self._count_events(pp, tt)
         quality = s["has_quality"]
         org = self.org
@@ -308,7 +307,6 @@ class World:
                 "jitter_ms": np.where(quality, s["jitter"], np.nan),
                 "loss_pct": np.where(quality, s["loss"], np.nan),
                 "flaps": flaps,
-                "last_flapped": end_lf,
                 "rx_bytes": s["rx_bytes"],
             }
         )

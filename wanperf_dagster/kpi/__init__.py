@@ -1,0 +1,43 @@
+"""KPI engine: pure, vectorised pandas/numpy maths on `site_snapshots` samples (no Dagster, no Redis)."""
+
+from .circuit import (
+    SNAPSHOT_COLUMNS,
+    circuit_kpis,
+    daily_circuit_kpis,
+    empty_kpis,
+    hourly_circuit_kpis,
+    kpi_columns,
+    window_circuit_kpis,
+)
+from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
+from .rollups import (
+    chronic_offenders,
+    circuit_trends,
+    org_daily_kpis,
+    period_circuit_kpis,
+    region_daily_kpis,
+    site_daily_kpis,
+    top_offenders,
+    window_kpis,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "SNAPSHOT_COLUMNS",
+    "KpiConfig",
+    "chronic_offenders",
+    "circuit_kpis",
+    "circuit_trends",
+    "daily_circuit_kpis",
+    "empty_kpis",
+    "first_port_is_primary",
+    "hourly_circuit_kpis",
+    "kpi_columns",
+    "org_daily_kpis",
+    "period_circuit_kpis",
+    "region_daily_kpis",
+    "site_daily_kpis",
+    "top_offenders",
+    "window_circuit_kpis",
+    "window_kpis",
+]

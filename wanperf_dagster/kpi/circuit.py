@@ -1,0 +1,552 @@
+"""Per-circuit hourly and daily KPIs from `site_snapshots` samples, vectorised end to end.
+
+The samples are sorted once by (circuit, slot); every KPI group (a circuit-hour, a circuit-day, a
+circuit over a window) is then a contiguous segment of that order, so sums, maxima and runs are
+numpy `reduceat` calls and percentiles one sort per measure. See docs/kpis.md for the definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
+
+SNAPSHOT_COLUMNS = [
+    "ts",
+    "site_id",
+    "circuit_id",
+    "mac",
+    "port_id",
+    "up",
+    "speed_mbps",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_pkts",
+    "tx_pkts",
+    "rx_errors",
+    "tx_errors",
+    "jitter_ms",
+    "latency_ms",
+    "loss_pct",
+    "last_flapped",
+]
+REQUIRED_COLUMNS = ["ts", "site_id", "circuit_id", "up"]
+COUNTERS = ["rx_bytes", "tx_bytes", "rx_pkts", "tx_pkts", "rx_errors", "tx_errors"]
+QUALITY = [
+    ("jitter", "jitter_ms", "ms"),
+    ("latency", "latency_ms", "ms"),
+    ("loss", "loss_pct", "pct"),
+]
+NS_PER_MIN = 60_000_000_000
+
+
+def kpi_columns(kind: str) -> list[str]:
+    """The output columns, in order: `kind` is "daily", "hourly" or "window"."""
+    lead = {"daily": ["day"], "hourly": ["day", "hour"], "window": ["window_start", "window_end"]}[
+        kind
+    ]
+    cols = lead + [
+        "site_id",
+        "region",
+        "circuit_id",
+        "port_id",
+        "role",
+        "speed_mbps",
+        "samples",
+        "coverage_pct",
+        "up_minutes",
+        "down_minutes",
+        "unknown_minutes",
+        "availability_pct",
+        "flaps",
+        "util_samples",
+        "util_avg_pct",
+        "util_p95_pct",
+        "util_max_pct",
+        "util_band",
+        "util_thresholds",
+    ]
+    cols += [f"minutes_above_{t}" for t in UTIL_TIERS]
+    cols += [f"longest_minutes_above_{t}" for t in UTIL_TIERS]
+    cols += ["rx_bytes", "tx_bytes", "packets", "errors", "error_rate", "quality_samples"]
+    for name, _, unit in QUALITY:
+        cols += [f"{name}_avg_{unit}", f"{name}_p95_{unit}", f"{name}_max_{unit}"]
+    for name, _, _ in QUALITY:
+        cols += [f"{name}_minutes_{tier}" for tier in QUALITY_TIERS]
+    cols += ["failover_minutes", "failover_events"]
+    return cols
+
+
+INT_COLUMNS = {
+    "samples",
+    "up_minutes",
+    "down_minutes",
+    "unknown_minutes",
+    "flaps",
+    "util_samples",
+    "quality_samples",
+    "rx_bytes",
+    "tx_bytes",
+    "packets",
+    "errors",
+    "failover_minutes",
+    "failover_events",
+    *(f"minutes_above_{t}" for t in UTIL_TIERS),
+    *(f"longest_minutes_above_{t}" for t in UTIL_TIERS),
+    *(f"{n}_minutes_{tier}" for n, _, _ in QUALITY for tier in QUALITY_TIERS),
+}
+
+
+BANDS = np.array(["normal", "elevated", "high", "critical"], dtype=object)
+
+
+def util_band(p95: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """normal / elevated / high / critical by where the p95 utilisation sits among the tiers."""
+    with np.errstate(invalid="ignore"):
+        level = (p95[:, None] >= thresholds).sum(axis=1)
+    band = BANDS[level]
+    band[np.isnan(p95)] = None
+    return band
+
+
+@dataclass
+class Prepared:
+    """Samples deduplicated to one per (circuit, slot), sorted, with per-row derived measures."""
+
+    interval: int
+    n: int
+    circuit: np.ndarray  # int code
+    circuit_ids: np.ndarray  # code -> id
+    site_of_circuit: np.ndarray
+    port_of_circuit: np.ndarray
+    region_of_circuit: np.ndarray
+    primary_of_circuit: np.ndarray  # bool
+    speed_of_circuit: np.ndarray
+    thresholds_label_of_circuit: np.ndarray
+    slot: np.ndarray  # minutes since epoch, floored to the interval
+    up: np.ndarray  # bool
+    down: np.ndarray  # bool
+    util: np.ndarray  # float, nan when unknown
+    util_valid: np.ndarray
+    thresholds: np.ndarray  # (n, 3) per row, from the circuit's region
+    flap: np.ndarray  # bool: a flap observed at this sample (vs the previous one)
+    deltas: dict[str, np.ndarray]
+    quality: dict[str, np.ndarray]
+    failover: np.ndarray  # bool: this secondary carried traffic while the primary was down
+
+
+def _as_frame(samples) -> pd.DataFrame:
+    if isinstance(samples, pa.Table):
+        return samples.to_pandas()
+    return samples
+
+
+def _num(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> Prepared | None:
+    """Validate, deduplicate and sort the samples; None when there are none."""
+    config = config or DEFAULT_CONFIG
+    if interval_minutes <= 0 or 60 % interval_minutes:
+        raise ValueError(
+            f"interval_minutes must divide 60 (1, 2, 5, 10, 15, 30, 60), got {interval_minutes}"
+        )
+    df = _as_frame(samples)
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"samples lack required column(s) {missing}; expected the site_snapshots schema"
+        )
+    if df.empty:
+        return None
+    interval = int(interval_minutes)
+    ts = pd.to_datetime(df["ts"], utc=True)
+    ts_ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    slot = ts_ns // NS_PER_MIN // interval * interval
+    codes, circuit_ids = pd.factorize(df["circuit_id"], sort=True)
+    circuit_ids = np.asarray(circuit_ids.astype(str), dtype=object)
+    # one sample per (circuit, slot): the latest by ts; the sort makes the rest order-free
+    ts_ms = ts_ns // 1_000_000
+    span = int(ts_ms.max() - ts_ms.min()) + 1 if len(ts_ms) else 1
+    if (int(codes.max()) + 1) * span < 2**62:  # one int64 key: (circuit, ts) in a single sort
+        order = np.argsort(codes.astype(np.int64) * span + (ts_ms - ts_ms.min()), kind="stable")
+    else:
+        order = np.lexsort((ts_ns, slot, codes))
+    o_codes, o_ts = codes[order], ts_ns[order]
+    if ((o_codes[1:] == o_codes[:-1]) & (o_ts[1:] == o_ts[:-1])).any():
+        # the same circuit twice at the same instant with different values: pick by content,
+        # so that the result never depends on row order
+        content = pd.util.hash_pandas_object(df, index=False).to_numpy()
+        order = np.lexsort((content, ts_ns, slot, codes))
+    codes, slot = codes[order], slot[order]
+    keep = np.r_[(codes[1:] != codes[:-1]) | (slot[1:] != slot[:-1]), True]
+    rows = order[keep]
+    codes, slot = codes[keep], slot[keep]
+    n = len(rows)
+
+    def col(name: str) -> np.ndarray:
+        return _num(df, name)[rows]
+
+    up_flags = df["up"].astype("boolean")
+    up = up_flags.fillna(False).to_numpy(dtype=bool)[rows]
+    down = (~up_flags).fillna(False).to_numpy(dtype=bool)[rows]
+
+    # circuit attributes: first row of each circuit (rows are sorted by circuit)
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    first_rows = rows[first]
+    site_of = df["site_id"].iloc[first_rows].astype(str).to_numpy(dtype=object)
+    if "port_id" in df.columns:
+        port_of = df["port_id"].iloc[first_rows].astype(str).to_numpy(dtype=object)
+    else:
+        port_of = np.array([c.split(":")[-1] for c in np.asarray(circuit_ids)], dtype=object)
+    if "region" in df.columns:
+        region_of = (
+            df["region"]
+            .iloc[first_rows]
+            .astype(object)
+            .fillna("unknown")
+            .astype(str)
+            .to_numpy(dtype=object)
+        )
+    else:
+        region_of = np.array([config.site_regions.get(s, "unknown") for s in site_of], dtype=object)
+    circuits = pd.DataFrame(
+        {"site_id": site_of, "circuit_id": np.asarray(circuit_ids), "port_id": port_of}
+    )
+    primary_of = config.is_primary(circuits).to_numpy(dtype=bool)
+    speed = col("speed_mbps")
+    last = np.r_[codes[1:] != codes[:-1], True]
+    speed_of = speed[last]
+    thresholds_of = np.array(
+        [config.thresholds_for(r) for r in region_of], dtype=np.float64
+    ).reshape(-1, 3)
+    thr_label_of = np.array(
+        ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
+    )
+
+    rx_bps, tx_bps = col("rx_bps"), col("tx_bps")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.fmax(rx_bps, tx_bps)
+        util = np.where(
+            (speed > 0) & ~np.isnan(rate), np.minimum(rate / (speed * 1e6) * 100, 100.0), np.nan
+        )
+    util_valid = up & ~np.isnan(util)
+    util = np.where(util_valid, util, np.nan)
+    thresholds = thresholds_of[codes]
+
+    same = np.r_[False, codes[1:] == codes[:-1]]
+    prev = np.r_[0, np.arange(n - 1)]
+    known = (up | down) & (up[prev] | down[prev])
+    changed = same & known & (up != up[prev])
+    lf = col("last_flapped")
+    with np.errstate(invalid="ignore"):
+        advanced = same & (lf > lf[prev])
+    flap = changed | advanced
+
+    deltas = {}
+    for name in COUNTERS:
+        x = col(name)
+        d = x - x[prev]
+        with np.errstate(invalid="ignore"):
+            d = np.where(d < 0, x, d)  # a reset (reboot): the counter restarted from zero
+        d = np.where(same & ~np.isnan(d), d, 0)
+        deltas[name] = d.astype(np.int64)
+
+    quality = {name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY}
+
+    # failover: a secondary up and carrying traffic while its site's primary is down (same slot)
+    site_code = pd.factorize(site_of)[0][codes]
+    is_primary = primary_of[codes]
+    key = site_code.astype(np.int64) * (1 << 40) + slot
+    p_keys, p_down = key[is_primary], down[is_primary]
+    o = np.argsort(p_keys, kind="stable")
+    p_keys, p_down = p_keys[o], p_down[o]
+    pos = np.clip(np.searchsorted(p_keys, key), 0, max(len(p_keys) - 1, 0))
+    primary_down = np.zeros(n, dtype=bool)
+    if len(p_keys):
+        primary_down = (p_keys[pos] == key) & p_down[pos]
+    with np.errstate(invalid="ignore"):
+        carrying = up & (np.nan_to_num(rate, nan=0.0) >= config.carrying_min_bps)
+    failover = ~is_primary & carrying & primary_down
+
+    return Prepared(
+        interval=interval,
+        n=n,
+        circuit=codes,
+        circuit_ids=np.asarray(circuit_ids, dtype=object),
+        site_of_circuit=site_of,
+        port_of_circuit=port_of,
+        region_of_circuit=np.asarray(region_of, dtype=object),
+        primary_of_circuit=primary_of,
+        speed_of_circuit=speed_of,
+        thresholds_label_of_circuit=thr_label_of,
+        slot=slot,
+        up=up,
+        down=down,
+        util=util,
+        util_valid=util_valid,
+        thresholds=thresholds,
+        flap=flap,
+        deltas=deltas,
+        quality=quality,
+        failover=failover,
+    )
+
+
+def _percentile_95(values: np.ndarray, seg: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Linear-interpolated 95th percentile of the non-null values of each segment.
+
+    Segments are contiguous and similar in length, so the values go into a (segments x longest)
+    array padded with NaN and are sorted row by row: far cheaper than one global sort.
+    """
+    n_seg = len(starts)
+    lengths = np.diff(np.r_[starts, len(values)])
+    width = int(lengths.max()) if n_seg else 0
+    out = np.full(n_seg, np.nan)
+    if not n_seg:
+        return out
+    if n_seg * width > 4 * len(values) + 1024:  # very uneven segments: one global sort instead
+        valid = ~np.isnan(values)
+        order = np.lexsort((values[valid], seg[valid]))
+        v, s = values[valid][order], seg[valid][order]
+        counts = np.bincount(s, minlength=n_seg)
+        offsets = np.r_[0, np.cumsum(counts)[:-1]]
+        grid = None
+    else:
+        grid = np.full((n_seg, width), np.nan)
+        grid[seg, np.arange(len(values)) - starts[seg]] = values
+        grid.sort(axis=1)  # NaN sorts last
+        counts = (~np.isnan(grid)).sum(axis=1)
+    has = counts > 0
+    pos = (counts[has] - 1) * 0.95
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.ceil(pos).astype(np.int64)
+    if grid is None:
+        base = offsets[has]
+        v_lo, v_hi = v[base + lo], v[base + hi]
+    else:
+        rows = np.flatnonzero(has)
+        v_lo, v_hi = grid[rows, lo], grid[rows, hi]
+    out[has] = v_lo + (v_hi - v_lo) * (pos - lo)
+    return out
+
+
+def _longest_runs(cond: np.ndarray, p: Prepared, seg: np.ndarray, n_seg: int) -> np.ndarray:
+    """Longest run, in minutes, of consecutive slots (no gap) meeting `cond`, per segment."""
+    out = np.zeros(n_seg, dtype=np.int64)
+    if not cond.any():
+        return out
+    prev_same = np.r_[False, (seg[1:] == seg[:-1]) & (p.slot[1:] == p.slot[:-1] + p.interval)]
+    cont = prev_same & cond & np.r_[False, cond[:-1]]
+    start = cond & ~cont
+    run_id = np.cumsum(start) - 1
+    lengths = np.bincount(run_id[cond]) * p.interval
+    np.maximum.at(out, seg[start], lengths)
+    return out
+
+
+def aggregate(
+    p: Prepared, bucket: np.ndarray, minutes_per_bucket: int, config: KpiConfig | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """KPIs per (circuit, bucket) segment; `bucket` is a per-row label that is non-decreasing
+    within each circuit (a day, an hour, a window). Returns the frame and each segment's first row."""
+    config = config or DEFAULT_CONFIG
+    step = p.interval
+    starts = np.flatnonzero(
+        np.r_[True, (p.circuit[1:] != p.circuit[:-1]) | (bucket[1:] != bucket[:-1])]
+    )
+    n_seg = len(starts)
+    seg = np.repeat(np.arange(n_seg), np.diff(np.r_[starts, p.n]))
+
+    def total(x) -> np.ndarray:
+        return np.add.reduceat(np.asarray(x, dtype=np.int64), starts)
+
+    def fsum(x) -> np.ndarray:
+        return np.add.reduceat(np.nan_to_num(x, nan=0.0), starts)
+
+    circuit = p.circuit[starts]
+    out: dict[str, object] = {}
+
+    def per_circuit(values: np.ndarray) -> pd.Categorical:
+        """A circuit attribute as a categorical: cheap to build, compact in Arrow."""
+        codes, uniques = pd.factorize(values)
+        return pd.Categorical.from_codes(codes[circuit], categories=pd.Index(uniques, dtype=object))
+
+    out["site_id"] = per_circuit(p.site_of_circuit)
+    out["region"] = per_circuit(p.region_of_circuit)
+    out["circuit_id"] = pd.Categorical.from_codes(
+        circuit, categories=pd.Index(p.circuit_ids, dtype=object)
+    )
+    out["port_id"] = per_circuit(p.port_of_circuit)
+    out["role"] = pd.Categorical.from_codes(
+        np.where(p.primary_of_circuit[circuit], 0, 1), categories=["primary", "secondary"]
+    )
+    out["speed_mbps"] = p.speed_of_circuit[circuit]
+    samples = np.diff(np.r_[starts, p.n])
+    up_m, down_m = total(p.up) * step, total(p.down) * step
+    out["samples"] = samples
+    out["coverage_pct"] = (up_m + down_m) / minutes_per_bucket * 100
+    out["up_minutes"], out["down_minutes"] = up_m, down_m
+    out["unknown_minutes"] = minutes_per_bucket - up_m - down_m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["availability_pct"] = np.where(up_m + down_m > 0, up_m / (up_m + down_m) * 100, np.nan)
+    out["flaps"] = total(p.flap)
+
+    n_util = total(p.util_valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["util_samples"] = n_util
+        out["util_avg_pct"] = np.where(n_util > 0, fsum(p.util) / n_util, np.nan)
+    out["util_p95_pct"] = _percentile_95(p.util, seg, starts)
+    umax = np.maximum.reduceat(np.where(p.util_valid, p.util, -np.inf), starts)
+    out["util_max_pct"] = np.where(np.isinf(umax), np.nan, umax)
+    seg_thr = p.thresholds[starts]
+    out["util_band"] = pd.Categorical(
+        util_band(out["util_p95_pct"], seg_thr),
+        categories=["normal", "elevated", "high", "critical"],
+    )
+    out["util_thresholds"] = per_circuit(p.thresholds_label_of_circuit)
+    with np.errstate(invalid="ignore"):
+        for k, tier in enumerate(UTIL_TIERS):
+            above = p.util_valid & (p.util >= p.thresholds[:, k])
+            out[f"minutes_above_{tier}"] = total(above) * step
+            out[f"longest_minutes_above_{tier}"] = _longest_runs(above, p, seg, n_seg)
+
+    out["rx_bytes"] = total(p.deltas["rx_bytes"])
+    out["tx_bytes"] = total(p.deltas["tx_bytes"])
+    errors = total(p.deltas["rx_errors"]) + total(p.deltas["tx_errors"])
+    packets = total(p.deltas["rx_pkts"]) + total(p.deltas["tx_pkts"])
+    out["packets"], out["errors"] = packets, errors
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["error_rate"] = np.where(packets > 0, errors / np.maximum(packets, 1), np.nan)
+
+    out["quality_samples"] = total(~np.isnan(p.quality["latency"]))
+    for name, _, unit in QUALITY:
+        q = p.quality[name]
+        n_q = total(~np.isnan(q))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{name}_avg_{unit}"] = np.where(n_q > 0, fsum(q) / n_q, np.nan)
+        out[f"{name}_p95_{unit}"] = _percentile_95(q, seg, starts)
+        qmax = np.maximum.reduceat(np.where(np.isnan(q), -np.inf, q), starts)
+        out[f"{name}_max_{unit}"] = np.where(np.isinf(qmax), np.nan, qmax)
+    thresholds = {"jitter": config.jitter_ms, "latency": config.latency_ms, "loss": config.loss_pct}
+    with np.errstate(invalid="ignore"):
+        for name, _, _ in QUALITY:
+            q = p.quality[name]
+            for tier, thr in zip(QUALITY_TIERS, thresholds[name], strict=True):
+                out[f"{name}_minutes_{tier}"] = total(q >= thr) * step
+
+    out["failover_minutes"] = total(p.failover) * step
+    prev_fo = np.r_[
+        False, p.failover[:-1] & (seg[1:] == seg[:-1]) & (p.slot[1:] == p.slot[:-1] + step)
+    ]
+    out["failover_events"] = total(p.failover & ~prev_fo)
+    return pd.DataFrame(out), starts
+
+
+CATEGORICAL_COLUMNS = (
+    "site_id",
+    "region",
+    "circuit_id",
+    "port_id",
+    "role",
+    "util_band",
+    "util_thresholds",
+)
+
+
+def _finish(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    for col in INT_COLUMNS:
+        frame[col] = frame[col].astype(np.int64)
+    return frame[kpi_columns(kind)]
+
+
+def empty_kpis(kind: str) -> pd.DataFrame:
+    cols = kpi_columns(kind)
+    frame = pd.DataFrame(
+        {c: pd.Series(dtype=np.int64 if c in INT_COLUMNS else np.float64) for c in cols}
+    )
+    for c in CATEGORICAL_COLUMNS:
+        frame[c] = pd.Categorical([])
+    if "day" in frame:
+        frame["day"] = frame["day"].astype(object)
+    for c in ("hour", "window_start", "window_end"):
+        if c in frame:
+            frame[c] = pd.Series(dtype="datetime64[ns, UTC]")
+    return frame
+
+
+def _run(samples, interval_minutes, config, bucket_minutes: int, kind: str) -> pd.DataFrame:
+    config = config or DEFAULT_CONFIG
+    return _from_prepared(prepare(samples, interval_minutes, config), bucket_minutes, kind, config)
+
+
+def _from_prepared(
+    p: Prepared | None, bucket_minutes: int, kind: str, config: KpiConfig
+) -> pd.DataFrame:
+    if p is None:
+        return empty_kpis(kind)
+    bucket = p.slot // bucket_minutes
+    frame, starts = aggregate(p, bucket, bucket_minutes, config)
+    bucket_start = pd.to_datetime(bucket[starts] * bucket_minutes * NS_PER_MIN, utc=True)
+    days = bucket[starts] * bucket_minutes // 1440
+    uniq, inverse = np.unique(days, return_inverse=True)
+    day_values = pd.to_datetime(uniq * 1440 * NS_PER_MIN, utc=True).date
+    frame.insert(0, "day", np.asarray(day_values, dtype=object)[inverse])
+    if kind == "hourly":
+        frame.insert(1, "hour", bucket_start)
+    return _finish(frame, kind)
+
+
+def circuit_kpis(
+    samples, interval_minutes: int, config: KpiConfig | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(hourly, daily) from one preparation of the samples: what the `circuit_kpis` asset uses."""
+    config = config or DEFAULT_CONFIG
+    p = prepare(samples, interval_minutes, config)
+    return _from_prepared(p, 60, "hourly", config), _from_prepared(p, 1440, "daily", config)
+
+
+def daily_circuit_kpis(
+    samples, interval_minutes: int, config: KpiConfig | None = None
+) -> pd.DataFrame:
+    """One row per circuit and UTC day present in the samples (the `circuit_kpis` contract)."""
+    return _run(samples, interval_minutes, config, 1440, "daily")
+
+
+def hourly_circuit_kpis(
+    samples, interval_minutes: int, config: KpiConfig | None = None
+) -> pd.DataFrame:
+    """One row per circuit and UTC hour present in the samples (same measures as daily)."""
+    return _run(samples, interval_minutes, config, 60, "hourly")
+
+
+def window_circuit_kpis(
+    samples, interval_minutes: int, start, end, config: KpiConfig | None = None
+) -> pd.DataFrame:
+    """One row per circuit over the window [start, end): the same measures over any span (an
+    operational window, a week computed from samples)."""
+    config = config or DEFAULT_CONFIG
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    df = _as_frame(samples)
+    if not df.empty:
+        ts = pd.to_datetime(df["ts"], utc=True)
+        df = df[(ts >= start) & (ts < end)]
+    p = prepare(df, interval_minutes, config)
+    if p is None:
+        return empty_kpis("window")
+    minutes = int((end - start).total_seconds() // 60)
+    frame, _ = aggregate(p, np.zeros(p.n, dtype=np.int64), minutes, config)
+    frame.insert(0, "window_start", start)
+    frame.insert(1, "window_end", end)
+    return _finish(frame, "window")

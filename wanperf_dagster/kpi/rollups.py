@@ -1,0 +1,313 @@
+"""Rollups of circuit KPI rows: site / region / org per day, weekly and monthly per circuit,
+operational windows, top-N and chronic offenders, trends.
+
+Weighting: minutes, bytes, packets, errors and counts are summed; availability, coverage and error
+rate are recomputed from the sums (never an average of percentages); averages are weighted by their
+sample counts; maxima are maxima. Percentiles cannot be rolled up exactly from daily rows: a rolled
+up p95 is the sample-weighted mean of the daily p95s (see docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .circuit import QUALITY, window_circuit_kpis
+from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
+
+LOWER_IS_WORSE = {"availability_pct", "coverage_pct"}
+
+_SUMS = [
+    "samples",
+    "up_minutes",
+    "down_minutes",
+    "flaps",
+    "util_samples",
+    "rx_bytes",
+    "tx_bytes",
+    "packets",
+    "errors",
+    "quality_samples",
+    "failover_minutes",
+    "failover_events",
+    *(f"minutes_above_{t}" for t in UTIL_TIERS),
+    *(f"{n}_minutes_{tier}" for n, _, _ in QUALITY for tier in QUALITY_TIERS),
+]
+_MAXES = [
+    "util_max_pct",
+    *(f"longest_minutes_above_{t}" for t in UTIL_TIERS),
+    *(f"{n}_max_{u}" for n, _, u in QUALITY),
+]
+# weighted means: column -> its weight column
+_WEIGHTED = {
+    "util_avg_pct": "util_samples",
+    "util_p95_pct": "util_samples",
+    **{f"{n}_avg_{u}": "quality_samples" for n, _, u in QUALITY},
+    **{f"{n}_p95_{u}": "quality_samples" for n, _, u in QUALITY},
+}
+
+
+def _weighted(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    parts = {}
+    for col, weight in _WEIGHTED.items():
+        w = daily[weight].where(daily[col].notna(), 0).astype(np.float64)
+        parts[f"__num_{col}"] = daily[col].fillna(0) * w
+        parts[f"__den_{col}"] = w
+    frame = pd.DataFrame(parts, index=daily.index)
+    frame[keys] = daily[keys]
+    sums = frame.groupby(keys, sort=True, dropna=False).sum()
+    out = pd.DataFrame(index=sums.index)
+    for col in _WEIGHTED:
+        den = sums[f"__den_{col}"]
+        out[col] = (sums[f"__num_{col}"] / den).where(den > 0)
+    return out
+
+
+def _rollup(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Roll circuit rows up to `keys` (sums, maxima, weighted means, rates from sums)."""
+    grouped = daily.groupby(keys, sort=True, dropna=False)
+    out = grouped[_SUMS].sum()
+    out = out.join(grouped[_MAXES].max())
+    out = out.join(_weighted(daily, keys))
+    out["circuits"] = grouped["circuit_id"].nunique()
+    known = out["up_minutes"] + out["down_minutes"]
+    out["availability_pct"] = (out["up_minutes"] / known * 100).where(known > 0)
+    out["error_rate"] = (out["errors"] / out["packets"]).where(out["packets"] > 0)
+    return out.reset_index()
+
+
+def _with_span(out: pd.DataFrame, span_minutes) -> pd.DataFrame:
+    """unknown minutes and coverage against each row's span (circuit-minutes)."""
+    known = out["up_minutes"] + out["down_minutes"]
+    out["unknown_minutes"] = (span_minutes - known).astype(np.int64)
+    out["coverage_pct"] = known / span_minutes * 100
+    return out
+
+
+def _circuit_flags(daily: pd.DataFrame, keys: list[str], config: KpiConfig) -> pd.DataFrame:
+    """How many circuits were down at all, congested (p95 at or above the top tier), failed over."""
+    thr = (
+        np.array([config.thresholds_for(r)[2] for r in daily["region"]], dtype=np.float64)
+        if len(daily)
+        else np.array([])
+    )
+    flags = pd.DataFrame(
+        {
+            "circuits_down": daily["down_minutes"] > 0,
+            "circuits_above_90": daily["util_p95_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
+            >= thr,
+            "circuits_failed_over": daily["failover_minutes"] > 0,
+        },
+        index=daily.index,
+    )
+    flags[keys] = daily[keys]
+    return flags.groupby(keys, sort=True, dropna=False).sum().reset_index()
+
+
+def _group_rollup(daily: pd.DataFrame, keys: list[str], config: KpiConfig | None) -> pd.DataFrame:
+    config = config or DEFAULT_CONFIG
+    if daily.empty:
+        return pd.DataFrame(columns=[*keys, "circuits", *_SUMS])
+    out = _rollup(daily, keys)
+    out = _with_span(out, out["circuits"].to_numpy() * 1440)  # circuit-minutes
+    return out.merge(_circuit_flags(daily, keys, config), on=keys)
+
+
+def site_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
+    """Per (day, site): circuit minutes summed, so a site's availability weighs every circuit."""
+    return _group_rollup(daily, ["day", "site_id", "region"], config)
+
+
+def region_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
+    return _group_rollup(daily, ["day", "region"], config)
+
+
+def org_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
+    return _group_rollup(daily, ["day"], config)
+
+
+def period_start(days: pd.Series, freq: str) -> pd.Series:
+    """The first day of the ISO week (freq "W", Monday) or month ("M") of each day."""
+    d = pd.to_datetime(pd.Series(days).astype(str))
+    if freq == "W":
+        start = d - pd.to_timedelta(d.dt.day_of_week, unit="D")
+    elif freq == "M":
+        start = d - pd.to_timedelta(d.dt.day - 1, unit="D")
+    else:
+        raise ValueError(f"freq must be 'W' or 'M', got {freq!r}")
+    return start.dt.date
+
+
+def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+    """Weekly ("W") or monthly ("M") rows per circuit from daily rows.
+
+    A period's span runs from the first to the last day the input holds for it (org-wide), so a
+    circuit absent on one of those days has that day as unknown time, and a week in progress is
+    measured up to its latest day; the longest runs are the longest daily run (a run across
+    midnight counts as two).
+    """
+    if daily.empty:
+        return pd.DataFrame(
+            columns=["period_start", "period_days", "site_id", "region", "circuit_id", *_SUMS]
+        )
+    daily = daily.copy()
+    daily["period_start"] = period_start(daily["day"], freq).to_numpy()
+    day_ts = pd.to_datetime(daily["day"].astype(str))
+    bounds = day_ts.groupby(daily["period_start"]).agg(["min", "max"])
+    days_in_period = (bounds["max"] - bounds["min"]).dt.days + 1
+    keys = ["period_start", "site_id", "region", "circuit_id"]
+    out = _rollup(daily, keys)
+    out = _with_span(out, out["period_start"].map(days_in_period).to_numpy() * 1440)
+    out.insert(1, "period_days", out["period_start"].map(days_in_period).astype(np.int64))
+    roles = daily.groupby("circuit_id")["role"].last()
+    out["role"] = out["circuit_id"].map(roles)
+    return out
+
+
+def window_kpis(
+    samples: pd.DataFrame,
+    interval_minutes: int,
+    now=None,
+    hours=(3, 12, 24),
+    config: KpiConfig | None = None,
+) -> pd.DataFrame:
+    """Operational windows over the latest samples: per circuit and window (3 h, 12 h, 24 h),
+    plus the circuit's state at its latest sample (`up_now`, `util_now_pct`, `failover_now`)."""
+    config = config or DEFAULT_CONFIG
+    if samples.empty:
+        return pd.DataFrame(columns=["window_hours", "circuit_id", "up_now", "util_now_pct"])
+    ts = pd.to_datetime(samples["ts"], utc=True)
+    if now is None:
+        now = ts.max().floor(f"{interval_minutes}min") + pd.Timedelta(minutes=interval_minutes)
+    now = pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    frames = []
+    for h in hours:
+        w = window_circuit_kpis(samples, interval_minutes, now - pd.Timedelta(hours=h), now, config)
+        w.insert(0, "window_hours", h)
+        frames.append(w)
+    out = pd.concat(frames, ignore_index=True)
+    latest = (
+        samples.assign(__ts=ts)
+        .sort_values("__ts")
+        .groupby("circuit_id")
+        .tail(1)
+        .set_index("circuit_id")
+    )
+    speed = pd.to_numeric(latest["speed_mbps"], errors="coerce")
+    rate = np.fmax(
+        pd.to_numeric(latest["rx_bps"], errors="coerce"),
+        pd.to_numeric(latest["tx_bps"], errors="coerce"),
+    )
+    util_now = (rate / (speed * 1e6) * 100).clip(upper=100).where(speed > 0)
+    out["last_seen"] = out["circuit_id"].map(latest["__ts"])
+    out["up_now"] = out["circuit_id"].map(latest["up"].astype("boolean"))
+    out["util_now_pct"] = out["circuit_id"].map(util_now.where(latest["up"].astype(bool)))
+    return out
+
+
+def top_offenders(
+    kpis: pd.DataFrame, kpi: str, n: int = 10, ascending: bool | None = None
+) -> pd.DataFrame:
+    """The n worst rows by a KPI (lowest first for availability and coverage, highest otherwise);
+    rows with no value are left out."""
+    if kpi not in kpis.columns:
+        raise KeyError(f"no KPI column {kpi!r}; choose one of {sorted(kpis.columns)}")
+    if ascending is None:
+        ascending = kpi in LOWER_IS_WORSE
+    ranked = kpis[kpis[kpi].notna()].sort_values(
+        [kpi, "circuit_id"], ascending=[ascending, True], kind="stable"
+    )
+    out = ranked.head(n).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def chronic_offenders(
+    daily: pd.DataFrame, kpi: str, threshold: float, k: int, n: int, end_day=None
+) -> pd.DataFrame:
+    """Circuits breaching `threshold` on at least k of the last n days (up to `end_day`)."""
+    if daily.empty:
+        return pd.DataFrame(
+            columns=["circuit_id", "site_id", "region", "days_breached", "days_observed", "worst"]
+        )
+    days = pd.to_datetime(daily["day"].astype(str))
+    end = pd.Timestamp(str(end_day)) if end_day is not None else days.max()
+    recent = daily[(days > end - pd.Timedelta(days=n)) & (days <= end)]
+    lower = kpi in LOWER_IS_WORSE
+    breach = recent[kpi] <= threshold if lower else recent[kpi] >= threshold
+    g = recent.assign(__breach=breach.fillna(False)).groupby(["circuit_id", "site_id", "region"])
+    out = pd.DataFrame(
+        {
+            "days_breached": g["__breach"].sum().astype(np.int64),
+            "days_observed": g[kpi].count().astype(np.int64),
+            "worst": g[kpi].min() if lower else g[kpi].max(),
+        }
+    ).reset_index()
+    out = out[out["days_breached"] >= k]
+    return out.sort_values(["days_breached", "worst"], ascending=[False, lower]).reset_index(
+        drop=True
+    )
+
+
+def circuit_trends(
+    daily: pd.DataFrame,
+    kpi: str = "util_p95_pct",
+    days: int = 7,
+    end_day=None,
+    min_days: int = 3,
+    stable_slope: float = 1.0,
+    config: KpiConfig | None = None,
+) -> pd.DataFrame:
+    """Least-squares slope of a KPI per circuit over the last `days` days: rising, falling or
+    stable (|slope| below `stable_slope` units per day). `congested_and_rising` answers the NOC's
+    first question for utilisation KPIs: at or above the first tier now, and getting worse."""
+    config = config or DEFAULT_CONFIG
+    cols = [
+        "circuit_id",
+        "site_id",
+        "region",
+        "days",
+        "slope_per_day",
+        "latest",
+        "trend",
+        "congested_and_rising",
+    ]
+    if daily.empty:
+        return pd.DataFrame(columns=cols)
+    d = pd.to_datetime(daily["day"].astype(str))
+    end = pd.Timestamp(str(end_day)) if end_day is not None else d.max()
+    sel = daily[(d > end - pd.Timedelta(days=days)) & (d <= end) & daily[kpi].notna()].copy()
+    sel["__x"] = (pd.to_datetime(sel["day"].astype(str)) - end).dt.days.astype(np.float64)
+    sel["__y"] = sel[kpi].astype(np.float64)
+    sel["__xy"], sel["__xx"] = sel["__x"] * sel["__y"], sel["__x"] ** 2
+    g = sel.sort_values("__x").groupby(["circuit_id", "site_id", "region"])
+    s = g[["__x", "__y", "__xy", "__xx"]].sum()
+    cnt = g["__y"].count()
+    denom = cnt * s["__xx"] - s["__x"] ** 2
+    slope = ((cnt * s["__xy"] - s["__x"] * s["__y"]) / denom).where((denom > 0) & (cnt >= min_days))
+    out = pd.DataFrame(
+        {"days": cnt.astype(np.int64), "slope_per_day": slope, "latest": g["__y"].last()}
+    ).reset_index()
+    out["trend"] = np.select(
+        [
+            out["slope_per_day"].isna(),
+            out["slope_per_day"] >= stable_slope,
+            out["slope_per_day"] <= -stable_slope,
+        ],
+        ["insufficient data", "rising", "falling"],
+        "stable",
+    )
+    first_tier = (
+        np.array([config.thresholds_for(r)[0] for r in out["region"]], dtype=np.float64)
+        if len(out)
+        else np.array([])
+    )
+    out["congested_and_rising"] = (
+        (out["trend"] == "rising") & (out["latest"] >= first_tier) & kpi.startswith("util")
+    )
+    return (
+        out[cols]
+        .sort_values(["congested_and_rising", "slope_per_day"], ascending=[False, False])
+        .reset_index(drop=True)
+    )

@@ -1,0 +1,227 @@
+"""Hand-computed cases for every formula and edge case of the circuit KPIs."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wanperf_dagster.kpi import KpiConfig, daily_circuit_kpis, hourly_circuit_kpis, kpi_columns
+from wanperf_dagster.kpi.circuit import window_circuit_kpis
+
+from .helpers import DAY, samples, util_rows
+
+
+def one(frame: pd.DataFrame, circuit: str = "aa:ge-0/0/0") -> pd.Series:
+    rows = frame[frame["circuit_id"] == circuit]
+    assert len(rows) == 1, frame
+    return rows.iloc[0]
+
+
+def test_empty_input_gives_empty_frame_with_contract_columns():
+    empty = samples([{"minute": 0}]).iloc[0:0]
+    for fn, kind in ((daily_circuit_kpis, "daily"), (hourly_circuit_kpis, "hourly")):
+        out = fn(empty, 10)
+        assert out.empty and list(out.columns) == kpi_columns(kind)
+
+
+def test_one_sample_covers_one_interval():
+    k = one(daily_circuit_kpis(samples([{"minute": 600, "rx_bps": 50_000_000}]), 10))
+    assert (k.samples, k.up_minutes, k.down_minutes, k.unknown_minutes) == (1, 10, 0, 1430)
+    assert k.availability_pct == 100.0
+    assert k.coverage_pct == pytest.approx(10 / 1440 * 100)
+    assert k.util_avg_pct == k.util_p95_pct == k.util_max_pct == 50.0
+    assert k.flaps == 0 and k.rx_bytes == 0
+    assert str(k.day) == DAY
+
+
+def test_all_unknown_availability_is_null_not_100():
+    """A circuit with samples but no known state (up is null) has no availability."""
+    k = one(
+        daily_circuit_kpis(samples([{"minute": 0, "up": None}, {"minute": 10, "up": None}]), 10)
+    )
+    assert k.up_minutes == k.down_minutes == 0 and k.unknown_minutes == 1440
+    assert math.isnan(k.availability_pct) and k.coverage_pct == 0
+
+
+def test_gap_is_unknown_time_and_availability_uses_observed_minutes():
+    rows = [
+        {"minute": 0},
+        {"minute": 10},
+        {"minute": 20, "up": False},
+        {"minute": 60},
+    ]  # 30-50 missing
+    k = one(daily_circuit_kpis(samples(rows), 10))
+    assert (k.up_minutes, k.down_minutes, k.unknown_minutes) == (30, 10, 1400)
+    assert k.availability_pct == pytest.approx(75.0)
+    assert k.flaps == 2  # up->down at 20, down->up at 60 (across the gap)
+
+
+def test_flaps_from_last_flapped_when_state_is_unchanged():
+    rows = [
+        {"minute": 0, "last_flapped": 100.0},
+        {"minute": 10, "last_flapped": 100.0},
+        {"minute": 20, "last_flapped": 500.0},  # bounced between samples: one flap
+        {"minute": 30, "up": False, "last_flapped": 600.0},  # a transition: one flap, not two
+        {"minute": 40, "up": False, "last_flapped": 600.0},
+    ]
+    assert one(daily_circuit_kpis(samples(rows), 10)).flaps == 2
+
+
+def test_counter_reset_is_a_reboot_not_negative_traffic():
+    rows = [
+        {"minute": 0, "rx_bytes": 1_000, "tx_bytes": 10, "rx_pkts": 10, "rx_errors": 0},
+        {"minute": 10, "rx_bytes": 5_000, "tx_bytes": 30, "rx_pkts": 50, "rx_errors": 2},
+        {"minute": 20, "rx_bytes": 700, "tx_bytes": 5, "rx_pkts": 7, "rx_errors": 0},  # reboot
+        {"minute": 30, "rx_bytes": 1_700, "tx_bytes": 15, "rx_pkts": 27, "rx_errors": 1},
+    ]
+    k = one(daily_circuit_kpis(samples(rows), 10))
+    assert k.rx_bytes == 4_000 + 700 + 1_000
+    assert k.tx_bytes == 20 + 5 + 10
+    assert k.packets == 40 + 7 + 20 and k.errors == 2 + 0 + 1
+    assert k.error_rate == pytest.approx(3 / 67)
+
+
+def test_speed_zero_or_null_gives_null_utilisation():
+    rows = [
+        {"minute": 0, "speed_mbps": 0, "rx_bps": 5},
+        {"minute": 10, "speed_mbps": None, "rx_bps": 5},
+    ]
+    k = one(daily_circuit_kpis(samples(rows), 10))
+    assert k.util_samples == 0 and math.isnan(k.util_avg_pct) and math.isnan(k.util_p95_pct)
+    assert k.minutes_above_70 == 0 and k.up_minutes == 20
+
+
+def test_utilisation_is_max_of_rx_tx_capped_at_100():
+    rows = [
+        {"minute": 0, "rx_bps": 10_000_000, "tx_bps": 30_000_000},
+        {"minute": 10, "rx_bps": 250_000_000},
+    ]
+    k = one(daily_circuit_kpis(samples(rows), 10))
+    assert k.util_max_pct == 100.0 and k.util_avg_pct == pytest.approx(65.0)
+
+
+def test_thresholds_cumulative_and_longest_continuous():
+    utils = [75, 85, 95, 60, 71, None, 72, 73, 91]  # minute 50 missing: the run breaks there
+    k = one(daily_circuit_kpis(samples(util_rows(utils)), 10))
+    assert k.minutes_above_70 == 10 * 7
+    assert k.minutes_above_80 == 10 * 3
+    assert k.minutes_above_90 == 10 * 2
+    assert k.longest_minutes_above_70 == 30  # 75, 85, 95 (71 is alone; 72, 73, 91 after the gap)
+    assert k.longest_minutes_above_80 == 20
+    assert k.longest_minutes_above_90 == 10
+    assert k.util_band == "critical" and k.util_thresholds == "70/80/90"
+
+
+def test_p95_is_linear_interpolation():
+    utils = list(range(1, 21))  # 1..20 %
+    k = one(daily_circuit_kpis(samples(util_rows(utils)), 10))
+    assert k.util_p95_pct == pytest.approx(np.percentile(np.arange(1, 21), 95))
+
+
+def test_region_overrides_thresholds():
+    rows = util_rows([65, 65, 65], region="EMEA")
+    cfg = KpiConfig(region_util_thresholds={"EMEA": (60.0, 75.0, 85.0)})
+    k = one(daily_circuit_kpis(samples(rows), 10, cfg))
+    assert (
+        k.minutes_above_70 == 30 and k.util_thresholds == "60/75/85" and k.util_band == "elevated"
+    )
+    other = one(daily_circuit_kpis(samples(util_rows([65, 65, 65], region="AMER")), 10, cfg))
+    assert other.minutes_above_70 == 0
+    assert KpiConfig(site_regions={"s1": "EMEA"}).thresholds_for("EMEA") == (70.0, 80.0, 90.0)
+
+
+def test_quality_stats_and_tier_minutes_ignore_down_samples():
+    rows = [
+        {"minute": 0, "jitter_ms": 5.0, "latency_ms": 40.0, "loss_pct": 0.0},
+        {"minute": 10, "jitter_ms": 35.0, "latency_ms": 120.0, "loss_pct": 0.6},
+        {"minute": 20, "jitter_ms": 55.0, "latency_ms": 160.0, "loss_pct": 2.0},
+        {"minute": 30, "up": False, "jitter_ms": 999.0, "latency_ms": 999.0, "loss_pct": 100.0},
+    ]
+    k = one(daily_circuit_kpis(samples(rows), 10))
+    assert k.quality_samples == 3
+    assert k.jitter_avg_ms == pytest.approx(95 / 3) and k.jitter_max_ms == 55.0
+    assert k.latency_p95_ms == pytest.approx(np.percentile([40, 120, 160], 95))
+    assert (k.jitter_minutes_warn, k.jitter_minutes_high, k.jitter_minutes_critical) == (20, 20, 10)
+    assert (k.latency_minutes_warn, k.latency_minutes_high, k.latency_minutes_critical) == (
+        20,
+        20,
+        10,
+    )
+    assert (k.loss_minutes_warn, k.loss_minutes_high, k.loss_minutes_critical) == (20, 20, 10)
+
+
+def test_circuit_appearing_mid_day():
+    k = one(daily_circuit_kpis(samples([{"minute": m} for m in range(720, 1440, 10)]), 10))
+    assert (k.up_minutes, k.unknown_minutes, k.samples) == (720, 720, 72)
+    assert k.availability_pct == 100.0 and k.coverage_pct == 50.0
+
+
+def test_two_circuits_interleaved_and_duplicates_dropped():
+    rows = []
+    for m in range(0, 60, 10):
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/0", "up": m != 20})
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": 80_000_000})
+    rows.append(
+        {"minute": 10, "second": 40, "circuit": "aa:ge-0/0/1", "rx_bps": 90_000_000}
+    )  # re-swept slot
+    out = daily_circuit_kpis(samples(rows[::-1]), 10)
+    a, b = one(out, "aa:ge-0/0/0"), one(out, "aa:ge-0/0/1")
+    assert (a.up_minutes, a.down_minutes, a.flaps) == (50, 10, 2)
+    assert b.samples == 6 and b.util_max_pct == 90.0  # the later sample of the slot wins
+    assert a.role == "primary" and b.role == "secondary"
+
+
+def test_failover_minutes_and_events():
+    rows = []
+    for m, primary_up in zip(range(0, 80, 10), [1, 0, 0, 1, 1, 0, 1, 1], strict=True):
+        rows.append(
+            {
+                "minute": m,
+                "circuit": "aa:ge-0/0/0",
+                "up": bool(primary_up),
+                "rx_bps": 5_000_000 * primary_up,
+            }
+        )
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": 2_000_000})
+    rows.append(
+        {"minute": 90, "circuit": "aa:ge-0/0/1", "rx_bps": 2_000_000}
+    )  # primary unknown: no failover
+    out = daily_circuit_kpis(samples(rows), 10)
+    sec = one(out, "aa:ge-0/0/1")
+    assert sec.failover_minutes == 30 and sec.failover_events == 2
+    assert one(out, "aa:ge-0/0/0").failover_minutes == 0
+
+
+def test_hourly_rows_split_the_day_and_sum_to_daily():
+    rows = util_rows([75] * 12, start_minute=30) + [{"minute": 200, "up": False}]
+    daily = one(daily_circuit_kpis(samples(rows), 10))
+    hourly = hourly_circuit_kpis(samples(rows), 10)
+    assert list(hourly["hour"].dt.hour) == [0, 1, 2, 3]
+    assert (hourly["up_minutes"] + hourly["down_minutes"] + hourly["unknown_minutes"] == 60).all()
+    for col in ("up_minutes", "down_minutes", "minutes_above_70", "flaps", "samples"):
+        assert hourly[col].sum() == daily[col]
+    assert hourly.iloc[0].longest_minutes_above_70 == 30  # minutes 30-59 of hour 0
+
+
+def test_interval_must_divide_an_hour_and_columns_are_checked():
+    with pytest.raises(ValueError, match="divide 60"):
+        daily_circuit_kpis(samples([{"minute": 0}]), 7)
+    with pytest.raises(ValueError, match="required column"):
+        daily_circuit_kpis(pd.DataFrame({"ts": []}), 10)
+
+
+def test_window_kpis_over_any_span():
+    rows = util_rows([50] * 30)  # 00:00-04:50
+    w = window_circuit_kpis(samples(rows), 10, f"{DAY} 02:00", f"{DAY} 05:00")
+    k = one(w)
+    assert (k.samples, k.up_minutes, k.unknown_minutes) == (18, 180, 0)
+    assert k.window_start == pd.Timestamp(f"{DAY} 02:00", tz="UTC")
+
+
+def test_arrow_input_is_accepted():
+    import pyarrow as pa
+
+    df = samples(util_rows([10, 20]))
+    a = daily_circuit_kpis(pa.Table.from_pandas(df, preserve_index=False), 10)
+    pd.testing.assert_frame_equal(a, daily_circuit_kpis(df, 10))

@@ -1,0 +1,147 @@
+"""Rollups weight correctly: availability from minutes, averages by samples, maxima as maxima."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from wanperf_dagster.kpi import (
+    KpiConfig,
+    chronic_offenders,
+    circuit_trends,
+    daily_circuit_kpis,
+    org_daily_kpis,
+    period_circuit_kpis,
+    region_daily_kpis,
+    site_daily_kpis,
+    top_offenders,
+    window_kpis,
+)
+
+from .helpers import samples
+
+
+def _day(day: str, rows):
+    return samples(rows, day=day)
+
+
+def test_site_region_org_availability_from_minutes_not_mean_of_percentages():
+    rows = [
+        {"minute": m, "circuit": "aa:ge-0/0/0", "site": "s1", "region": "EMEA"}
+        for m in range(0, 1440, 10)
+    ]
+    rows += [
+        {"minute": m, "circuit": "bb:ge-0/0/0", "site": "s2", "region": "EMEA", "up": m >= 60}
+        for m in range(0, 120, 10)
+    ]  # 60 up, 60 down, rest unknown
+    daily = daily_circuit_kpis(samples(rows), 10)
+    region = region_daily_kpis(daily).iloc[0]
+    # mean of percentages would say (100 + 50) / 2 = 75; minutes say 1500 / 1560
+    assert region.availability_pct == pytest.approx(1500 / 1560 * 100)
+    assert region.circuits == 2 and region.circuits_down == 1
+    assert region.unknown_minutes == 2 * 1440 - 1560
+    assert region.coverage_pct == pytest.approx(1560 / 2880 * 100)
+    site = site_daily_kpis(daily).set_index("site_id")
+    assert site.loc["s2"].availability_pct == pytest.approx(50.0)
+    org = org_daily_kpis(daily).iloc[0]
+    assert org.up_minutes == 1500 and org.availability_pct == pytest.approx(region.availability_pct)
+
+
+def test_weighted_utilisation_and_error_rate_from_sums():
+    rows = [{"minute": m, "circuit": "aa:ge-0/0/0", "rx_bps": 10_000_000} for m in range(0, 30, 10)]
+    rows += [{"minute": 0, "circuit": "bb:ge-0/0/0", "site": "s2", "rx_bps": 90_000_000}]
+    daily = daily_circuit_kpis(samples(rows), 10)
+    org = org_daily_kpis(daily).iloc[0]
+    assert org.util_avg_pct == pytest.approx((3 * 10 + 90) / 4)
+    assert org.util_max_pct == 90.0
+    assert org.circuits_above_90 == 1
+
+
+def test_weekly_and_monthly_periods():
+    frames = []
+    for day in ("2026-11-29", "2026-11-30", "2026-12-01"):  # Sunday, Monday, Tuesday
+        frames.append(
+            _day(
+                day,
+                [
+                    {"minute": m, "up": not (day == "2026-11-30" and m < 60)}
+                    for m in range(0, 1440, 10)
+                ],
+            )
+        )
+    daily = daily_circuit_kpis(pd.concat(frames, ignore_index=True), 10)
+    weekly = period_circuit_kpis(daily, "W").set_index("period_start")
+    assert list(weekly.index) == [dt.date(2026, 11, 23), dt.date(2026, 11, 30)]
+    assert weekly.loc[dt.date(2026, 11, 30)].period_days == 2
+    assert weekly.loc[dt.date(2026, 11, 30)].down_minutes == 60
+    assert weekly.loc[dt.date(2026, 11, 30)].availability_pct == pytest.approx(
+        (2880 - 60) / 2880 * 100
+    )
+    monthly = period_circuit_kpis(daily, "M").set_index("period_start")
+    assert list(monthly.index) == [dt.date(2026, 11, 1), dt.date(2026, 12, 1)]
+    assert monthly.loc[dt.date(2026, 11, 1)].up_minutes == 2880 - 60
+    with pytest.raises(ValueError):
+        period_circuit_kpis(daily, "Q")
+
+
+def test_operational_windows_and_current_state():
+    rows = [
+        {"minute": m, "rx_bps": 95_000_000 if m >= 1380 else 10_000_000} for m in range(0, 1440, 10)
+    ]
+    rows[-1]["up"] = False
+    w = window_kpis(samples(rows), 10).set_index("window_hours")
+    assert list(w.index) == [3, 12, 24]
+    assert w.loc[3].samples == 18 and w.loc[24].samples == 144
+    assert w.loc[3].minutes_above_90 == 50
+    assert w.loc[3].down_minutes == 10
+    assert not w.loc[3].up_now and pd.isna(w.loc[3].util_now_pct)
+    assert w.loc[3].window_end == pd.Timestamp("2026-11-27", tz="UTC")
+
+
+def test_top_offenders_direction():
+    daily = pd.DataFrame(
+        {
+            "circuit_id": ["a", "b", "c", "d"],
+            "availability_pct": [99.0, 50.0, None, 75.0],
+            "util_p95_pct": [10.0, 95.0, 80.0, 40.0],
+        }
+    )
+    assert list(top_offenders(daily, "availability_pct", 2)["circuit_id"]) == ["b", "d"]
+    top = top_offenders(daily, "util_p95_pct", 3)
+    assert list(top["circuit_id"]) == ["b", "c", "d"] and list(top["rank"]) == [1, 2, 3]
+    with pytest.raises(KeyError):
+        top_offenders(daily, "nope")
+
+
+def _daily_series(values, kpi="util_p95_pct"):
+    days = pd.date_range("2026-11-01", periods=len(values)).date
+    return pd.DataFrame(
+        {"day": days, "circuit_id": "c1", "site_id": "s1", "region": "EMEA", kpi: values}
+    )
+
+
+def test_chronic_offenders_k_of_n():
+    daily = _daily_series([95, 40, 96, 97, 20, 91, 93])
+    out = chronic_offenders(daily, "util_p95_pct", 90, k=4, n=7)
+    assert len(out) == 1 and out.iloc[0].days_breached == 5 and out.iloc[0].worst == 97
+    assert chronic_offenders(daily, "util_p95_pct", 90, k=4, n=3).empty  # last 3 days: 2 breaches
+    avail = _daily_series([99, 90, 91, 100], kpi="availability_pct")
+    assert chronic_offenders(avail, "availability_pct", 95, k=2, n=4).iloc[0].days_breached == 2
+
+
+def test_trends_rising_falling_stable_and_congested():
+    rising = _daily_series([60, 65, 70, 75, 80])
+    falling = _daily_series([80, 70, 60, 50, 40]).assign(circuit_id="c2")
+    stable = _daily_series([50, 50.5, 50, 49.5, 50]).assign(circuit_id="c3")
+    short = _daily_series([10, 90]).assign(circuit_id="c4")
+    out = circuit_trends(pd.concat([rising, falling, stable, short]), days=7).set_index(
+        "circuit_id"
+    )
+    assert out.loc["c1"].trend == "rising" and out.loc["c1"].slope_per_day == pytest.approx(5.0)
+    assert out.loc["c1"].congested_and_rising
+    assert out.loc["c2"].trend == "falling" and not out.loc["c2"].congested_and_rising
+    assert out.loc["c3"].trend == "stable"
+    assert out.loc["c4"].trend == "insufficient data"
+    assert out.index[0] == "c1"  # congested and rising first
+    cfg = KpiConfig(region_util_thresholds={"EMEA": (85.0, 90.0, 95.0)})
+    assert not circuit_trends(rising, config=cfg).iloc[0].congested_and_rising
