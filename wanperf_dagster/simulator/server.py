@@ -73,6 +73,7 @@ class Faults:
     hold_next: int = 0
     truncate_next: int = 0
     malformed_json_next: int = 0
+    throttle_next: int = 0  # the next N API calls get 429 (a storm), not charged to the budget
     error_status: int = 503
 
     def update(self, **changes) -> None:
@@ -205,6 +206,19 @@ class MistSimulator:
         if scheme != "Token" or token.strip() not in self.config.tokens:
             raise ApiError(401, {"detail": "Invalid token."})
         token = token.strip()
+        with self._lock:
+            throttled = self.faults.throttle_next > 0
+            if throttled:
+                self.faults.throttle_next -= 1
+        if throttled:
+            headers = (
+                {}
+                if self.faults.retry_after is None
+                else {"Retry-After": str(self.faults.retry_after)}
+            )
+            raise ApiError(
+                429, {"detail": RATE_LIMIT_DETAIL.format(limit=self.config.rate_limit)}, headers
+            )
         self._charge(token)
         parts = path.rstrip("/").split("/")[3:]  # after /api/v1
         q = {k: v[-1] for k, v in query.items()}

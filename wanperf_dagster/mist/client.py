@@ -1,0 +1,437 @@
+"""The Mist API client: requests with pooling, bounded transport retries, a per-token call budget.
+
+- Transport failures (5xx, timeouts, resets) are retried by urllib3's `Retry` with exponential
+  backoff and jitter; every attempt is charged to the token's budget.
+- HTTP 429: honour `Retry-After` when present, else the configured wait; the token is treated as
+  spent for its window and the next token with budget takes over.
+- No call is sent that the budget does not allow: before a request the client needs room for the
+  request and all its possible retries on one token.
+- Errors say what failed and what to do; they never contain a token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "api.mist.com"
+RATE_LIMIT_PER_HOUR = 5000
+
+
+class MistError(Exception):
+    """Base of the client's errors; messages are safe to log (no secrets)."""
+
+
+class MistAuthError(MistError):
+    """The token was rejected (401)."""
+
+
+class MistPermissionError(MistError):
+    """The token may not read this org or site (403)."""
+
+
+class MistNotFoundError(MistError):
+    """The endpoint or object does not exist (404)."""
+
+
+class MistBudgetExhausted(MistError):
+    """Every token has used its calls for the current window."""
+
+    def __init__(self, message: str, resets_at: float):
+        super().__init__(message)
+        self.resets_at = resets_at
+
+
+class MistRequestError(MistError):
+    """A request failed after its retries (5xx, timeouts, resets, malformed bodies)."""
+
+    def __init__(self, message: str, endpoint: str, attempts: int, status: int | None = None):
+        super().__init__(message)
+        self.endpoint, self.attempts, self.status = endpoint, attempts, status
+
+
+def base_url_for(host: str | None) -> str:
+    """`MIST_HOST` is a region host (`api.eu.mist.com`) or a full base URL (`http://127.0.0.1:8765`)."""
+    host = (host or DEFAULT_HOST).strip().rstrip("/")
+    if host.startswith(("http://", "https://")):
+        return host
+    return f"https://{host}"
+
+
+@dataclass
+class TokenBudget:
+    """Calls made with one token in the current window (the clock hour; unverified upstream)."""
+
+    index: int
+    limit: int
+    used: int = 0
+    window: int = -1
+
+    @property
+    def label(self) -> str:
+        return f"token #{self.index + 1}"  # never the token itself
+
+    def roll(self, window: int) -> None:
+        if window != self.window:
+            self.window, self.used = window, 0
+
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+@dataclass
+class Response:
+    body: Any
+    headers: dict
+    attempts: int
+
+
+class MistClient:
+    """A Mist API session for one org (or none yet), rotating over one or more tokens."""
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        host: str | None = None,
+        org_id: str | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 4,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+        rate_limit: int = RATE_LIMIT_PER_HOUR,
+        max_retry_after: float = 120.0,
+        wait_for_budget: float = 0.0,
+        pool_size: int = 8,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        tokens = [t.strip() for t in tokens if t and t.strip()]
+        if not tokens:
+            raise MistAuthError(
+                "no Mist API token: set MIST_API_TOKEN (one or more, comma-separated)"
+            )
+        self._tokens = tokens
+        self.base_url = base_url_for(host)
+        self.org_id = org_id
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.max_retry_after = max_retry_after
+        self.wait_for_budget = wait_for_budget
+        self.clock, self.sleep = clock, sleep
+        self.budgets = [TokenBudget(i, rate_limit) for i in range(len(tokens))]
+        self._next_token = 0
+        self._lock = threading.Lock()
+        self.calls = 0
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=retries,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=backoff_factor,
+            backoff_max=backoff_max,
+            backoff_jitter=backoff_factor,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": "wanperf-dagster/0.1"}
+        )
+
+    def __repr__(self) -> str:  # no tokens
+        return f"MistClient(base_url={self.base_url!r}, org_id={self.org_id!r}, tokens={len(self._tokens)})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # budget ---------------------------------------------------------------------------------
+    def _window(self) -> int:
+        return int(self.clock() // 3600)
+
+    def budget_left(self) -> int:
+        window = self._window()
+        for b in self.budgets:
+            b.roll(window)
+        return sum(b.left() for b in self.budgets)
+
+    def resets_at(self) -> float:
+        return (self._window() + 1) * 3600.0
+
+    def _take_token(self) -> TokenBudget:
+        """The next token with room for one request and all its retries (round robin)."""
+        need = 1 + self.retries
+        with self._lock:
+            window = self._window()
+            n = len(self.budgets)
+            for k in range(n):
+                b = self.budgets[(self._next_token + k) % n]
+                b.roll(window)
+                if b.left() >= need:
+                    self._next_token = (b.index + 1) % n
+                    return b
+        reset = self.resets_at()
+        raise MistBudgetExhausted(
+            f"all {n} Mist API token(s) have used their {self.budgets[0].limit} calls for this hour;"
+            f" the budget returns at {time.strftime('%H:%M', time.gmtime(reset))} UTC"
+            " (add tokens to MIST_API_TOKEN, comma-separated, for more)",
+            reset,
+        )
+
+    def sync_budget(self) -> None:
+        """Take each token's used calls from `GET /api/v1/self/usage` (costs one call per token)."""
+        for b in self.budgets:
+            try:
+                r = self._send(b, "/api/v1/self/usage", None)
+            except MistBudgetExhausted:
+                continue
+            body = r.body if isinstance(r.body, dict) else {}
+            with self._lock:
+                b.roll(self._window())
+                b.limit = int(body.get("request_limit") or b.limit)
+                b.used = max(b.used, int(body.get("requests") or 0))
+
+    # requests -------------------------------------------------------------------------------
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return urljoin(self.base_url + "/", path_or_url.lstrip("/"))
+
+    def get(self, path_or_url: str, params: dict | None = None) -> Response:
+        """GET with budget, retries and 429 handling; returns the decoded JSON body.
+
+        On 429 with `Retry-After`, wait that long (up to `max_retry_after` in all) and try again;
+        without it, the token is spent for its window and the next token takes over. When every
+        token is spent, wait for the window to reset if that is within `wait_for_budget` seconds,
+        else raise `MistBudgetExhausted` saying when the budget returns.
+        """
+        waited = 0.0
+        while True:
+            try:
+                budget = self._take_token()
+            except MistBudgetExhausted as exc:
+                wait = exc.resets_at - self.clock()
+                if wait > self.wait_for_budget:
+                    raise
+                log.warning("Mist call budget spent: waiting %.0f s for it to reset", wait)
+                self.sleep(max(wait, 0.0) + 1.0)
+                continue
+            try:
+                return self._send(budget, path_or_url, params)
+            except _RateLimited as rl:
+                endpoint = self._endpoint(path_or_url)
+                if rl.retry_after is None:
+                    with self._lock:
+                        budget.used = budget.limit  # the server says this token is spent
+                    log.warning(
+                        "Mist rate limit (429) on %s with %s: rotating", endpoint, budget.label
+                    )
+                    continue
+                if waited + rl.retry_after > self.max_retry_after:
+                    raise MistBudgetExhausted(
+                        f"Mist kept answering 429 (rate limited) on {endpoint}: waited {waited:.0f} s"
+                        f" in all; the budget returns at"
+                        f" {time.strftime('%H:%M', time.gmtime(self.resets_at()))} UTC",
+                        self.resets_at(),
+                    ) from None
+                log.warning(
+                    "Mist rate limit (429) on %s: Retry-After %.1f s", endpoint, rl.retry_after
+                )
+                self.sleep(rl.retry_after)
+                waited += rl.retry_after
+
+    def _endpoint(self, path_or_url: str) -> str:
+        path = urlsplit(self.url(path_or_url)).path
+        return f"GET {path}"
+
+    def _send(self, budget: TokenBudget, path_or_url: str, params: dict | None) -> Response:
+        url = self.url(path_or_url)
+        endpoint = self._endpoint(path_or_url)
+        headers = {"Authorization": f"Token {self._tokens[budget.index]}"}
+        attempts = 0
+        body_attempts = 0
+        while True:
+            try:
+                resp = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+            except requests.exceptions.RetryError as exc:
+                self._charge(budget, 1 + self.retries)
+                raise MistRequestError(
+                    f"{endpoint} failed after {1 + self.retries} attempts: server errors ({_reason(exc)})",
+                    endpoint,
+                    1 + self.retries,
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                self._charge(budget, 1 + self.retries)
+                raise MistRequestError(
+                    f"{endpoint} failed after {1 + self.retries} attempts: {_reason(exc)}",
+                    endpoint,
+                    1 + self.retries,
+                ) from None
+            history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
+            attempts = 1 + len(history)
+            self._charge(budget, attempts)
+            status = resp.status_code
+            if status == 429:
+                retry_after = resp.headers.get("Retry-After")
+                raise _RateLimited(
+                    float(retry_after)
+                    if retry_after and retry_after.replace(".", "", 1).isdigit()
+                    else None
+                )
+            if status == 401:
+                raise MistAuthError(
+                    f"Mist rejected {budget.label} of MIST_API_TOKEN (HTTP 401 on {endpoint}):"
+                    " check the token, and MIST_HOST for the org's region"
+                )
+            if status == 403:
+                raise MistPermissionError(
+                    f"{budget.label} may not read this resource (HTTP 403 on {endpoint}):"
+                    " check MIST_ORG_ID and the token's privileges"
+                )
+            if status == 404:
+                raise MistNotFoundError(
+                    f"{endpoint}: not found (HTTP 404); check MIST_ORG_ID and MIST_HOST"
+                )
+            if status >= 400:
+                detail = _detail(resp)
+                raise MistRequestError(
+                    f"{endpoint} failed with HTTP {status} after {attempts} attempt{'s' if attempts != 1 else ''}{detail}",
+                    endpoint,
+                    attempts,
+                    status,
+                )
+            try:
+                body = resp.json()
+            except ValueError:
+                # a cut or garbled body: retried like a transport error, within the same bound
+                body_attempts += 1
+                if body_attempts > self.retries or budget.left() < 1:
+                    raise MistRequestError(
+                        f"{endpoint} returned a malformed JSON body {body_attempts} time(s) "
+                        f"({len(resp.content)} bytes); giving up",
+                        endpoint,
+                        body_attempts,
+                        status,
+                    ) from None
+                self.sleep(min(0.2 * 2**body_attempts, 5.0))
+                continue
+            return Response(body=body, headers=dict(resp.headers), attempts=attempts)
+
+    def _charge(self, budget: TokenBudget, calls: int) -> None:
+        with self._lock:
+            budget.roll(self._window())
+            budget.used += calls
+            self.calls += calls
+
+    # paging ---------------------------------------------------------------------------------
+    def iter_search(
+        self, path: str, params: dict | None = None, start_url: str | None = None
+    ) -> Iterator[tuple[dict, str | None, str]]:
+        """Pages of a `next`-style search: (body, next URL or None, URL fetched).
+
+        `next` is requested verbatim until it is absent or null; a short page never stops it.
+        """
+        url, query = (start_url, None) if start_url else (path, params)
+        while url:
+            body = self.get(url, query).body
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise MistRequestError(
+                    f"{self._endpoint(url)} returned no `results` list (got {type(body).__name__})",
+                    self._endpoint(url),
+                    1,
+                )
+            nxt = body.get("next") or None
+            yield body, nxt, url if query is None else self._with_query(url, query)
+            url, query = nxt, None
+
+    def _with_query(self, path: str, params: dict) -> str:
+        return requests.Request("GET", self.url(path), params=params).prepare().url
+
+    def iter_pages(
+        self, path: str, params: dict | None = None, limit: int = 1000
+    ) -> Iterator[list]:
+        """Pages of a page/limit endpoint, until `X-Page-Total` is reached or a page is empty."""
+        page = 1
+        while True:
+            r = self.get(path, {**(params or {}), "limit": limit, "page": page})
+            items = r.body if isinstance(r.body, list) else []
+            if items:
+                yield items
+            total = r.headers.get("X-Page-Total")
+            if not items or (total is not None and page * limit >= int(total)):
+                return
+            page += 1
+
+    # org --------------------------------------------------------------------------------------
+    def whoami(self) -> dict:
+        return self.get("/api/v1/self").body
+
+    def resolve_org_id(self) -> str:
+        """MIST_ORG_ID, or the one org the token can read (found through /api/v1/self)."""
+        if self.org_id:
+            return self.org_id
+        orgs = sorted(
+            {p.get("org_id") for p in self.whoami().get("privileges", []) if p.get("org_id")}
+        )
+        if len(orgs) != 1:
+            raise MistPermissionError(
+                f"the token reads {len(orgs)} orgs; set MIST_ORG_ID to the one to analyse"
+                + (f" (one of: {', '.join(orgs)})" if orgs else "")
+            )
+        self.org_id = orgs[0]
+        return self.org_id
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float | None):
+        self.retry_after = retry_after
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "Read timed out" in text or isinstance(exc, requests.exceptions.ReadTimeout):
+        return "read timed out"
+    if "timed out" in text:
+        return "timed out"
+    if "too many 5" in text or "ResponseError" in text:
+        m = re.search(r"too many (\d{3}) error responses", text)
+        return f"HTTP {m.group(1)}" if m else "server errors"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed or reset"
+    return type(exc).__name__
+
+
+def _detail(resp: requests.Response) -> str:
+    try:
+        detail = resp.json().get("detail")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {detail}" if detail else ""
+
+
+def tokens_from_env(value: str | None) -> list[str]:
+    return [t.strip() for t in (value or "").split(",") if t.strip()]
+
+
+def dumps_safe(obj) -> str:
+    return json.dumps(obj, default=str)

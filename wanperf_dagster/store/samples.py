@@ -1,0 +1,135 @@
+"""Swept samples in Redis: one hash per site-day, one field per (sample slot, circuit).
+
+A repeated or resumed sweep writes the same fields again, so it overwrites instead of duplicating.
+Values are compact JSON arrays in the field order the sweep gives (`RAW_FIELDS` of `mist.records`,
+passed in by the caller so this module stays free of the client).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import redis
+
+from . import keys
+from .bulk import PIPELINE_CHUNK
+
+DAY_S = 86400
+
+
+def day_of(epoch: float) -> str:
+    return pd.Timestamp(int(epoch // DAY_S) * DAY_S, unit="s").strftime("%Y-%m-%d")
+
+
+def queue_samples(
+    pipe: redis.client.Pipeline,
+    slot: int,
+    samples: Iterable,  # objects with site_id, circuit_id, values
+    ttl_seconds: int | None,
+) -> dict[str, int]:
+    """Queue HSETs of the samples of one slot; returns {site_id: samples} for the cache-age index."""
+    by_key: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    per_site: dict[str, int] = defaultdict(int)
+    day = day_of(slot)
+    for s in samples:
+        by_key[(day, s.site_id)][f"{slot}|{s.circuit_id}"] = json.dumps(
+            s.values, separators=(",", ":")
+        )
+        per_site[s.site_id] += 1
+    for (d, site), mapping in by_key.items():
+        key = keys.raw_samples(d, site)
+        pipe.hset(key, mapping=mapping)
+        if ttl_seconds:
+            pipe.expire(key, ttl_seconds)
+        pipe.sadd(keys.raw_days(site), d)
+        if ttl_seconds:
+            pipe.expire(keys.raw_days(site), ttl_seconds)
+    return dict(per_site)
+
+
+def read_site_days(
+    client: redis.Redis, site_days: Sequence[tuple[str, str]], fields: Sequence[str]
+) -> pd.DataFrame:
+    """All stored samples of the given (day, site) pairs as one frame (`site_snapshots` schema),
+    in pipelined round trips."""
+    raws: list = []
+    for start in range(0, len(site_days), PIPELINE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        for day, site in site_days[start : start + PIPELINE_CHUNK]:
+            pipe.hgetall(keys.raw_samples(day, site))
+        raws.extend(pipe.execute())
+    site_col, rows = [], []
+    for (_, site), h in zip(site_days, raws, strict=True):
+        for value in h.values():
+            rows.append(json.loads(value))
+            site_col.append(site)
+    return samples_frame(site_col, rows, fields)
+
+
+SNAPSHOT_ORDER = [
+    "ts",
+    "site_id",
+    "circuit_id",
+    "mac",
+    "port_id",
+    "up",
+    "speed_mbps",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_pkts",
+    "tx_pkts",
+    "rx_errors",
+    "tx_errors",
+    "jitter_ms",
+    "latency_ms",
+    "loss_pct",
+    "last_flapped",
+]
+_INT_COLUMNS = [
+    "speed_mbps",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_pkts",
+    "tx_pkts",
+    "rx_errors",
+    "tx_errors",
+]
+_FLOAT_COLUMNS = ["jitter_ms", "latency_ms", "loss_pct", "last_flapped"]
+
+
+def samples_frame(site_ids: list[str], rows: list[list], fields: Sequence[str]) -> pd.DataFrame:
+    """Rows of raw values → the `site_snapshots` frame, sorted by (ts, circuit_id)."""
+    if not rows:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SNAPSHOT_ORDER})
+        frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
+        frame["up"] = pd.Series(dtype="boolean")
+        for c in _INT_COLUMNS:
+            frame[c] = pd.Series(dtype="Int64")
+        for c in _FLOAT_COLUMNS:
+            frame[c] = pd.Series(dtype="float64")
+        return frame
+    frame = pd.DataFrame(rows, columns=list(fields))
+    frame["ts"] = pd.to_datetime(
+        (frame["ts"].astype(np.float64) * 1000).round().astype(np.int64), unit="ms", utc=True
+    )
+    frame.insert(1, "site_id", site_ids)
+    frame["circuit_id"] = frame["mac"].astype(str) + ":" + frame["port_id"].astype(str)
+    frame["up"] = frame["up"].astype("boolean")
+    for c in _INT_COLUMNS:
+        frame[c] = pd.array(frame[c].tolist(), dtype="Int64")
+    for c in _FLOAT_COLUMNS:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    frame = frame[SNAPSHOT_ORDER]
+    return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+
+
+def days_of_site(client: redis.Redis, site_id: str) -> list[str]:
+    return sorted(d.decode() for d in client.smembers(keys.raw_days(site_id)))
