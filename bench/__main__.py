@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["storage", "simulator", "kpi"]
+ALL = ["storage", "simulator", "kpi", "sweep"]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or ALL
