@@ -23,6 +23,7 @@ from .resources import RedisResource
 
 PARTITION_COLUMNS = "wanperf/partition_columns"
 TTL_SECONDS = "wanperf/ttl_seconds"
+ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never materialized
 
 
 class PartitionNotFoundError(KeyError):
@@ -113,6 +114,14 @@ class RedisIOManager(dg.ConfigurableIOManager):
         else:
             partition_keys = [None]
         tables, missing = store.get_tables(self.redis.get_client(), path, partition_keys)
+        if missing and (context.definition_metadata or {}).get(ALLOW_MISSING):
+            context.log.warning(
+                f"{context.asset_key.to_user_string()}: {len(missing)} of {len(partition_keys)} upstream"
+                f" partitions have no stored value (e.g. {missing[0]}); loading the rest"
+            )
+            missing = []
+            if not tables:
+                return pa.table({}) if self._wants_arrow(context) else pd.DataFrame()
         if missing:
             name = context.asset_key.to_user_string()
             shown = ", ".join("(unpartitioned)" if k is None else k for k in missing[:5])

@@ -53,3 +53,51 @@ class RedisResource(dg.ConfigurableResource):
             self._client.close()
             self._client.connection_pool.disconnect()
             self._client = None
+
+
+class MistApiResource(dg.ConfigurableResource):
+    """The Mist API: tokens (`MIST_API_TOKEN`, one or more, comma-separated, via EnvVar), org and
+    host; with no token, the built-in simulator in this process (same seed → same org and data)."""
+
+    api_token: str | None = None
+    org_id: str | None = None
+    host: str | None = None
+    simulator_sites: int = 200
+    simulator_seed: int = 1
+    read_timeout: float = 30.0
+    retries: int = 4
+
+    _client: object | None = PrivateAttr(default=None)
+
+    @property
+    def uses_simulator(self) -> bool:
+        return not (self.api_token or "").strip()
+
+    def get_client(self):
+        from wanperf_dagster.mist import MistClient
+        from wanperf_dagster.mist.client import tokens_from_env
+        from wanperf_dagster.mist.settings import SIM_TOKEN, in_process_simulator
+
+        if self._client is None:
+            if self.uses_simulator:
+                server = in_process_simulator(self.simulator_sites, self.simulator_seed)
+                self._client = MistClient(
+                    [SIM_TOKEN],
+                    server.url,
+                    server.sim.org.id,
+                    clock=server.sim.clock.now,
+                    read_timeout=self.read_timeout,
+                    retries=self.retries,
+                )
+            else:
+                self._client = MistClient(
+                    tokens_from_env(self.api_token),
+                    self.host,
+                    self.org_id,
+                    read_timeout=self.read_timeout,
+                    retries=self.retries,
+                )
+        return self._client
+
+    def source(self) -> str:
+        return "simulator" if self.uses_simulator else (self.host or "api.mist.com")
