@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+# partitions start here in tests (the simulated days are in late November 2025); set before any
+# test module imports the definitions
+os.environ.setdefault("WANPERF_START_DATE", "2025-11-01")
+
 import pytest
 import redis
 

@@ -200,9 +200,11 @@ def window_kpis(
         pd.to_numeric(latest["tx_bps"], errors="coerce"),
     )
     util_now = (rate / (speed * 1e6) * 100).clip(upper=100).where(speed > 0)
-    out["last_seen"] = out["circuit_id"].map(latest["__ts"])
-    out["up_now"] = out["circuit_id"].map(latest["up"].astype("boolean"))
-    out["util_now_pct"] = out["circuit_id"].map(util_now.where(latest["up"].astype(bool)))
+    ids = out["circuit_id"].astype(str)
+    latest.index = latest.index.astype(str)
+    out["last_seen"] = ids.map(latest["__ts"])
+    out["up_now"] = ids.map(latest["up"].astype("boolean")).astype("boolean")
+    out["util_now_pct"] = ids.map(util_now.where(latest["up"].astype(bool))).astype("float64")
     return out
 
 
