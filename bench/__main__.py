@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["storage", "simulator", "kpi", "sweep"]
+ALL = ["storage", "simulator", "kpi", "sweep", "backfill"]
 
 if __name__ == "__main__":
     names = sys.argv[1:] or ALL

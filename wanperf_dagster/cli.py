@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from wanperf_dagster import store
@@ -23,6 +24,13 @@ def _dagster_home(data_dir: Path) -> Path:
     if source.exists():
         shutil.copyfile(source, home / "dagster.yaml")
     return home
+
+
+def _use_project_dagster_home() -> Path:
+    """DAGSTER_HOME for this process: the given one, or the project's under the data dir."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(_dagster_home(store.data_dir_from_env()))
+    return Path(os.environ["DAGSTER_HOME"])
 
 
 def cmd_redis(args: argparse.Namespace) -> int:
@@ -57,6 +65,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"Redis: embedded Valkey on 127.0.0.1:{server.port}, data in {server.dir}")
     env["WANPERF_DATA_DIR"] = str(data_dir)
     env["DAGSTER_HOME"] = str(_dagster_home(data_dir))
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    from wanperf_dagster.mist import MistError, MistSettings
+
+    t_start = time.monotonic()
+    try:
+        if MistSettings.from_env().simulator:
+            cmd_seed(argparse.Namespace(days=args.demo_days, no_materialize=False))
+        else:
+            print("MIST_API_TOKEN is set: no simulator, no replay; a first sweep of your org now")
+            cmd_sweep(argparse.Namespace(page_limit=1000))
+    except MistError as exc:
+        print(f"wanperf: the first sweep failed ({exc}); the UI starts anyway", file=sys.stderr)
+    print(f"ready in {time.monotonic() - t_start:.0f} s; starting Dagster")
     cmd = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",
@@ -162,6 +183,149 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    from wanperf_dagster.simulator.__main__ import main as sim_main
+
+    argv = [
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--sites",
+        str(args.sites),
+        "--seed",
+        str(args.seed),
+    ]
+    for token in args.token or []:
+        argv += ["--token", token]
+    if args.admin:
+        argv.append("--admin")
+    return sim_main(argv)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from wanperf_dagster import demo
+    from wanperf_dagster.mist import MistSettings
+    from wanperf_dagster.mist.settings import simulator_params
+
+    settings = MistSettings.from_env()
+    if not settings.simulator:
+        print(
+            "wanperf: seed replays the simulator's history; unset MIST_API_TOKEN to use it",
+            file=sys.stderr,
+        )
+        return 2
+    params = simulator_params()
+    _use_project_dagster_home()
+    r = _redis()
+    print(
+        f"replaying {args.days:g} day(s) of a simulated org of {params['sites']} sites (seed {params['seed']}),"
+        f" one sweep every {settings.poll_interval // 60} min, through the real client and sweep"
+    )
+    n = demo.replay(
+        r,
+        params["sites"],
+        params["seed"],
+        args.days,
+        settings.poll_interval,
+        on_progress=lambda d, t, t0: demo.progress_bar(d, t, t0, "sweeps"),
+    )
+    if n == 0:
+        print("  history already replayed up to now")
+    if args.no_materialize:
+        return 0
+    today = dt.datetime.now(dt.UTC).date()
+    days = [(today - dt.timedelta(days=k)).isoformat() for k in range(int(args.days), -1, -1)]
+    from wanperf_dagster.defs.partitions import START_DATE
+
+    days = [d for d in days if d >= START_DATE]
+    print(f"materializing snapshots and KPIs for {len(days)} day(s) into the Dagster instance")
+    demo.materialize_days(days)
+    return 0
+
+
+def _site_ids(r) -> list[str]:
+    tables, missing = store.get_tables(r, ["mist_sites"], [None])
+    if missing:
+        raise SystemExit(
+            "wanperf: no mist_sites yet: run `wanperf seed` or materialize mist_sites in the UI"
+        )
+    return tables[0].column("site_id").to_pylist()
+
+
+def _load(asset: str, day: str, site: str | None):
+    import pyarrow as pa
+
+    r = _redis()
+    per_site = asset in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+    if per_site:
+        sites = [site] if site else _site_ids(r)
+        keys_ = [f"{day}|{s}" for s in sites]
+    else:
+        keys_ = [day]
+    tables, missing = store.get_tables(r, [asset], keys_)
+    if not tables:
+        raise SystemExit(
+            f"wanperf: no stored {asset} for {day}"
+            + (f" and site {site}" if site else "")
+            + "; materialize it first (Dagster UI, or `wanperf seed`)"
+        )
+    if missing:
+        print(
+            f"note: {len(missing)} of {len(keys_)} partitions not materialized; left out",
+            file=sys.stderr,
+        )
+    return pa.concat_tables([t for t in tables], promote_options="permissive")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = _load(args.asset, args.day, args.site)
+    if args.format == "parquet":
+        out = args.output or f"{args.asset}_{args.day}.parquet"
+        pq.write_table(table, out)
+        print(f"wrote {table.num_rows:,} rows to {out}", file=sys.stderr)
+    else:
+        import pyarrow as pa
+
+        # dictionary (categorical) columns as plain strings: CSV has no such thing
+        table = pa.table(
+            {
+                n: (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c)
+                for n, c in zip(table.column_names, table.columns, strict=True)
+            }
+        )
+        if args.output:
+            pacsv.write_csv(table, args.output)
+            print(f"wrote {table.num_rows:,} rows to {args.output}", file=sys.stderr)
+        else:
+            pacsv.write_csv(table, sys.stdout.buffer)
+    return 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from wanperf_dagster import kpi
+
+    frame = _load("circuit_kpis", args.day, None).to_pandas()
+    try:
+        top = kpi.top_offenders(frame, args.kpi, args.n)
+    except KeyError as exc:
+        raise SystemExit(f"wanperf: {exc.args[0]}") from None
+    cols = ["rank", "circuit_id", "region", args.kpi, "availability_pct", "util_p95_pct", "flaps"]
+    cols = list(dict.fromkeys(c for c in cols if c in top.columns))
+    view = top[cols].copy()
+    for c in view.columns:
+        if view[c].dtype.kind == "f":
+            view[c] = view[c].round(2)
+    print(f"worst {len(view)} circuits by {args.kpi} on {args.day}")
+    print(view.to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wanperf",
@@ -176,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument(
+        "--demo-days",
+        type=float,
+        default=float(os.environ.get("WANPERF_DEMO_DAYS") or 3),
+        help="days of simulated history to replay first (no token only)",
+    )
     dev.set_defaults(func=cmd_dev)
 
     red = sub.add_parser(
@@ -206,6 +376,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--sweeps", type=int, default=5, help="how many recent sweeps to list")
     status.set_defaults(func=cmd_status)
+
+    sim = sub.add_parser(
+        "sim",
+        help="serve the Mist API simulator",
+        description="Serve the simulated Mist API until Ctrl-C.",
+        epilog="example: wanperf sim --port 8765 --sites 200 --token t1\n"
+        "then: MIST_HOST=http://127.0.0.1:8765 MIST_API_TOKEN=t1 wanperf sweep",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--sites", type=int, default=200)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument(
+        "--token", action="append", help="accepted token (repeatable; default sim-token)"
+    )
+    sim.add_argument(
+        "--admin", action="store_true", help="enable the /admin clock, faults and truth endpoints"
+    )
+    sim.set_defaults(func=cmd_sim)
+
+    seed = sub.add_parser(
+        "seed",
+        help="replay the simulated org's last days and materialize their KPIs",
+        description="Sweep the built-in simulator at every poll slot of the last N days (skipping"
+        " slots replayed before), then materialize those days' snapshots, KPIs and rollups.",
+        epilog="example: wanperf seed --days 3",
+    )
+    seed.add_argument("--days", type=float, default=3)
+    seed.add_argument("--no-materialize", action="store_true", help="only replay the sweeps")
+    seed.set_defaults(func=cmd_seed)
+
+    export = sub.add_parser(
+        "export",
+        help="write a stored asset partition as CSV or Parquet",
+        description="Export an asset's stored rows for a day (all sites, or one) from Redis.",
+        epilog="examples:\n  wanperf export --asset circuit_kpis --day 2026-11-26 --format csv > kpis.csv\n"
+        "  wanperf export --asset org_kpis --day 2026-11-26 --format parquet --output org.parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument(
+        "--asset",
+        required=True,
+        choices=[
+            "site_snapshots",
+            "circuit_kpis",
+            "circuit_kpis_hourly",
+            "region_kpis",
+            "org_kpis",
+            "top_offenders",
+            "congestion_trends",
+        ],
+    )
+    export.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
+    export.add_argument("--site", help="one site id (per-site assets)")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--output", "-o", help="file to write (CSV defaults to stdout)")
+    export.set_defaults(func=cmd_export)
+
+    top = sub.add_parser(
+        "top",
+        help="the worst circuits of a day by a KPI, as a table",
+        epilog="examples:\n  wanperf top --kpi util_p95_pct --day 2026-11-26\n"
+        "  wanperf top --kpi availability_pct --day 2026-11-26 -n 20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument(
+        "--kpi", default="util_p95_pct", help="any circuit_kpis column (default util_p95_pct)"
+    )
+    top.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
+    top.add_argument("-n", type=int, default=10)
+    top.set_defaults(func=cmd_top)
     return parser
 
 

@@ -29,12 +29,17 @@ def start_date() -> str:
 
 
 START_DATE = start_date()
-day_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+# end_offset=1: today's partition exists too (today so far), which is what a NOC looks at
+day_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC", end_offset=1)
 site_partitions = dg.DynamicPartitionsDefinition(name=SITE_PARTITIONS)
 site_day_partitions = dg.MultiPartitionsDefinition({"day": day_partitions, "site": site_partitions})
-week_partitions = dg.WeeklyPartitionsDefinition(start_date=START_DATE, day_offset=1, timezone="UTC")
+week_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=START_DATE, day_offset=1, timezone="UTC", end_offset=1
+)
 month_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=dt.date.fromisoformat(START_DATE).replace(day=1).isoformat(), timezone="UTC"
+    start_date=dt.date.fromisoformat(START_DATE).replace(day=1).isoformat(),
+    timezone="UTC",
+    end_offset=1,
 )
 
 # a chunked backfill: one run covers up to this many site-days of one day

@@ -1,11 +1,14 @@
 """Run a real chunked backfill of the project's definitions through Dagster's backfill daemon
 logic, in a fresh process (so the chunk size comes from the environment); prints a JSON report.
 
-Usage: python run_backfill.py SWEEPS  (env: WANPERF_REDIS_URL, WANPERF_SIM_SITES, ...)
+Usage: python run_backfill.py SWEEPS [PER_PARTITION_RUNS]
+(env: WANPERF_REDIS_URL, WANPERF_SIM_SITES, WANPERF_BACKFILL_CHUNK, ...). With PER_PARTITION_RUNS,
+also times that many one-partition runs of the same assets, for the benchmark's comparison.
 """
 
 import json
 import logging
+import resource
 import sys
 import time
 import warnings
@@ -33,6 +36,7 @@ def main() -> None:
     from wanperf_dagster.mist.settings import in_process_simulator, simulator_params
 
     sweeps = int(sys.argv[1])
+    per_partition = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     sim = in_process_simulator(**simulator_params()).sim
     r = store.connect(store.resolve_redis_url())
     client = client_from_env()
@@ -59,7 +63,12 @@ def main() -> None:
 
         sites = automation.stored_sites(RedisResource(url=store.resolve_redis_url()))
         site_ids = list(sites["site_id"])
+        t_add = time.monotonic()
         instance.add_dynamic_partitions("site", site_ids)
+        t_add = time.monotonic() - t_add
+        t_get = time.monotonic()
+        assert len(instance.get_dynamic_partitions("site")) == len(site_ids)
+        t_get = time.monotonic() - t_get
         automation.add_backfill(instance, "test-backfill", [DAY], site_ids, "test")
         target = InProcessWorkspaceLoadTarget(
             InProcessCodeLocationOrigin(
@@ -102,6 +111,24 @@ def main() -> None:
                 )
             },
         }
+        report["add_dynamic_partitions_s"] = round(t_add, 3)
+        report["get_dynamic_partitions_s"] = round(t_get, 3)
+        if per_partition:
+            from wanperf_dagster.defs.assets import ingest, kpis
+
+            assets = [ingest.mist_sites, kpis.site_snapshots, kpis.circuit_kpis]
+            t1 = time.monotonic()
+            for site in site_ids[:per_partition]:
+                result = dg.materialize(
+                    assets,
+                    selection=[kpis.site_snapshots, kpis.circuit_kpis],
+                    resources=defs.resources,
+                    instance=instance,
+                    partition_key=dg.MultiPartitionKey({"day": DAY, "site": site}),
+                )
+                assert result.success
+            report["per_partition_run_s"] = round((time.monotonic() - t1) / per_partition, 3)
+        report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print("REPORT " + json.dumps(report))
 
 
