@@ -2,6 +2,7 @@
 graph shows every asset, a partitioned asset shows its day x site partitions, and launching a
 materialization from the UI succeeds. Screenshots are kept in test-artifacts/."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,10 +160,8 @@ def page(dagster_ui):
 
 
 def _dismiss_popups(page) -> None:
-    try:
+    with contextlib.suppress(Exception):
         page.get_by_role("button", name="Skip").click(timeout=3000)  # the community sign-up modal
-    except Exception:
-        pass
 
 
 def test_asset_graph_shows_every_asset(page, dagster_ui):
