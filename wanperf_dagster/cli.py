@@ -68,16 +68,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     from wanperf_dagster.mist import MistError, MistSettings
 
-    t_start = time.monotonic()
-    try:
-        if MistSettings.from_env().simulator:
-            cmd_seed(argparse.Namespace(days=args.demo_days, no_materialize=False))
-        else:
-            print("MIST_API_TOKEN is set: no simulator, no replay; a first sweep of your org now")
-            cmd_sweep(argparse.Namespace(page_limit=1000))
-    except MistError as exc:
-        print(f"wanperf: the first sweep failed ({exc}); the UI starts anyway", file=sys.stderr)
-    print(f"ready in {time.monotonic() - t_start:.0f} s; starting Dagster")
     cmd = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",
@@ -88,11 +78,29 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "-p",
         str(args.port),
     ]
+    import dagster as dg
+
+    dg.DagsterInstance.get().dispose()  # create the instance's SQLite storage before two processes race to
+    # the UI comes up first; history is filled in while it starts (newest day first)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env)
     print(
         f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it; data stays in {data_dir})"
     )
-    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env)
+    t_start = time.monotonic()
     try:
+        try:
+            if MistSettings.from_env().simulator:
+                cmd_seed(argparse.Namespace(days=args.demo_days, no_materialize=False))
+            else:
+                print(
+                    "MIST_API_TOKEN is set: no simulator, no replay; a first sweep of your org now"
+                )
+                cmd_sweep(argparse.Namespace(page_limit=1000))
+            print(
+                f"history loaded in {time.monotonic() - t_start:.0f} s: http://{args.host}:{args.port}"
+            )
+        except MistError as exc:
+            print(f"wanperf: the first sweep failed ({exc}); the UI runs anyway", file=sys.stderr)
         return proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
@@ -237,7 +245,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if args.no_materialize:
         return 0
     today = dt.datetime.now(dt.UTC).date()
-    days = [(today - dt.timedelta(days=k)).isoformat() for k in range(int(args.days), -1, -1)]
+    days = [
+        (today - dt.timedelta(days=k)).isoformat() for k in range(max(int(args.days), 1))
+    ]  # newest first
     from wanperf_dagster.defs.partitions import START_DATE
 
     days = [d for d in days if d >= START_DATE]

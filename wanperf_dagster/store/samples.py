@@ -70,27 +70,6 @@ def read_site_days(
     return samples_frame(site_col, rows, fields)
 
 
-SNAPSHOT_ORDER = [
-    "ts",
-    "site_id",
-    "circuit_id",
-    "mac",
-    "port_id",
-    "up",
-    "speed_mbps",
-    "rx_bps",
-    "tx_bps",
-    "rx_bytes",
-    "tx_bytes",
-    "rx_pkts",
-    "tx_pkts",
-    "rx_errors",
-    "tx_errors",
-    "jitter_ms",
-    "latency_ms",
-    "loss_pct",
-    "last_flapped",
-]
 _INT_COLUMNS = [
     "speed_mbps",
     "rx_bps",
@@ -106,28 +85,23 @@ _FLOAT_COLUMNS = ["jitter_ms", "latency_ms", "loss_pct", "last_flapped"]
 
 
 def samples_frame(site_ids: list[str], rows: list[list], fields: Sequence[str]) -> pd.DataFrame:
-    """Rows of raw values → the `site_snapshots` frame, sorted by (ts, circuit_id)."""
-    if not rows:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SNAPSHOT_ORDER})
-        frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
-        frame["up"] = pd.Series(dtype="boolean")
-        for c in _INT_COLUMNS:
-            frame[c] = pd.Series(dtype="Int64")
-        for c in _FLOAT_COLUMNS:
-            frame[c] = pd.Series(dtype="float64")
-        return frame
-    frame = pd.DataFrame(rows, columns=list(fields))
-    frame["ts"] = pd.to_datetime(
-        (frame["ts"].astype(np.float64) * 1000).round().astype(np.int64), unit="ms", utc=True
+    """Rows of raw values (in `fields` order, `ts` first) → the `site_snapshots` frame, typed and
+    sorted by (ts, circuit_id): `ts`, `site_id`, `circuit_id`, then the other fields."""
+    frame = (
+        pd.DataFrame(rows, columns=list(fields)) if rows else pd.DataFrame({f: [] for f in fields})
     )
-    frame.insert(1, "site_id", site_ids)
-    frame["circuit_id"] = frame["mac"].astype(str) + ":" + frame["port_id"].astype(str)
+    ts_ms = (frame["ts"].astype(np.float64) * 1000).round().astype(np.int64)
+    frame["ts"] = pd.to_datetime(ts_ms, unit="ms", utc=True)
+    frame.insert(1, "site_id", pd.Series(site_ids, dtype="str"))
+    frame.insert(2, "circuit_id", frame["mac"].astype("str") + ":" + frame["port_id"].astype("str"))
     frame["up"] = frame["up"].astype("boolean")
+    for c in ("mac", "port_id"):
+        frame[c] = frame[c].astype("str")
     for c in _INT_COLUMNS:
         frame[c] = pd.array(frame[c].tolist(), dtype="Int64")
     for c in _FLOAT_COLUMNS:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-    frame = frame[SNAPSHOT_ORDER]
+    frame = frame[["ts", "site_id", "circuit_id", *[f for f in fields if f != "ts"]]]
     return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
 
 

@@ -237,3 +237,29 @@ def test_nightly_schedule_adds_one_chunked_backfill(resources, instance, redis_c
     assert "exists" in again.skip_message and len(instance.get_backfills()) == 1
     rolling = tick_of(automation.rolling_rebackfill)
     assert "3 day(s) x 7 sites" in rolling.skip_message
+
+
+def test_stale_site_refresh_sensor_and_job(sim, resources, instance, redis_client):
+    from wanperf_dagster.store import keys, sites_by_age
+
+    client = resources["mist"].get_client()
+    sim.clock.set(DAY0 + 600)
+    run_sweep(client, redis_client, SweepConfig())
+    needed = {"redis": resources["redis"], "mist": resources["mist"]}
+
+    def evaluate():
+        with dg.build_sensor_context(instance=instance, resources=needed) as ctx:
+            return automation.stale_site_refresh_sensor(ctx)
+
+    assert isinstance(evaluate(), dg.SkipReason)  # every site fresh
+    laggard = sites_by_age(redis_client, sim.org.id)[0][0]
+    redis_client.zadd(keys.cache_age(sim.org.id), {laggard: DAY0 - 7200})  # left behind
+    request = evaluate()
+    assert isinstance(request, dg.RunRequest)
+    result = automation.stale_site_refresh_job.execute_in_process(
+        resources=needed, run_config=request.run_config, instance=instance
+    )
+    assert result.success
+    assert dict(sites_by_age(redis_client, sim.org.id))[laggard] >= DAY0 + 600
+    sim.clock.set(DAY0 + 86400)  # no sweep for a day: nothing to lag behind, the sweep catches up
+    assert "no recent sweep" in evaluate().skip_message

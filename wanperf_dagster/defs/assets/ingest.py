@@ -53,6 +53,8 @@ def mist_sites(context: dg.AssetExecutionContext, mist: MistApiResource) -> pd.D
     kinds={"redis"},
     owners=OWNERS,
     pool=MIST_POOL,
+    # a sweep that finds another one holding the org's lock (or a passing API failure) tries again
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
     description="The org-wide sweep of every gateway WAN port (paged, budgeted, resumable). Each page "
     "is saved to Redis as it arrives, keyed by (day, site, sample slot, circuit).",
 )
