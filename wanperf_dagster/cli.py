@@ -51,7 +51,13 @@ def cmd_redis(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything too, like Ctrl-C
+    signal.signal(signal.SIGINT, _interrupt)  # even where a shell started us with SIGINT ignored
     data_dir = store.data_dir_from_env()
     env = dict(os.environ)
     started: store.EmbeddedRedis | None = None
