@@ -60,19 +60,9 @@ def site_range_tags(sites):
 def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     sim, resources, instance, redis_client
 ):
-    all_assets = [
-        ingest.mist_sites,
-        ingest.raw_port_stats,
-        ingest.wan_status_now,
-        kpis.site_snapshots,
-        kpis.circuit_kpis,
-        kpis.region_kpis,
-        kpis.org_kpis,
-        kpis.top_offenders,
-        kpis.weekly_circuit_kpis,
-        kpis.monthly_circuit_kpis,
-        kpis.congestion_trends,
-    ]
+    from wanperf_dagster.defs.definitions import ASSETS
+
+    all_assets = ASSETS  # every asset of the code location
 
     def run(selection, **kw):
         result = dg.materialize(
