@@ -53,3 +53,78 @@ def test_help_has_examples():
         text=True,
     )
     assert out.returncode == 0 and "examples:" in out.stdout
+
+
+@pytest.fixture
+def stored_kpis(redis_client):
+    """mist_sites and one day of circuit_kpis in Redis, as the assets store them."""
+    import pyarrow as pa
+
+    from wanperf_dagster import kpi
+    from wanperf_dagster.simulator import World, build_org
+    from wanperf_dagster.store import put_tables
+    from wanperf_dagster_tests.sim_samples import world_samples
+
+    world = World(build_org(seed=9, n_sites=6))
+    daily = kpi.daily_circuit_kpis(world_samples(world, 1_764_115_200, 24, interval_s=3600), 60)
+    sites = [s.id for s in world.org.sites]
+    put_tables(
+        redis_client,
+        ["mist_sites"],
+        {None: pa.table({"site_id": sites, "region": ["EMEA"] * 6})},
+        None,
+    )
+    tables = {
+        f"2025-11-26|{s}": pa.Table.from_pandas(daily[daily["site_id"] == s], preserve_index=False)
+        for s in sites
+    }
+    put_tables(redis_client, ["circuit_kpis"], tables, None)
+    return daily
+
+
+def test_top_prints_the_worst_circuits(redis_url, stored_kpis):
+    out = run(["top", "--kpi", "util_p95_pct", "--day", "2025-11-26", "-n", "3"], redis_url)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "worst 3 circuits by util_p95_pct on 2025-11-26"
+    worst = stored_kpis.sort_values("util_p95_pct", ascending=False).iloc[0]
+    assert str(worst["circuit_id"]) in lines[2]
+    bad = run(["top", "--kpi", "nope", "--day", "2025-11-26"], redis_url)
+    assert bad.returncode != 0 and "no KPI column 'nope'" in bad.stderr
+    missing = run(["top", "--day", "2020-01-01"], redis_url)
+    assert missing.returncode != 0 and "materialize it first" in missing.stderr
+
+
+def test_export_csv_and_parquet(redis_url, stored_kpis, tmp_path):
+    import io
+
+    import pandas as pd
+
+    out = run(
+        ["export", "--asset", "circuit_kpis", "--day", "2025-11-26", "--format", "csv"], redis_url
+    )
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(io.StringIO(out.stdout))
+    assert len(frame) == len(stored_kpis) and "availability_pct" in frame.columns
+    site = str(stored_kpis["site_id"].iloc[0])
+    target = tmp_path / "one.parquet"
+    out = run(
+        [
+            "export",
+            "--asset",
+            "circuit_kpis",
+            "--day",
+            "2025-11-26",
+            "--site",
+            site,
+            "--format",
+            "parquet",
+            "--output",
+            str(target),
+        ],
+        redis_url,
+    )
+    assert out.returncode == 0, out.stderr
+    back = pd.read_parquet(target)
+    assert set(back["site_id"].astype(str)) == {site}
+    assert len(back) == int((stored_kpis["site_id"].astype(str) == site).sum())
