@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -432,6 +431,3 @@ def _detail(resp: requests.Response) -> str:
 def tokens_from_env(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
 
-
-def dumps_safe(obj) -> str:
-    return json.dumps(obj, default=str)

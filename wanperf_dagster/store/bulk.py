@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -69,12 +69,6 @@ def sites_by_age(client: redis.Redis, org_id: str) -> list[tuple[str, float]]:
         (s.decode(), score)
         for s, score in client.zrange(keys.cache_age(org_id), 0, -1, withscores=True)
     ]
-
-
-def forget_sites(client: redis.Redis, org_id: str, site_ids: Iterable[str]) -> None:
-    site_ids = list(site_ids)
-    if site_ids:
-        client.zrem(keys.cache_age(org_id), *site_ids)
 
 
 # Arrow tables per partition ---------------------------------------------------------------------

@@ -55,8 +55,3 @@ def sweep_lock(org_id: str) -> str:
 def quarantine(org_id: str, sweep_id: str) -> str:
     """List of rejected records of one sweep, each a JSON object with its reason."""
     return f"{NAMESPACE}:quarantine:{{{org_id}}}:{sweep_id}"
-
-
-def inventory(org_id: str, kind: str) -> str:
-    """Latest inventory snapshot (sites, sitegroups, gateways) as an Arrow blob."""
-    return f"{NAMESPACE}:inventory:{{{org_id}}}:{kind}"

@@ -104,6 +104,3 @@ def samples_frame(site_ids: list[str], rows: list[list], fields: Sequence[str]) 
     frame = frame[["ts", "site_id", "circuit_id", *[f for f in fields if f != "ts"]]]
     return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
 
-
-def days_of_site(client: redis.Redis, site_id: str) -> list[str]:
-    return sorted(d.decode() for d in client.smembers(keys.raw_days(site_id)))

@@ -39,7 +39,3 @@ def markdown_table(frame: pd.DataFrame, columns: list[str], n: int = 10) -> dg.M
     )
     return dg.MetadataValue.md(header + body)
 
-
-def code_refs(assets):
-    """Link each asset to its source in the UI."""
-    return dg.with_source_code_references(assets)
