@@ -51,8 +51,13 @@ def _dimension_names(partitions_def: dg.PartitionsDefinition) -> list[str]:
     return ["partition"]
 
 
-def _column_schema(schema: pa.Schema) -> dg.TableSchema:
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+
+
+def frame_column_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    """The column schema of a (typically empty) frame, for an asset's definition metadata."""
+    return column_schema(pa.Schema.from_pandas(frame, preserve_index=False))
 
 
 class RedisIOManager(dg.ConfigurableIOManager):
@@ -87,10 +92,13 @@ class RedisIOManager(dg.ConfigurableIOManager):
         written = store.put_tables(self.redis.get_client(), path, slices, ttl, self.compression)
         metadata: dict = {
             "dagster/row_count": table.num_rows,
-            "dagster/column_schema": _column_schema(table.schema),
             "stored_bytes": written,
             "partitions_written": len(slices),
         }
+        # an asset that declares its schema in its definition does not repeat it in every
+        # partition's materialization event (a chunk run writes hundreds of them)
+        if "dagster/column_schema" not in meta:
+            metadata["dagster/column_schema"] = column_schema(table.schema)
         if ttl:
             metadata["ttl_days"] = round(ttl / 86400, 2)
         context.add_output_metadata(metadata)

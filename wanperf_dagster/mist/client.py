@@ -430,4 +430,3 @@ def _detail(resp: requests.Response) -> str:
 
 def tokens_from_env(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
-

@@ -103,4 +103,3 @@ def samples_frame(site_ids: list[str], rows: list[list], fields: Sequence[str]) 
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
     frame = frame[["ts", "site_id", "circuit_id", *[f for f in fields if f != "ts"]]]
     return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
-

@@ -27,3 +27,19 @@ def test_redis_url_is_an_env_var_not_a_value(monkeypatch):
     resources = build_resources()
     assert isinstance(resources["redis"].url, dg.EnvVar)
     assert "hunter2" not in repr(resources["redis"])
+
+
+def test_contract_schemas_are_declared_on_the_per_site_assets():
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    columns = {
+        name: [c.name for c in specs[name].metadata["dagster/column_schema"].columns]
+        for name in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+    }
+    assert (
+        columns["site_snapshots"][:3] == ["ts", "site_id", "circuit_id"]
+        and "last_flapped" in columns["site_snapshots"]
+    )
+    assert {"availability_pct", "minutes_above_90", "failover_minutes", "region", "role"} <= set(
+        columns["circuit_kpis"]
+    )
+    assert "hour" in columns["circuit_kpis_hourly"]

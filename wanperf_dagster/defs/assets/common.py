@@ -38,4 +38,3 @@ def markdown_table(frame: pd.DataFrame, columns: list[str], n: int = 10) -> dg.M
         for row in view.itertuples(index=False)
     )
     return dg.MetadataValue.md(header + body)
-

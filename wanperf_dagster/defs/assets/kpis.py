@@ -14,7 +14,7 @@ from wanperf_dagster import kpi, store
 from wanperf_dagster.mist.records import RAW_FIELDS
 from wanperf_dagster.store import samples as sample_store
 
-from ..io_manager import ALLOW_MISSING, PARTITION_COLUMNS, TTL_SECONDS
+from ..io_manager import ALLOW_MISSING, PARTITION_COLUMNS, TTL_SECONDS, frame_column_schema
 from ..partitions import (
     SITE_PARTITIONS,
     day_partitions,
@@ -29,6 +29,10 @@ from .common import OWNERS, SNAPSHOT_TTL, interval_minutes, markdown_table
 from .ingest import mist_sites, raw_port_stats
 
 SITE_DAY_COLUMNS = {"day": "day", "site": "site_id"}
+# declared schemas (the data contracts): shown in the UI without repeating them per partition
+SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], [], RAW_FIELDS))
+DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"))
+HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"))
 ALL_SITES_OF_DAY = dg.AssetIn(
     partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
     metadata={ALLOW_MISSING: True},
@@ -49,7 +53,11 @@ def _regions(sites: pd.DataFrame) -> dict[str, str]:
     group_name="kpis",
     kinds={"pandas", "redis"},
     owners=OWNERS,
-    metadata={PARTITION_COLUMNS: {"day": "ts", "site": "site_id"}, TTL_SECONDS: SNAPSHOT_TTL},
+    metadata={
+        PARTITION_COLUMNS: {"day": "ts", "site": "site_id"},
+        TTL_SECONDS: SNAPSHOT_TTL,
+        "dagster/column_schema": SNAPSHOT_SCHEMA,
+    },
     check_specs=[
         dg.AssetCheckSpec(
             "no_duplicate_samples",
@@ -85,14 +93,22 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
         "circuit_kpis": dg.AssetOut(
             kinds={"pandas", "redis"},
             owners=OWNERS,
-            metadata={PARTITION_COLUMNS: SITE_DAY_COLUMNS, TTL_SECONDS: SNAPSHOT_TTL},
+            metadata={
+                PARTITION_COLUMNS: SITE_DAY_COLUMNS,
+                TTL_SECONDS: SNAPSHOT_TTL,
+                "dagster/column_schema": DAILY_SCHEMA,
+            },
             description="Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time "
             "above 70/80/90 %), volume, errors, quality, failover. See docs/kpis.md.",
         ),
         "circuit_kpis_hourly": dg.AssetOut(
             kinds={"pandas", "redis"},
             owners=OWNERS,
-            metadata={PARTITION_COLUMNS: SITE_DAY_COLUMNS, TTL_SECONDS: SNAPSHOT_TTL},
+            metadata={
+                PARTITION_COLUMNS: SITE_DAY_COLUMNS,
+                TTL_SECONDS: SNAPSHOT_TTL,
+                "dagster/column_schema": HOURLY_SCHEMA,
+            },
             description="The same KPIs per circuit and UTC hour.",
         ),
     },
