@@ -5,6 +5,7 @@ vectorised, and the IO manager writes every partition of the chunk in one pipeli
 """
 
 import datetime as dt
+import functools
 
 import dagster as dg
 import pandas as pd
@@ -184,6 +185,17 @@ def circuit_kpis(
     )
 
 
+# a rollup of one day of circuit_kpis over every site partition of that day
+day_rollup = functools.partial(
+    dg.asset,
+    partitions_def=day_partitions,
+    ins={"circuit_kpis": ALL_SITES_OF_DAY},
+    group_name="rollups",
+    kinds={"pandas", "redis"},
+    owners=OWNERS,
+)
+
+
 def _day_rollup_metadata(org: pd.DataFrame) -> dict:
     if org.empty:
         return {"circuits": 0}
@@ -202,12 +214,7 @@ def _day_rollup_metadata(org: pd.DataFrame) -> dict:
     }
 
 
-@dg.asset(
-    partitions_def=day_partitions,
-    ins={"circuit_kpis": ALL_SITES_OF_DAY},
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
+@day_rollup(
     description="Per region and day: availability from summed minutes, weighted utilisation and "
     "quality, circuits down / above 90 % / failed over.",
 )
@@ -226,12 +233,7 @@ def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -
     return out
 
 
-@dg.asset(
-    partitions_def=day_partitions,
-    ins={"circuit_kpis": ALL_SITES_OF_DAY},
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
+@day_rollup(
     description="The whole org per day; its metadata (availability, p95 utilisation, circuits above "
     "90 %) is what the UI plots over time.",
 )
@@ -252,12 +254,7 @@ TOP_KPIS = [
 ]
 
 
-@dg.asset(
-    partitions_def=day_partitions,
-    ins={"circuit_kpis": ALL_SITES_OF_DAY},
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
+@day_rollup(
     description="The 10 worst circuits of the day for each headline KPI (lowest availability, "
     "highest p95 utilisation, most time above 90 %, flaps, loss, latency, failover).",
 )
