@@ -14,6 +14,9 @@ from pathlib import Path
 from wanperf_dagster import store
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# what `wanperf export` reads: partitioned by day x site, and by day
+PER_SITE_DAY_ASSETS = ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+PER_DAY_ASSETS = ("region_kpis", "org_kpis", "top_offenders", "congestion_trends")
 
 
 def _dagster_home(data_dir: Path) -> Path:
@@ -275,8 +278,7 @@ def _load(asset: str, day: str, site: str | None):
     import pyarrow as pa
 
     r = _redis()
-    per_site = asset in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
-    if per_site:
+    if asset in PER_SITE_DAY_ASSETS:
         sites = [site] if site else _site_ids(r)
         keys_ = [f"{day}|{s}" for s in sites]
     else:
@@ -435,15 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--asset",
         required=True,
-        choices=[
-            "site_snapshots",
-            "circuit_kpis",
-            "circuit_kpis_hourly",
-            "region_kpis",
-            "org_kpis",
-            "top_offenders",
-            "congestion_trends",
-        ],
+        choices=[*PER_SITE_DAY_ASSETS, *PER_DAY_ASSETS],
     )
     export.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
     export.add_argument("--site", help="one site id (per-site assets)")

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 from redis.exceptions import LockError
@@ -60,11 +60,6 @@ class PageEvent:
     quarantined: int
     elapsed: float
     budget_left: int
-
-
-@dataclass
-class _Progress:
-    seen: set[str] = field(default_factory=set)
 
 
 def _slot(t: float, interval: int) -> int:
@@ -138,11 +133,11 @@ def run_sweep(
     session: SweepSession | None = None
     try:
         session = _resume_or_start(r, org_id, now(), config)
-        progress = _Progress()
+        seen: set[str] = set()  # circuits of this sweep so far, to count duplicates
         restarted = False
         while True:
             try:
-                _page_loop(client, r, session, config, on_page, now, started, progress, lock)
+                _page_loop(client, r, session, config, on_page, now, started, seen, lock)
                 break
             except MistRequestError as exc:
                 # a saved cursor the server no longer accepts: start the sweep again, once
@@ -194,12 +189,12 @@ def _resume_or_start(r: redis.Redis, org_id: str, t: float, config: SweepConfig)
     return _new_session(r, org_id, t, config)
 
 
-def _page_loop(client, r, session, config, on_page, now, started, progress, lock) -> None:
+def _page_loop(client, r, session, config, on_page, now, started, seen, lock) -> None:
     path = f"/api/v1/orgs/{session.org_id}/stats/ports/search"
     params = {"device_type": "gateway", "limit": config.page_limit}
     for body, nxt, _url in client.iter_search(path, params, start_url=session.cursor or None):
         session.cursor = nxt or ""
-        result = save_page(r, session, body["results"], now(), config, progress.seen)
+        result = save_page(r, session, body["results"], now(), config, seen)
         with contextlib.suppress(LockError):
             lock.extend(config.lock_ttl_seconds, replace_ttl=True)
         if on_page is not None:
