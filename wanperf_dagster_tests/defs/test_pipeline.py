@@ -16,6 +16,7 @@ from wanperf_dagster.defs.resources import MistApiResource, RedisResource
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.mist.settings import in_process_simulator
 from wanperf_dagster.store import get_tables, put_tables
+from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
@@ -45,7 +46,7 @@ def resources(redis_url, redis_client, sim):
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with dg.instance_for_test(overrides=project_instance_overrides()) as inst:
         yield inst
 
 

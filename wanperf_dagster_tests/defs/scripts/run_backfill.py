@@ -45,7 +45,11 @@ def main() -> None:
         run_sweep(client, r, SweepConfig())
 
     project = Path(__file__).resolve().parents[3]
+    sys.path.insert(0, str(project))
+    from wanperf_dagster_tests.instance_config import project_instance_overrides
+
     overrides = {
+        **project_instance_overrides(),
         "run_launcher": {
             "module": "dagster._core.launcher.sync_in_memory_run_launcher",
             "class": "SyncInMemoryRunLauncher",
