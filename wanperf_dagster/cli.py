@@ -89,7 +89,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     ]
     import dagster as dg
 
-    dg.DagsterInstance.get().dispose()  # create the instance's SQLite storage before two processes race to
+    # create the instance's SQLite storage now, before the UI and this process race to create it
+    dg.DagsterInstance.get().dispose()
     # the UI comes up first; history is filled in while it starts (newest day first)
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env)
     print(
@@ -253,13 +254,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         print("  history already replayed up to now")
     if args.no_materialize:
         return 0
-    today = dt.datetime.now(dt.UTC).date()
-    days = [
-        (today - dt.timedelta(days=k)).isoformat() for k in range(max(int(args.days), 1))
-    ]  # newest first
     from wanperf_dagster.defs.partitions import START_DATE
 
-    days = [d for d in days if d >= START_DATE]
+    days = demo.days_touched(args.days, dt.datetime.now(dt.UTC).date(), START_DATE)
     print(f"materializing snapshots and KPIs for {len(days)} day(s) into the Dagster instance")
     demo.materialize_days(days)
     return 0

@@ -4,6 +4,8 @@ the Dagster instance, so the UI opens on history."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -62,6 +64,13 @@ def replay(
     finally:
         sim.clock.set(None)  # back to real time for whatever runs next in this process
     return len(slots)
+
+
+def days_touched(days: float, today: dt.date, start_date: str) -> list[str]:
+    """The calendar days a replay of `days` x 24 h back from now touched (N + 1 of them for a whole
+    N: the oldest is partial), newest first, none before the day partitions start."""
+    touched = [(today - dt.timedelta(days=k)).isoformat() for k in range(math.ceil(days) + 1)]
+    return [d for d in touched if d >= start_date]
 
 
 def materialize_days(days: list[str], log=print) -> None:

@@ -128,3 +128,21 @@ def test_export_csv_and_parquet(redis_url, stored_kpis, tmp_path):
     back = pd.read_parquet(target)
     assert set(back["site_id"].astype(str)) == {site}
     assert len(back) == int((stored_kpis["site_id"].astype(str) == site).sum())
+
+
+def test_the_demo_materializes_every_day_its_replay_touched():
+    import datetime as dt
+
+    from wanperf_dagster.demo import days_touched
+
+    today = dt.date(2026, 11, 27)
+    # 3 x 24 h back from any time today reaches into 2026-11-24: four calendar days
+    assert days_touched(3, today, "2026-11-01") == [
+        "2026-11-27",
+        "2026-11-26",
+        "2026-11-25",
+        "2026-11-24",
+    ]
+    assert days_touched(0.5, today, "2026-11-01") == ["2026-11-27", "2026-11-26"]
+    # never before the day partitions start
+    assert days_touched(3, today, "2026-11-26") == ["2026-11-27", "2026-11-26"]
