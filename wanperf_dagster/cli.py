@@ -256,7 +256,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         return 0
     from wanperf_dagster.defs.partitions import START_DATE
 
-    days = demo.days_touched(args.days, dt.datetime.now(dt.UTC).date(), START_DATE)
+    days = demo.days_touched(args.days, dt.datetime.now(dt.UTC), START_DATE)
     print(f"materializing snapshots and KPIs for {len(days)} day(s) into the Dagster instance")
     demo.materialize_days(days)
     return 0

@@ -5,7 +5,6 @@ the Dagster instance, so the UI opens on history."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -66,10 +65,13 @@ def replay(
     return len(slots)
 
 
-def days_touched(days: float, today: dt.date, start_date: str) -> list[str]:
-    """The calendar days a replay of `days` x 24 h back from now touched (N + 1 of them for a whole
-    N: the oldest is partial), newest first, none before the day partitions start."""
-    touched = [(today - dt.timedelta(days=k)).isoformat() for k in range(math.ceil(days) + 1)]
+def days_touched(days: float, now: dt.datetime, start_date: str) -> list[str]:
+    """The calendar days (UTC) a replay of `days` x 24 h back from `now` touched, newest first,
+    none before the day partitions start."""
+    newest, oldest = now.date(), (now - dt.timedelta(days=days)).date()
+    touched = [
+        (newest - dt.timedelta(days=k)).isoformat() for k in range((newest - oldest).days + 1)
+    ]
     return [d for d in touched if d >= start_date]
 
 

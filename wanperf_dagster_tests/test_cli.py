@@ -135,14 +135,15 @@ def test_the_demo_materializes_every_day_its_replay_touched():
 
     from wanperf_dagster.demo import days_touched
 
-    today = dt.date(2026, 11, 27)
-    # 3 x 24 h back from any time today reaches into 2026-11-24: four calendar days
-    assert days_touched(3, today, "2026-11-01") == [
+    now = dt.datetime(2026, 11, 27, 4, 30, tzinfo=dt.UTC)
+    # 3 x 24 h back from 04:30 reaches into 2026-11-24: four calendar days
+    assert days_touched(3, now, "2026-11-01") == [
         "2026-11-27",
         "2026-11-26",
         "2026-11-25",
         "2026-11-24",
     ]
-    assert days_touched(0.5, today, "2026-11-01") == ["2026-11-27", "2026-11-26"]
+    assert days_touched(0.1, now, "2026-11-01") == ["2026-11-27"]  # back to 02:06
+    assert days_touched(0.25, now, "2026-11-01") == ["2026-11-27", "2026-11-26"]  # to 22:30
     # never before the day partitions start
-    assert days_touched(3, today, "2026-11-26") == ["2026-11-27", "2026-11-26"]
+    assert days_touched(3, now, "2026-11-26") == ["2026-11-27", "2026-11-26"]
