@@ -6,6 +6,7 @@ import warnings
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from wanperf_dagster import kpi
@@ -87,6 +88,9 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
             meta["samples"].value == int(sim.org.arrays["is_wan"].sum())
             and meta["quarantined"].value == 0
         )
+        [complete] = result.get_asset_check_evaluations()
+        assert complete.check_name == "sweep_complete" and complete.passed
+        assert complete.metadata["sites_missing"].value == 0
     client = resources["mist"].get_client()
     for k in range(2, 144):
         sim.clock.set(DAY0 + k * 600 + 30)
@@ -254,3 +258,36 @@ def test_stale_site_refresh_sensor_and_job(sim, resources, instance, redis_clien
     assert dict(sites_by_age(redis_client, sim.org.id))[laggard] >= DAY0 + 600
     sim.clock.set(DAY0 + 86400)  # no sweep for a day: nothing to lag behind, the sweep catches up
     assert "no recent sweep" in evaluate().skip_message
+
+
+def test_sweep_completeness_names_the_sites_a_sweep_missed(redis_url, redis_client):
+    from wanperf_dagster.store import keys
+    from wanperf_dagster.store.sessions import SweepSession
+
+    redis = RedisResource(url=redis_url)
+    slot = DAY0 + 600
+    redis_client.zadd(
+        keys.cache_age("org-1"),
+        {"site-swept": slot + 5, "site-missed": slot - 600, "site-decommissioned": slot - 86400},
+    )
+    session = SweepSession(org_id="org-1", slot=slot)
+
+    # before the first inventory every site swept before counts
+    result = ingest.sweep_completeness(redis, session)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["sites_missing"].value == 2
+
+    # with an inventory, only the sites still in it
+    inventory = pd.DataFrame({"site_id": ["site-swept", "site-missed"], "region": ["EMEA"] * 2})
+    put_tables(redis_client, ["mist_sites"], {None: pa.Table.from_pandas(inventory)}, None)
+    result = ingest.sweep_completeness(redis, session)
+    assert not result.passed
+    assert result.metadata["sites_missing"].value == 1
+    assert result.metadata["first_missing"].value == "site-missed"
+
+    # every site in, but records quarantined: still a warning
+    redis_client.zadd(keys.cache_age("org-1"), {"site-missed": slot + 7})
+    assert ingest.sweep_completeness(redis, session).passed
+    session.quarantined = 3
+    result = ingest.sweep_completeness(redis, session)
+    assert not result.passed and result.metadata["records_quarantined"].value == 3

@@ -8,8 +8,8 @@ import pandas as pd
 from wanperf_dagster import kpi
 from wanperf_dagster.mist import SweepConfig, fetch_inventory, run_sweep
 from wanperf_dagster.mist.records import RAW_FIELDS
+from wanperf_dagster.store import get_tables, sites_by_age, stale_sites
 from wanperf_dagster.store import samples as sample_store
-from wanperf_dagster.store import sites_by_age
 
 from ..resources import MistApiResource, RedisResource
 from .common import OWNERS, interval_minutes, markdown_table, poll_interval_seconds
@@ -55,6 +55,14 @@ def mist_sites(context: dg.AssetExecutionContext, mist: MistApiResource) -> pd.D
     pool=MIST_POOL,
     # a sweep that finds another one holding the org's lock (or a passing API failure) tries again
     retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "sweep_complete",
+            asset="raw_port_stats",
+            description="every site swept before and still in the inventory has samples in this "
+            "sweep's slot, and no record was quarantined (warn: the stale-site refresh follows up)",
+        )
+    ],
     description="The org-wide sweep of every gateway WAN port (paged, budgeted, resumable). Each page "
     "is saved to Redis as it arrives, keyed by (day, site, sample slot, circuit).",
 )
@@ -77,6 +85,7 @@ def raw_port_stats(
         on_page=progress,
     )
     return dg.MaterializeResult(
+        check_results=[sweep_completeness(redis, session)],
         metadata={
             "sweep_id": session.id,
             "sample_slot": dg.MetadataValue.timestamp(float(session.slot)),
@@ -92,7 +101,29 @@ def raw_port_stats(
             "budget_left": client.budget_left(),
             "duration_s": round(time.monotonic() - t0, 2),
             "source": mist.source(),
-        }
+        },
+    )
+
+
+def sweep_completeness(redis: RedisResource, session) -> dg.AssetCheckResult:
+    """Sites whose newest sample predates the sweep's slot were not in it. Only sites still in the
+    inventory count (a decommissioned site keeps its history, and stops being swept)."""
+    client = redis.get_client()
+    missing = stale_sites(client, session.org_id, 0, now=session.slot)
+    tables, absent = get_tables(client, ["mist_sites"], [None])
+    if not absent:
+        current = set(tables[0].column("site_id").to_pylist())
+        missing = [s for s in missing if s in current]
+    return dg.AssetCheckResult(
+        check_name="sweep_complete",
+        passed=not missing and session.quarantined == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "sites_missing": len(missing),
+            "first_missing": ", ".join(missing[:10]),
+            "records_quarantined": session.quarantined,
+            "sample_slot": dg.MetadataValue.timestamp(float(session.slot)),
+        },
     )
 
 
