@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -20,12 +20,15 @@ PER_DAY_ASSETS = ("region_kpis", "org_kpis", "top_offenders", "congestion_trends
 
 
 def _dagster_home(data_dir: Path) -> Path:
-    """DAGSTER_HOME under the data dir, holding a copy of the project's dagster.yaml."""
+    """DAGSTER_HOME under the data dir, holding the project's dagster.yaml with the run queue
+    sized to this machine's cores (chunk runs are CPU-bound, one core each)."""
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     source = PROJECT_DIR / "deploy" / "dagster.yaml"
     if source.exists():
-        shutil.copyfile(source, home / "dagster.yaml")
+        cores = os.cpu_count() or 2
+        text = re.sub(r"(max_concurrent_runs:\s*)\d+", rf"\g<1>{cores}", source.read_text())
+        (home / "dagster.yaml").write_text(text)
     return home
 
 

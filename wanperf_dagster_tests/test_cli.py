@@ -147,3 +147,18 @@ def test_the_demo_materializes_every_day_its_replay_touched():
     assert days_touched(0.25, now, "2026-11-01") == ["2026-11-27", "2026-11-26"]  # to 22:30
     # never before the day partitions start
     assert days_touched(3, now, "2026-11-26") == ["2026-11-27", "2026-11-26"]
+
+
+def test_the_instance_config_is_sized_to_the_cores(tmp_path):
+    import yaml
+
+    from wanperf_dagster.cli import _dagster_home
+
+    config = yaml.safe_load((_dagster_home(tmp_path) / "dagster.yaml").read_text())
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == os.cpu_count()
+    # the rest is the project's file as it is: one Mist API caller, the batched event log
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [
+        {"key": "wanperf/mist-api", "limit": 1}
+    ]
+    assert config["event_log_storage"]["class"] == "BatchedSqliteEventLogStorage"
