@@ -11,6 +11,7 @@ changes, only how many transactions record it. `deploy/dagster.yaml` selects it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 1000
@@ -67,39 +70,57 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(base_dir, inst_data=inst_data, batch_size=config_value["batch_size"])
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """The asset events as one unit (all stored or none), then any others one by one.
+
+        When the unit fails (say SQLite stays locked past its busy timeout), its events are
+        stored one by one here, so Dagster's own fallback — storing the whole batch again one by
+        one — never sees an exception after part of the batch was written."""
         batched = [e for e in events if e.dagster_event_type in BATCHED_TYPES]
-        if len(batched) < 2:
-            for event in events:
+        if len(batched) >= 2:
+            try:
+                self._store_as_one_unit(batched)
+            except Exception as exc:
+                logger.warning(
+                    "storing %d asset events as one batch failed (%s); storing them one by one",
+                    len(batched),
+                    exc,
+                )
+                batched = []
+        done = {id(e) for e in batched}
+        for event in events:
+            if id(event) not in done:
                 self.store_event(event)
-            return
+
+    def _store_as_one_unit(self, batched: Sequence[EventLogEntry]) -> None:
         rows = [self._event_to_row(event) for event in batched]
         rows_by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             rows_by_run[row["run_id"]].append(row)
-        for run_id, run_rows in rows_by_run.items():
-            with self.run_connection(run_id) as conn:
-                conn.execute(SqlEventLogStorageTable.insert(), run_rows)
-        # mirror them in the cross-run index shard, where the ids are needed for tags and the
-        # asset's latest-event entry
-        insert = SqlEventLogStorageTable.insert().returning(
-            SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-        )
-        with self.index_transaction() as conn:
-            event_ids = [row[0] for row in conn.execute(insert, rows)]
-            self._store_asset_event_tags(conn, batched, event_ids)
-            latest: dict[tuple[str, DagsterEventType], tuple[EventLogEntry, int]] = {}
-            for event, event_id in zip(batched, event_ids, strict=True):
-                asset_key = event.get_dagster_event().asset_key
-                if asset_key is not None:
-                    latest[(asset_key.to_string(), event.dagster_event_type)] = (
-                        event,
-                        event_id,
-                    )
-            for event, event_id in latest.values():
-                self._store_asset_event(conn, event, event_id)
-        for event in events:
-            if event.dagster_event_type not in BATCHED_TYPES:
-                self.store_event(event)
+        table = SqlEventLogStorageTable
+        insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        written: dict[str, list[int]] = {}
+        try:
+            for run_id, run_rows in rows_by_run.items():
+                with self.run_connection(run_id) as conn:
+                    written[run_id] = [row[0] for row in conn.execute(insert, run_rows)]
+            # mirror them in the cross-run index shard, where the ids are needed for the tags
+            # and the asset's latest-event entry
+            with self.index_transaction() as conn:
+                event_ids = [row[0] for row in conn.execute(insert, rows)]
+                self._store_asset_event_tags(conn, batched, event_ids)
+                latest: dict[tuple[str, DagsterEventType], tuple[EventLogEntry, int]] = {}
+                for event, event_id in zip(batched, event_ids, strict=True):
+                    asset_key = event.get_dagster_event().asset_key
+                    if asset_key is not None:
+                        key = (asset_key.to_string(), event.dagster_event_type)
+                        latest[key] = (event, event_id)
+                for event, event_id in latest.values():
+                    self._store_asset_event(conn, event, event_id)
+        except Exception:
+            for run_id, ids in written.items():  # none stored, so none stored twice
+                with self.run_connection(run_id) as conn:
+                    conn.execute(table.delete().where(table.c.id.in_(ids)))
+            raise
 
 
 def default_base_dir() -> str:
