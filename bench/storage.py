@@ -176,7 +176,7 @@ def io_manager_path(client) -> None:
     def load():
         tables, missing = store.get_tables(client, path, part_keys)
         assert not missing
-        pa.concat_tables(tables).to_pandas()
+        store.concat_partitions(tables).to_pandas()
 
     def load_naive():
         frames = [

@@ -79,7 +79,7 @@ class RedisIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             partition_keys = list(context.asset_partition_keys)
             if len(partition_keys) == 1:
-                slices = {partition_keys[0]: table}
+                slices = {partition_keys[0]: store.compact_dictionaries(table)}
             else:
                 slices = split_by_partition(
                     table,
@@ -87,7 +87,7 @@ class RedisIOManager(dg.ConfigurableIOManager):
                     expected=partition_keys,
                 )
         else:
-            slices = {None: table}
+            slices = {None: store.compact_dictionaries(table)}
 
         written = store.put_tables(self.redis.get_client(), path, slices, ttl, self.compression)
         metadata: dict = {
@@ -138,11 +138,7 @@ class RedisIOManager(dg.ConfigurableIOManager):
                 f"asset {name}: no stored value for partition {shown}{more} "
                 f"(never materialized, or its key expired); materialize it first"
             )
-        table = (
-            tables[0]
-            if len(tables) == 1
-            else pa.concat_tables(tables, promote_options="permissive")
-        )
+        table = store.concat_partitions(tables)
         if self._wants_arrow(context):
             return table
         return table.to_pandas()

@@ -410,8 +410,7 @@ def aggregate(
     out["util_max_pct"] = np.where(np.isinf(umax), np.nan, umax)
     seg_thr = p.thresholds[starts]
     out["util_band"] = pd.Categorical(
-        util_band(out["util_p95_pct"], seg_thr),
-        categories=["normal", "elevated", "high", "critical"],
+        util_band(out["util_p95_pct"], seg_thr), categories=BANDS, ordered=True
     )
     out["util_thresholds"] = per_circuit(p.thresholds_label_of_circuit)
     with np.errstate(invalid="ignore"):
@@ -476,6 +475,7 @@ def empty_kpis(kind: str) -> pd.DataFrame:
     )
     for c in CATEGORICAL_COLUMNS:
         frame[c] = pd.Categorical([])
+    frame["util_band"] = pd.Categorical([], categories=BANDS, ordered=True)
     if "day" in frame:
         frame["day"] = frame["day"].astype(object)
     for c in ("hour", "window_start", "window_end"):

@@ -15,10 +15,13 @@ from .bulk import (
 from .client import connect, redact_url, server_info
 from .codec import decode_table, encode_table
 from .embedded import EmbeddedRedis, EmbeddedRedisError, data_dir_from_env, resolve_redis_url
+from .partitioning import compact_dictionaries, concat_partitions
 
 __all__ = [
     "EmbeddedRedis",
     "EmbeddedRedisError",
+    "compact_dictionaries",
+    "concat_partitions",
     "connect",
     "data_dir_from_env",
     "decode_table",

@@ -37,6 +37,41 @@ def partition_keys_of(table: pa.Table, columns: Sequence[str], sep: str = "|") -
     return pc.binary_join_element_wise(*parts, sep)
 
 
+def compact_dictionaries(table: pa.Table, columns: Sequence[int] | None = None) -> pa.Table:
+    """Re-encode unordered dictionary columns with only the values the table uses, sorted (as
+    pandas orders categories), in the same index type.
+
+    A slice keeps the whole dictionary of the table it was cut from: every site's and circuit's
+    id in each site-day partition (measured: 85 KB stored and 195 KB decoded for a one-row
+    partition of a 2,000-site org, instead of about 2 KB). Ordered dictionaries (where the order
+    means something) are left whole."""
+    if columns is None:
+        columns = [i for i, f in enumerate(table.schema) if pa.types.is_dictionary(f.type)]
+    for i in columns:
+        field = table.schema.field(i)
+        column = table.column(i)
+        if field.type.ordered:
+            continue
+        table = table.set_column(i, field, _encode_sorted(column, field.type))
+    return table
+
+
+def concat_partitions(tables: Sequence[pa.Table]) -> pa.Table:
+    """The inverse of `split_by_partition`: one table, its unordered dictionary columns in one
+    sorted dictionary (as pandas builds categories), whatever each partition's held."""
+    if len(tables) == 1:
+        return compact_dictionaries(tables[0])
+    return compact_dictionaries(pa.concat_tables(tables, promote_options="permissive"))
+
+
+def _encode_sorted(column: pa.ChunkedArray, dict_type: pa.DictionaryType) -> pa.Array:
+    values = column.cast(dict_type.value_type).combine_chunks()
+    dictionary = pc.unique(values.drop_null())
+    dictionary = dictionary.take(pc.sort_indices(dictionary))
+    indices = pc.index_in(values, value_set=dictionary).cast(dict_type.index_type)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
 def _check_columns(table: pa.Table, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in table.column_names]
     if missing:
@@ -86,8 +121,13 @@ def split_by_partition(
         sorted_codes = codes[order]
         starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         ends = np.r_[starts[1:], len(sorted_codes)]
+        dictionary_columns = [
+            i for i, field in enumerate(table.schema) if pa.types.is_dictionary(field.type)
+        ]
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            out[names[sorted_codes[start]]] = sorted_table.slice(start, end - start)
+            out[names[sorted_codes[start]]] = compact_dictionaries(
+                sorted_table.slice(start, end - start), dictionary_columns
+            )
     if expected is not None:
         unexpected = sorted(set(out) - set(expected))
         if unexpected:

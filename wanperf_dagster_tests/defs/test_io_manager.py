@@ -7,7 +7,7 @@ import pytest
 
 from wanperf_dagster.defs.io_manager import PARTITION_COLUMNS, TTL_SECONDS, RedisIOManager
 from wanperf_dagster.defs.resources import RedisResource
-from wanperf_dagster.store import keys
+from wanperf_dagster.store import decode_table, keys
 
 pytestmark = [pytest.mark.storage, pytest.mark.dagster]
 
@@ -68,6 +68,23 @@ def test_daily_partition_and_ttl(resources, redis_client):
     assert dg.materialize([daily], resources=resources, partition_key="2026-11-05").success
     key = keys.asset_value(["daily"], "2026-11-05")
     assert 7000 < redis_client.ttl(key) <= 7200
+
+
+def test_one_partition_cut_from_an_org_frame_stores_only_its_own_ids(resources, redis_client):
+    org = [f"site-{i:04d}" for i in range(2000)]
+
+    @dg.asset(partitions_def=DAYS)
+    def per_day(context) -> pd.DataFrame:
+        frame = pd.DataFrame({"site_id": pd.Categorical(org), "value": range(2000)})
+        return frame[frame["site_id"].isin(["site-0007", "site-0008"])]  # categories: all 2,000
+
+    result = dg.materialize([per_day], resources=resources, partition_key="2026-11-05")
+    assert (
+        result.asset_materializations_for_node("per_day")[0].metadata["stored_bytes"].value < 2000
+    )
+    raw = redis_client.get(keys.asset_value(["per_day"], "2026-11-05"))
+    stored = decode_table(raw).column("site_id").chunk(0).dictionary.to_pylist()
+    assert stored == ["site-0007", "site-0008"]
 
 
 def test_many_partitions_written_in_one_pipeline_and_loaded_through_mapping(

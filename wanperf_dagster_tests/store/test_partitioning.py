@@ -2,8 +2,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.store import redact_url
-from wanperf_dagster.store.partitioning import partition_keys_of, split_by_partition
+from wanperf_dagster.store import decode_table, encode_table, redact_url
+from wanperf_dagster.store.partitioning import (
+    concat_partitions,
+    partition_keys_of,
+    split_by_partition,
+)
 
 
 def _table():
@@ -48,3 +52,62 @@ def test_redact_url():
     assert redact_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert redact_url("rediss://user:pw@h:1/2") == "rediss://user:***@h:1/2"
     assert redact_url("redis://127.0.0.1:6379/15") == "redis://127.0.0.1:6379/15"
+
+
+def _org_frame(sites: int = 2000) -> pd.DataFrame:
+    """Per-site rows whose id columns are categoricals over the whole org, as the KPI engine
+    builds them; one null circuit; an ordered band whose order means something."""
+    circuits = [f"c{i:05d}" for i in range(2 * sites)]
+    frame = pd.DataFrame(
+        {
+            "site_id": pd.Categorical([f"s{i // 2:04d}" for i in range(2 * sites)]),
+            "circuit_id": pd.Categorical(circuits),
+            "util_band": pd.Categorical(
+                ["critical", "normal"] * sites,
+                categories=["normal", "elevated", "high", "critical"],
+                ordered=True,
+            ),
+            "value": range(2 * sites),
+        }
+    )
+    frame.loc[3, "circuit_id"] = None
+    return frame.sample(frac=1, random_state=1)  # rows in no particular order
+
+
+def test_partitions_carry_only_their_own_dictionary_values():
+    table = pa.Table.from_pandas(_org_frame(), preserve_index=False)
+    parts = split_by_partition(table, ["site_id"])
+    one = parts["s0007"]
+    assert one.column("site_id").chunk(0).dictionary.to_pylist() == ["s0007"]
+    assert one.column("circuit_id").chunk(0).dictionary.to_pylist() == ["c00014", "c00015"]
+    assert one.schema == table.schema  # same types, index widths included
+    # stored, a two-row partition is small instead of carrying 6,000 ids
+    assert len(encode_table(one)) < 3000 < len(encode_table(table.slice(0, 2)))
+    # an ordered dictionary keeps every value, in its order
+    assert one.column("util_band").chunk(0).dictionary.to_pylist() == [
+        "normal",
+        "elevated",
+        "high",
+        "critical",
+    ]
+
+
+def test_partitions_concatenate_back_to_the_same_frame_with_sorted_categories():
+    frame = _org_frame()
+    parts = split_by_partition(pa.Table.from_pandas(frame, preserve_index=False), ["site_id"])
+    stored = [decode_table(encode_table(t)) for t in parts.values()]
+    back = concat_partitions(stored).to_pandas()
+    key = ["site_id", "value"]
+    expected = frame.sort_values("value").reset_index(drop=True)
+    got = back.sort_values("value").reset_index(drop=True)
+    assert (got[key].astype(str) == expected[key].astype(str)).all().all()
+    assert got["circuit_id"].isna().sum() == 1 and pd.isna(got.loc[3, "circuit_id"])
+    assert list(got["circuit_id"].cat.categories) == sorted(frame["circuit_id"].dropna().unique())
+    assert list(got["site_id"].cat.categories) == sorted(frame["site_id"].unique())
+    assert got["util_band"].cat.ordered and list(got["util_band"].cat.categories) == [
+        "normal",
+        "elevated",
+        "high",
+        "critical",
+    ]
+    assert (got["util_band"] == expected["util_band"]).all()
