@@ -1,9 +1,9 @@
-"""Split one Arrow table into per-partition slices without copying.
+"""Split one Arrow table into per-partition slices, and put partitions back together.
 
 A step that materializes many partitions converts its frame to Arrow once, then this module
-sorts the rows by partition key and slices them (zero-copy views), instead of building one pandas
-sub-frame per partition: measured, 2,000 slices serialize in 0.5 s against 7.5 s for 2,000
-pandas sub-frames converted one by one.
+sorts the rows by partition key and slices them (zero-copy views; only dictionary columns are
+re-encoded, per slice), instead of building one pandas sub-frame per partition: measured, 2,000
+slices serialize in 0.5 s against 7.5 s for 2,000 pandas sub-frames converted one by one.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ def compact_dictionaries(table: pa.Table, columns: Sequence[int] | None = None) 
     pandas orders categories), in the same index type.
 
     A slice keeps the whole dictionary of the table it was cut from: every site's and circuit's
-    id in each site-day partition (measured: 85 KB stored and 195 KB decoded for a one-row
-    partition of a 2,000-site org, instead of about 2 KB). Ordered dictionaries (where the order
-    means something) are left whole."""
+    id in each site-day partition (measured for a 2,000-site org: a site-day of circuit_kpis
+    stored in 85.7 KB instead of 16.6 KB, decoded into 195 KB of Arrow memory). Ordered
+    dictionaries (where the order means something) are left whole."""
     if columns is None:
         columns = [i for i, f in enumerate(table.schema) if pa.types.is_dictionary(f.type)]
     for i in columns:
