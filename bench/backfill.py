@@ -149,7 +149,7 @@ def _run_backfill(instance, daemon_pid: int, backfill_id: str, sites: list[str])
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
 
-    from wanperf_dagster.defs import automation
+    from wanperf_dagster_tests.backfills import add_site_day_backfill
 
     keys = [dg.AssetKey("site_snapshots"), dg.AssetKey("circuit_kpis")]
     wanted = {dg.MultiPartitionKey({"day": DAY, "site": s}) for s in sites}
@@ -166,7 +166,7 @@ def _run_backfill(instance, daemon_pid: int, backfill_id: str, sites: list[str])
     peak: dict[str, int] = {}
     peak_total = 0
     t0 = time.time()
-    automation.add_backfill(instance, backfill_id, [DAY], sites, "bench")
+    add_site_day_backfill(instance, backfill_id, [DAY], sites)  # as kpi_backfills emits it
     first_run = last = completed = None
     while time.time() - t0 < 1800:
         time.sleep(1)
@@ -253,13 +253,15 @@ def drive() -> None:
     import dagster as dg
 
     from wanperf_dagster import store
-    from wanperf_dagster.defs import partitions
-    from wanperf_dagster.mist import SweepConfig, client_from_env, run_sweep
-    from wanperf_dagster.mist.settings import in_process_simulator, simulator_params
+    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.mist import SweepConfig, run_sweep
+    from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.sources import client_from_settings, in_process_simulator
 
-    sim = in_process_simulator(**simulator_params()).sim
-    r = store.connect(store.resolve_redis_url())
-    client = client_from_env()
+    settings = get_settings()
+    sim = in_process_simulator(settings.sim_sites, settings.sim_seed).sim
+    r = store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
+    client = client_from_settings(settings)
     t = time.time()
     for k in range(SWEEPS):
         sim.clock.set(DAY0 + k * (86400 // SWEEPS) + 30)
@@ -267,12 +269,17 @@ def drive() -> None:
     print(f"seeded {SWEEPS} sweeps in {time.time() - t:.0f} s", file=sys.stderr)
 
     from wanperf_dagster.definitions import defs
-    from wanperf_dagster.defs.assets.ingest import mist_sites
 
-    report: dict = {"sites": SITES, "chunk": partitions.BACKFILL_CHUNK}
+    definitions = defs()
+    report: dict = {"sites": SITES, "chunk": settings.backfill_chunk}
     with dg.DagsterInstance.get() as instance:
-        assert dg.materialize([mist_sites], resources=defs.resources, instance=instance).success
-        site_ids = store.get_tables(r, ["mist_sites"], [None])[0][0].column("site_id").to_pylist()
+        assert dg.materialize(
+            list(definitions.assets),
+            selection=["mist_sites"],
+            resources=definitions.resources,
+            instance=instance,
+        ).success
+        site_ids = AssetStore(r).site_ids()
         t = time.time()
         instance.add_dynamic_partitions("site", site_ids)
         report["add_partitions_s"] = round(time.time() - t, 3)

@@ -64,9 +64,7 @@ def main() -> None:
             t0 = time.perf_counter()
             n = 0
             path = f"/api/v1/orgs/{org_id}/stats/ports/search"
-            for body, _nxt, _ in client.iter_search(
-                path, {"device_type": "gateway", "limit": 1000}
-            ):
+            for body, _nxt in client.iter_search(path, {"device_type": "gateway", "limit": 1000}):
                 n += normalise_page(body["results"], NOW).records
             return time.perf_counter() - t0, n
 

@@ -12,11 +12,16 @@ import time
 from pathlib import Path
 
 from wanperf_dagster import store
+from wanperf_dagster.settings import (
+    Settings,
+    SettingsError,
+    child_environment,
+    get_settings,
+    pin_start_date,
+    redact_url,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# what `wanperf export` reads: partitioned by day x site, and by day
-PER_SITE_DAY_ASSETS = ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
-PER_DAY_ASSETS = ("region_kpis", "org_kpis", "top_offenders", "congestion_trends")
 
 
 def _dagster_home(data_dir: Path) -> Path:
@@ -32,15 +37,15 @@ def _dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def _use_project_dagster_home() -> Path:
+def _use_project_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME for this process: the given one, or the project's under the data dir."""
     if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(_dagster_home(store.data_dir_from_env()))
+        os.environ["DAGSTER_HOME"] = str(_dagster_home(settings.data_dir))
     return Path(os.environ["DAGSTER_HOME"])
 
 
 def cmd_redis(args: argparse.Namespace) -> int:
-    server = store.EmbeddedRedis(store.data_dir_from_env())
+    server = store.EmbeddedRedis(get_settings().data_dir)
     if args.action == "start":
         server.ensure_running()
         print(
@@ -64,21 +69,22 @@ def _interrupt(signum, frame) -> None:
 def cmd_dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything too, like Ctrl-C
     signal.signal(signal.SIGINT, _interrupt)  # even where a shell started us with SIGINT ignored
-    data_dir = store.data_dir_from_env()
-    env = dict(os.environ)
+    settings = get_settings()
+    data_dir = settings.data_dir
     started: store.EmbeddedRedis | None = None
-    if env.get("WANPERF_REDIS_URL"):
-        print(f"Redis: {store.redact_url(env['WANPERF_REDIS_URL'])} (WANPERF_REDIS_URL)")
+    if settings.redis_url:
+        print(f"Redis: {redact_url(settings.redis_url)} (WANPERF_REDIS_URL)")
     else:
         server = store.EmbeddedRedis(data_dir)
         if not server.is_running():
             started = server
         server.ensure_running()
         print(f"Redis: embedded Valkey on 127.0.0.1:{server.port}, data in {server.dir}")
-    env["WANPERF_DATA_DIR"] = str(data_dir)
-    env["DAGSTER_HOME"] = str(_dagster_home(data_dir))
-    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
-    from wanperf_dagster.mist import MistError, MistSettings
+    pin_start_date(settings)  # the partitions start here from now on
+    home = _dagster_home(data_dir)
+    env = child_environment(settings, DAGSTER_HOME=str(home))
+    os.environ["DAGSTER_HOME"] = str(home)
+    from wanperf_dagster.mist import MistError
 
     cmd = [
         str(Path(sys.executable).parent / "dagster"),
@@ -102,8 +108,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     try:
         try:
-            if MistSettings.from_env().simulator:
-                cmd_seed(argparse.Namespace(days=args.demo_days, no_materialize=False))
+            if settings.uses_simulator:
+                days = args.demo_days if args.demo_days is not None else settings.demo_days
+                cmd_seed(argparse.Namespace(days=days, no_materialize=False))
             else:
                 print(
                     "MIST_API_TOKEN is set: no simulator, no replay; a first sweep of your org now"
@@ -129,7 +136,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _redis():
-    return store.connect(store.resolve_redis_url())
+    settings = get_settings()
+    return store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
+
+
+def _asset_store():
+    from wanperf_dagster.dagster_io.storage import AssetStore
+
+    return AssetStore.from_settings(get_settings())
 
 
 def _ago(seconds: float) -> str:
@@ -142,12 +156,12 @@ def _ago(seconds: float) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from wanperf_dagster.mist import MistSettings, SweepConfig, client_from_env, run_sweep
+    from wanperf_dagster.mist import SweepConfig, run_sweep
+    from wanperf_dagster.sources import client_from_settings, describe_source
 
-    settings = MistSettings.from_env()
-    client = client_from_env()
-    source = "the built-in simulator (no MIST_API_TOKEN)" if settings.simulator else client.base_url
-    print(f"sweeping org {client.resolve_org_id()} from {source}")
+    settings = get_settings()
+    client = client_from_settings(settings)
+    print(f"sweeping org {client.resolve_org_id()} from {describe_source(settings, client)}")
 
     def progress(e) -> None:
         s = e.session
@@ -170,15 +184,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import time
 
-    from wanperf_dagster.mist import MistSettings, client_from_env
+    from wanperf_dagster.sources import client_from_settings, describe_source
     from wanperf_dagster.store import sessions
 
-    settings = MistSettings.from_env()
-    client = client_from_env()
+    settings = get_settings()
+    client = client_from_settings(settings)
     org = client.resolve_org_id()
     r = _redis()
     now = client.clock()
-    print(f"org {org} ({'simulator' if settings.simulator else client.base_url})")
+    print(f"org {org} ({describe_source(settings, client)})")
     recent = sessions.recent(r, org, args.sweeps)
     if not recent:
         print("no sweep yet: run `wanperf sweep`")
@@ -228,27 +242,26 @@ def cmd_seed(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from wanperf_dagster import demo
-    from wanperf_dagster.mist import MistSettings
-    from wanperf_dagster.mist.settings import simulator_params
 
-    settings = MistSettings.from_env()
-    if not settings.simulator:
+    settings = get_settings()
+    if not settings.uses_simulator:
         print(
             "wanperf: seed replays the simulator's history; unset MIST_API_TOKEN to use it",
             file=sys.stderr,
         )
         return 2
-    params = simulator_params()
-    _use_project_dagster_home()
+    start_date = pin_start_date(settings)
+    _use_project_dagster_home(settings)
     r = _redis()
     print(
-        f"replaying {args.days:g} day(s) of a simulated org of {params['sites']} sites (seed {params['seed']}),"
-        f" one sweep every {settings.poll_interval // 60} min, through the real client and sweep"
+        f"replaying {args.days:g} day(s) of a simulated org of {settings.sim_sites} sites"
+        f" (seed {settings.sim_seed}), one sweep every {settings.interval_minutes} min,"
+        " through the real client and sweep"
     )
     n = demo.replay(
         r,
-        params["sites"],
-        params["seed"],
+        settings.sim_sites,
+        settings.sim_seed,
         args.days,
         settings.poll_interval,
         on_progress=lambda d, t, t0: demo.progress_bar(d, t, t0, "sweeps"),
@@ -257,45 +270,60 @@ def cmd_seed(args: argparse.Namespace) -> int:
         print("  history already replayed up to now")
     if args.no_materialize:
         return 0
-    from wanperf_dagster.defs.partitions import START_DATE
-
-    days = demo.days_touched(args.days, dt.datetime.now(dt.UTC), START_DATE)
+    days = demo.days_touched(args.days, dt.datetime.now(dt.UTC), start_date)
     print(f"materializing snapshots and KPIs for {len(days)} day(s) into the Dagster instance")
     demo.materialize_days(days)
     return 0
 
 
-def _site_ids(r) -> list[str]:
-    tables, missing = store.get_tables(r, ["mist_sites"], [None])
-    if missing:
-        raise SystemExit(
-            "wanperf: no mist_sites yet: run `wanperf seed` or materialize mist_sites in the UI"
-        )
-    return tables[0].column("site_id").to_pylist()
+def _partitioning(asset: str) -> str:
+    """How an asset is partitioned ("site_day", "day", ...), from the code location itself; exits
+    with the stored assets when `asset` is not one of them."""
+    from wanperf_dagster.dagster_io.partitions import partitioning_of
+    from wanperf_dagster.definitions import defs
+
+    kinds = partitioning_of(defs())
+    if asset not in kinds:
+        raise SystemExit(f"wanperf: no asset {asset!r}; stored assets: {', '.join(sorted(kinds))}")
+    return kinds[asset]
 
 
 def _load(asset: str, day: str, site: str | None):
-    import pyarrow as pa
+    from wanperf_dagster.dagster_io.storage import site_day_key
 
-    r = _redis()
-    if asset in PER_SITE_DAY_ASSETS:
-        sites = [site] if site else _site_ids(r)
-        keys_ = [f"{day}|{s}" for s in sites]
-    else:
+    assets = _asset_store()
+    kind = _partitioning(asset)
+    if kind == "site_day":
+        if site:
+            sites = [site]
+        else:
+            sites = assets.site_ids()
+            if sites is None:
+                raise SystemExit(
+                    "wanperf: no mist_sites yet: run `wanperf seed` or materialize mist_sites in the UI"
+                )
+        keys_ = [site_day_key(day, s) for s in sites]
+    elif kind == "day":
         keys_ = [day]
-    tables, missing = store.get_tables(r, [asset], keys_)
-    if not tables:
+    elif kind == "none":
+        keys_ = [None]
+    else:
+        raise SystemExit(
+            f"wanperf: {asset} is partitioned by {kind}, not by day; not exportable here"
+        )
+    loaded = assets.load(asset, keys_, allow_missing=True)
+    if not loaded.found:
         raise SystemExit(
             f"wanperf: no stored {asset} for {day}"
             + (f" and site {site}" if site else "")
             + "; materialize it first (Dagster UI, or `wanperf seed`)"
         )
-    if missing:
+    if loaded.missing:
         print(
-            f"note: {len(missing)} of {len(keys_)} partitions not materialized; left out",
+            f"note: {len(loaded.missing)} of {len(keys_)} partitions not materialized; left out",
             file=sys.stderr,
         )
-    return pa.concat_tables([t for t in tables], promote_options="permissive")
+    return loaded.table
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -361,8 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--demo-days",
         type=float,
-        default=float(os.environ.get("WANPERF_DEMO_DAYS") or 3),
-        help="days of simulated history to replay first (no token only)",
+        default=None,
+        help="days of simulated history to replay first (no token only; default"
+        " WANPERF_DEMO_DAYS, else 3)",
     )
     dev.set_defaults(func=cmd_dev)
 
@@ -437,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--asset",
         required=True,
-        choices=[*PER_SITE_DAY_ASSETS, *PER_DAY_ASSETS],
+        help="a stored asset partitioned by day x site or by day (circuit_kpis, org_kpis, ...)",
     )
     export.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
     export.add_argument("--site", help="one site id (per-site assets)")
@@ -467,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (store.EmbeddedRedisError, MistError, SweepLockedError) as exc:
+    except (SettingsError, store.EmbeddedRedisError, MistError, SweepLockedError) as exc:
         print(f"wanperf: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

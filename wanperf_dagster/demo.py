@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 import redis
 
-from wanperf_dagster import store
 from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
-from wanperf_dagster.mist.settings import SIM_TOKEN, in_process_simulator
+from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
 from wanperf_dagster.store import keys
 
 REPLAYED_UNTIL = f"{keys.NAMESPACE}:demo:replayed_until"
@@ -76,53 +75,50 @@ def days_touched(days: float, now: dt.datetime, start_date: str) -> list[str]:
 
 
 def materialize_days(days: list[str], log=print) -> None:
-    """The days' site_snapshots and circuit_kpis (one chunked run per day), then the rollups,
-    recorded in the Dagster instance of DAGSTER_HOME."""
-    import warnings
-
+    """The inventory, then per day its site_snapshots and circuit_kpis (one chunked run) and its
+    day rollups, recorded in the Dagster instance of DAGSTER_HOME."""
     import dagster as dg
 
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.SupersessionWarning)
+    from wanperf_dagster.dagster_io.metadata import CADENCE_TAG
+    from wanperf_dagster.dagster_io.partitions import (
+        SITE_PARTITIONS,
+        day_partitions,
+        site_day_partition,
+    )
+    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.definitions import defs
-    from wanperf_dagster.defs.assets import ingest, kpis
+    from wanperf_dagster.settings import get_settings
 
-    resources = defs.resources
+    definitions = defs()
+    assets = list(definitions.assets)
+    resources = definitions.resources
+    graph = definitions.resolve_asset_graph()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    everything = [
-        ingest.mist_sites,
-        kpis.site_snapshots,
-        kpis.circuit_kpis,
-        kpis.region_kpis,
-        kpis.org_kpis,
-        kpis.top_offenders,
-        kpis.congestion_trends,
-    ]
+    per_site_day = dg.AssetSelection.groups("kpis")
+    day_rollups = dg.AssetSelection.groups("rollups") & dg.AssetSelection.keys(
+        *[n.key for n in graph.asset_nodes if n.partitions_def == day_partitions]
+    )
     with dg.DagsterInstance.get() as instance:
         dg.materialize(
-            everything,
-            selection=[ingest.mist_sites],
+            assets,
+            selection=dg.AssetSelection.tag(CADENCE_TAG, "hourly"),
             resources=resources,
             instance=instance,
             run_config=quiet,
         )
-        sites_table = store.get_tables(
-            store.connect(store.resolve_redis_url()), ["mist_sites"], [None]
-        )[0][0]
-        site_ids = sites_table.column("site_id").to_pylist()
-        known = set(instance.get_dynamic_partitions("site"))
+        site_ids = AssetStore.from_settings(get_settings()).site_ids() or []
+        known = set(instance.get_dynamic_partitions(SITE_PARTITIONS))
         new = [s for s in site_ids if s not in known]
         if new:
-            instance.add_dynamic_partitions("site", new)
-        ordered = [s for s in instance.get_dynamic_partitions("site") if s in set(site_ids)]
+            instance.add_dynamic_partitions(SITE_PARTITIONS, new)
+        current = set(site_ids)
+        ordered = [s for s in instance.get_dynamic_partitions(SITE_PARTITIONS) if s in current]
         for day in days:
             t0 = time.monotonic()
-            first, last = (
-                dg.MultiPartitionKey({"day": day, "site": s}) for s in (ordered[0], ordered[-1])
-            )
+            first, last = (site_day_partition(day, s) for s in (ordered[0], ordered[-1]))
             dg.materialize(
-                everything,
-                selection=[kpis.site_snapshots, kpis.circuit_kpis],
+                assets,
+                selection=per_site_day,
                 resources=resources,
                 instance=instance,
                 run_config=quiet,
@@ -133,13 +129,8 @@ def materialize_days(days: list[str], log=print) -> None:
                 },
             )
             dg.materialize(
-                everything,
-                selection=[
-                    kpis.region_kpis,
-                    kpis.org_kpis,
-                    kpis.top_offenders,
-                    kpis.congestion_trends,
-                ],
+                assets,
+                selection=day_rollups,
                 resources=resources,
                 instance=instance,
                 partition_key=day,

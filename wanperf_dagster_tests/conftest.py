@@ -18,6 +18,20 @@ import redis
 from wanperf_dagster.store import EmbeddedRedis, connect
 
 
+@pytest.fixture(autouse=True)
+def _restore_event_batch_size():
+    """The project's event log turns Dagster's event batching on for its whole process
+    (`DAGSTER_EVENT_BATCH_SIZE`); a test that builds such an instance must not change what later
+    tests see."""
+    name = "DAGSTER_EVENT_BATCH_SIZE"
+    before = os.environ.get(name)
+    yield
+    if before is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = before
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> str:
     url = os.environ.get("WANPERF_TEST_REDIS_URL")

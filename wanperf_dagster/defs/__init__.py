@@ -1,5 +1,7 @@
-"""The Dagster layer: assets, partitions, resources, IO manager, automation, checks.
+"""The code location's definitions, one folder per domain, found by `load_from_defs_folder`.
 
-The only package that imports dagster; it wires the plain libraries (`mist`, `kpi`, `store`,
-`simulator`) together and stays declarative.
+Each folder holds its assets, their checks and their automation side by side:
+`ingest/` (the Mist API into Redis), `status/` (what is wrong now), `kpis/` (site-day snapshots and
+circuit KPIs, and the nightly and rolling backfills), `rollups/` (region, org, offenders, trends,
+weeks and months). Resources, the IO manager and partitions live in `wanperf_dagster.dagster_io`.
 """

@@ -13,31 +13,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from wanperf_dagster import contract
+
 from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
 
-SNAPSHOT_COLUMNS = [
-    "ts",
-    "site_id",
-    "circuit_id",
-    "mac",
-    "port_id",
-    "up",
-    "speed_mbps",
-    "rx_bps",
-    "tx_bps",
-    "rx_bytes",
-    "tx_bytes",
-    "rx_pkts",
-    "tx_pkts",
-    "rx_errors",
-    "tx_errors",
-    "jitter_ms",
-    "latency_ms",
-    "loss_pct",
-    "last_flapped",
-]
-REQUIRED_COLUMNS = ["ts", "site_id", "circuit_id", "up"]
-COUNTERS = ["rx_bytes", "tx_bytes", "rx_pkts", "tx_pkts", "rx_errors", "tx_errors"]
+SNAPSHOT_COLUMNS = list(contract.SNAPSHOT_COLUMNS)
+REQUIRED_COLUMNS = list(contract.REQUIRED_COLUMNS)
+COUNTERS = list(contract.COUNTERS)
 QUALITY = [
     ("jitter", "jitter_ms", "ms"),
     ("latency", "latency_ms", "ms"),
@@ -154,12 +136,10 @@ def _num(df: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> Prepared | None:
-    """Validate, deduplicate and sort the samples; None when there are none."""
+    """Validate, deduplicate and sort the samples, and derive every per-sample measure the KPIs
+    aggregate; None when there are no samples."""
     config = config or DEFAULT_CONFIG
-    if interval_minutes <= 0 or 60 % interval_minutes:
-        raise ValueError(
-            f"interval_minutes must divide 60 (1, 2, 5, 10, 15, 30, 60), got {interval_minutes}"
-        )
+    interval = _check_interval(interval_minutes)
     df = _as_frame(samples)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -168,13 +148,58 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         )
     if df.empty:
         return None
-    interval = int(interval_minutes)
+    rows, codes, slot, circuit_ids = _one_sample_per_slot(df, interval)
+
+    def col(name: str) -> np.ndarray:
+        return _num(df, name)[rows]
+
+    up_flags = df["up"].astype("boolean")
+    up = up_flags.fillna(False).to_numpy(dtype=bool)[rows]
+    down = (~up_flags).fillna(False).to_numpy(dtype=bool)[rows]
+    circuits = _circuit_attributes(df, rows, codes, circuit_ids, col("speed_mbps"), config)
+    thresholds_of = circuits.pop("thresholds_of")
+    rate, util, util_valid = _utilisation(col, up)
+    same = np.r_[False, codes[1:] == codes[:-1]]  # the previous row is the same circuit
+    prev = np.r_[0, np.arange(len(rows) - 1)]
+    return Prepared(
+        interval=interval,
+        n=len(rows),
+        circuit=codes,
+        circuit_ids=np.asarray(circuit_ids, dtype=object),
+        **circuits,
+        slot=slot,
+        up=up,
+        down=down,
+        util=util,
+        util_valid=util_valid,
+        thresholds=thresholds_of[codes],
+        flap=_flaps(same, prev, up, down, col("last_flapped")),
+        deltas=_counter_deltas(col, same, prev),
+        quality={name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY},
+        failover=_failover(codes, slot, circuits, up, down, rate, config),
+    )
+
+
+def _check_interval(interval_minutes: int) -> int:
+    if interval_minutes <= 0 or 60 % interval_minutes:
+        raise ValueError(
+            f"interval_minutes must divide 60 (1, 2, 5, 10, 15, 30, 60), got {interval_minutes}"
+        )
+    return int(interval_minutes)
+
+
+def _one_sample_per_slot(df: pd.DataFrame, interval: int):
+    """Row numbers of the samples kept, sorted by (circuit, slot), with their circuit codes and
+    slots (minutes since the epoch, floored to the interval), and the circuit ids by code.
+
+    Of two samples of a circuit in one slot the later one wins; of two at the same instant with
+    different content, the one whose content hashes higher, so the result never depends on row
+    order."""
     ts = pd.to_datetime(df["ts"], utc=True)
     ts_ns = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
     slot = ts_ns // NS_PER_MIN // interval * interval
     codes, circuit_ids = pd.factorize(df["circuit_id"], sort=True)
     circuit_ids = np.asarray(circuit_ids.astype(str), dtype=object)
-    # one sample per (circuit, slot): the latest by ts; the sort makes the rest order-free
     ts_ms = ts_ns // 1_000_000
     span = int(ts_ms.max() - ts_ms.min()) + 1 if len(ts_ms) else 1
     if (int(codes.max()) + 1) * span < 2**62:  # one int64 key: (circuit, ts) in a single sort
@@ -183,25 +208,24 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         order = np.lexsort((ts_ns, slot, codes))
     o_codes, o_ts = codes[order], ts_ns[order]
     if ((o_codes[1:] == o_codes[:-1]) & (o_ts[1:] == o_ts[:-1])).any():
-        # the same circuit twice at the same instant with different values: pick by content,
-        # so that the result never depends on row order
         content = pd.util.hash_pandas_object(df, index=False).to_numpy()
         order = np.lexsort((content, ts_ns, slot, codes))
     codes, slot = codes[order], slot[order]
     keep = np.r_[(codes[1:] != codes[:-1]) | (slot[1:] != slot[:-1]), True]
-    rows = order[keep]
-    codes, slot = codes[keep], slot[keep]
-    n = len(rows)
+    return order[keep], codes[keep], slot[keep], circuit_ids
 
-    def col(name: str) -> np.ndarray:
-        return _num(df, name)[rows]
 
-    up_flags = df["up"].astype("boolean")
-    up = up_flags.fillna(False).to_numpy(dtype=bool)[rows]
-    down = (~up_flags).fillna(False).to_numpy(dtype=bool)[rows]
-
-    # circuit attributes: first row of each circuit (rows are sorted by circuit)
-    first = np.r_[True, codes[1:] != codes[:-1]]
+def _circuit_attributes(
+    df: pd.DataFrame,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    circuit_ids: np.ndarray,
+    speed: np.ndarray,
+    config: KpiConfig,
+) -> dict[str, np.ndarray]:
+    """Per circuit code: site, port, region, role, speed (its last sample's) and thresholds
+    (`thresholds_of`, (circuits, 3), and their label)."""
+    first = np.r_[True, codes[1:] != codes[:-1]]  # rows are sorted by circuit
     first_rows = rows[first]
     site_of = df["site_id"].iloc[first_rows].astype(str).to_numpy(dtype=object)
     if "port_id" in df.columns:
@@ -210,96 +234,82 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         port_of = np.array([c.split(":")[-1] for c in np.asarray(circuit_ids)], dtype=object)
     if "region" in df.columns:
         region_of = (
-            df["region"]
-            .iloc[first_rows]
-            .astype(object)
-            .fillna("unknown")
-            .astype(str)
-            .to_numpy(dtype=object)
-        )
+            df["region"].iloc[first_rows].astype(object).fillna("unknown").astype(str)
+        ).to_numpy(dtype=object)
     else:
         region_of = np.array([config.site_regions.get(s, "unknown") for s in site_of], dtype=object)
     circuits = pd.DataFrame(
         {"site_id": site_of, "circuit_id": np.asarray(circuit_ids), "port_id": port_of}
     )
-    primary_of = config.is_primary(circuits).to_numpy(dtype=bool)
-    speed = col("speed_mbps")
-    last = np.r_[codes[1:] != codes[:-1], True]
-    speed_of = speed[last]
     thresholds_of = np.array(
         [config.thresholds_for(r) for r in region_of], dtype=np.float64
     ).reshape(-1, 3)
-    thr_label_of = np.array(
-        ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
-    )
+    last = np.r_[codes[1:] != codes[:-1], True]
+    return {
+        "site_of_circuit": site_of,
+        "port_of_circuit": port_of,
+        "region_of_circuit": np.asarray(region_of, dtype=object),
+        "primary_of_circuit": config.is_primary(circuits).to_numpy(dtype=bool),
+        "speed_of_circuit": speed[last],
+        "thresholds_label_of_circuit": np.array(
+            ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
+        ),
+        "thresholds_of": thresholds_of,
+    }
 
-    rx_bps, tx_bps = col("rx_bps"), col("tx_bps")
+
+def _utilisation(col, up: np.ndarray):
+    """(rate, utilisation %, utilisation known) per sample: max(rx, tx) over the link speed,
+    capped at 100; unknown when the speed is 0 or missing, the rate missing, or the port not up."""
+    speed, rx_bps, tx_bps = col("speed_mbps"), col("rx_bps"), col("tx_bps")
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.fmax(rx_bps, tx_bps)
         util = np.where(
             (speed > 0) & ~np.isnan(rate), np.minimum(rate / (speed * 1e6) * 100, 100.0), np.nan
         )
     util_valid = up & ~np.isnan(util)
-    util = np.where(util_valid, util, np.nan)
-    thresholds = thresholds_of[codes]
+    return rate, np.where(util_valid, util, np.nan), util_valid
 
-    same = np.r_[False, codes[1:] == codes[:-1]]
-    prev = np.r_[0, np.arange(n - 1)]
+
+def _flaps(same, prev, up, down, last_flapped) -> np.ndarray:
+    """A flap at a sample: the known state changed since the circuit's previous sample, or the
+    port's `last_flapped` moved forward (a flap between samples)."""
     known = (up | down) & (up[prev] | down[prev])
     changed = same & known & (up != up[prev])
-    lf = col("last_flapped")
     with np.errstate(invalid="ignore"):
-        advanced = same & (lf > lf[prev])
-    flap = changed | advanced
+        advanced = same & (last_flapped > last_flapped[prev])
+    return changed | advanced
 
+
+def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
+    """Each counter's increase since the circuit's previous sample; a decrease is a reset
+    (reboot), so the counter restarted from zero and its value is the increase."""
     deltas = {}
     for name in COUNTERS:
         x = col(name)
         d = x - x[prev]
         with np.errstate(invalid="ignore"):
-            d = np.where(d < 0, x, d)  # a reset (reboot): the counter restarted from zero
+            d = np.where(d < 0, x, d)
         d = np.where(same & ~np.isnan(d), d, 0)
         deltas[name] = d.astype(np.int64)
+    return deltas
 
-    quality = {name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY}
 
-    # failover: a secondary up and carrying traffic while its site's primary is down (same slot)
-    site_code = pd.factorize(site_of)[0][codes]
-    is_primary = primary_of[codes]
+def _failover(codes, slot, circuits, up, down, rate, config: KpiConfig) -> np.ndarray:
+    """A secondary up and carrying traffic in a slot where its site's primary is down."""
+    site_code = pd.factorize(circuits["site_of_circuit"])[0][codes]
+    is_primary = circuits["primary_of_circuit"][codes]
     key = site_code.astype(np.int64) * (1 << 40) + slot
     p_keys, p_down = key[is_primary], down[is_primary]
     o = np.argsort(p_keys, kind="stable")
     p_keys, p_down = p_keys[o], p_down[o]
     pos = np.clip(np.searchsorted(p_keys, key), 0, max(len(p_keys) - 1, 0))
-    primary_down = np.zeros(n, dtype=bool)
+    primary_down = np.zeros(len(codes), dtype=bool)
     if len(p_keys):
         primary_down = (p_keys[pos] == key) & p_down[pos]
     with np.errstate(invalid="ignore"):
         carrying = up & (np.nan_to_num(rate, nan=0.0) >= config.carrying_min_bps)
-    failover = ~is_primary & carrying & primary_down
-
-    return Prepared(
-        interval=interval,
-        n=n,
-        circuit=codes,
-        circuit_ids=np.asarray(circuit_ids, dtype=object),
-        site_of_circuit=site_of,
-        port_of_circuit=port_of,
-        region_of_circuit=np.asarray(region_of, dtype=object),
-        primary_of_circuit=primary_of,
-        speed_of_circuit=speed_of,
-        thresholds_label_of_circuit=thr_label_of,
-        slot=slot,
-        up=up,
-        down=down,
-        util=util,
-        util_valid=util_valid,
-        thresholds=thresholds,
-        flap=flap,
-        deltas=deltas,
-        quality=quality,
-        failover=failover,
-    )
+    return ~is_primary & carrying & primary_down
 
 
 def _percentile_95(values: np.ndarray, seg: np.ndarray, starts: np.ndarray) -> np.ndarray:

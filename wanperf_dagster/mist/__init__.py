@@ -9,14 +9,13 @@ from .client import (
     MistPermissionError,
     MistRequestError,
     base_url_for,
+    split_tokens,
 )
 from .inventory import Inventory, fetch_inventory
-from .records import RAW_FIELDS, normalise_page, normalise_record
-from .settings import MistSettings, client_from_env
+from .records import normalise_page, normalise_record
 from .sweep import PageEvent, SweepConfig, SweepLockedError, refresh_stale_sites, run_sweep
 
 __all__ = [
-    "RAW_FIELDS",
     "Inventory",
     "MistAuthError",
     "MistBudgetExhausted",
@@ -25,15 +24,14 @@ __all__ = [
     "MistNotFoundError",
     "MistPermissionError",
     "MistRequestError",
-    "MistSettings",
     "PageEvent",
     "SweepConfig",
     "SweepLockedError",
     "base_url_for",
-    "client_from_env",
     "fetch_inventory",
     "normalise_page",
     "normalise_record",
     "refresh_stale_sites",
     "run_sweep",
+    "split_tokens",
 ]

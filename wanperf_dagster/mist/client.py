@@ -345,8 +345,8 @@ class MistClient:
     # paging ---------------------------------------------------------------------------------
     def iter_search(
         self, path: str, params: dict | None = None, start_url: str | None = None
-    ) -> Iterator[tuple[dict, str | None, str]]:
-        """Pages of a `next`-style search: (body, next URL or None, URL fetched).
+    ) -> Iterator[tuple[dict, str | None]]:
+        """Pages of a `next`-style search: (body, next URL or None).
 
         `next` is requested verbatim until it is absent or null; a short page never stops it.
         """
@@ -360,11 +360,8 @@ class MistClient:
                     1,
                 )
             nxt = body.get("next") or None
-            yield body, nxt, url if query is None else self._with_query(url, query)
+            yield body, nxt
             url, query = nxt, None
-
-    def _with_query(self, path: str, params: dict) -> str:
-        return requests.Request("GET", self.url(path), params=params).prepare().url
 
     def iter_pages(
         self, path: str, params: dict | None = None, limit: int = 1000
@@ -428,5 +425,6 @@ def _detail(resp: requests.Response) -> str:
     return f": {detail}" if detail else ""
 
 
-def tokens_from_env(value: str | None) -> list[str]:
+def split_tokens(value: str | None) -> list[str]:
+    """`MIST_API_TOKEN`'s value: one or more tokens, comma-separated."""
     return [t.strip() for t in (value or "").split(",") if t.strip()]

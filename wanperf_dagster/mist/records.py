@@ -12,30 +12,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from wanperf_dagster.contract import COUNTERS, RATES, RAW_FIELDS, circuit_id
+
 MAC_RE = re.compile(r"^[0-9a-f]{12}$")
 
-# raw sample fields in stored order (site_id comes from the key, circuit_id from mac:port_id)
-RAW_FIELDS = [
-    "ts",
-    "mac",
-    "port_id",
-    "up",
-    "speed_mbps",
-    "rx_bps",
-    "tx_bps",
-    "rx_bytes",
-    "tx_bytes",
-    "rx_pkts",
-    "tx_pkts",
-    "rx_errors",
-    "tx_errors",
-    "jitter_ms",
-    "latency_ms",
-    "loss_pct",
-    "last_flapped",
-]
-_COUNTERS = ["rx_bytes", "tx_bytes", "rx_pkts", "tx_pkts", "rx_errors", "tx_errors"]
-_RATES = ["rx_bps", "tx_bps"]
+_COUNTERS = COUNTERS
+_RATES = RATES
+_SPEED = RAW_FIELDS.index("speed_mbps")
 _QUALITY = [("jitter", "jitter_ms"), ("latency", "latency_ms"), ("loss", "loss_pct")]
 
 
@@ -97,7 +80,7 @@ def normalise_record(rec: dict, ts: float) -> Sample:
     for src, dst in _QUALITY:
         values[dst] = _number(rec, src)
     values["last_flapped"] = _number(rec, "last_flapped")
-    return Sample(site_id, f"{mac}:{port_id}", [values[k] for k in RAW_FIELDS])
+    return Sample(site_id, circuit_id(mac, port_id), [values[k] for k in RAW_FIELDS])
 
 
 def normalise_page(records, ts: float) -> PageResult:
@@ -118,7 +101,7 @@ def normalise_page(records, ts: float) -> PageResult:
         except ValueError as exc:
             out.quarantined.append({"reason": str(exc), "record": rec})
             continue
-        if sample.values[4] == 0:
+        if sample.values[_SPEED] == 0:
             out.zero_speed += 1
         out.samples.append(sample)
     return out

@@ -192,7 +192,7 @@ def _resume_or_start(r: redis.Redis, org_id: str, t: float, config: SweepConfig)
 def _page_loop(client, r, session, config, on_page, now, started, seen, lock) -> None:
     path = f"/api/v1/orgs/{session.org_id}/stats/ports/search"
     params = {"device_type": "gateway", "limit": config.page_limit}
-    for body, nxt, _url in client.iter_search(path, params, start_url=session.cursor or None):
+    for body, nxt in client.iter_search(path, params, start_url=session.cursor or None):
         session.cursor = nxt or ""
         result = save_page(r, session, body["results"], now(), config, seen)
         with contextlib.suppress(LockError):
@@ -248,7 +248,7 @@ def refresh_stale_sites(
             updated_at=t,
         )
         path = f"/api/v1/sites/{site}/stats/ports/search"
-        for body, _nxt, _url in client.iter_search(
+        for body, _nxt in client.iter_search(
             path, {"device_type": "gateway", "limit": config.page_limit}
         ):
             result = save_page(r, session, body["results"], now(), config)

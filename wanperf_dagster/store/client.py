@@ -5,8 +5,6 @@ redis-py picks up hiredis (a pinned dependency) for reply parsing by itself.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import AuthenticationError
@@ -54,18 +52,6 @@ def connect(
         retry=retry,
     )
     return redis.Redis(connection_pool=pool)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and metadata."""
-    parts = urlsplit(url)
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
 
 
 def server_info(client: redis.Redis) -> dict:

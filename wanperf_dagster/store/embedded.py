@@ -19,15 +19,9 @@ from pathlib import Path
 
 import redis
 
-DEFAULT_DATA_DIR = ".wanperf"
-
 
 class EmbeddedRedisError(RuntimeError):
     """The embedded server could not be started or reached."""
-
-
-def data_dir_from_env() -> Path:
-    return Path(os.environ.get("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
 
 
 def valkey_server_binary() -> Path:
@@ -228,10 +222,9 @@ class EmbeddedRedis:
         return True
 
 
-def resolve_redis_url(url: str | None = None, data_dir: str | os.PathLike | None = None) -> str:
-    """The Redis to use: an explicit URL, `WANPERF_REDIS_URL`, or the embedded server."""
-    url = url or os.environ.get("WANPERF_REDIS_URL")
+def resolve_redis_url(url: str | None, data_dir: str | os.PathLike) -> str:
+    """The Redis to use: the given URL, or the embedded server of the data directory (started
+    when it does not run yet)."""
     if url:
         return url
-    path = Path(data_dir) if data_dir else data_dir_from_env()
-    return EmbeddedRedis(path).ensure_running().url
+    return EmbeddedRedis(Path(data_dir)).ensure_running().url

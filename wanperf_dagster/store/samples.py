@@ -1,8 +1,7 @@
 """Swept samples in Redis: one hash per site-day, one field per (sample slot, circuit).
 
 A repeated or resumed sweep writes the same fields again, so it overwrites instead of duplicating.
-Values are compact JSON arrays in the field order the sweep gives (`RAW_FIELDS` of `mist.records`,
-passed in by the caller so this module stays free of the client).
+Values are compact JSON arrays in `contract.RAW_FIELDS` order.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import redis
+
+from wanperf_dagster.contract import FLOAT_FIELDS, INT_FIELDS, RAW_FIELDS, SNAPSHOT_COLUMNS
 
 from . import keys
 from .bulk import PIPELINE_CHUNK
@@ -51,9 +52,7 @@ def queue_samples(
     return dict(per_site)
 
 
-def read_site_days(
-    client: redis.Redis, site_days: Sequence[tuple[str, str]], fields: Sequence[str]
-) -> pd.DataFrame:
+def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """All stored samples of the given (day, site) pairs as one frame (`site_snapshots` schema),
     in pipelined round trips."""
     raws: list = []
@@ -67,39 +66,28 @@ def read_site_days(
         for value in h.values():
             rows.append(json.loads(value))
             site_col.append(site)
-    return samples_frame(site_col, rows, fields)
+    return samples_frame(site_col, rows)
 
 
-_INT_COLUMNS = [
-    "speed_mbps",
-    "rx_bps",
-    "tx_bps",
-    "rx_bytes",
-    "tx_bytes",
-    "rx_pkts",
-    "tx_pkts",
-    "rx_errors",
-    "tx_errors",
-]
-_FLOAT_COLUMNS = ["jitter_ms", "latency_ms", "loss_pct", "last_flapped"]
-
-
-def samples_frame(site_ids: list[str], rows: list[list], fields: Sequence[str]) -> pd.DataFrame:
-    """Rows of raw values (in `fields` order, `ts` first) → the `site_snapshots` frame, typed and
-    sorted by (ts, circuit_id): `ts`, `site_id`, `circuit_id`, then the other fields."""
+def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
+    """Rows of raw values (in `RAW_FIELDS` order) → the `site_snapshots` frame
+    (`SNAPSHOT_COLUMNS`), typed and sorted by (ts, circuit_id)."""
     frame = (
-        pd.DataFrame(rows, columns=list(fields)) if rows else pd.DataFrame({f: [] for f in fields})
+        pd.DataFrame(rows, columns=list(RAW_FIELDS))
+        if rows
+        else pd.DataFrame({f: [] for f in RAW_FIELDS})
     )
     ts_ms = (frame["ts"].astype(np.float64) * 1000).round().astype(np.int64)
     frame["ts"] = pd.to_datetime(ts_ms, unit="ms", utc=True)
     frame.insert(1, "site_id", pd.Series(site_ids, dtype="str"))
+    # contract.circuit_id, vectorised
     frame.insert(2, "circuit_id", frame["mac"].astype("str") + ":" + frame["port_id"].astype("str"))
     frame["up"] = frame["up"].astype("boolean")
     for c in ("mac", "port_id"):
         frame[c] = frame[c].astype("str")
-    for c in _INT_COLUMNS:
+    for c in INT_FIELDS:
         frame[c] = pd.array(frame[c].tolist(), dtype="Int64")
-    for c in _FLOAT_COLUMNS:
+    for c in FLOAT_FIELDS:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-    frame = frame[["ts", "site_id", "circuit_id", *[f for f in fields if f != "ts"]]]
+    frame = frame[list(SNAPSHOT_COLUMNS)]
     return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)

@@ -1,5 +1,6 @@
-"""A real chunked backfill through Dagster's own backfill machinery (the daemon's iteration,
-an instance, runs), not a mock: every partition ends materialized, in a handful of runs."""
+"""The nightly backfill through Dagster's own machinery, not a mock: the asset daemon evaluates
+the `kpi_backfills` automation sensor across its 00:20 tick, the backfill it emits runs through
+the backfill daemon's iteration, and every partition ends materialized, in a handful of runs."""
 
 import json
 import math
@@ -33,11 +34,20 @@ def test_chunked_backfill_materializes_every_partition(redis_url, redis_client, 
     lines = [line for line in out.stdout.splitlines() if line.startswith("REPORT ")]
     assert lines, out.stderr[-3000:]
     report = json.loads(lines[-1][len("REPORT ") :])
+    # nothing before the tick; after it, one backfill of yesterday: every site, and the day rollups
+    assert report["backfills_before_tick"] == 0 and report["backfills_after_tick"] == 1
+    requested = report["requested"]
+    assert len(requested["circuit_kpis"]) == sites
+    assert {k.split("|")[0] for k in requested["site_snapshots"]} == {"2025-11-26"}
+    for rollup in ("region_kpis", "org_kpis", "top_offenders", "congestion_trends"):
+        assert requested[rollup] == ["2025-11-26"], rollup
+    assert not {"weekly_circuit_kpis", "monthly_circuit_kpis", "mist_sites"} & set(requested)
     assert report["status"] == "COMPLETED_SUCCESS", report
     assert report["materialized"]["site_snapshots"] == sites
     assert report["materialized"]["circuit_kpis"] == sites
     assert report["materialized"]["circuit_kpis_hourly"] == sites
     assert report["materialized"]["org_kpis"] == report["materialized"]["region_kpis"] == 1
+    assert report["materialized"]["congestion_trends"] == 1
     chunk_runs = [r for r in report["runs"] if "circuit_kpis" in r["assets"]]
     # one day x 12 sites in chunks of 5: three runs, each holding the snapshot and KPI steps
     assert len(chunk_runs) == math.ceil(sites / chunk)

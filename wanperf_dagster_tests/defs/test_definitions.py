@@ -1,36 +1,129 @@
-"""The whole code location loads, and every asset spec is complete."""
+"""The whole code location loads from its defs folder, lists what it always listed, and every
+asset spec is complete."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
+import pytest
 
-from wanperf_dagster.definitions import defs
+from wanperf_dagster.definitions import build_resources, defs
+from wanperf_dagster.settings import Settings
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+# what the code location holds; the nightly and rolling backfills were two schedules that added
+# backfills through private APIs, and are now one automation sensor (kpi_backfills)
+EXPECTED = {
+    "assets": {
+        "mist_sites",
+        "raw_port_stats",
+        "wan_status_now",
+        "site_snapshots",
+        "circuit_kpis",
+        "circuit_kpis_hourly",
+        "region_kpis",
+        "org_kpis",
+        "top_offenders",
+        "congestion_trends",
+        "weekly_circuit_kpis",
+        "monthly_circuit_kpis",
+    },
+    "asset_checks": {
+        "raw_port_stats:sweep_complete",
+        "raw_port_stats:freshness_check",
+        "site_snapshots:no_duplicate_samples",
+        "circuit_kpis:kpi_bounds",
+        "circuit_kpis:coverage",
+    },
+    "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job"},
+    "schedules": {"sweep_every_poll_interval", "inventory_hourly"},
+    "sensors": {
+        "site_partitions_sensor",
+        "stale_site_refresh_sensor",
+        "freshness_checks_sensor",
+        "kpi_backfills",
+    },
+    "resources": {"redis", "io_manager", "mist"},
+}
 
 
 def test_definitions_load():
-    repo = defs.get_repository_def()
+    loaded = defs()
+    repo = loaded.get_repository_def()
     assert "io_manager" in repo.get_top_level_resources()
     assert "redis" in repo.get_top_level_resources()
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(loaded)
+
+
+def test_dg_lists_every_definition_of_the_defs_folder():
+    """`dg list defs`, as a newcomer runs it, prints the code location's definitions."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIST_")}
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "dg"), "list", "defs", "--json"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    listed = json.loads(out.stdout)
+
+    def names(kind: str) -> set[str]:
+        keys = {"assets": "asset_key", "asset_checks": "key"}.get(kind, "name")
+        return {str(item[keys]) for item in listed[kind]}
+
+    for kind, expected in EXPECTED.items():
+        assert names(kind) == expected, kind
+
+
+def test_each_domain_folder_holds_its_assets_and_their_automation():
+    """A newcomer opening defs/<domain>/ finds the assets, their checks and their automation."""
+    loaded = defs()
+    graph = loaded.resolve_asset_graph()
+    folders = {
+        node.key.to_user_string(): Path(
+            node.metadata["dagster/code_references"].code_references[0].file_path
+        ).parent.name
+        for node in graph.asset_nodes
+    }
+    groups = {node.key.to_user_string(): node.group_name for node in graph.asset_nodes}
+    for asset, folder in folders.items():
+        assert folder == groups[asset], f"{asset} is in defs/{folder}/ but in group {groups[asset]}"
 
 
 def test_every_asset_is_described_and_grouped():
-    for spec in defs.resolve_all_asset_specs():
+    for spec in defs().resolve_all_asset_specs():
         assert spec.description, f"{spec.key} has no description"
         assert spec.group_name and spec.group_name != "default", f"{spec.key} has no group"
         assert spec.owners, f"{spec.key} has no owner"
         assert spec.kinds, f"{spec.key} has no kinds"
 
 
-def test_redis_url_is_an_env_var_not_a_value(monkeypatch):
-    from wanperf_dagster.defs.definitions import build_resources
-
-    monkeypatch.setenv("WANPERF_REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
-    resources = build_resources()
+def test_secrets_are_env_vars_not_values():
+    settings = Settings.from_env(
+        {"WANPERF_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0", "MIST_API_TOKEN": "tok-sec,tok-2"}
+    )
+    resources = build_resources(settings)
     assert isinstance(resources["redis"].url, dg.EnvVar)
-    assert "hunter2" not in repr(resources["redis"])
+    assert isinstance(resources["mist"].api_token, dg.EnvVar)
+    shown = repr(resources) + repr(settings)
+    assert "hunter2" not in shown and "tok-sec" not in shown
+
+
+@pytest.mark.parametrize("asset", ["site_snapshots", "circuit_kpis", "org_kpis"])
+def test_the_backfill_automation_is_on_the_kpis_and_day_rollups(asset):
+    spec = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}[asset]
+    assert spec.automation_condition is not None
+    assert "nightly" in str(spec.automation_condition.get_label() or "")
 
 
 def test_contract_schemas_are_declared_on_the_per_site_assets():
-    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    specs = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}
     columns = {
         name: [c.name for c in specs[name].metadata["dagster/column_schema"].columns]
         for name in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
@@ -51,7 +144,7 @@ def test_rollups_depend_on_their_own_days_not_on_all_history():
     rollup run (measured at 400 days x 2,000 sites: 19.4 s and +674 MiB against 8.8 s, +89 MiB)."""
     from dagster._core.definitions.partitions.context import partition_loading_context
 
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     upstream = graph.get(dg.AssetKey("circuit_kpis")).partitions_def
     cases = {
         "region_kpis": ("2025-11-26", 1),

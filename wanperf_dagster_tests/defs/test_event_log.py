@@ -10,7 +10,7 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from wanperf_dagster.defs.event_log import BATCH_SIZE_ENV, BatchedSqliteEventLogStorage
+from wanperf_dagster.instance.event_log import BATCH_SIZE_ENV, BatchedSqliteEventLogStorage
 
 pytestmark = [pytest.mark.dagster, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -114,7 +114,7 @@ def _record(instance: dg.DagsterInstance) -> dict:
 def _batched_overrides(tmp_path) -> dict:
     return {
         "event_log_storage": {
-            "module": "wanperf_dagster.defs.event_log",
+            "module": "wanperf_dagster.instance.event_log",
             "class": "BatchedSqliteEventLogStorage",
             "config": {"base_dir": str(tmp_path / "history" / "runs")},
         }
@@ -149,7 +149,9 @@ def test_batched_storage_records_what_the_stock_storage_records(tmp_path, monkey
 
 
 def test_the_configured_batch_size_turns_batching_on(tmp_path, monkeypatch):
-    monkeypatch.delenv(BATCH_SIZE_ENV, raising=False)
+    # set, then removed through monkeypatch: whatever the storage sets is undone after the test
+    monkeypatch.setenv(BATCH_SIZE_ENV, "unset")
+    monkeypatch.delenv(BATCH_SIZE_ENV)
     overrides = _batched_overrides(tmp_path)
     overrides["event_log_storage"]["config"]["batch_size"] = 250
     with dg.instance_for_test(overrides=overrides) as instance:

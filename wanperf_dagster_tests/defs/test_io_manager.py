@@ -5,8 +5,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.defs.io_manager import PARTITION_COLUMNS, TTL_SECONDS, RedisIOManager
-from wanperf_dagster.defs.resources import RedisResource
+from wanperf_dagster.dagster_io.io_manager import RedisIOManager
+from wanperf_dagster.dagster_io.metadata import PARTITION_COLUMNS, TTL_SECONDS
+from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.store import decode_table, keys
 
 pytestmark = [pytest.mark.storage, pytest.mark.dagster]

@@ -10,12 +10,13 @@ import pyarrow as pa
 import pytest
 
 from wanperf_dagster import kpi
-from wanperf_dagster.defs import automation
-from wanperf_dagster.defs.assets import ingest, kpis
-from wanperf_dagster.defs.io_manager import RedisIOManager
-from wanperf_dagster.defs.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.io_manager import RedisIOManager
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.definitions import defs
+from wanperf_dagster.defs.ingest import assets as ingest
+from wanperf_dagster.defs.ingest import automation
 from wanperf_dagster.mist import SweepConfig, run_sweep
-from wanperf_dagster.mist.settings import in_process_simulator
+from wanperf_dagster.sources import in_process_simulator
 from wanperf_dagster.store import get_tables, put_tables
 from wanperf_dagster_tests.instance_config import project_instance_overrides
 
@@ -62,9 +63,7 @@ def site_range_tags(sites):
 def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     sim, resources, instance, redis_client
 ):
-    from wanperf_dagster.defs.definitions import ASSETS
-
-    all_assets = ASSETS  # every asset of the code location
+    all_assets = list(defs().assets)  # every asset of the code location
 
     def run(selection, **kw):
         result = dg.materialize(
@@ -96,7 +95,7 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         sim.clock.set(DAY0 + k * 600 + 30)
         run_sweep(client, redis_client, SweepConfig())
 
-    result = run([kpis.site_snapshots, kpis.circuit_kpis], tags=site_range_tags(site_ids))
+    result = run(dg.AssetSelection.groups("kpis"), tags=site_range_tags(site_ids))
     checks = result.get_asset_check_evaluations()
     assert {c.check_name for c in checks} == {"no_duplicate_samples", "kpi_bounds", "coverage"}
     assert all(c.passed for c in checks if c.check_name != "coverage")
@@ -134,10 +133,7 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         changes = int(t["up"].astype(int).diff().abs().sum()) + int(t["flaps"].sum())
         assert abs(stored.loc[cid, "up_minutes"] - int(t["up"].sum())) <= 10 * (changes + 1)
 
-    run(
-        [kpis.region_kpis, kpis.org_kpis, kpis.top_offenders, kpis.congestion_trends],
-        partition_key=DAY,
-    )
+    run(["region_kpis", "org_kpis", "top_offenders", "congestion_trends"], partition_key=DAY)
     org_meta = instance.get_latest_materialization_event(
         dg.AssetKey("org_kpis")
     ).asset_materialization.metadata
@@ -149,14 +145,19 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
             dg.AssetKey("top_offenders")
         ).asset_materialization.metadata
     )
-    run([kpis.weekly_circuit_kpis], partition_key="2025-11-24")
+    run(["weekly_circuit_kpis"], partition_key="2025-11-24")
     weekly = get_tables(redis_client, ["weekly_circuit_kpis"], ["2025-11-24"])[0][0].to_pandas()
     assert (
         weekly.set_index("circuit_id").sort_index()["up_minutes"].to_numpy()
         == stored["up_minutes"].to_numpy()
     ).all()
-    run([kpis.monthly_circuit_kpis], partition_key="2025-11-01")
-    run([ingest.wan_status_now])
+    run(["monthly_circuit_kpis"], partition_key="2025-11-01")
+    monthly = get_tables(redis_client, ["monthly_circuit_kpis"], ["2025-11-01"])[0][0].to_pandas()
+    assert (
+        monthly.set_index("circuit_id").sort_index()["up_minutes"].to_numpy()
+        == stored["up_minutes"].to_numpy()
+    ).all()
+    run(["wan_status_now"])
     status = get_tables(redis_client, ["wan_status_now"], [None])[0][0].to_pandas()
     assert set(status["window_hours"]) == {3, 12, 24} and status["circuit_id"].nunique() == len(
         stored
@@ -189,49 +190,58 @@ def test_partition_sensor_adds_and_retires_sites(resources, instance, redis_clie
     assert result.dynamic_partitions_requests[0].partition_keys == ["d"]
     instance.add_dynamic_partitions("site", ["d"])
     assert instance.get_dynamic_partitions("site") == ["a", "b", "c", "d"]  # a keeps its history
-    assert automation.active_sites(resources["redis"], instance) == [
-        "b",
-        "c",
-        "d",
-    ]  # and no new runs
 
 
-def test_nightly_schedule_adds_one_chunked_backfill(resources, instance, redis_client):
-    import pyarrow as pa
-
+def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morning(instance):
+    """The kpi_backfills conditions, evaluated as the asset daemon does (a preview: nothing is
+    launched or added): nothing before a tick, yesterday after 00:20, the last 3 complete days
+    after 03:40, for every site partition and the day rollups; never today, weeks or months."""
     sites = [f"s{i:02d}" for i in range(7)]
-    put_tables(
-        redis_client,
-        ["mist_sites"],
-        {None: pa.table({"site_id": sites, "region": ["EMEA"] * 7})},
-        None,
-    )
     instance.add_dynamic_partitions("site", sites)
-    tick = pd.Timestamp("2025-11-27 00:20", tz="UTC").to_pydatetime()
+    definitions = defs()
 
-    def tick_of(schedule):
-        with dg.build_schedule_context(
+    def evaluate(at: str, cursor=None):
+        return dg.evaluate_automation_conditions(
+            defs=definitions,
             instance=instance,
-            scheduled_execution_time=tick,
-            resources={"redis": resources["redis"]},
-        ) as ctx:
-            return schedule(ctx)
+            cursor=cursor,
+            evaluation_time=pd.Timestamp(at, tz="UTC").to_pydatetime(),
+        )
 
-    out = tick_of(automation.nightly_backfill)
-    assert isinstance(out, dg.SkipReason) and "1 day(s) x 7 sites" in out.skip_message
-    [backfill] = instance.get_backfills()
-    subset = backfill.asset_backfill_data.target_subset
-    snap = subset.get_partitions_subset(dg.AssetKey("circuit_kpis"))
-    assert sorted(str(k) for k in snap.get_partition_keys()) == sorted(
-        f"2025-11-26|{s}" for s in sites
-    )
-    assert list(subset.get_partitions_subset(dg.AssetKey("org_kpis")).get_partition_keys()) == [
-        "2025-11-26"
-    ]
-    again = tick_of(automation.nightly_backfill)  # a retried tick adds nothing
-    assert "exists" in again.skip_message and len(instance.get_backfills()) == 1
-    rolling = tick_of(automation.rolling_rebackfill)
-    assert "3 day(s) x 7 sites" in rolling.skip_message
+    def requested(result) -> dict[str, set[str]]:
+        return {
+            r.key.to_user_string(): {
+                str(k) for k in r.true_subset.expensively_compute_partition_keys()
+            }
+            for r in result.results
+            if r.true_subset.size
+        }
+
+    first = evaluate("2025-11-27 00:10")
+    assert requested(first) == {}  # no tick has passed since the last evaluation
+    nightly = evaluate("2025-11-27 00:25", first.cursor)
+    got = requested(nightly)
+    assert got["circuit_kpis"] == {f"2025-11-26|{s}" for s in sites}
+    assert got["site_snapshots"] == got["circuit_kpis"] == got["circuit_kpis_hourly"]
+    for rollup in ("region_kpis", "org_kpis", "top_offenders", "congestion_trends"):
+        assert got[rollup] == {"2025-11-26"}, rollup
+    assert set(got) == {
+        "site_snapshots",
+        "circuit_kpis",
+        "circuit_kpis_hourly",
+        "region_kpis",
+        "org_kpis",
+        "top_offenders",
+        "congestion_trends",
+    }
+    later = evaluate("2025-11-27 01:00", nightly.cursor)
+    assert requested(later) == {}  # once per tick
+    rolling = evaluate("2025-11-27 03:45", later.cursor)
+    days = {"2025-11-24", "2025-11-25", "2025-11-26"}
+    assert requested(rolling)["org_kpis"] == days
+    assert {k.split("|")[0] for k in requested(rolling)["circuit_kpis"]} == days
+    assert len(requested(rolling)["circuit_kpis"]) == 3 * len(sites)
+    assert instance.get_backfills() == [] and instance.get_runs() == []  # a preview changes nothing
 
 
 def test_stale_site_refresh_sensor_and_job(sim, resources, instance, redis_client):

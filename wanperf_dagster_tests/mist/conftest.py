@@ -1,7 +1,6 @@
 import pytest
 
 from wanperf_dagster.mist import MistClient
-from wanperf_dagster.mist.records import RAW_FIELDS
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
 from wanperf_dagster.store import samples as sample_store
 
@@ -30,5 +29,5 @@ def make_client(sim, tokens=(TOKEN,), **kw) -> MistClient:
 def stored(r, sim):
     """Every stored sample of the sim's sites on the sim's day, sorted."""
     day = sample_store.day_of(sim.clock.now())
-    frame = sample_store.read_site_days(r, [(day, s.id) for s in sim.org.sites], RAW_FIELDS)
+    frame = sample_store.read_site_days(r, [(day, s.id) for s in sim.org.sites])
     return frame.sort_values(["ts", "circuit_id"]).reset_index(drop=True)

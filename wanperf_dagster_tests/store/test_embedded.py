@@ -80,7 +80,8 @@ def test_clear_error_when_binary_fails(tmp_path, monkeypatch):
         EmbeddedRedis(tmp_path / "data").ensure_running()
 
 
-def test_env_url_replaces_embedded(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANPERF_REDIS_URL", "redis://example.invalid:6380/2")
-    assert resolve_redis_url(data_dir=tmp_path) == "redis://example.invalid:6380/2"
-    assert not (tmp_path / "redis").exists()
+def test_a_url_replaces_the_embedded_server(tmp_path):
+    assert resolve_redis_url("redis://example.invalid:6380/2", tmp_path) == (
+        "redis://example.invalid:6380/2"
+    )
+    assert not (tmp_path / "redis").exists()  # nothing started, nothing written

@@ -2,7 +2,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.store import decode_table, encode_table, redact_url
+from wanperf_dagster.store import decode_table, encode_table
 from wanperf_dagster.store.partitioning import (
     concat_partitions,
     partition_keys_of,
@@ -46,12 +46,6 @@ def test_split_rejects_rows_outside_the_step():
 def test_split_missing_column():
     with pytest.raises(KeyError, match="nope"):
         split_by_partition(_table(), ["nope"])
-
-
-def test_redact_url():
-    assert redact_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
-    assert redact_url("rediss://user:pw@h:1/2") == "rediss://user:***@h:1/2"
-    assert redact_url("redis://127.0.0.1:6379/15") == "redis://127.0.0.1:6379/15"
 
 
 def _org_frame(sites: int = 2000) -> pd.DataFrame:

@@ -1,45 +1,49 @@
-"""Run a real chunked backfill of the project's definitions through Dagster's backfill daemon
-logic, in a fresh process (so the chunk size comes from the environment); prints a JSON report.
+"""The nightly backfill through Dagster's own machinery, in a fresh process (so the chunk size
+comes from the environment): the asset daemon evaluates the project's `kpi_backfills` automation
+sensor before and after its 00:20 UTC tick (time frozen), the backfill it emits is executed by the
+backfill daemon's iteration, and a JSON report is printed.
 
 Usage: python run_backfill.py SWEEPS [PER_PARTITION_RUNS]
 (env: WANPERF_REDIS_URL, WANPERF_SIM_SITES, WANPERF_BACKFILL_CHUNK, ...). With PER_PARTITION_RUNS,
 also times that many one-partition runs of the same assets, for the benchmark's comparison.
 """
 
+import datetime as dt
 import json
 import logging
 import resource
 import sys
 import time
-import warnings
 from pathlib import Path
 
-warnings.filterwarnings("ignore")
-
-DAY0 = 1_764_115_200
+DAY0 = 1_764_115_200  # 2025-11-26 00:00 UTC
 DAY = "2025-11-26"
+NIGHT = dt.datetime(2025, 11, 27, 0, 20, tzinfo=dt.UTC)  # the nightly tick for DAY
 
 
 def main() -> None:
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
-    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+    from dagster._daemon.asset_daemon import AssetDaemon
     from dagster._daemon.backfill import execute_backfill_iteration
 
     from wanperf_dagster import store
+    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.definitions import defs
-    from wanperf_dagster.defs import automation
-    from wanperf_dagster.mist import SweepConfig, client_from_env, run_sweep
-    from wanperf_dagster.mist.settings import in_process_simulator, simulator_params
+    from wanperf_dagster.mist import SweepConfig, run_sweep
+    from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.sources import client_from_settings, in_process_simulator
 
+    settings = get_settings()
     sweeps = int(sys.argv[1])
     per_partition = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    sim = in_process_simulator(**simulator_params()).sim
-    r = store.connect(store.resolve_redis_url())
-    client = client_from_env()
+    sim = in_process_simulator(settings.sim_sites, settings.sim_seed).sim
+    r = store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
+    client = client_from_settings(settings)
     for k in range(sweeps):
         sim.clock.set(DAY0 + k * (86400 // sweeps) + 30)
         run_sweep(client, r, SweepConfig())
@@ -59,21 +63,21 @@ def main() -> None:
             "class": "DefaultRunCoordinator",
         },
     }
+    definitions = defs()
     with dg.instance_for_test(overrides=overrides) as instance:
-        from wanperf_dagster.defs.assets.ingest import mist_sites
-
-        assert dg.materialize([mist_sites], resources=defs.resources, instance=instance).success
-        from wanperf_dagster.defs.resources import RedisResource
-
-        sites = automation.stored_sites(RedisResource(url=store.resolve_redis_url()))
-        site_ids = list(sites["site_id"])
+        assert dg.materialize(
+            list(definitions.assets),
+            selection=["mist_sites"],
+            resources=definitions.resources,
+            instance=instance,
+        ).success
+        site_ids = AssetStore(r).site_ids()
         t_add = time.monotonic()
         instance.add_dynamic_partitions("site", site_ids)
         t_add = time.monotonic() - t_add
         t_get = time.monotonic()
         assert len(instance.get_dynamic_partitions("site")) == len(site_ids)
         t_get = time.monotonic() - t_get
-        automation.add_backfill(instance, "test-backfill", [DAY], site_ids, "test")
         target = InProcessWorkspaceLoadTarget(
             InProcessCodeLocationOrigin(
                 LoadableTargetOrigin(
@@ -82,16 +86,42 @@ def main() -> None:
             )
         )
         logger = logging.getLogger("backfill-test")
-        t0 = time.monotonic()
         with create_test_daemon_workspace_context(target, instance) as ctx:
-            while instance.get_backfill("test-backfill").status == BulkActionStatus.REQUESTED:
+            daemon = AssetDaemon(
+                settings=instance.get_auto_materialize_settings(), pre_sensor_interval_seconds=0
+            )
+
+            def tick(at: dt.datetime) -> None:
+                with freeze_time(at):
+                    daemon._run_iteration_impl(
+                        ctx, threadpool_executor=None, amp_tick_futures={}, debug_crash_flags={}
+                    )
+
+            tick(NIGHT - dt.timedelta(minutes=15))  # before the nightly tick: nothing requested
+            before = len(instance.get_backfills())
+            tick(NIGHT + dt.timedelta(minutes=5))  # after it: yesterday's backfill
+            backfills = instance.get_backfills()
+            assert backfills, "the kpi_backfills sensor requested no backfill"
+            backfill_id = backfills[0].backfill_id
+            target_subset = backfills[0].asset_backfill_data.target_subset
+            requested = {
+                key.to_user_string(): sorted(
+                    str(k) for k in target_subset.get_partitions_subset(key).get_partition_keys()
+                )
+                for key in target_subset.asset_keys
+            }
+            t0 = time.monotonic()
+            while instance.get_backfill(backfill_id).status == BulkActionStatus.REQUESTED:
                 list(execute_backfill_iteration(ctx, logger))
                 if time.monotonic() - t0 > 600:
                     break
-        elapsed = time.monotonic() - t0
-        backfill = instance.get_backfill("test-backfill")
+            elapsed = time.monotonic() - t0
+        backfill = instance.get_backfill(backfill_id)
         runs = instance.get_runs()
         report = {
+            "backfills_before_tick": before,
+            "backfills_after_tick": len(backfills),
+            "requested": requested,
             "status": backfill.status.value,
             "elapsed_s": round(elapsed, 1),
             "sites": len(site_ids),
@@ -101,7 +131,7 @@ def main() -> None:
                     "assets": sorted(k.to_user_string() for k in (run.asset_selection or [])),
                 }
                 for run in runs
-                if run.tags.get("dagster/backfill") == "test-backfill"
+                if run.tags.get("dagster/backfill") == backfill_id
             ],
             "materialized": {
                 name: len(instance.get_materialized_partitions(dg.AssetKey(name)))
@@ -112,21 +142,19 @@ def main() -> None:
                     "region_kpis",
                     "org_kpis",
                     "top_offenders",
+                    "congestion_trends",
                 )
             },
         }
         report["add_dynamic_partitions_s"] = round(t_add, 3)
         report["get_dynamic_partitions_s"] = round(t_get, 3)
         if per_partition:
-            from wanperf_dagster.defs.assets import ingest, kpis
-
-            assets = [ingest.mist_sites, kpis.site_snapshots, kpis.circuit_kpis]
             t1 = time.monotonic()
             for site in site_ids[:per_partition]:
                 result = dg.materialize(
-                    assets,
-                    selection=[kpis.site_snapshots, kpis.circuit_kpis],
-                    resources=defs.resources,
+                    list(definitions.assets),
+                    selection=dg.AssetSelection.groups("kpis"),
+                    resources=definitions.resources,
                     instance=instance,
                     partition_key=dg.MultiPartitionKey({"day": DAY, "site": site}),
                 )

@@ -7,12 +7,16 @@ chunk run's time). Dagster already hands these events to the storage in batches 
 `DAGSTER_EVENT_BATCH_SIZE` is set; only its open-source SQLite storage then stores them one by
 one. This storage writes each batch with one insert per shard, so nothing about what is recorded
 changes, only how many transactions record it. `deploy/dagster.yaml` selects it.
+
+This is the only module of the project that uses Dagster's private APIs (the storage classes it
+extends; docs/architecture.md lists them with the tests that pin them). It serves the embedded
+SQLite instance of `make run`; at scale the instance runs on Postgres (`dagster-postgres`), whose
+event log already stores a batch of events in one statement, and this class is not used.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +27,8 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
+
+from wanperf_dagster.settings import current_dagster_home, set_default_env
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         self.batch_size = batch_size
         # Dagster reads the batch size from this variable at every event, in every process that
         # loads the instance (run workers, daemon, webserver); an explicit setting wins
-        os.environ.setdefault(BATCH_SIZE_ENV, str(batch_size))
+        set_default_env(BATCH_SIZE_ENV, str(batch_size))
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -125,9 +131,9 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
 def default_base_dir() -> str:
     """Where Dagster's default SQLite instance keeps its event log: $DAGSTER_HOME/history/runs."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
+    home = current_dagster_home()
+    if home is None:
         raise dg.DagsterInvariantViolationError(
             "BatchedSqliteEventLogStorage without base_dir needs DAGSTER_HOME to be set"
         )
-    return os.path.join(home, "history", "runs", "")
+    return f"{home / 'history' / 'runs'}/"

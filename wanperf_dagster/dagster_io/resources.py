@@ -1,4 +1,8 @@
-"""Dagster resources: thin wrappers that hand the cores their configured clients."""
+"""Dagster resources: thin wrappers that hand the cores their configured clients.
+
+Secrets reach them as `EnvVar`s (see `definitions.py`): the UI shows the variable's name, never
+its value.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ import dagster as dg
 import redis
 from pydantic import PrivateAttr
 
-from wanperf_dagster import store
+from wanperf_dagster import sources, store
+from wanperf_dagster.settings import get_settings, redact_url
+
+from .storage import AssetStore
 
 
 class RedisResource(dg.ConfigurableResource):
-    """A pooled Redis client: `url` (from `WANPERF_REDIS_URL`) or, when unset, the embedded server.
-
-    The URL may carry a password, so it is only ever shown redacted.
-    """
+    """A pooled Redis client: `url` (from `WANPERF_REDIS_URL`) or, when unset, the embedded server
+    of `data_dir` (default: `WANPERF_DATA_DIR`). The URL may carry a password, so it is only ever
+    shown redacted."""
 
     url: str | None = None
     data_dir: str | None = None
@@ -28,7 +34,7 @@ class RedisResource(dg.ConfigurableResource):
 
     def get_client(self) -> redis.Redis:
         if self._client is None:
-            url = store.resolve_redis_url(self.url, self.data_dir)
+            url = store.resolve_redis_url(self.url, self.data_dir or get_settings().data_dir)
             self._client = store.connect(
                 url,
                 socket_timeout=self.socket_timeout,
@@ -38,13 +44,17 @@ class RedisResource(dg.ConfigurableResource):
             )
         return self._client
 
+    def asset_store(self) -> AssetStore:
+        """The stored asset values on this Redis (the one storage API)."""
+        return AssetStore(self.get_client())
+
     def health_check(self) -> dict[str, Any]:
         """Ping the server; raises with a clear message when it does not answer."""
         client = self.get_client()
         try:
             client.ping()
         except redis.RedisError as exc:
-            where = store.redact_url(self.url) if self.url else "the embedded server"
+            where = redact_url(self.url) if self.url else "the embedded server"
             raise dg.Failure(f"Redis at {where} does not answer: {type(exc).__name__}") from None
         return store.server_info(client)
 
@@ -74,29 +84,16 @@ class MistApiResource(dg.ConfigurableResource):
         return not (self.api_token or "").strip()
 
     def get_client(self):
-        from wanperf_dagster.mist import MistClient
-        from wanperf_dagster.mist.client import tokens_from_env
-        from wanperf_dagster.mist.settings import SIM_TOKEN, in_process_simulator
-
         if self._client is None:
-            if self.uses_simulator:
-                server = in_process_simulator(self.simulator_sites, self.simulator_seed)
-                self._client = MistClient(
-                    [SIM_TOKEN],
-                    server.url,
-                    server.sim.org.id,
-                    clock=server.sim.clock.now,
-                    read_timeout=self.read_timeout,
-                    retries=self.retries,
-                )
-            else:
-                self._client = MistClient(
-                    tokens_from_env(self.api_token),
-                    self.host,
-                    self.org_id,
-                    read_timeout=self.read_timeout,
-                    retries=self.retries,
-                )
+            self._client = sources.mist_client(
+                self.api_token,
+                self.host,
+                self.org_id,
+                sim_sites=self.simulator_sites,
+                sim_seed=self.simulator_seed,
+                read_timeout=self.read_timeout,
+                retries=self.retries,
+            )
         return self._client
 
     def source(self) -> str:

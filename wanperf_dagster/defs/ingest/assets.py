@@ -1,20 +1,15 @@
-"""Ingest: the only assets that talk to the Mist API (one at a time, through the `mist_api` pool)."""
+"""The inventory and the sweep: the org's sites, and every gateway WAN port's stats into Redis."""
 
 import time
 
 import dagster as dg
 import pandas as pd
 
-from wanperf_dagster import kpi
+from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_POOL, OWNERS
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.mist import SweepConfig, fetch_inventory, run_sweep
-from wanperf_dagster.mist.records import RAW_FIELDS
-from wanperf_dagster.store import get_tables, sites_by_age, stale_sites
-from wanperf_dagster.store import samples as sample_store
-
-from ..resources import MistApiResource, RedisResource
-from .common import OWNERS, interval_minutes, markdown_table, poll_interval_seconds
-
-MIST_POOL = "mist_api"
+from wanperf_dagster.settings import get_settings
+from wanperf_dagster.store import stale_sites
 
 
 @dg.asset(
@@ -22,6 +17,7 @@ MIST_POOL = "mist_api"
     kinds={"pandas", "redis"},
     owners=OWNERS,
     pool=MIST_POOL,
+    tags={CADENCE_TAG: "hourly"},
     description="The org's sites with their region (site group), time zone and country: the source "
     "of the `site` partitions (a sensor keeps them in sync).",
 )
@@ -53,6 +49,7 @@ def mist_sites(context: dg.AssetExecutionContext, mist: MistApiResource) -> pd.D
     kinds={"redis"},
     owners=OWNERS,
     pool=MIST_POOL,
+    tags={CADENCE_TAG: "sweep"},
     # a sweep that finds another one holding the org's lock (or a passing API failure) tries again
     retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
     check_specs=[
@@ -81,7 +78,7 @@ def raw_port_stats(
     session = run_sweep(
         client,
         redis.get_client(),
-        SweepConfig(interval_seconds=poll_interval_seconds()),
+        SweepConfig(interval_seconds=get_settings().poll_interval),
         on_page=progress,
     )
     return dg.MaterializeResult(
@@ -108,11 +105,10 @@ def raw_port_stats(
 def sweep_completeness(redis: RedisResource, session) -> dg.AssetCheckResult:
     """Sites whose newest sample predates the sweep's slot were not in it. Only sites still in the
     inventory count (a decommissioned site keeps its history, and stops being swept)."""
-    client = redis.get_client()
-    missing = stale_sites(client, session.org_id, 0, now=session.slot)
-    tables, absent = get_tables(client, ["mist_sites"], [None])
-    if not absent:
-        current = set(tables[0].column("site_id").to_pylist())
+    missing = stale_sites(redis.get_client(), session.org_id, 0, now=session.slot)
+    inventory = redis.asset_store().site_ids()
+    if inventory is not None:
+        current = set(inventory)
         missing = [s for s in missing if s in current]
     return dg.AssetCheckResult(
         check_name="sweep_complete",
@@ -125,61 +121,3 @@ def sweep_completeness(redis: RedisResource, session) -> dg.AssetCheckResult:
             "sample_slot": dg.MetadataValue.timestamp(float(session.slot)),
         },
     )
-
-
-@dg.asset(
-    group_name="status",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-    deps=[raw_port_stats],
-    description="What is wrong now: per circuit its latest state and the last 3, 12 and 24 hours "
-    "(availability, time above thresholds, flaps, failover). Refreshed after each sweep.",
-)
-def wan_status_now(
-    context: dg.AssetExecutionContext,
-    redis: RedisResource,
-    mist: MistApiResource,
-    mist_sites: pd.DataFrame,
-) -> pd.DataFrame:
-    r = redis.get_client()
-    org = mist.get_client().resolve_org_id()
-    sites = [s for s, _ in sites_by_age(r, org)]
-    now = mist.get_client().clock()
-    days = sorted({sample_store.day_of(now), sample_store.day_of(now - 86400)})
-    samples = sample_store.read_site_days(r, [(d, s) for d in days for s in sites], RAW_FIELDS)
-    regions = (
-        dict(zip(mist_sites["site_id"], mist_sites["region"], strict=True))
-        if len(mist_sites)
-        else {}
-    )
-    config = kpi.KpiConfig(site_regions=regions)
-    status = kpi.window_kpis(samples, interval_minutes(), config=config)
-    if status.empty:
-        context.add_output_metadata({"circuits": 0})
-        return status
-    latest = status[status["window_hours"] == 3]
-    congested = latest["util_now_pct"] >= 90
-    down = latest["up_now"].eq(False)
-    worst = latest.assign(down_now=down).sort_values(
-        ["down_now", "util_now_pct"], ascending=[False, False]
-    )
-    context.add_output_metadata(
-        {
-            "circuits": int(latest["circuit_id"].nunique()),
-            "down_now": int(down.sum()),
-            "congested_now": int(congested.sum()),
-            "failed_over_3h": int((latest["failover_minutes"] > 0).sum()),
-            "worst_now": markdown_table(
-                worst,
-                [
-                    "circuit_id",
-                    "region",
-                    "up_now",
-                    "util_now_pct",
-                    "availability_pct",
-                    "minutes_above_90",
-                ],
-            ),
-        }
-    )
-    return status

@@ -1,4 +1,5 @@
-"""The Redis IO manager: asset partitions as compressed Arrow IPC blobs, one key per partition.
+"""The IO manager: asset partitions as compressed Arrow tables through the one storage API
+(`storage.AssetStore`), one stored value per partition.
 
 A step that writes or reads many partitions does it in pipelined round trips, never one per
 partition. Assets say how rows map to partitions with definition metadata:
@@ -19,18 +20,8 @@ import pyarrow as pa
 from wanperf_dagster import store
 from wanperf_dagster.store.partitioning import split_by_partition
 
+from .metadata import ALLOW_MISSING, PARTITION_COLUMNS, TTL_SECONDS, column_schema
 from .resources import RedisResource
-
-PARTITION_COLUMNS = "wanperf/partition_columns"
-TTL_SECONDS = "wanperf/ttl_seconds"
-ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never materialized
-
-
-class PartitionNotFoundError(KeyError):
-    """An upstream partition was never materialized or its key expired."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 def _to_arrow(obj) -> pa.Table:
@@ -51,21 +42,11 @@ def _dimension_names(partitions_def: dg.PartitionsDefinition) -> list[str]:
     return ["partition"]
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
-
-
-def frame_column_schema(frame: pd.DataFrame) -> dg.TableSchema:
-    """The column schema of a (typically empty) frame, for an asset's definition metadata."""
-    return column_schema(pa.Schema.from_pandas(frame, preserve_index=False))
-
-
 class RedisIOManager(dg.ConfigurableIOManager):
     """Stores pandas DataFrames and Arrow tables in Redis as Arrow IPC (zstd), per partition."""
 
     redis: RedisResource
     default_ttl_seconds: int | None = 400 * 86400
-    compression: str | None = "zstd"
 
     # writing --------------------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj) -> None:
@@ -89,7 +70,7 @@ class RedisIOManager(dg.ConfigurableIOManager):
         else:
             slices = {None: store.compact_dictionaries(table)}
 
-        written = store.put_tables(self.redis.get_client(), path, slices, ttl, self.compression)
+        written = self.redis.asset_store().save(path, slices, ttl)
         metadata: dict = {
             "dagster/row_count": table.num_rows,
             "stored_bytes": written,
@@ -121,27 +102,19 @@ class RedisIOManager(dg.ConfigurableIOManager):
             partition_keys: Sequence[str | None] = list(context.asset_partition_keys)
         else:
             partition_keys = [None]
-        tables, missing = store.get_tables(self.redis.get_client(), path, partition_keys)
-        if missing and (context.definition_metadata or {}).get(ALLOW_MISSING):
+        allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING))
+        loaded = self.redis.asset_store().load(path, partition_keys, allow_missing=allow_missing)
+        if loaded.missing:
             context.log.warning(
-                f"{context.asset_key.to_user_string()}: {len(missing)} of {len(partition_keys)} upstream"
-                f" partitions have no stored value (e.g. {missing[0]}); loading the rest"
+                f"{context.asset_key.to_user_string()}: {len(loaded.missing)} of"
+                f" {len(partition_keys)} upstream partitions have no stored value"
+                f" (e.g. {loaded.missing[0]}); loading the rest"
             )
-            missing = []
-            if not tables:
+            if not loaded.found:
                 return pa.table({}) if self._wants_arrow(context) else pd.DataFrame()
-        if missing:
-            name = context.asset_key.to_user_string()
-            shown = ", ".join("(unpartitioned)" if k is None else k for k in missing[:5])
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise PartitionNotFoundError(
-                f"asset {name}: no stored value for partition {shown}{more} "
-                f"(never materialized, or its key expired); materialize it first"
-            )
-        table = store.concat_partitions(tables)
         if self._wants_arrow(context):
-            return table
-        return table.to_pandas()
+            return loaded.table
+        return loaded.table.to_pandas()
 
     @staticmethod
     def _wants_arrow(context: dg.InputContext) -> bool:

@@ -1,0 +1,52 @@
+"""The sample contract: what one swept sample of a WAN port holds, written once.
+
+The client (`mist.records`) builds samples in `RAW_FIELDS` order, the store (`store.samples`) keeps
+them in that order and reads them back as the `site_snapshots` frame (`SNAPSHOT_COLUMNS`), and the
+KPI engine (`kpi`) reads that frame. Column names are public: users query them.
+"""
+
+from __future__ import annotations
+
+# raw sample fields in stored order; `site_id` comes from the storage key, `circuit_id` is derived
+RAW_FIELDS: tuple[str, ...] = (
+    "ts",  # epoch seconds of the sample (within its poll slot)
+    "mac",  # the gateway's MAC, 12 lower-case hex digits
+    "port_id",  # e.g. ge-0/0/0
+    "up",
+    "speed_mbps",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_pkts",
+    "tx_pkts",
+    "rx_errors",
+    "tx_errors",
+    "jitter_ms",
+    "latency_ms",
+    "loss_pct",
+    "last_flapped",  # epoch seconds of the port's last flap, as the gateway reports it
+)
+
+COUNTERS: tuple[str, ...] = (
+    "rx_bytes",
+    "tx_bytes",
+    "rx_pkts",
+    "tx_pkts",
+    "rx_errors",
+    "tx_errors",
+)
+RATES: tuple[str, ...] = ("rx_bps", "tx_bps")
+INT_FIELDS: tuple[str, ...] = ("speed_mbps", *RATES, *COUNTERS)
+FLOAT_FIELDS: tuple[str, ...] = ("jitter_ms", "latency_ms", "loss_pct", "last_flapped")
+
+# the `site_snapshots` frame: one row per WAN port per sample slot
+SNAPSHOT_COLUMNS: tuple[str, ...] = ("ts", "site_id", "circuit_id", *RAW_FIELDS[1:])
+REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "site_id", "circuit_id", "up")
+
+assert set(INT_FIELDS) | set(FLOAT_FIELDS) | {"ts", "mac", "port_id", "up"} == set(RAW_FIELDS)
+
+
+def circuit_id(mac: str, port_id: str) -> str:
+    """A circuit is one WAN port of one gateway: `mac:port_id`."""
+    return f"{mac}:{port_id}"

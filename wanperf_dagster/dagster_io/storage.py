@@ -1,0 +1,129 @@
+"""The one owner of stored asset values: every read and write of an asset's stored value, by the
+IO manager, an asset, a sensor, a check, the CLI or the demo, goes through `AssetStore`.
+
+Nothing else names a partition's storage key, so a second storage tier, a dashboard or a cluster
+can slide in here without touching the assets. This module imports no Dagster: it is the plain
+API the Dagster IO manager (`io_manager.py`) and every other reader share.
+
+A partition key is Dagster's string for it: a day (`2026-11-26`), a week or month start, or a
+site-day (`2026-11-26|<site id>`, what `site_day_key` builds); None is an unpartitioned value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import redis
+
+from wanperf_dagster import store
+from wanperf_dagster.settings import Settings
+
+
+class PartitionNotFoundError(KeyError):
+    """An asset partition was never materialized or its stored value expired."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def site_day_key(day: str, site_id: str) -> str:
+    """The partition key of one site's day, as Dagster names a `day x site` partition."""
+    return f"{day}|{site_id}"
+
+
+def split_site_day_key(key: str) -> tuple[str, str]:
+    """(day, site id) of a site-day partition key."""
+    day, site = str(key).split("|", 1)
+    return day, site
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a read found: the partitions' rows as one table, and the keys that had no value."""
+
+    table: pa.Table
+    missing: list[str | None]
+    found: int
+
+    def to_pandas(self):
+        return self.table.to_pandas()
+
+
+class AssetStore:
+    """Stored asset values: one compressed Arrow table per asset partition, read and written in
+    pipelined round trips (never one per partition)."""
+
+    def __init__(self, client: redis.Redis, compression: str | None = store.DEFAULT_COMPRESSION):
+        self.client = client
+        self.compression = compression
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AssetStore:
+        """The store the settings name (`WANPERF_REDIS_URL`, else the embedded server, started
+        when it does not run yet), for code outside a Dagster run: the CLI, the demo."""
+        return cls(store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir)))
+
+    # writing ----------------------------------------------------------------------------------
+    def save(
+        self,
+        asset: str | Sequence[str],
+        partitions: Mapping[str | None, pa.Table],
+        ttl_seconds: int | None,
+    ) -> int:
+        """Store each partition's table (replacing what was there); returns the bytes written."""
+        return store.put_tables(
+            self.client, _path(asset), dict(partitions), ttl_seconds, self.compression
+        )
+
+    # reading ----------------------------------------------------------------------------------
+    def load(
+        self,
+        asset: str | Sequence[str],
+        partition_keys: Sequence[str | None] = (None,),
+        *,
+        allow_missing: bool = False,
+    ) -> Loaded:
+        """The partitions' rows as one table (dictionary columns re-encoded over the whole).
+
+        A partition never materialized raises `PartitionNotFoundError` naming the asset and the
+        keys, unless `allow_missing`, when it is left out and listed in `missing`."""
+        keys = list(partition_keys)
+        tables, missing = store.get_tables(self.client, _path(asset), keys)
+        if missing and not allow_missing:
+            raise missing_error(asset, missing)
+        table = store.concat_partitions(tables) if tables else pa.table({})
+        return Loaded(table=table, missing=missing, found=len(tables))
+
+    def load_site_days(self, asset: str, days: Sequence[str], site_ids: Sequence[str]) -> Loaded:
+        """Every site-day of the given days and sites that has a stored value."""
+        keys = [site_day_key(d, s) for d in days for s in site_ids]
+        return self.load(asset, keys, allow_missing=True)
+
+    def latest(self, asset: str | Sequence[str]) -> pa.Table | None:
+        """An unpartitioned asset's stored value, or None before its first materialization."""
+        loaded = self.load(asset, [None], allow_missing=True)
+        return None if loaded.missing else loaded.table
+
+    def site_ids(self) -> list[str] | None:
+        """The site ids of the latest `mist_sites` inventory, in its order; None before the
+        first inventory."""
+        sites = self.latest("mist_sites")
+        return None if sites is None else sites.column("site_id").to_pylist()
+
+
+def missing_error(
+    asset: str | Sequence[str], missing: Sequence[str | None]
+) -> PartitionNotFoundError:
+    name = "/".join(_path(asset))
+    shown = ", ".join("(unpartitioned)" if k is None else k for k in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return PartitionNotFoundError(
+        f"asset {name}: no stored value for partition {shown}{more} "
+        f"(never materialized, or its key expired); materialize it first"
+    )
+
+
+def _path(asset: str | Sequence[str]) -> list[str]:
+    return [asset] if isinstance(asset, str) else list(asset)

@@ -1,0 +1,1 @@
+"""Status: what is wrong now, refreshed after every sweep."""

@@ -1,0 +1,1 @@
+"""The Dagster instance's own storage classes, selected by `deploy/dagster.yaml` (not definitions)."""

@@ -1,0 +1,311 @@
+"""Every setting the project reads from the environment, parsed and validated once.
+
+`get_settings()` is the one place a process learns its configuration: a frozen `Settings` built
+from the environment on first use. A bad value fails there, before anything is written, with one
+line naming the variable, what it holds and what is allowed. Secrets (Mist tokens, a Redis URL that
+may carry a password) are kept out of `repr` and out of every message; Dagster resources receive
+them as `EnvVar`s (see `dagster_io.resources`), so the UI shows the variable's name, never its value.
+
+Nothing else in the package reads `os.environ`, except the CLI when it prepares the environment of
+the processes it starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DATA_DIR = ".wanperf"
+START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
+DEMO_LOOKBACK_DAYS = 3
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message names each variable and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The project's configuration. Build it with `Settings.from_env()` or `get_settings()`."""
+
+    mist_tokens: tuple[str, ...] = field(default=(), repr=False)
+    mist_org_id: str | None = None
+    mist_host: str | None = None
+    poll_interval: int = 600
+    redis_url: str | None = field(default=None, repr=False)
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
+    start_date_setting: str | None = None  # WANPERF_START_DATE as given
+    backfill_chunk: int = 500
+    snapshot_ttl_days: int = 400
+    sim_sites: int = 200
+    sim_seed: int = 1
+    demo_days: float = 3.0
+
+    # derived -----------------------------------------------------------------------------------
+    @property
+    def uses_simulator(self) -> bool:
+        """No Mist token: the built-in simulator answers the API."""
+        return not self.mist_tokens
+
+    @property
+    def interval_minutes(self) -> int:
+        return self.poll_interval // 60
+
+    @property
+    def snapshot_ttl_seconds(self) -> int:
+        return self.snapshot_ttl_days * 86400
+
+    @property
+    def start_date_file(self) -> Path:
+        return self.data_dir / START_DATE_FILE
+
+    @property
+    def start_date(self) -> str:
+        """The first day of the `day` partitions: `WANPERF_START_DATE`, else the date pinned in the
+        data directory by the first `wanperf dev` or `wanperf seed`, else three days before today
+        (what the demo replays). Reading it never writes anything."""
+        if self.start_date_setting:
+            return self.start_date_setting
+        try:
+            pinned = self.start_date_file.read_text().strip()
+            dt.date.fromisoformat(pinned)
+            return pinned
+        except (FileNotFoundError, ValueError):
+            return default_start_date()
+
+    # building ----------------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse and validate every variable; raises `SettingsError` listing each bad one."""
+        env = os.environ if environ is None else environ
+        parser = _Parser(env)
+        tokens = tuple(t.strip() for t in parser.text("MIST_API_TOKEN").split(",") if t.strip())
+        host = parser.mist_host()
+        if host and not tokens:
+            parser.fail(
+                "MIST_HOST",
+                f"is set ({host}) but MIST_API_TOKEN is not: set the token to reach that host, "
+                "or unset MIST_HOST to use the built-in simulator",
+            )
+        settings = cls(
+            mist_tokens=tokens,
+            mist_org_id=parser.text("MIST_ORG_ID") or None,
+            mist_host=host,
+            poll_interval=parser.poll_interval(),
+            redis_url=parser.redis_url(),
+            data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
+            start_date_setting=parser.date("WANPERF_START_DATE"),
+            backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
+            snapshot_ttl_days=parser.integer("WANPERF_SNAPSHOT_TTL_DAYS", 400, 1, 3660),
+            sim_sites=parser.integer("WANPERF_SIM_SITES", 200, 1, 100_000),
+            sim_seed=parser.integer("WANPERF_SIM_SEED", 1, 0, 2**31 - 1),
+            demo_days=parser.number("WANPERF_DEMO_DAYS", 3.0, 0.0, 31.0),
+        )
+        parser.raise_errors()
+        return settings
+
+
+def default_start_date(today: dt.date | None = None) -> str:
+    today = today or dt.datetime.now(dt.UTC).date()
+    return (today - dt.timedelta(days=DEMO_LOOKBACK_DAYS)).isoformat()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """This process's settings, read from the environment once (`get_settings.cache_clear()`
+    makes the next call read it again, for tests and for the CLI after it changes its env)."""
+    return Settings.from_env()
+
+
+def pin_start_date(settings: Settings) -> str:
+    """Fix the first day of the partitions in the data directory (done by `wanperf dev` and
+    `wanperf seed`, never on import), so history does not move as days pass."""
+    if settings.start_date_setting:
+        return settings.start_date_setting
+    path = settings.start_date_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(settings.start_date)
+    return path.read_text().strip()
+
+
+def current_dagster_home() -> Path | None:
+    """`DAGSTER_HOME` as it is now: the CLI points it at the data directory for itself and its
+    children after the settings were first read."""
+    raw = (os.environ.get("DAGSTER_HOME") or "").strip()
+    return Path(raw).resolve() if raw else None
+
+
+def set_default_env(name: str, value: str) -> None:
+    """Give a variable that Dagster itself reads a default, in this process and its children
+    (the event log's batch size); an explicit setting wins."""
+    os.environ.setdefault(name, value)
+
+
+def child_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment for a process the CLI starts: this one's, with the data directory made
+    absolute (children may run elsewhere) and the given overrides."""
+    env = dict(os.environ)
+    env["WANPERF_DATA_DIR"] = str(settings.data_dir)
+    env.update(overrides)
+    return env
+
+
+def redact_url(url: str) -> str:
+    """A URL safe for logs and messages: a password in the user-info part or in the query string
+    (`?password=`, which redis-py honours) is replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostport}"
+    query = re.sub(r"(?i)((?:^|&)(?:password|pass|pwd)=)[^&]*", r"\1***", parts.query)
+    rebuilt = f"{parts.scheme}://{netloc}{parts.path}"
+    return rebuilt + (f"?{query}" if query else "")
+
+
+# parsing -------------------------------------------------------------------------------------------
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class _Parser:
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.errors: list[str] = []
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.append(f"{name} {message}")
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise SettingsError("; ".join(self.errors))
+
+    def text(self, name: str) -> str:
+        return (self.env.get(name) or "").strip()
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.fail(name, f"={raw!r} is not a whole number (allowed: {low} to {high})")
+            return default
+        if not low <= value <= high:
+            self.fail(name, f"={value} is out of range (allowed: {low} to {high})")
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.fail(name, f"={raw!r} is not a number (allowed: above {low:g}, up to {high:g})")
+            return default
+        if not (low < value <= high):
+            self.fail(name, f"={raw} is out of range (allowed: above {low:g}, up to {high:g})")
+            return default
+        return value
+
+    def poll_interval(self) -> int:
+        name = "WANPERF_POLL_INTERVAL"
+        allowed = "whole seconds, at least 60, dividing an hour: 60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600"
+        raw = self.text(name)
+        if not raw:
+            return 600
+        try:
+            value = int(raw)
+        except ValueError:
+            self.fail(name, f"={raw!r} is not a whole number of seconds (allowed: {allowed})")
+            return 600
+        # whole minutes too: the KPI engine counts minutes per sample
+        if value < 60 or 3600 % value or value % 60:
+            self.fail(name, f"={value} is not allowed ({allowed})")
+            return 600
+        return value
+
+    def date(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            value = dt.date.fromisoformat(raw)
+        except ValueError:
+            self.fail(name, f"={raw!r} is not a date (allowed: YYYY-MM-DD, e.g. 2026-01-31)")
+            return None
+        if value > dt.datetime.now(dt.UTC).date():
+            self.fail(name, f"={raw} is in the future (allowed: today or earlier)")
+            return None
+        return value.isoformat()
+
+    def mist_host(self) -> str | None:
+        name = "MIST_HOST"
+        raw = self.text(name).rstrip("/")
+        if not raw:
+            return None
+        allowed = (
+            "a region host such as api.eu.mist.com, or a base URL such as http://127.0.0.1:8765"
+        )
+        if raw.startswith(("http://", "https://")):
+            try:
+                parts = urlsplit(raw)
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError:
+                self.fail(name, f"={raw!r} is not a valid URL (allowed: {allowed})")
+                return None
+            if not parts.hostname or parts.username or parts.password or parts.query:
+                self.fail(name, f"={raw!r} is not a plain base URL (allowed: {allowed})")
+                return None
+            return raw
+        if "://" in raw or not _HOST_RE.match(raw):
+            self.fail(name, f"={raw!r} is not a host name or http(s) URL (allowed: {allowed})")
+            return None
+        return raw
+
+    def redis_url(self) -> str | None:
+        name = "WANPERF_REDIS_URL"
+        raw = self.text(name)
+        if not raw:
+            return None
+        shown = redact_url(raw)
+        allowed = "redis://[:password@]host:port/db, rediss:// for TLS, or unix:///path.sock"
+        try:
+            parts = urlsplit(raw)
+            port = parts.port
+        except ValueError:
+            self.fail(name, f"={shown} is not a valid URL (allowed: {allowed})")
+            return None
+        if parts.scheme not in REDIS_SCHEMES:
+            self.fail(name, f"={shown} has scheme {parts.scheme or 'none'!r} (allowed: {allowed})")
+            return None
+        if parts.scheme == "unix":
+            if not parts.path:
+                self.fail(name, f"={shown} names no socket path (allowed: {allowed})")
+                return None
+            return raw
+        if not parts.hostname:
+            self.fail(name, f"={shown} names no host (allowed: {allowed})")
+            return None
+        db = parts.path.lstrip("/")
+        if db and not db.isdigit():
+            self.fail(name, f"={shown}: database {db!r} is not a number (allowed: {allowed})")
+            return None
+        if port == 0:
+            self.fail(name, f"={shown}: port 0 (allowed: {allowed})")
+            return None
+        return raw

@@ -1,0 +1,50 @@
+"""A chunked backfill of site-days exactly as the `kpi_backfills` automation sensor emits one
+(Dagster's asset daemon adds `PartitionBackfill.from_asset_graph_subset` of the requested
+subset), for tests and benchmarks that submit a backfill at a time of their choosing.
+
+Private Dagster APIs, used here only (tests and bench/), pinned with the Dagster version.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.execution.backfill import PartitionBackfill
+
+from wanperf_dagster.dagster_io.partitions import (
+    day_partitions,
+    site_day_partition,
+    site_day_partitions,
+)
+
+SITE_DAY_ASSETS = ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+DAY_ROLLUPS = ("region_kpis", "org_kpis", "top_offenders", "congestion_trends")
+
+
+def add_site_day_backfill(
+    instance: dg.DagsterInstance, backfill_id: str, days: list[str], sites: list[str]
+) -> None:
+    site_days = site_day_partitions.empty_subset().with_partition_keys(
+        [site_day_partition(d, s) for d in days for s in sites]
+    )
+    day_subset = day_partitions.empty_subset().with_partition_keys(days)
+    subset = AssetGraphSubset(
+        partitions_subsets_by_asset_key={
+            **{dg.AssetKey(a): site_days for a in SITE_DAY_ASSETS},
+            **{dg.AssetKey(a): day_subset for a in DAY_ROLLUPS},
+        }
+    )
+    instance.add_backfill(
+        PartitionBackfill.from_asset_graph_subset(
+            backfill_id=backfill_id,
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            asset_graph_subset=subset,
+            title=backfill_id,
+            description=f"{len(days)} day(s) x {len(sites)} sites",
+            run_config=None,
+        )
+    )
