@@ -48,10 +48,11 @@ def _graphql(query: str) -> dict:
 
 
 def _materialized(asset: str, partition: str) -> bool:
-    body = _graphql(
-        '{ assetNodeOrError(assetKey: {path: ["%s"]}) { ... on AssetNode {'
-        ' assetMaterializations(partitions: ["%s"]) { partition } } } }' % (asset, partition)
+    query = (
+        '{ assetNodeOrError(assetKey: {path: ["ASSET"]}) { ... on AssetNode {'
+        ' assetMaterializations(partitions: ["PARTITION"]) { partition } } } }'
     )
+    body = _graphql(query.replace("ASSET", asset).replace("PARTITION", partition))
     node = (body.get("data") or {}).get("assetNodeOrError") or {}
     return bool(node.get("assetMaterializations"))
 
@@ -86,7 +87,7 @@ def main() -> None:
         env.pop("VIRTUAL_ENV", None)
         if not os.environ.get("WANPERF_BENCH_MAKE_RUN_KEEP_CACHE"):
             env["PIP_NO_CACHE_DIR"] = "1"
-        log = open(Path(tmp) / "make-run.log", "w+")
+        log = open(Path(tmp) / "make-run.log", "w+")  # noqa: SIM115 - read while make runs
         t0 = time.monotonic()
         proc = subprocess.Popen(
             ["make", "run"],
