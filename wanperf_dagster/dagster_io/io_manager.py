@@ -20,7 +20,13 @@ import pyarrow as pa
 from wanperf_dagster import store
 from wanperf_dagster.store.partitioning import split_by_partition
 
-from .metadata import ALLOW_MISSING, PARTITION_COLUMNS, TTL_SECONDS, column_schema
+from .metadata import (
+    ALLOW_MISSING,
+    MISSING_PARTITIONS,
+    PARTITION_COLUMNS,
+    TTL_SECONDS,
+    column_schema,
+)
 from .resources import RedisResource
 
 
@@ -110,11 +116,15 @@ class RedisIOManager(dg.ConfigurableIOManager):
                 f" {len(partition_keys)} upstream partitions have no stored value"
                 f" (e.g. {loaded.missing[0]}); loading the rest"
             )
-            if not loaded.found:
-                return pa.table({}) if self._wants_arrow(context) else pd.DataFrame()
+        missing = [str(k) for k in loaded.missing]
         if self._wants_arrow(context):
-            return loaded.table
-        return loaded.table.to_pandas()
+            table = loaded.table if loaded.found else pa.table({})
+            return table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), MISSING_PARTITIONS: ",".join(missing)}
+            )
+        frame = loaded.table.to_pandas() if loaded.found else pd.DataFrame()
+        frame.attrs[MISSING_PARTITIONS] = missing  # the asset can tell "none stored" from "empty"
+        return frame
 
     @staticmethod
     def _wants_arrow(context: dg.InputContext) -> bool:

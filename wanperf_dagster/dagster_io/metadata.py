@@ -12,6 +12,9 @@ OWNERS = ["team:noc-analytics"]
 PARTITION_COLUMNS = "wanperf/partition_columns"  # {dimension: column}, for multi-partition writes
 TTL_SECONDS = "wanperf/ttl_seconds"  # the lifetime of the asset's stored values
 ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never materialized
+# what the IO manager tells an asset about an input loaded with ALLOW_MISSING: the upstream
+# partition keys that had no stored value (`frame.attrs[...]`, a list of strings)
+MISSING_PARTITIONS = "wanperf/missing_partitions"
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:

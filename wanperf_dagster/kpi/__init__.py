@@ -1,5 +1,7 @@
 """KPI engine: pure, vectorised pandas/numpy maths on `site_snapshots` samples (no Dagster, no Redis)."""
 
+from .checks import RULES as BOUNDS_RULES
+from .checks import bounds_violations
 from .circuit import (
     SNAPSHOT_COLUMNS,
     circuit_kpis,
@@ -22,9 +24,11 @@ from .rollups import (
 )
 
 __all__ = [
+    "BOUNDS_RULES",
     "DEFAULT_CONFIG",
     "SNAPSHOT_COLUMNS",
     "KpiConfig",
+    "bounds_violations",
     "chronic_offenders",
     "circuit_kpis",
     "circuit_trends",

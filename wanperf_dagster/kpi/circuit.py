@@ -7,7 +7,7 @@ numpy `reduceat` calls and percentiles one sort per measure. See docs/kpis.md fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ def kpi_columns(kind: str) -> list[str]:
         "port_id",
         "role",
         "speed_mbps",
+        "speed_changes",
         "samples",
         "coverage_pct",
         "up_minutes",
@@ -56,17 +57,20 @@ def kpi_columns(kind: str) -> list[str]:
     ]
     cols += [f"minutes_above_{t}" for t in UTIL_TIERS]
     cols += [f"longest_minutes_above_{t}" for t in UTIL_TIERS]
-    cols += ["rx_bytes", "tx_bytes", "packets", "errors", "error_rate", "quality_samples"]
+    cols += ["counter_minutes", "rx_bytes", "tx_bytes", "packets", "errors", "error_rate"]
+    cols += ["quality_samples"]
     for name, _, unit in QUALITY:
         cols += [f"{name}_avg_{unit}", f"{name}_p95_{unit}", f"{name}_max_{unit}"]
     for name, _, _ in QUALITY:
         cols += [f"{name}_minutes_{tier}" for tier in QUALITY_TIERS]
-    cols += ["failover_minutes", "failover_events"]
+    cols += ["failover_minutes", "failover_events", "on_backup_minutes"]
     return cols
 
 
 INT_COLUMNS = {
     "samples",
+    "speed_changes",
+    "counter_minutes",
     "up_minutes",
     "down_minutes",
     "unknown_minutes",
@@ -79,6 +83,7 @@ INT_COLUMNS = {
     "errors",
     "failover_minutes",
     "failover_events",
+    "on_backup_minutes",
     *(f"minutes_above_{t}" for t in UTIL_TIERS),
     *(f"longest_minutes_above_{t}" for t in UTIL_TIERS),
     *(f"{n}_minutes_{tier}" for n, _, _ in QUALITY for tier in QUALITY_TIERS),
@@ -109,7 +114,6 @@ class Prepared:
     port_of_circuit: np.ndarray
     region_of_circuit: np.ndarray
     primary_of_circuit: np.ndarray  # bool
-    speed_of_circuit: np.ndarray
     thresholds_label_of_circuit: np.ndarray
     slot: np.ndarray  # minutes since epoch, floored to the interval
     up: np.ndarray  # bool
@@ -118,9 +122,45 @@ class Prepared:
     util_valid: np.ndarray
     thresholds: np.ndarray  # (n, 3) per row, from the circuit's region
     flap: np.ndarray  # bool: a flap observed at this sample (vs the previous one)
+    speed: np.ndarray  # Mbit/s of each sample
+    speed_change: np.ndarray  # bool: the speed differs from the previous sample's
+    span: np.ndarray  # minutes since the circuit's previous sample (0 for its first)
     deltas: dict[str, np.ndarray]
     quality: dict[str, np.ndarray]
-    failover: np.ndarray  # bool: this secondary carried traffic while the primary was down
+    failover: np.ndarray  # bool: this circuit took the load of its site's primary, which was down
+    on_backup: np.ndarray  # bool, on primaries' rows: down, with the site running on a secondary
+
+    def select(self, keep: np.ndarray) -> Prepared:
+        """Only the rows where `keep`: the per-row measures were computed with every row (a
+        previous day's samples give the first pair of a day its predecessor), the KPIs are
+        aggregated over the kept ones."""
+        if keep.all():
+            return self
+        per_row = {
+            name: getattr(self, name)[keep]
+            for name in (
+                "circuit",
+                "slot",
+                "up",
+                "down",
+                "util",
+                "util_valid",
+                "thresholds",
+                "flap",
+                "speed",
+                "speed_change",
+                "span",
+                "failover",
+                "on_backup",
+            )
+        }
+        return replace(
+            self,
+            n=int(keep.sum()),
+            deltas={k: v[keep] for k, v in self.deltas.items()},
+            quality={k: v[keep] for k, v in self.quality.items()},
+            **per_row,
+        )
 
 
 def _as_frame(samples) -> pd.DataFrame:
@@ -156,11 +196,13 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
     up_flags = df["up"].astype("boolean")
     up = up_flags.fillna(False).to_numpy(dtype=bool)[rows]
     down = (~up_flags).fillna(False).to_numpy(dtype=bool)[rows]
-    circuits = _circuit_attributes(df, rows, codes, circuit_ids, col("speed_mbps"), config)
+    circuits = _circuit_attributes(df, rows, codes, circuit_ids, config)
     thresholds_of = circuits.pop("thresholds_of")
     rate, util, util_valid = _utilisation(col, up)
     same = np.r_[False, codes[1:] == codes[:-1]]  # the previous row is the same circuit
     prev = np.r_[0, np.arange(len(rows) - 1)]
+    speed = col("speed_mbps")
+    failover, on_backup = _failover(codes, slot, interval, circuits, up, down, rate, config)
     return Prepared(
         interval=interval,
         n=len(rows),
@@ -174,9 +216,13 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         util_valid=util_valid,
         thresholds=thresholds_of[codes],
         flap=_flaps(same, prev, up, down, col("last_flapped")),
-        deltas=_counter_deltas(col, same, prev),
+        speed=speed,
+        speed_change=same & (speed != speed[prev]) & ~np.isnan(speed) & ~np.isnan(speed[prev]),
+        span=np.where(same, slot - slot[prev], 0),
+        deltas=_counter_deltas(col, codes, same, prev),
         quality={name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY},
-        failover=_failover(codes, slot, circuits, up, down, rate, config),
+        failover=failover,
+        on_backup=on_backup,
     )
 
 
@@ -220,11 +266,10 @@ def _circuit_attributes(
     rows: np.ndarray,
     codes: np.ndarray,
     circuit_ids: np.ndarray,
-    speed: np.ndarray,
     config: KpiConfig,
 ) -> dict[str, np.ndarray]:
-    """Per circuit code: site, port, region, role, speed (its last sample's) and thresholds
-    (`thresholds_of`, (circuits, 3), and their label)."""
+    """Per circuit code: site, port, region, role and thresholds (`thresholds_of`, (circuits,
+    3), and their label)."""
     first = np.r_[True, codes[1:] != codes[:-1]]  # rows are sorted by circuit
     first_rows = rows[first]
     site_of = df["site_id"].iloc[first_rows].astype(str).to_numpy(dtype=object)
@@ -244,13 +289,11 @@ def _circuit_attributes(
     thresholds_of = np.array(
         [config.thresholds_for(r) for r in region_of], dtype=np.float64
     ).reshape(-1, 3)
-    last = np.r_[codes[1:] != codes[:-1], True]
     return {
         "site_of_circuit": site_of,
         "port_of_circuit": port_of,
         "region_of_circuit": np.asarray(region_of, dtype=object),
         "primary_of_circuit": config.is_primary(circuits).to_numpy(dtype=bool),
-        "speed_of_circuit": speed[last],
         "thresholds_label_of_circuit": np.array(
             ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
         ),
@@ -281,13 +324,16 @@ def _flaps(same, prev, up, down, last_flapped) -> np.ndarray:
     return changed | advanced
 
 
-def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
-    """Each counter's increase since the circuit's previous sample; a decrease is a reset
-    (reboot), so the counter restarted from zero and its value is the increase."""
+def _counter_deltas(col, codes, same, prev) -> dict[str, np.ndarray]:
+    """Each counter's increase since the circuit's last sample that reported it; a decrease is a
+    reset (reboot), so the counter restarted from zero and its value is the increase. A sample
+    without the counter adds nothing; the next one that has it takes the whole increase since the
+    last known value, so a missing value loses no volume."""
     deltas = {}
     for name in COUNTERS:
         x = col(name)
-        d = x - x[prev]
+        known = pd.Series(x).groupby(codes).ffill().to_numpy()  # last known value, per circuit
+        d = x - known[prev]
         with np.errstate(invalid="ignore"):
             d = np.where(d < 0, x, d)
         d = np.where(same & ~np.isnan(d), d, 0)
@@ -295,21 +341,75 @@ def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
     return deltas
 
 
-def _failover(codes, slot, circuits, up, down, rate, config: KpiConfig) -> np.ndarray:
-    """A secondary up and carrying traffic in a slot where its site's primary is down."""
-    site_code = pd.factorize(circuits["site_of_circuit"])[0][codes]
+def _failover(
+    codes, slot, interval, circuits, up, down, rate, config: KpiConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(took the load, site on backup) per row; docs/kpis.md, Failover.
+
+    While a site's primary is known down, a secondary that is up and carrying traffic keeps the
+    site running: the site is *on backup* (marked on the primary's row). The secondary *credited*
+    with failover is the one that took the primary's load: its traffic rose over its own level in
+    the last slot before, in which the primary was known up, by at least `takeover_rise` of that
+    level; of several, the largest rise. It is chosen once per outage (at the outage's first slot
+    with such a circuit), so a burst elsewhere later cannot steal it; in a slot where it is not
+    up and carrying, the largest such rise that slot. At most one circuit per site and slot.
+    """
+    n = len(codes)
+    credited = np.zeros(n, dtype=bool)
+    on_backup = np.zeros(n, dtype=bool)
     is_primary = circuits["primary_of_circuit"][codes]
-    key = site_code.astype(np.int64) * (1 << 40) + slot
-    p_keys, p_down = key[is_primary], down[is_primary]
-    o = np.argsort(p_keys, kind="stable")
-    p_keys, p_down = p_keys[o], p_down[o]
-    pos = np.clip(np.searchsorted(p_keys, key), 0, max(len(p_keys) - 1, 0))
-    primary_down = np.zeros(len(codes), dtype=bool)
-    if len(p_keys):
-        primary_down = (p_keys[pos] == key) & p_down[pos]
+    if not is_primary.any() or is_primary.all():
+        return credited, on_backup
+    site_code = pd.factorize(circuits["site_of_circuit"])[0][codes].astype(np.int64)
+    key = site_code * (1 << 40) + slot
+
+    # the primary's row, state and outage (run of consecutive down slots) at each (site, slot)
+    p_rows = np.flatnonzero(is_primary)
+    p_rows = p_rows[np.argsort(key[p_rows], kind="stable")]
+    p_key, p_down = key[p_rows], down[p_rows]
+    p_site, p_slot = site_code[p_rows], slot[p_rows]
+    follows = np.r_[
+        False, (p_site[1:] == p_site[:-1]) & (p_slot[1:] - p_slot[:-1] == interval) & p_down[:-1]
+    ]
+    outage_of_primary_row = np.cumsum(p_down & ~follows) - 1
+    pos = np.clip(np.searchsorted(p_key, key), 0, len(p_key) - 1)
+    found = p_key[pos] == key
+    primary_down = found & p_down[pos]
+    primary_up = found & up[p_rows][pos]
+    outage = np.where(primary_down, outage_of_primary_row[pos], -1)
+
+    # each circuit's traffic in its last slot (before this one) in which the primary was up
     with np.errstate(invalid="ignore"):
-        carrying = up & (np.nan_to_num(rate, nan=0.0) >= config.carrying_min_bps)
-    return ~is_primary & carrying & primary_down
+        level = np.where(primary_up & ~np.isnan(rate), rate, np.nan)
+    level = pd.Series(level).groupby(codes).ffill().to_numpy()
+    same = np.r_[False, codes[1:] == codes[:-1]]
+    before = np.nan_to_num(np.where(same, np.r_[np.nan, level[:-1]], np.nan), nan=0.0)
+    traffic = np.nan_to_num(rate, nan=0.0)
+    rise = traffic - before
+
+    candidate = ~is_primary & primary_down & up & (traffic >= config.carrying_min_bps)
+    on_backup[p_rows[np.unique(pos[candidate])]] = True
+    took = candidate & (rise >= np.maximum(config.takeover_rise * before, config.carrying_min_bps))
+    rows = np.flatnonzero(took)
+    if not len(rows):
+        return credited, on_backup
+    # who took the load of each outage: the largest rise at its first slot with a taker
+    order = np.lexsort((codes[rows], -traffic[rows], -rise[rows], slot[rows], outage[rows]))
+    ranked = rows[order]
+    first_of_outage = np.r_[True, outage[ranked][1:] != outage[ranked][:-1]]
+    taker = np.full(int(outage.max()) + 1, -1, dtype=np.int64)
+    taker[outage[ranked][first_of_outage]] = codes[ranked][first_of_outage]
+    keeps = candidate & (outage >= 0)
+    keeps[keeps] = taker[outage[keeps]] == codes[keeps]
+    credited |= keeps
+    # slots of an outage whose taker is not up and carrying: the largest rise that slot
+    rest = rows[~np.isin(key[rows], np.unique(key[keeps]))]
+    if len(rest):
+        order = np.lexsort((codes[rest], -traffic[rest], -rise[rest], key[rest]))
+        best = rest[order]
+        first_in_slot = np.r_[True, key[best][1:] != key[best][:-1]]
+        credited[best[first_in_slot]] = True
+    return credited, on_backup
 
 
 def _percentile_95(values: np.ndarray, seg: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -400,7 +500,9 @@ def aggregate(
     out["role"] = pd.Categorical.from_codes(
         np.where(p.primary_of_circuit[circuit], 0, 1), categories=["primary", "secondary"]
     )
-    out["speed_mbps"] = p.speed_of_circuit[circuit]
+    ends = np.r_[starts[1:], p.n] - 1
+    out["speed_mbps"] = p.speed[ends]  # the bucket's last sample: what the circuit runs at now
+    out["speed_changes"] = total(p.speed_change)
     samples = np.diff(np.r_[starts, p.n])
     up_m, down_m = total(p.up) * step, total(p.down) * step
     out["samples"] = samples
@@ -429,6 +531,7 @@ def aggregate(
             out[f"minutes_above_{tier}"] = total(above) * step
             out[f"longest_minutes_above_{tier}"] = _longest_runs(above, p, seg, n_seg)
 
+    out["counter_minutes"] = total(p.span)
     out["rx_bytes"] = total(p.deltas["rx_bytes"])
     out["tx_bytes"] = total(p.deltas["tx_bytes"])
     errors = total(p.deltas["rx_errors"]) + total(p.deltas["tx_errors"])
@@ -454,6 +557,7 @@ def aggregate(
                 out[f"{name}_minutes_{tier}"] = total(q >= thr) * step
 
     out["failover_minutes"] = total(p.failover) * step
+    out["on_backup_minutes"] = total(p.on_backup) * step
     prev_fo = np.r_[
         False, p.failover[:-1] & (seg[1:] == seg[:-1]) & (p.slot[1:] == p.slot[:-1] + step)
     ]
@@ -494,15 +598,23 @@ def empty_kpis(kind: str) -> pd.DataFrame:
     return frame
 
 
-def _run(samples, interval_minutes, config, bucket_minutes: int, kind: str) -> pd.DataFrame:
+def _run(samples, interval_minutes, config, bucket_minutes: int, kind: str, days) -> pd.DataFrame:
     config = config or DEFAULT_CONFIG
-    return _from_prepared(prepare(samples, interval_minutes, config), bucket_minutes, kind, config)
+    p = prepare(samples, interval_minutes, config)
+    return _from_prepared(p, bucket_minutes, kind, config, days)
+
+
+def _epoch_days(days) -> np.ndarray:
+    """UTC days (dates or YYYY-MM-DD strings) as days since the epoch."""
+    return np.array([np.datetime64(str(d)[:10], "D") for d in days]).astype(np.int64)
 
 
 def _from_prepared(
-    p: Prepared | None, bucket_minutes: int, kind: str, config: KpiConfig
+    p: Prepared | None, bucket_minutes: int, kind: str, config: KpiConfig, days=None
 ) -> pd.DataFrame:
-    if p is None:
+    if p is not None and days is not None:
+        p = p.select(np.isin(p.slot // 1440, _epoch_days(days)))
+    if p is None or p.n == 0:
         return empty_kpis(kind)
     bucket = p.slot // bucket_minutes
     frame, starts = aggregate(p, bucket, bucket_minutes, config)
@@ -517,26 +629,34 @@ def _from_prepared(
 
 
 def circuit_kpis(
-    samples, interval_minutes: int, config: KpiConfig | None = None
+    samples, interval_minutes: int, config: KpiConfig | None = None, days=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(hourly, daily) from one preparation of the samples: what the `circuit_kpis` asset uses."""
+    """(hourly, daily) from one preparation of the samples: what the `circuit_kpis` asset uses.
+
+    With `days`, rows only for those UTC days; samples of other days still count as what came
+    before (the previous day's last sample gives a day's first interval its start), so a day's
+    KPIs equal those computed over the whole history at once."""
     config = config or DEFAULT_CONFIG
     p = prepare(samples, interval_minutes, config)
-    return _from_prepared(p, 60, "hourly", config), _from_prepared(p, 1440, "daily", config)
+    return (
+        _from_prepared(p, 60, "hourly", config, days),
+        _from_prepared(p, 1440, "daily", config, days),
+    )
 
 
 def daily_circuit_kpis(
-    samples, interval_minutes: int, config: KpiConfig | None = None
+    samples, interval_minutes: int, config: KpiConfig | None = None, days=None
 ) -> pd.DataFrame:
-    """One row per circuit and UTC day present in the samples (the `circuit_kpis` contract)."""
-    return _run(samples, interval_minutes, config, 1440, "daily")
+    """One row per circuit and UTC day present in the samples (the `circuit_kpis` contract);
+    with `days`, only those days (the others are context, see `circuit_kpis`)."""
+    return _run(samples, interval_minutes, config, 1440, "daily", days)
 
 
 def hourly_circuit_kpis(
-    samples, interval_minutes: int, config: KpiConfig | None = None
+    samples, interval_minutes: int, config: KpiConfig | None = None, days=None
 ) -> pd.DataFrame:
     """One row per circuit and UTC hour present in the samples (same measures as daily)."""
-    return _run(samples, interval_minutes, config, 60, "hourly")
+    return _run(samples, interval_minutes, config, 60, "hourly", days)
 
 
 def window_circuit_kpis(

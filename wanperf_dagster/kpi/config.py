@@ -36,6 +36,9 @@ class KpiConfig:
     is_primary: Callable[[pd.DataFrame], pd.Series] = first_port_is_primary
     # a secondary "carries traffic" when up and max(rx, tx) >= this many bits/s
     carrying_min_bps: float = 1.0
+    # a secondary "took the primary's load" when its traffic rose by at least this share of its
+    # level before the primary went down (noise on an unrelated link stays well below)
+    takeover_rise: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("util_thresholds", "jitter_ms", "latency_ms", "loss_pct"):

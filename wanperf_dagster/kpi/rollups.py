@@ -19,6 +19,8 @@ LOWER_IS_WORSE = {"availability_pct", "coverage_pct"}
 
 _SUMS = [
     "samples",
+    "speed_changes",
+    "counter_minutes",
     "up_minutes",
     "down_minutes",
     "flaps",
@@ -30,6 +32,7 @@ _SUMS = [
     "quality_samples",
     "failover_minutes",
     "failover_events",
+    "on_backup_minutes",
     *(f"minutes_above_{t}" for t in UTIL_TIERS),
     *(f"{n}_minutes_{tier}" for n, _, _ in QUALITY for tier in QUALITY_TIERS),
 ]

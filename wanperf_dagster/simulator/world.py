@@ -21,7 +21,7 @@ Model, per WAN circuit:
   episodes and when utilisation passes 90 %; absent while the port is down and on circuits that
   do not report quality.
 - *counters*: the integral of the diurnal baseline since the last reboot (closed form), so byte
-  deltas are exact between any two instants.
+  deltas are exact between any two instants; the baseline's peak is capped at the link speed.
 """
 
 from __future__ import annotations
@@ -262,10 +262,12 @@ class World:
         }
 
     def bytes_since(self, ports: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
-        """Bytes received by the baseline curve between t0 and t1 (closed-form integral)."""
+        """Bytes received by the baseline curve between t0 and t1 (closed-form integral). The
+        curve's peak never exceeds the link: a counter cannot run faster than its port."""
         a = self.a
-        rate = a["base_util"][ports] * a["speed"][ports] * 1e6 / 8  # bytes/s at diurnal mean
         amp = a["amp"][ports]
+        base = np.minimum(a["base_util"][ports], 1.0 / (1.0 + amp))
+        rate = base * a["speed"][ports] * 1e6 / 8  # bytes/s at diurnal mean
         phase = (a["tz"][ports] - 8) * HOUR
 
         def integral(t):

@@ -173,6 +173,7 @@ def test_two_circuits_interleaved_and_duplicates_dropped():
 
 
 def test_failover_minutes_and_events():
+    """The secondary takes the primary's 5 Mbit/s on top of its own 2 while the primary is down."""
     rows = []
     for m, primary_up in zip(range(0, 80, 10), [1, 0, 0, 1, 1, 0, 1, 1], strict=True):
         rows.append(
@@ -183,14 +184,79 @@ def test_failover_minutes_and_events():
                 "rx_bps": 5_000_000 * primary_up,
             }
         )
-        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": 2_000_000})
-    rows.append(
-        {"minute": 90, "circuit": "aa:ge-0/0/1", "rx_bps": 2_000_000}
-    )  # primary unknown: no failover
+        rows.append(
+            {
+                "minute": m,
+                "circuit": "aa:ge-0/0/1",
+                "rx_bps": 2_000_000 + 5_000_000 * (1 - primary_up),
+            }
+        )
+    rows.append({"minute": 90, "circuit": "aa:ge-0/0/1", "rx_bps": 7_000_000})  # primary unknown
     out = daily_circuit_kpis(samples(rows), 10)
     sec = one(out, "aa:ge-0/0/1")
     assert sec.failover_minutes == 30 and sec.failover_events == 2
-    assert one(out, "aa:ge-0/0/0").failover_minutes == 0
+    primary = one(out, "aa:ge-0/0/0")
+    assert primary.failover_minutes == 0 and primary.on_backup_minutes == 30
+    assert sec.on_backup_minutes == 0
+
+
+def test_failover_goes_to_the_circuit_that_took_the_load_not_every_secondary():
+    """Three WAN circuits: while the primary is down, the backup's traffic jumps by the primary's
+    load; the third keeps carrying its own. Only the backup failed over; the site ran on backup
+    for the whole outage (30 minutes), counted once."""
+    rows = []
+    for m in range(0, 90, 10):
+        down = 30 <= m < 60
+        rows.append(
+            {"minute": m, "circuit": "aa:ge-0/0/0", "up": not down, "rx_bps": 0 if down else 40e6}
+        )
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": 45e6 if down else 5e6})
+        # the third circuit is busier than the backup's own traffic, with ~5 % noise
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/2", "rx_bps": 30e6 + (m % 20) * 1e5})
+    out = daily_circuit_kpis(samples(rows), 10)
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 30
+    assert one(out, "aa:ge-0/0/2").failover_minutes == 0
+    assert one(out, "aa:ge-0/0/0").on_backup_minutes == 30
+    assert out["failover_minutes"].sum() == out["on_backup_minutes"].sum()
+
+
+def test_failover_stays_with_the_taker_when_another_circuit_bursts_later():
+    rows = []
+    for m in range(0, 90, 10):
+        down = 20 <= m < 70
+        rows.append(
+            {"minute": m, "circuit": "aa:ge-0/0/0", "up": not down, "rx_bps": 0 if down else 40e6}
+        )
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": 45e6 if down else 5e6})
+        # a congestion burst on the third circuit from minute 40: a bigger rise, but later
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/2", "rx_bps": 90e6 if m >= 40 else 10e6})
+    out = daily_circuit_kpis(samples(rows), 10)
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 50
+    assert one(out, "aa:ge-0/0/2").failover_minutes == 0
+
+
+def test_when_the_taker_goes_down_the_next_circuit_that_took_load_is_credited():
+    rows = []
+    for m in range(0, 70, 10):
+        down = 20 <= m < 60
+        backup_up = m < 40
+        rows.append(
+            {"minute": m, "circuit": "aa:ge-0/0/0", "up": not down, "rx_bps": 0 if down else 40e6}
+        )
+        rows.append(
+            {
+                "minute": m,
+                "circuit": "aa:ge-0/0/1",
+                "up": backup_up,
+                "rx_bps": (45e6 if down else 5e6) if backup_up else 0,
+            }
+        )
+        third = 45e6 if (down and not backup_up) else 5e6  # takes over when the backup fails
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/2", "rx_bps": third})
+    out = daily_circuit_kpis(samples(rows), 10)
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 20  # minutes 20-39
+    assert one(out, "aa:ge-0/0/2").failover_minutes == 20  # minutes 40-59
+    assert one(out, "aa:ge-0/0/0").on_backup_minutes == 40
 
 
 def test_hourly_rows_split_the_day_and_sum_to_daily():
@@ -225,3 +291,59 @@ def test_arrow_input_is_accepted():
     df = samples(util_rows([10, 20]))
     a = daily_circuit_kpis(pa.Table.from_pandas(df, preserve_index=False), 10)
     pd.testing.assert_frame_equal(a, daily_circuit_kpis(df, 10))
+
+
+def test_a_missing_counter_value_loses_no_volume():
+    """The sample after a missing counter takes the whole increase since the last known value."""
+    rows = [
+        {"minute": 0, "rx_bytes": 1_000},
+        {"minute": 10, "rx_bytes": None},
+        {"minute": 20, "rx_bytes": 4_000},
+        {"minute": 30, "rx_bytes": 4_500},
+    ]
+    out = one(daily_circuit_kpis(samples(rows), 10))
+    assert out.rx_bytes == 3_500 and out.counter_minutes == 30
+
+
+def test_speed_is_the_last_samples_and_changes_are_counted():
+    rows = util_rows([50, 50, 50]) + [
+        {"minute": 30, "speed_mbps": 10, "rx_bps": 5_000_000},
+        {"minute": 40, "speed_mbps": 10, "rx_bps": 5_000_000},
+    ]
+    out = one(daily_circuit_kpis(samples(rows), 10))
+    # utilisation is per sample against that sample's speed: 50 % throughout
+    assert out.speed_mbps == 10 and out.speed_changes == 1
+    assert out.util_max_pct == 50 and out.util_p95_pct == 50
+
+
+def test_utilisation_of_a_sample_with_unknown_state_is_unknown():
+    rows = util_rows([80, 80]) + [{"minute": 20, "up": None, "rx_bps": 90_000_000}]
+    out = one(daily_circuit_kpis(samples(rows), 10))
+    assert out.util_samples == 2 and out.util_max_pct == 80 and out.unknown_minutes == 1440 - 20
+
+
+def test_of_two_samples_at_one_instant_the_choice_never_depends_on_row_order():
+    rows = [{"minute": 0, "rx_bps": 10_000_000}, {"minute": 0, "rx_bps": 60_000_000}]
+    forward = one(daily_circuit_kpis(samples(rows), 10))
+    backward = one(daily_circuit_kpis(samples(rows[::-1]), 10))
+    assert forward.samples == 1 and forward.util_max_pct == backward.util_max_pct
+
+
+def test_a_previous_day_gives_the_first_interval_its_start_and_makes_no_rows():
+    """The pair 23:50 -> 00:00 counts on the later day: its bytes and its flap."""
+    before = samples([{"minute": 1430, "rx_bytes": 1_000, "last_flapped": 100.0}], day="2026-11-25")
+    day = samples(
+        [
+            {"minute": 0, "rx_bytes": 9_000, "last_flapped": 200.0},
+            {"minute": 10, "rx_bytes": 10_000, "last_flapped": 200.0},
+        ]
+    )
+    both = pd.concat([before, day], ignore_index=True)
+    alone = one(daily_circuit_kpis(day, 10))
+    joined = daily_circuit_kpis(both, 10, days=["2026-11-26"])
+    assert list(joined["day"].astype(str)) == ["2026-11-26"]
+    row = one(joined)
+    assert (alone.rx_bytes, alone.flaps) == (1_000, 0)
+    assert (row.rx_bytes, row.flaps, row.counter_minutes) == (9_000, 1, 20)
+    whole = daily_circuit_kpis(both, 10).set_index("day")
+    assert whole.loc[pd.Timestamp("2026-11-26").date(), "rx_bytes"] == row.rx_bytes

@@ -94,3 +94,56 @@ def test_bytes_match_counter_truth(world, truths):
         expected = np.where(d < 0, counter[1:], d).sum()
         assert kpis.loc[cid].rx_bytes == expected, cid
     assert pd.Series(kpis["rx_bytes"]).gt(0).all()
+
+
+@pytest.fixture(scope="module")
+def multi_wan_world():
+    """An org with 2-, 3- and 4-circuit sites (seed 5, 60 sites: 30, 17 and 5 of them)."""
+    return World(build_org(seed=5, n_sites=60))
+
+
+@pytest.mark.parametrize("day", [0, 1, 2])
+def test_failover_matches_truth_at_2_3_and_4_circuit_sites(multi_wan_world, day):
+    """Only the circuit that took the primary's load fails over (the simulator's backup); the
+    other secondaries keep carrying their own traffic and get none; the site's time on backup
+    is counted once. Each within one interval per state change."""
+    world = multi_wan_world
+    org, a = world.org, world.org.arrays
+    start = DAY0 + day * 86400
+    kpis = daily_circuit_kpis(world_samples(world, start, 144, offset_s=17), INTERVAL)
+    kpis = kpis.set_index("circuit_id")
+    wan = org.wan_port_indices()
+    truth = world.truth(wan, start, 1440)
+    by_circuit = dict(tuple(truth.groupby("circuit_id")))
+    circuits_per_site = pd.Series(a["site"][wan]).value_counts()
+
+    def changes(cid) -> int:
+        return int(by_circuit[cid]["up"].astype(int).diff().abs().sum())
+
+    failing_over = {2: 0, 3: 0, 4: 0}
+    for i in wan:
+        n = int(circuits_per_site[a["site"][i]])
+        if a["rank"][i] < 1 or n < 2:
+            continue
+        cid, pid = org.circuit_id(i), org.circuit_id(a["site_primary"][i])
+        true_minutes = int(by_circuit[cid]["failover"].sum())
+        tolerance = INTERVAL * (changes(cid) + changes(pid) + 1)
+        assert abs(kpis.loc[cid].failover_minutes - true_minutes) <= tolerance, (cid, n)
+        if a["rank"][i] > 1:  # not the backup: it never takes the primary's load
+            assert true_minutes == 0 and kpis.loc[cid].failover_minutes == 0, (cid, n)
+        failing_over[n] += int(true_minutes > 0)
+
+    # the site ran on backup while its primary was down and a secondary was up
+    for site, group in truth.groupby("site_id"):
+        ports = [i for i in wan if org.sites[a["site"][i]].id == site]
+        if len(ports) < 2:
+            continue
+        primary = org.circuit_id(a["site_primary"][ports[0]])
+        t = group.pivot(index="ts", columns="circuit_id", values="up")
+        secondaries = [c for c in t.columns if c != primary]
+        on_backup = int((~t[primary] & t[secondaries].any(axis=1)).sum())
+        tolerance = INTERVAL * (sum(changes(c) for c in t.columns) + 1)
+        assert abs(kpis.loc[primary].on_backup_minutes - on_backup) <= tolerance, site
+    assert kpis["failover_minutes"].sum() <= kpis["on_backup_minutes"].sum()
+    if day == 1:  # the day whose truth holds failover at sites of every size
+        assert all(failing_over.values()), failing_over
