@@ -492,11 +492,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from wanperf_dagster.mist import MistError, SweepLockedError
+    from wanperf_dagster.mist import (
+        MistError,
+        SweepLockedError,
+        SweepLockLostError,
+        SweepRunawayError,
+    )
 
     try:
         return args.func(args)
-    except (SettingsError, store.EmbeddedRedisError, MistError, SweepLockedError) as exc:
+    except (
+        SettingsError,
+        store.EmbeddedRedisError,
+        MistError,
+        SweepLockedError,
+        SweepLockLostError,
+        SweepRunawayError,
+    ) as exc:
         print(f"wanperf: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -219,7 +219,7 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         speed=speed,
         speed_change=same & (speed != speed[prev]) & ~np.isnan(speed) & ~np.isnan(speed[prev]),
         span=np.where(same, slot - slot[prev], 0),
-        deltas=_counter_deltas(col, codes, same, prev),
+        deltas=_counter_deltas(col, same, prev),
         quality={name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY},
         failover=failover,
         on_backup=on_backup,
@@ -324,7 +324,18 @@ def _flaps(same, prev, up, down, last_flapped) -> np.ndarray:
     return changed | advanced
 
 
-def _counter_deltas(col, codes, same, prev) -> dict[str, np.ndarray]:
+def _ffill_within(values: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN within each circuit's run of rows (rows sorted by circuit; `same` marks
+    rows whose previous row is the same circuit), never across circuits."""
+    missing = np.isnan(values)
+    if not missing.any():
+        return values
+    index = np.where(~missing | ~same, np.arange(len(values)), 0)  # a circuit's first row resets
+    filled = values[np.maximum.accumulate(index)]
+    return filled
+
+
+def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
     """Each counter's increase since the circuit's last sample that reported it; a decrease is a
     reset (reboot), so the counter restarted from zero and its value is the increase. A sample
     without the counter adds nothing; the next one that has it takes the whole increase since the
@@ -332,7 +343,7 @@ def _counter_deltas(col, codes, same, prev) -> dict[str, np.ndarray]:
     deltas = {}
     for name in COUNTERS:
         x = col(name)
-        known = pd.Series(x).groupby(codes).ffill().to_numpy()  # last known value, per circuit
+        known = _ffill_within(x, same)  # the last known value, per circuit
         d = x - known[prev]
         with np.errstate(invalid="ignore"):
             d = np.where(d < 0, x, d)
@@ -379,10 +390,12 @@ def _failover(
     outage = np.where(primary_down, outage_of_primary_row[pos], -1)
 
     # each circuit's traffic in its last slot (before this one) in which the primary was up
+    if not primary_down.any():
+        return credited, on_backup
+    same = np.r_[False, codes[1:] == codes[:-1]]
     with np.errstate(invalid="ignore"):
         level = np.where(primary_up & ~np.isnan(rate), rate, np.nan)
-    level = pd.Series(level).groupby(codes).ffill().to_numpy()
-    same = np.r_[False, codes[1:] == codes[:-1]]
+    level = _ffill_within(level, same)
     before = np.nan_to_num(np.where(same, np.r_[np.nan, level[:-1]], np.nan), nan=0.0)
     traffic = np.nan_to_num(rate, nan=0.0)
     rise = traffic - before

@@ -7,13 +7,22 @@ from .client import (
     MistError,
     MistNotFoundError,
     MistPermissionError,
+    MistRateLimited,
     MistRequestError,
     base_url_for,
     split_tokens,
 )
 from .inventory import Inventory, fetch_inventory
 from .records import normalise_page, normalise_record
-from .sweep import PageEvent, SweepConfig, SweepLockedError, refresh_stale_sites, run_sweep
+from .sweep import (
+    PageEvent,
+    SweepConfig,
+    SweepLockedError,
+    SweepLockLostError,
+    SweepRunawayError,
+    refresh_stale_sites,
+    run_sweep,
+)
 
 __all__ = [
     "Inventory",
@@ -23,10 +32,13 @@ __all__ = [
     "MistError",
     "MistNotFoundError",
     "MistPermissionError",
+    "MistRateLimited",
     "MistRequestError",
     "PageEvent",
     "SweepConfig",
+    "SweepLockLostError",
     "SweepLockedError",
+    "SweepRunawayError",
     "base_url_for",
     "fetch_inventory",
     "normalise_page",

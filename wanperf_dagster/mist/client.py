@@ -2,8 +2,12 @@
 
 - Transport failures (5xx, timeouts, resets) are retried by urllib3's `Retry` with exponential
   backoff and jitter; every attempt is charged to the token's budget.
-- HTTP 429: honour `Retry-After` when present, else the configured wait; the token is treated as
-  spent for its window and the next token with budget takes over.
+- HTTP 429: wait with bounded exponential back-off, at least what `Retry-After` asks (seconds or
+  an HTTP date), then try again; the whole wait is capped, and a server asking for more is an
+  error saying so. 401 and 403 are never retried.
+- Nothing the server sends is trusted: a URL (a `next`) is only followed on the configured origin
+  (scheme, host, port), so the token never leaves it; a body is read up to a size cap and a
+  deadline; malformed, truncated or absurdly nested JSON is retried, then an error.
 - No call is sent that the budget does not allow: before a request the client needs room for the
   request and all its possible retries on one token.
 - Errors say what failed and what to do; they never contain a token.
@@ -11,7 +15,11 @@
 
 from __future__ import annotations
 
+import email.utils
+import json
 import logging
+import math
+import random
 import re
 import threading
 import time
@@ -52,6 +60,10 @@ class MistBudgetExhausted(MistError):
     def __init__(self, message: str, resets_at: float):
         super().__init__(message)
         self.resets_at = resets_at
+
+
+class MistRateLimited(MistBudgetExhausted):
+    """The server kept answering 429 for longer than the client waits."""
 
 
 class MistRequestError(MistError):
@@ -113,7 +125,11 @@ class MistClient:
         backoff_factor: float = 0.5,
         backoff_max: float = 30.0,
         rate_limit: int = RATE_LIMIT_PER_HOUR,
-        max_retry_after: float = 120.0,
+        max_retry_after: float = 300.0,
+        backoff_429: float = 1.0,
+        backoff_429_max: float = 60.0,
+        max_body_bytes: int = 64 * 2**20,
+        request_deadline: float = 120.0,
         wait_for_budget: float = 0.0,
         pool_size: int = 8,
         clock: Callable[[], float] = time.time,
@@ -130,6 +146,9 @@ class MistClient:
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
         self.max_retry_after = max_retry_after
+        self.backoff_429, self.backoff_429_max = backoff_429, backoff_429_max
+        self.max_body_bytes = max_body_bytes
+        self.request_deadline = request_deadline
         self.wait_for_budget = wait_for_budget
         self.clock, self.sleep = clock, sleep
         self.budgets = [TokenBudget(i, rate_limit) for i in range(len(tokens))]
@@ -212,19 +231,37 @@ class MistClient:
 
     # requests -------------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
+        """The full URL of a path, or an absolute URL on the configured origin; any other origin
+        (a `next` from a hostile or misconfigured server) is refused, so the token never leaves."""
+        if len(path_or_url) > MAX_URL_LENGTH:
+            raise MistRequestError(
+                f"refusing a URL of {len(path_or_url):,} characters from the server",
+                "GET ?",
+                0,
+            )
+        if "://" in path_or_url or path_or_url.startswith("//"):
+            if _origin(path_or_url) != _origin(self.base_url):
+                raise MistRequestError(
+                    f"refusing to follow a URL to another origin ({_shown_origin(path_or_url)});"
+                    f" only {_shown_origin(self.base_url)} (MIST_HOST) is called with the token",
+                    "GET ?",
+                    0,
+                )
             return path_or_url
         return urljoin(self.base_url + "/", path_or_url.lstrip("/"))
 
     def get(self, path_or_url: str, params: dict | None = None) -> Response:
         """GET with budget, retries and 429 handling; returns the decoded JSON body.
 
-        On 429 with `Retry-After`, wait that long (up to `max_retry_after` in all) and try again;
-        without it, the token is spent for its window and the next token takes over. When every
-        token is spent, wait for the window to reset if that is within `wait_for_budget` seconds,
-        else raise `MistBudgetExhausted` saying when the budget returns.
+        On 429, wait with exponential back-off (`backoff_429` doubling up to `backoff_429_max`,
+        with jitter), at least as long as `Retry-After` asks, and try again, up to
+        `max_retry_after` seconds of waiting in all; then `MistRateLimited`. When every token has
+        spent its budget, wait for the window to reset if that is within `wait_for_budget`
+        seconds, else raise `MistBudgetExhausted` saying when the budget returns.
         """
         waited = 0.0
+        throttled = 0
+        endpoint = self._endpoint(path_or_url)
         while True:
             try:
                 budget = self._take_token()
@@ -238,26 +275,30 @@ class MistClient:
             try:
                 return self._send(budget, path_or_url, params)
             except _RateLimited as rl:
-                endpoint = self._endpoint(path_or_url)
-                if rl.retry_after is None:
-                    with self._lock:
-                        budget.used = budget.limit  # the server says this token is spent
-                    log.warning(
-                        "Mist rate limit (429) on %s with %s: rotating", endpoint, budget.label
+                throttled += 1
+                backoff = min(self.backoff_429 * 2 ** (throttled - 1), self.backoff_429_max)
+                backoff *= 1 + random.random() * 0.25
+                wait = max(backoff, rl.retry_after or 0.0)
+                if waited + wait > self.max_retry_after:
+                    asked = (
+                        f" (Retry-After asked for {rl.retry_after:.0f} s)" if rl.retry_after else ""
                     )
-                    continue
-                if waited + rl.retry_after > self.max_retry_after:
-                    raise MistBudgetExhausted(
-                        f"Mist kept answering 429 (rate limited) on {endpoint}: waited {waited:.0f} s"
-                        f" in all; the budget returns at"
-                        f" {time.strftime('%H:%M', time.gmtime(self.resets_at()))} UTC",
-                        self.resets_at(),
+                    raise MistRateLimited(
+                        f"Mist kept answering 429 (rate limited) on {endpoint}: {throttled} times,"
+                        f" {waited:.0f} s waited{asked}; a sweep waits at most"
+                        f" {self.max_retry_after:.0f} s. Try again later, or add tokens to"
+                        " MIST_API_TOKEN (comma-separated)",
+                        self.clock() + (rl.retry_after or self.backoff_429_max),
                     ) from None
                 log.warning(
-                    "Mist rate limit (429) on %s: Retry-After %.1f s", endpoint, rl.retry_after
+                    "Mist rate limit (429) on %s with %s: waiting %.1f s (429 #%d)",
+                    endpoint,
+                    budget.label,
+                    wait,
+                    throttled,
                 )
-                self.sleep(rl.retry_after)
-                waited += rl.retry_after
+                self.sleep(wait)
+                waited += wait
 
     def _endpoint(self, path_or_url: str) -> str:
         path = urlsplit(self.url(path_or_url)).path
@@ -267,11 +308,13 @@ class MistClient:
         url = self.url(path_or_url)
         endpoint = self._endpoint(path_or_url)
         headers = {"Authorization": f"Token {self._tokens[budget.index]}"}
-        attempts = 0
         body_attempts = 0
         while True:
+            started = time.monotonic()
             try:
-                resp = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+                resp = self.session.get(
+                    url, params=params, headers=headers, timeout=self.timeout, stream=True
+                )
             except requests.exceptions.RetryError as exc:
                 self._charge(budget, 1 + self.retries)
                 raise MistRequestError(
@@ -286,48 +329,45 @@ class MistClient:
                     endpoint,
                     1 + self.retries,
                 ) from None
-            history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
-            attempts = 1 + len(history)
-            self._charge(budget, attempts)
-            status = resp.status_code
-            if status == 429:
-                retry_after = resp.headers.get("Retry-After")
-                raise _RateLimited(
-                    float(retry_after)
-                    if retry_after and retry_after.replace(".", "", 1).isdigit()
-                    else None
-                )
-            if status == 401:
-                raise MistAuthError(
-                    f"Mist rejected {budget.label} of MIST_API_TOKEN (HTTP 401 on {endpoint}):"
-                    " check the token, and MIST_HOST for the org's region"
-                )
-            if status == 403:
-                raise MistPermissionError(
-                    f"{budget.label} may not read this resource (HTTP 403 on {endpoint}):"
-                    " check MIST_ORG_ID and the token's privileges"
-                )
-            if status == 404:
-                raise MistNotFoundError(
-                    f"{endpoint}: not found (HTTP 404); check MIST_ORG_ID and MIST_HOST"
-                )
+            with resp:
+                history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
+                attempts = 1 + len(history)
+                self._charge(budget, attempts)
+                status = resp.status_code
+                if status == 429:
+                    raise _RateLimited(_retry_after(resp.headers.get("Retry-After"), self.clock()))
+                if status == 401:
+                    raise MistAuthError(
+                        f"Mist rejected {budget.label} of MIST_API_TOKEN (HTTP 401 on {endpoint}):"
+                        " check the token, and MIST_HOST for the org's region"
+                    )
+                if status == 403:
+                    raise MistPermissionError(
+                        f"{budget.label} may not read this resource (HTTP 403 on {endpoint}):"
+                        " check MIST_ORG_ID and the token's privileges"
+                    )
+                if status == 404:
+                    raise MistNotFoundError(
+                        f"{endpoint}: not found (HTTP 404); check MIST_ORG_ID and MIST_HOST"
+                    )
+                content = self._read_body(resp, endpoint, started)
             if status >= 400:
-                detail = _detail(resp)
                 raise MistRequestError(
-                    f"{endpoint} failed with HTTP {status} after {attempts} attempt{'s' if attempts != 1 else ''}{detail}",
+                    f"{endpoint} failed with HTTP {status} after {attempts} attempt{'s' if attempts != 1 else ''}{_detail(content)}",
                     endpoint,
                     attempts,
                     status,
                 )
             try:
-                body = resp.json()
-            except ValueError:
-                # a cut or garbled body: retried like a transport error, within the same bound
+                body = json.loads(content)
+            except (ValueError, RecursionError):
+                # a cut, garbled or absurdly nested body: retried like a transport error, within
+                # the same bound
                 body_attempts += 1
                 if body_attempts > self.retries or budget.left() < 1:
                     raise MistRequestError(
                         f"{endpoint} returned a malformed JSON body {body_attempts} time(s) "
-                        f"({len(resp.content)} bytes); giving up",
+                        f"({len(content):,} bytes); giving up",
                         endpoint,
                         body_attempts,
                         status,
@@ -335,6 +375,47 @@ class MistClient:
                 self.sleep(min(0.2 * 2**body_attempts, 5.0))
                 continue
             return Response(body=body, headers=dict(resp.headers), attempts=attempts)
+
+    def _read_body(self, resp: requests.Response, endpoint: str, started: float) -> bytes:
+        """The body, read up to `max_body_bytes` and within `request_deadline` seconds of the
+        request (a read timeout bounds each read, not a server that trickles bytes)."""
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise MistRequestError(
+                f"{endpoint} announced a body of {int(declared):,} bytes, over the"
+                f" {self.max_body_bytes:,}-byte limit; refusing it",
+                endpoint,
+                1,
+                resp.status_code,
+            )
+        chunks, size = [], 0
+        try:
+            for chunk in resp.iter_content(chunk_size=256 * 1024):
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise MistRequestError(
+                        f"{endpoint} sent more than {self.max_body_bytes:,} bytes; refusing it",
+                        endpoint,
+                        1,
+                        resp.status_code,
+                    )
+                if time.monotonic() - started > self.request_deadline:
+                    raise MistRequestError(
+                        f"{endpoint} took more than {self.request_deadline:.0f} s to send its"
+                        " body; giving up",
+                        endpoint,
+                        1,
+                        resp.status_code,
+                    )
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise MistRequestError(
+                f"{endpoint} failed while reading the body: {_reason(exc)}",
+                endpoint,
+                1,
+                resp.status_code,
+            ) from None
+        return b"".join(chunks)
 
     def _charge(self, budget: TokenBudget, calls: int) -> None:
         with self._lock:
@@ -351,7 +432,18 @@ class MistClient:
         `next` is requested verbatim until it is absent or null; a short page never stops it.
         """
         url, query = (start_url, None) if start_url else (path, params)
+        fetched: set[str] = set()
         while url:
+            full = self.url(url)
+            if query is None:
+                if full in fetched:
+                    raise MistRequestError(
+                        f"{self._endpoint(url)}: pagination loop: `next` points back to a page"
+                        f" already fetched ({len(fetched)} pages in); stopping",
+                        self._endpoint(url),
+                        0,
+                    )
+                fetched.add(full)
             body = self.get(url, query).body
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise MistRequestError(
@@ -403,6 +495,45 @@ class _RateLimited(Exception):
         self.retry_after = retry_after
 
 
+MAX_URL_LENGTH = 8192
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url if "://" in url else f"https:{url}")
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme, 0)
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host[:80]}:{port}"
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP date; None when
+    absent or unreadable (never negative, never more than a day)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), 86400.0)
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc)
     if "Read timed out" in text or isinstance(exc, requests.exceptions.ReadTimeout):
@@ -417,12 +548,13 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _detail(resp: requests.Response) -> str:
+def _detail(content: bytes) -> str:
+    """The `detail` of a JSON error body, shortened; nothing when there is none."""
     try:
-        detail = resp.json().get("detail")
-    except (ValueError, AttributeError):
+        detail = json.loads(content[:4096]).get("detail")
+    except (ValueError, RecursionError, AttributeError):
         return ""
-    return f": {detail}" if detail else ""
+    return f": {str(detail)[:200]}" if detail else ""
 
 
 def split_tokens(value: str | None) -> list[str]:

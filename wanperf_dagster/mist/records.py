@@ -1,9 +1,20 @@
 """Port-stats records → samples in the `site_snapshots` schema, with a quarantine for bad ones.
 
-Only WAN ports (`port_usage == "wan"`) are kept; LAN ports are counted and dropped. A record that
-cannot be a sample (a missing id, a non-boolean `up`, a negative counter, a value of the wrong type)
-is quarantined with its reason; the rest of the page is kept. Speed 0 is a valid record (the KPI
-engine reports its utilisation as unknown) and is counted.
+Only WAN ports (`port_usage == "wan"`) are kept; LAN ports (`"lan"`) are counted and dropped. A
+record that cannot be a sample is quarantined with its reason and the rest of the page is kept.
+The official schema's types and bounds are enforced, because a value that passes here is stored
+and read back by every KPI run:
+
+- ids: `site_id` a UUID, `mac` 12 hex digits (`:`/`-` separators allowed, nothing else, not even
+  a trailing newline), `port_id` a short interface name;
+- `port_usage` one of `wan`/`lan` (anything else, `"WAN"` or `false` included, is quarantined:
+  it is not silently counted as LAN);
+- `up` a boolean;
+- counters and rates (`format: int64`): whole numbers from 0 to 2**63-1; a float is accepted
+  only when it is a whole number (`1e3`), never truncated;
+- `speed` a whole number of Mbit/s up to 10**7 (speed 0 is valid and counted: its utilisation is
+  unknown);
+- `loss` 0-100 %, `jitter` and `latency` from 0 to 10**6 ms, `last_flapped` a finite epoch >= 0.
 """
 
 from __future__ import annotations
@@ -14,12 +25,17 @@ from dataclasses import dataclass, field
 
 from wanperf_dagster.contract import COUNTERS, RATES, RAW_FIELDS, circuit_id
 
-MAC_RE = re.compile(r"^[0-9a-f]{12}$")
+MAC_RE = re.compile(r"[0-9a-f]{12}")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+PORT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._:-]{0,63}")
+INT64_MAX = 2**63 - 1
+MAX_SPEED_MBPS = 10**7
+MAX_DELAY_MS = 1e6
+WAN, LAN = "wan", "lan"
 
-_COUNTERS = COUNTERS
-_RATES = RATES
 _SPEED = RAW_FIELDS.index("speed_mbps")
-_QUALITY = [("jitter", "jitter_ms"), ("latency", "latency_ms"), ("loss", "loss_pct")]
+# (record field, sample field, maximum)
+_QUALITY = [("jitter", "jitter_ms", MAX_DELAY_MS), ("latency", "latency_ms", MAX_DELAY_MS)]
 
 
 @dataclass
@@ -41,45 +57,78 @@ class PageResult:
         return len(self.samples) + len(self.quarantined) + self.lan_skipped
 
 
-def _number(rec: dict, key: str, *, integer: bool = False, minimum: float | None = 0.0):
-    """The field's value, None when absent or null; raises ValueError with a reason when bad."""
-    if key not in rec or rec[key] is None:
+def _present(rec: dict, key: str) -> bool:
+    return key in rec and rec[key] is not None
+
+
+def _whole(rec: dict, key: str, maximum: int) -> int | None:
+    """A whole number 0..maximum, None when absent or null; ValueError with the reason."""
+    if not _present(rec, key):
         return None
     v = rec[key]
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{key} is not a number ({type(v).__name__})")
-    if isinstance(v, float) and not math.isfinite(v):
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{key} is not finite")
+        if not v.is_integer():
+            raise ValueError(f"{key}={v!r} is not a whole number")
+        v = int(v)
+    if v < 0:
+        kind = "negative counter" if key in COUNTERS else "negative value"
+        raise ValueError(f"{kind} {key}={v}")
+    if v > maximum:
+        raise ValueError(f"{key}={v} is out of range (at most {maximum})")
+    return v
+
+
+def _real(rec: dict, key: str, maximum: float) -> float | None:
+    """A finite number 0..maximum, None when absent or null; ValueError with the reason."""
+    if not _present(rec, key):
+        return None
+    v = rec[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{key} is not a number ({type(v).__name__})")
+    v = float(v)
+    if not math.isfinite(v):
         raise ValueError(f"{key} is not finite")
-    if minimum is not None and v < minimum:
-        raise ValueError(
-            f"{'negative counter' if key in _COUNTERS else 'negative value'} {key}={v}"
-        )
-    return int(v) if integer else float(v)
+    if not 0 <= v <= maximum:
+        raise ValueError(f"{key}={v!r} is out of range (0 to {maximum:g})")
+    return v
+
+
+def _text(rec: dict, key: str, pattern: re.Pattern) -> str:
+    value = rec.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"missing {key}")
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{key} is malformed ({value[:80]!r})")
+    return value
 
 
 def normalise_record(rec: dict, ts: float) -> Sample:
     """One WAN port record as a sample; ValueError with the reason when it cannot be one."""
     if not isinstance(rec, dict):
         raise ValueError(f"record is not an object ({type(rec).__name__})")
-    site_id, mac, port_id = rec.get("site_id"), rec.get("mac"), rec.get("port_id")
-    for name, value in (("site_id", site_id), ("mac", mac), ("port_id", port_id)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"missing {name}")
-    mac = mac.lower().replace(":", "").replace("-", "")
-    if not MAC_RE.match(mac):
-        raise ValueError(f"mac is not 12 hex digits ({rec.get('mac')!r})")
+    site_id = _text(rec, "site_id", UUID_RE)
+    raw_mac = rec.get("mac")
+    if not isinstance(raw_mac, str) or not raw_mac:
+        raise ValueError("missing mac")
+    mac = raw_mac.lower().replace(":", "").replace("-", "")
+    if not MAC_RE.fullmatch(mac):
+        raise ValueError(f"mac is not 12 hex digits ({raw_mac[:40]!r})")
+    port_id = _text(rec, "port_id", PORT_RE)
     up = rec.get("up")
     if not isinstance(up, bool):
         raise ValueError("up is missing or not a boolean")
     values = {"ts": ts, "mac": mac, "port_id": port_id, "up": up}
-    values["speed_mbps"] = _number(rec, "speed", integer=True)
-    for key in _RATES:
-        values[key] = _number(rec, key, integer=True)
-    for key in _COUNTERS:
-        values[key] = _number(rec, key, integer=True)
-    for src, dst in _QUALITY:
-        values[dst] = _number(rec, src)
-    values["last_flapped"] = _number(rec, "last_flapped")
+    values["speed_mbps"] = _whole(rec, "speed", MAX_SPEED_MBPS)
+    for key in (*RATES, *COUNTERS):
+        values[key] = _whole(rec, key, INT64_MAX)
+    for src, dst, top in _QUALITY:
+        values[dst] = _real(rec, src, top)
+    values["loss_pct"] = _real(rec, "loss", 100.0)
+    values["last_flapped"] = _real(rec, "last_flapped", float(INT64_MAX))
     return Sample(site_id, circuit_id(mac, port_id), [values[k] for k in RAW_FIELDS])
 
 
@@ -90,11 +139,17 @@ def normalise_page(records, ts: float) -> PageResult:
         out.quarantined.append({"reason": "results is not a list", "record": records})
         return out
     for rec in records:
-        if isinstance(rec, dict) and rec.get("port_usage") not in ("wan", None):
+        usage = rec.get("port_usage") if isinstance(rec, dict) else None
+        if isinstance(rec, dict) and usage == LAN:
             out.lan_skipped += 1
             continue
-        if isinstance(rec, dict) and rec.get("port_usage") is None:
-            out.quarantined.append({"reason": "missing port_usage", "record": rec})
+        if isinstance(rec, dict) and usage != WAN:
+            reason = (
+                "missing port_usage"
+                if usage is None
+                else f"unknown port_usage {str(usage)[:40]!r} (expected 'wan' or 'lan')"
+            )
+            out.quarantined.append({"reason": reason, "record": rec})
             continue
         try:
             sample = normalise_record(rec, ts)

@@ -3,8 +3,11 @@
 Each page's samples, the cache-age index, the quarantine and the session (with the cursor of the
 next page) go to Redis in one pipeline as soon as the page arrives. Samples are keyed by (day,
 site, slot, circuit), so a repeated or resumed sweep overwrites instead of duplicating. After a
-crash, the next sweep resumes from the saved cursor while it is fresh enough, else abandons the
-old session (its saved pages stay valid) and starts again.
+crash, the next sweep resumes from the saved cursor while its sample slot has not passed (samples
+are only ever written into the slot they were fetched in); once it has, the old session is
+abandoned (its saved pages stay valid) and the sweep starts again in the new slot. A sweep holds
+the org's lock; if it loses it (a page held past the lock's lifetime), it stops before writing
+anything more.
 """
 
 from __future__ import annotations
@@ -12,18 +15,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, LockNotOwnedError
 
 from wanperf_dagster.store import bulk, keys, sessions
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.sessions import SweepSession
 
-from .client import MistClient, MistRequestError
+from .client import MistClient, MistNotFoundError, MistRequestError
 from .records import normalise_page
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,14 @@ class SweepLockedError(RuntimeError):
     """Another sweep of the same org holds the lock."""
 
 
+class SweepLockLostError(RuntimeError):
+    """The sweep's lock expired while it ran (another sweep may now own the org)."""
+
+
+class SweepRunawayError(RuntimeError):
+    """The API served more pages than the org's size allows: a pagination loop or a runaway."""
+
+
 @dataclass
 class SweepConfig:
     interval_seconds: int = 600
@@ -40,16 +52,10 @@ class SweepConfig:
     raw_ttl_seconds: int = 31 * 86400
     quarantine_ttl_seconds: int = 14 * 86400
     lock_ttl_seconds: float = 120.0
-    # a saved cursor older than this is not resumed (default: one poll interval)
-    resume_max_age_seconds: float | None = None
-
-    @property
-    def resume_max_age(self) -> float:
-        return (
-            self.resume_max_age_seconds
-            if self.resume_max_age_seconds is not None
-            else self.interval_seconds
-        )
+    # the most pages a sweep fetches: ceil(total / page_limit) of its first page, with this
+    # slack for ports added while it runs; without a readable total, `max_pages_without_total`
+    page_slack: float = 0.1
+    max_pages_without_total: int = 1000
 
 
 @dataclass
@@ -175,14 +181,19 @@ def _new_session(r: redis.Redis, org_id: str, t: float, config: SweepConfig) -> 
 def _resume_or_start(r: redis.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:
     old = sessions.current(r, org_id)
     if old is not None and old.status in (sessions.RUNNING, sessions.INTERRUPTED) and old.cursor:
-        if t - old.updated_at <= config.resume_max_age:
+        if _slot(t, config.interval_seconds) == old.slot:
             old.status, old.resumed = sessions.RUNNING, old.resumed + 1
             old.updated_at = t
             sessions.start(r, old)
             log.info("resuming sweep %s at page %d", old.id, old.pages + 1)
             return old
         sessions.end(
-            r, old, sessions.ABANDONED, f"cursor too old to resume ({t - old.updated_at:.0f} s)", t
+            r,
+            old,
+            sessions.ABANDONED,
+            f"its sample slot passed ({t - old.slot:.0f} s after it began); a new sweep fills"
+            " the current slot",
+            t,
         )
     elif old is not None and old.status in (sessions.RUNNING, sessions.INTERRUPTED):
         sessions.end(r, old, sessions.ABANDONED, "interrupted before its first page", t)
@@ -193,10 +204,25 @@ def _page_loop(client, r, session, config, on_page, now, started, seen, lock) ->
     path = f"/api/v1/orgs/{session.org_id}/stats/ports/search"
     params = {"device_type": "gateway", "limit": config.page_limit}
     for body, nxt in client.iter_search(path, params, start_url=session.cursor or None):
+        if session.pages == 0 or not session.max_pages:
+            session.total, session.max_pages = _page_cap(body, config)
+        if session.pages >= session.max_pages:
+            raise SweepRunawayError(
+                f"the API served more than {session.max_pages} pages for org {session.org_id}"
+                f" ({session.records:,} records so far; its first page said"
+                f" {session.total if session.total >= 0 else 'no'} total): a pagination loop?"
+                " Stopping; the next sweep starts again"
+            )
+        try:  # before writing: a sweep that lost its lock writes nothing more
+            lock.extend(config.lock_ttl_seconds, replace_ttl=True)
+        except (LockNotOwnedError, LockError) as exc:
+            raise SweepLockLostError(
+                f"the sweep of org {session.org_id} lost its lock (held past"
+                f" {config.lock_ttl_seconds:.0f} s, e.g. by a page that took that long); stopping"
+                " without writing more: the sweep that holds it now finishes the slot"
+            ) from exc
         session.cursor = nxt or ""
         result = save_page(r, session, body["results"], now(), config, seen)
-        with contextlib.suppress(LockError):
-            lock.extend(config.lock_ttl_seconds, replace_ttl=True)
         if on_page is not None:
             on_page(
                 PageEvent(
@@ -210,12 +236,21 @@ def _page_loop(client, r, session, config, on_page, now, started, seen, lock) ->
             )
 
 
+def _page_cap(body: dict, config: SweepConfig) -> tuple[int, int]:
+    """(total, page cap) of a sweep from its first page's `total` (the org's port records)."""
+    total = body.get("total")
+    if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total <= 10**8:
+        return -1, config.max_pages_without_total
+    return total, math.ceil(total * (1 + config.page_slack) / config.page_limit) + 2
+
+
 @dataclass
 class RefreshResult:
     sites: list[str]
     samples: int
     quarantined: int
     skipped_for_budget: int
+    not_found: list[str] = field(default_factory=list)  # gone from the org (HTTP 404)
 
 
 def refresh_stale_sites(
@@ -235,10 +270,10 @@ def refresh_stale_sites(
     stale = bulk.stale_sites(r, org_id, older_than_seconds, now=now())
     if max_sites is not None:
         stale = stale[:max_sites]
-    done, n_samples, n_quarantined = [], 0, 0
+    done, gone, n_samples, n_quarantined = [], [], 0, 0
     for k, site in enumerate(stale):
         if client.budget_left() <= budget_reserve:
-            return RefreshResult(done, n_samples, n_quarantined, len(stale) - k)
+            return RefreshResult(done, n_samples, n_quarantined, len(stale) - k, gone)
         t = now()
         session = SweepSession(
             org_id=org_id,
@@ -248,11 +283,19 @@ def refresh_stale_sites(
             updated_at=t,
         )
         path = f"/api/v1/sites/{site}/stats/ports/search"
-        for body, _nxt in client.iter_search(
-            path, {"device_type": "gateway", "limit": config.page_limit}
-        ):
-            result = save_page(r, session, body["results"], now(), config)
-            n_samples += len(result.samples)
-            n_quarantined += len(result.quarantined)
+        try:
+            for body, _nxt in client.iter_search(
+                path, {"device_type": "gateway", "limit": config.page_limit}
+            ):
+                result = save_page(r, session, body["results"], now(), config)
+                n_samples += len(result.samples)
+                n_quarantined += len(result.quarantined)
+        except MistNotFoundError:
+            # decommissioned since its last sample: no longer stale, and the next inventory
+            # retires it
+            log.warning("site %s answers 404: skipped, and forgotten by the cache-age index", site)
+            bulk.forget_sites(r, org_id, [site])
+            gone.append(site)
+            continue
         done.append(site)
-    return RefreshResult(done, n_samples, n_quarantined, 0)
+    return RefreshResult(done, n_samples, n_quarantined, 0, gone)

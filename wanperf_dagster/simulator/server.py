@@ -194,18 +194,13 @@ class MistSimulator:
         if path.startswith("/admin/"):
             if not self.config.admin:
                 raise ApiError(404, {"detail": "Not found."})
+            self._authenticate(headers)  # the clock, faults and truth: for token holders only
             return self._admin(method, path, query)
         if not path.startswith("/api/v1/"):
             raise ApiError(404, {"detail": "Not found."})
         if method != "GET":
             raise ApiError(405, {"detail": f'Method "{method}" not allowed.'})
-        auth = headers.get("Authorization") or ""
-        if not auth:
-            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
-        scheme, _, token = auth.partition(" ")
-        if scheme != "Token" or token.strip() not in self.config.tokens:
-            raise ApiError(401, {"detail": "Invalid token."})
-        token = token.strip()
+        token = self._authenticate(headers)
         with self._lock:
             throttled = self.faults.throttle_next > 0
             if throttled:
@@ -250,6 +245,15 @@ class MistSimulator:
                     raise ApiError(404, {"detail": "Not found."}) from None
                 return self._port_search(path, query, q, np.asarray(self._site_ports[s]))
         raise ApiError(404, {"detail": "Not found."})
+
+    def _authenticate(self, headers) -> str:
+        auth = headers.get("Authorization") or ""
+        if not auth:
+            raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+        scheme, _, token = auth.partition(" ")
+        if scheme != "Token" or token.strip() not in self.config.tokens:
+            raise ApiError(401, {"detail": "Invalid token."})
+        return token.strip()
 
     def _paged(self, items: list, q: dict) -> tuple[int, dict, list]:
         try:

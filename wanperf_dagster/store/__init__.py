@@ -4,10 +4,12 @@ A plain library: no Dagster imports.
 """
 
 from .bulk import (
+    forget_sites,
     get_blobs,
     get_tables,
     put_blobs,
     put_tables,
+    retire_sites_not_in,
     sites_by_age,
     stale_sites,
     touch_sites,
@@ -26,11 +28,13 @@ __all__ = [
     "connect",
     "decode_table",
     "encode_table",
+    "forget_sites",
     "get_blobs",
     "get_tables",
     "put_blobs",
     "put_tables",
     "resolve_redis_url",
+    "retire_sites_not_in",
     "server_info",
     "sites_by_age",
     "stale_sites",

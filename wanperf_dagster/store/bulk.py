@@ -54,6 +54,19 @@ def touch_sites(pipe: redis.client.Pipeline, org_id: str, ages: Mapping[str, flo
         pipe.zadd(keys.cache_age(org_id), dict(ages), gt=True)
 
 
+def forget_sites(client: redis.Redis, org_id: str, site_ids: Sequence[str]) -> int:
+    """Drop sites from the cache-age index (gone from the org); returns how many were there."""
+    return int(client.zrem(keys.cache_age(org_id), *site_ids)) if site_ids else 0
+
+
+def retire_sites_not_in(client: redis.Redis, org_id: str, current: Sequence[str]) -> list[str]:
+    """Drop from the cache-age index every site not in the current inventory; returns them."""
+    keep = set(current)
+    gone = [s for s, _ in sites_by_age(client, org_id) if s not in keep]
+    forget_sites(client, org_id, gone)
+    return gone
+
+
 def stale_sites(
     client: redis.Redis, org_id: str, older_than_seconds: float, now: float | None = None
 ) -> list[str]:

@@ -57,6 +57,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _is_valkey(pid: int) -> bool:
+    """The pid is a live valkey-server (a stale pid file may name any process by now)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): the pid is alive, trust the port check instead
+        return True
+    return b"valkey-server" in cmdline or b"redis-server" in cmdline
+
+
 @dataclass
 class EmbeddedRedis:
     """A valkey-server bound to 127.0.0.1 with its state in `data_dir/redis/`."""
@@ -138,23 +152,31 @@ class EmbeddedRedis:
 
     def is_running(self) -> bool:
         pid, port = self.pid, self.port
-        return bool(pid and port and _pid_alive(pid) and self._answers(port))
+        return bool(pid and port and _is_valkey(pid) and self._answers(port))
 
     # lifecycle ---------------------------------------------------------------------------
     def ensure_running(self) -> EmbeddedRedis:
         """Reuse the server of an earlier start when it answers; otherwise start one."""
         if self.is_running():
             return self
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self._private_dir()
         lock_path = self.dir / "start.lock"
         import fcntl
 
-        with open(lock_path, "w") as lock:
+        with os.fdopen(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once start one server
             if self.is_running():
                 return self
             self._start()
         return self
+
+    def _private_dir(self) -> None:
+        """The data directory and what is in it readable by this user only: it holds the
+        password, and the append-only file holds every stored value."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        for path in self.dir.rglob("*"):
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
     def _start(self) -> None:
         binary = valkey_server_binary()
@@ -183,7 +205,11 @@ class EmbeddedRedis:
         os.chmod(conf, 0o600)  # it holds the password
         try:
             proc = subprocess.run(
-                [str(binary), str(conf)], capture_output=True, text=True, timeout=30
+                [str(binary), str(conf)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                umask=0o077,  # the server's files (append-only file, log) are 0600
             )
         except OSError as exc:
             raise EmbeddedRedisError(f"cannot execute {binary}: {exc}") from exc
@@ -196,6 +222,7 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self.pid and self._answers(port):
                 self.port_file.write_text(str(port))
+                os.chmod(self.port_file, 0o600)
                 return
             time.sleep(0.05)
         tail = ""
@@ -207,10 +234,14 @@ class EmbeddedRedis:
         )
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the server (it rewrites nothing: the AOF is already on disk). True if it ran."""
+        """Stop the server (it rewrites nothing: the AOF is already on disk). True if it ran.
+
+        Only a valkey-server is signalled: a stale pid file naming another process (the pid was
+        reused) is removed, and that process left alone."""
         pid = self.pid
-        if not pid or not _pid_alive(pid):
+        if not pid or not _is_valkey(pid):
             self.port_file.unlink(missing_ok=True)
+            self.pid_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)  # graceful: valkey fsyncs the AOF and exits
         deadline = time.monotonic() + timeout

@@ -61,12 +61,22 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
         for day, site in site_days[start : start + PIPELINE_CHUNK]:
             pipe.hgetall(keys.raw_samples(day, site))
         raws.extend(pipe.execute())
-    site_col, rows = [], []
+    site_col, rows, unreadable = [], [], 0
+    width = len(RAW_FIELDS)
     for (_, site), h in zip(site_days, raws, strict=True):
         for value in h.values():
-            rows.append(json.loads(value))
+            try:
+                row = json.loads(value)
+            except (ValueError, RecursionError):
+                row = None
+            if not isinstance(row, list) or len(row) != width:
+                unreadable += 1  # never one bad value failing the read of a whole chunk
+                continue
+            rows.append(row)
             site_col.append(site)
-    return samples_frame(site_col, rows)
+    frame = samples_frame(site_col, rows)
+    frame.attrs[INVALID_VALUES] += unreadable
+    return frame
 
 
 def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
@@ -85,9 +95,34 @@ def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
     frame["up"] = frame["up"].astype("boolean")
     for c in ("mac", "port_id"):
         frame[c] = frame[c].astype("str")
+    invalid = 0
     for c in INT_FIELDS:
-        frame[c] = pd.array(frame[c].tolist(), dtype="Int64")
+        frame[c], dropped = _int64_column(frame[c].tolist())
+        invalid += dropped
     for c in FLOAT_FIELDS:
-        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        numbers = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        invalid += int(numbers.isna().sum() - frame[c].isna().sum())
+        frame[c] = numbers
     frame = frame[list(SNAPSHOT_COLUMNS)]
-    return frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+    frame.attrs[INVALID_VALUES] = invalid
+    return frame
+
+
+INVALID_VALUES = "wanperf/invalid_values"
+INT64_MAX = 2**63 - 1
+
+
+def _int64_column(values: list) -> tuple[pd.arrays.IntegerArray, int]:
+    """Exact int64 (counters pass 2**53); a value that cannot be one (stored before the
+    normaliser checked it, or corrupted) becomes missing and is counted, never failing the read
+    of every other row."""
+    try:
+        return pd.array(values, dtype="Int64"), 0
+    except (OverflowError, TypeError, ValueError):
+        clean = [
+            v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT64_MAX else None
+            for v in values
+        ]
+        dropped = sum(1 for v, c in zip(values, clean, strict=True) if c is None and v is not None)
+        return pd.array(clean, dtype="Int64"), dropped

@@ -49,6 +49,8 @@ class SweepSession:
     duplicates: int = 0
     calls: int = 0
     resumed: int = 0
+    total: int = -1  # port records the first page announced (-1: none)
+    max_pages: int = 0  # the page cap derived from it
     error: str = ""
 
     def to_redis(self) -> dict[str, str]:

@@ -159,7 +159,9 @@ def test_rate_limit_storm_waits_and_completes(sim, redis_client):
     slept = []
     client = make_client(sim, sleep=slept.append)
     session = run_sweep(client, redis_client, SweepConfig(page_limit=200))
-    assert session.status == "finished" and slept == [2.0] * 4
+    # at least what Retry-After asks, and an exponential back-off (1, 2, 4, 8 s, +0-25 % jitter)
+    assert session.status == "finished" and len(slept) == 4
+    assert all(s >= 2.0 for s in slept) and 8.0 <= slept[3] <= 10.0
     assert session.samples == len(wan_truth(sim))
 
 
@@ -320,3 +322,51 @@ def test_inventory_sites_regions_gateways(sim):
     )
     assert len(inv.gateways) == len(sim.org.gateways)
     assert inv.gateways["wan_ports"].sum() == int(sim.org.arrays["is_wan"].sum())
+
+
+def test_a_resumed_sweep_never_writes_into_a_slot_that_has_passed(sim, redis_client):
+    """Killed in slot S and resumed in S+1: S keeps the pages saved before the crash, nothing is
+    written into S afterwards, and S+1 is swept whole (one crash costs at most one interval)."""
+    interval = 600
+
+    def boom(event):
+        if event.session.pages == 2:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        run_sweep(make_client(sim), redis_client, SweepConfig(page_limit=40), on_page=boom)
+    old = sessions.current(redis_client, sim.org.id)
+    in_old_slot = len(stored(redis_client, sim))
+    sim.clock.advance(interval)
+    fresh = run_sweep(make_client(sim), redis_client, SweepConfig(page_limit=40))
+    assert fresh.id != old.id and fresh.slot == old.slot + interval and fresh.resumed == 0
+    assert sessions.load(redis_client, sim.org.id, old.id).status == "abandoned"
+    frame = stored(redis_client, sim)
+    epoch = pd.Timestamp(0, tz="UTC")
+    slots = (frame["ts"] - epoch).dt.total_seconds().astype("int64") // interval * interval
+    assert int((slots == old.slot).sum()) == in_old_slot  # nothing more written into S
+    assert int((slots == fresh.slot).sum()) == len(wan_truth(sim))  # S+1 complete
+
+
+def test_a_sweep_that_loses_its_lock_stops_without_writing_more(sim, redis_client):
+    from wanperf_dagster.mist import SweepLockLostError
+
+    def steal(event):
+        if event.session.pages == 2:  # the lock expires and another sweep takes it
+            redis_client.set(keys.sweep_lock(sim.org.id), "another-sweep")
+
+    with pytest.raises(SweepLockLostError, match="lost its lock"):
+        run_sweep(make_client(sim), redis_client, SweepConfig(page_limit=40), on_page=steal)
+    assert sessions.current(redis_client, sim.org.id).pages == 2  # nothing after the loss
+    assert redis_client.get(keys.sweep_lock(sim.org.id)) == b"another-sweep"  # left to its owner
+
+
+def test_the_refresh_skips_a_site_that_is_gone_and_forgets_it(sim, redis_client):
+    run_sweep(make_client(sim), redis_client, SweepConfig(page_limit=200))
+    gone = "0badc0de-0000-4000-8000-000000000000"
+    redis_client.zadd(keys.cache_age(sim.org.id), {gone: sim.clock.now() - 7200})
+    live = sites_by_age(redis_client, sim.org.id)[1][0]
+    redis_client.zadd(keys.cache_age(sim.org.id), {live: sim.clock.now() - 7000}, xx=True)
+    result = refresh_stale_sites(make_client(sim), redis_client, 3600)
+    assert result.not_found == [gone] and result.sites == [live]
+    assert gone not in dict(sites_by_age(redis_client, sim.org.id))

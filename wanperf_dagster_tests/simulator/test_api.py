@@ -225,15 +225,24 @@ def test_admin_endpoints_off_by_default_and_clock_control():
     with SimulatorServer(sim) as srv:
         assert requests.get(f"{srv.url}/admin/clock?set=100", timeout=5).status_code == 404
         assert abs(sim.clock.now() - time.time()) < 5
-    sim = MistSimulator(SimulatorConfig(sites=3, admin=True))
+    sim = MistSimulator(SimulatorConfig(sites=3, admin=True, tokens=("tok-admin",)))
+    auth = {"Authorization": "Token tok-admin"}
     with SimulatorServer(sim) as srv:
-        assert requests.get(f"{srv.url}/admin/clock?set={NOW}", timeout=5).json()["now"] == NOW
+
+        def admin(query: str, **kw):
+            return requests.get(f"{srv.url}/admin/{query}", timeout=5, **kw)
+
+        # enabled, the admin endpoints still need a token: no one else sets the clock or faults
+        assert admin(f"clock?set={NOW}").status_code == 401
         assert (
-            requests.get(f"{srv.url}/admin/clock?advance=600", timeout=5).json()["now"] == NOW + 600
+            admin("faults?error_rate=1", headers={"Authorization": "Token nope"}).status_code == 401
         )
-        r = requests.get(f"{srv.url}/admin/faults?error_rate=0.5&retry_after=3", timeout=5).json()
+        assert sim.faults.error_rate == 0.0
+        assert admin(f"clock?set={NOW}", headers=auth).json()["now"] == NOW
+        assert admin("clock?advance=600", headers=auth).json()["now"] == NOW + 600
+        r = admin("faults?error_rate=0.5&retry_after=3", headers=auth).json()
         assert r["error_rate"] == 0.5 and r["retry_after"] == 3
-        assert requests.get(f"{srv.url}/admin/faults?bogus=1", timeout=5).status_code == 400
+        assert admin("faults?bogus=1", headers=auth).status_code == 400
 
 
 def test_ground_truth_matches_what_is_served(api):

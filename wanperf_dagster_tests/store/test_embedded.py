@@ -85,3 +85,32 @@ def test_a_url_replaces_the_embedded_server(tmp_path):
         "redis://example.invalid:6380/2"
     )
     assert not (tmp_path / "redis").exists()  # nothing started, nothing written
+
+
+def test_files_are_readable_by_this_user_only(server):
+    server.ensure_running()
+    client = connect(server.url)
+    client.set("wanperf:test:private", b"value")
+    client.close()
+    assert (os.stat(server.dir).st_mode & 0o777) == 0o700
+    files = [p for p in server.dir.rglob("*") if p.is_file()]
+    assert any("appendonly" in str(p) for p in files) and server.log_file in files
+    loose = {str(p): oct(os.stat(p).st_mode & 0o777) for p in files if os.stat(p).st_mode & 0o077}
+    assert not loose
+
+
+def test_a_stale_pid_file_never_signals_another_process(server):
+    """The pid file outlives the server; the pid is reused by something else: `stop` must not
+    kill it, and the stale files are cleared."""
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        server.dir.mkdir(parents=True, exist_ok=True)
+        server.pid_file.write_text(str(bystander.pid))
+        server.port_file.write_text("1")
+        assert not server.is_running()
+        assert server.stop() is False
+        assert bystander.poll() is None  # still alive
+        assert not server.pid_file.exists() and not server.port_file.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

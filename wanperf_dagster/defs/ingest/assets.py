@@ -1,5 +1,6 @@
 """The inventory and the sweep: the org's sites, and every gateway WAN port's stats into Redis."""
 
+import contextlib
 import time
 
 import dagster as dg
@@ -7,9 +8,15 @@ import pandas as pd
 
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_POOL, OWNERS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.mist import SweepConfig, fetch_inventory, run_sweep
+from wanperf_dagster.mist import (
+    MistAuthError,
+    MistPermissionError,
+    SweepConfig,
+    fetch_inventory,
+    run_sweep,
+)
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import stale_sites
+from wanperf_dagster.store import retire_sites_not_in, stale_sites
 
 
 @dg.asset(
@@ -21,8 +28,12 @@ from wanperf_dagster.store import stale_sites
     description="The org's sites with their region (site group), time zone and country: the source "
     "of the `site` partitions (a sensor keeps them in sync).",
 )
-def mist_sites(context: dg.AssetExecutionContext, mist: MistApiResource) -> pd.DataFrame:
-    inventory = fetch_inventory(mist.get_client())
+def mist_sites(
+    context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
+) -> pd.DataFrame:
+    client = mist.get_client()
+    with _no_retry_on_auth_errors():
+        inventory = fetch_inventory(client)
     sites = inventory.sites.merge(
         inventory.gateways.groupby("site_id").agg(
             gateways=("mac", "count"), wan_ports=("wan_ports", "sum")
@@ -32,9 +43,12 @@ def mist_sites(context: dg.AssetExecutionContext, mist: MistApiResource) -> pd.D
     ).fillna({"gateways": 0, "wan_ports": 0})
     sites[["gateways", "wan_ports"]] = sites[["gateways", "wan_ports"]].astype("int64")
     by_region = sites.groupby("region").size().sort_values(ascending=False)
+    # a site gone from the org stops counting as stale (its history stays)
+    retired = retire_sites_not_in(redis.get_client(), client.resolve_org_id(), sites["site_id"])
     context.add_output_metadata(
         {
             "sites": len(sites),
+            "retired_from_cache_age": len(retired),
             "regions": dg.MetadataValue.json(by_region.to_dict()),
             "gateways": int(sites["gateways"].sum()),
             "wan_ports": int(sites["wan_ports"].sum()),
@@ -75,12 +89,13 @@ def raw_port_stats(
             f"{e.session.quarantined} quarantined, budget left {e.budget_left:,}"
         )
 
-    session = run_sweep(
-        client,
-        redis.get_client(),
-        SweepConfig(interval_seconds=get_settings().poll_interval),
-        on_page=progress,
-    )
+    with _no_retry_on_auth_errors():
+        session = run_sweep(
+            client,
+            redis.get_client(),
+            SweepConfig(interval_seconds=get_settings().poll_interval),
+            on_page=progress,
+        )
     return dg.MaterializeResult(
         check_results=[sweep_completeness(redis, session)],
         metadata={
@@ -100,6 +115,16 @@ def raw_port_stats(
             "source": mist.source(),
         },
     )
+
+
+@contextlib.contextmanager
+def _no_retry_on_auth_errors():
+    """A rejected token or a missing privilege does not pass by itself: fail the run at once
+    with the client's message (which names the token's position, never its value)."""
+    try:
+        yield
+    except (MistAuthError, MistPermissionError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def sweep_completeness(redis: RedisResource, session) -> dg.AssetCheckResult:

@@ -79,6 +79,9 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
             "site_days": len(pairs),
             "circuits": int(frame["circuit_id"].nunique()),
             "samples": len(frame),
+            # stored values that could not be read (dropped, counted): 0 since the normaliser
+            # enforces the schema
+            "invalid_values": int(frame.attrs.get(sample_store.INVALID_VALUES, 0)),
         },
     )
     yield dg.AssetCheckResult(
