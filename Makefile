@@ -6,12 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint fmt validate clean-data help
+.PHONY: run test bench faults lint fmt validate clean-data help
 
 help:
 	@echo "make run    - start the embedded Redis, the data source and the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/ (prints side-by-side ratios)"
+	@echo "make faults - the fault suite at 10x its CI scale (kills, fuzzing, storms)"
 	@echo "make lint   - ruff"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -29,6 +30,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+faults: $(STAMP)
+	WANPERF_FAULT_SCALE=10 $(BIN)/python -m pytest wanperf_dagster_tests/reliability -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -162,3 +162,37 @@ def test_the_instance_config_is_sized_to_the_cores(tmp_path):
         {"key": "wanperf/mist-api", "limit": 1}
     ]
     assert config["event_log_storage"]["class"] == "BatchedSqliteEventLogStorage"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"WANPERF_POLL_INTERVAL": "7"}, "WANPERF_POLL_INTERVAL"),
+        ({"WANPERF_POLL_INTERVAL": "0"}, "WANPERF_POLL_INTERVAL"),
+        ({"WANPERF_REDIS_URL": "http://:hunter2@h:1/0"}, "WANPERF_REDIS_URL"),
+        (
+            {"WANPERF_REDIS_URL": "redis://h/12?password=hunter2&x=1", "WANPERF_SIM_SITES": "-1"},
+            "WANPERF_SIM_SITES",
+        ),
+        ({"MIST_HOST": "api.eu.mist.com"}, "MIST_HOST"),
+        ({"MIST_HOST": "ftp://x", "MIST_API_TOKEN": "tok-hunter2"}, "MIST_HOST"),
+    ],
+)
+def test_a_bad_setting_is_one_line_before_anything_is_written(redis_url, redis_client, env, names):
+    out = run(["sweep"], redis_url, **env)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wanperf: {names}")
+    assert "hunter2" not in out.stderr and "Traceback" not in out.stderr
+    assert redis_client.dbsize() == 0  # nothing written
+
+
+def test_a_bad_start_date_stops_the_replay_before_any_sweep(redis_url, redis_client, tmp_path):
+    out = run(
+        ["seed", "--days", "0.01"],
+        redis_url,
+        WANPERF_START_DATE="garbage",
+        WANPERF_DATA_DIR=str(tmp_path),
+    )
+    assert out.returncode == 2 and "WANPERF_START_DATE" in out.stderr
+    assert redis_client.dbsize() == 0 and not any(tmp_path.iterdir())

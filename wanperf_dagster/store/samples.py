@@ -81,27 +81,31 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
 
 def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
     """Rows of raw values (in `RAW_FIELDS` order) → the `site_snapshots` frame
-    (`SNAPSHOT_COLUMNS`), typed and sorted by (ts, circuit_id)."""
-    frame = (
-        pd.DataFrame(rows, columns=list(RAW_FIELDS))
-        if rows
-        else pd.DataFrame({f: [] for f in RAW_FIELDS})
-    )
-    ts_ms = (frame["ts"].astype(np.float64) * 1000).round().astype(np.int64)
-    frame["ts"] = pd.to_datetime(ts_ms, unit="ms", utc=True)
-    frame.insert(1, "site_id", pd.Series(site_ids, dtype="str"))
-    # contract.circuit_id, vectorised
-    frame.insert(2, "circuit_id", frame["mac"].astype("str") + ":" + frame["port_id"].astype("str"))
-    frame["up"] = frame["up"].astype("boolean")
-    for c in ("mac", "port_id"):
-        frame[c] = frame[c].astype("str")
+    (`SNAPSHOT_COLUMNS`), typed and sorted by (ts, circuit_id).
+
+    Columns are built from the raw values one by one, never through pandas' inference of a
+    mixed column (a counter column with one null would go through float64 and lose every value
+    above 2**53)."""
+    if rows:
+        columns = dict(zip(RAW_FIELDS, (list(c) for c in zip(*rows, strict=True)), strict=True))
+    else:
+        columns = {f: [] for f in RAW_FIELDS}
     invalid = 0
+    ts_ms = (pd.Series(columns["ts"], dtype=np.float64) * 1000).round().astype(np.int64)
+    frame = pd.DataFrame({"ts": pd.to_datetime(ts_ms, unit="ms", utc=True)})
+    frame["site_id"] = pd.Series(site_ids, dtype="str")
+    mac = pd.Series(columns["mac"], dtype="str")
+    port = pd.Series(columns["port_id"], dtype="str")
+    frame["circuit_id"] = mac + ":" + port  # contract.circuit_id, vectorised
+    frame["mac"], frame["port_id"] = mac, port
+    frame["up"] = pd.array(columns["up"], dtype="boolean")
     for c in INT_FIELDS:
-        frame[c], dropped = _int64_column(frame[c].tolist())
+        frame[c], dropped = _int64_column(columns[c])
         invalid += dropped
     for c in FLOAT_FIELDS:
-        numbers = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-        invalid += int(numbers.isna().sum() - frame[c].isna().sum())
+        raw = pd.Series(columns[c], dtype=object)
+        numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+        invalid += int(numbers.isna().sum() - raw.isna().sum())
         frame[c] = numbers
     frame = frame[list(SNAPSHOT_COLUMNS)]
     frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
