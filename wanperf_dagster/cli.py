@@ -135,6 +135,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"stopped the embedded Redis; data kept in {started.dir}")
 
 
+def redis_errors():
+    import redis
+
+    return redis.RedisError
+
+
 def _redis():
     settings = get_settings()
     return store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
@@ -276,6 +282,69 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_day(text: str, today=None) -> str:
+    """A UTC day from `YYYY-MM-DD`, `today`, `yesterday` or `-N` (N days ago); raises
+    argparse.ArgumentTypeError with what is allowed."""
+    import datetime as dt
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    value = text.strip().lower()
+    allowed = "allowed: YYYY-MM-DD, today, yesterday, or -N for N days ago"
+    if value == "today":
+        return today.isoformat()
+    if value == "yesterday":
+        return (today - dt.timedelta(days=1)).isoformat()
+    if value.startswith("-") and value[1:].isdigit():
+        return (today - dt.timedelta(days=int(value[1:]))).isoformat()
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day ({allowed})") from None
+    if day > today:
+        raise argparse.ArgumentTypeError(f"{text} is in the future ({allowed})")
+    return day.isoformat()
+
+
+def positive_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} rows: ask for 1 or more")
+    return n
+
+
+def _inventory(assets):
+    sites = assets.latest("mist_sites")
+    if sites is None:
+        raise SystemExit(
+            "wanperf: no mist_sites yet: run `wanperf seed` or materialize mist_sites in the UI"
+        )
+    return sites.to_pandas()
+
+
+def _resolve_site(assets, text: str) -> tuple[str, str]:
+    """(site id, partition key) of a site given by name (any case), id or partition key."""
+    from wanperf_dagster.dagster_io.storage import site_id_of
+
+    sites = _inventory(assets)
+    wanted = text.strip()
+    by_id = sites[sites["site_id"] == site_id_of(wanted)]
+    by_name = sites[sites["name"].str.lower() == wanted.lower()]
+    found = by_id if len(by_id) else by_name
+    if len(found) == 1:
+        site_id = str(found["site_id"].iloc[0])
+        return site_id, assets.site_keys([site_id])[0]
+    if len(found) > 1:
+        raise SystemExit(
+            f"wanperf: {len(found)} sites are named {wanted!r}; give the site id instead"
+        )
+    close = sites[sites["name"].str.lower().str.contains(wanted.lower(), regex=False)]
+    hint = f"; did you mean {', '.join(close['name'].head(5))}?" if len(close) else ""
+    raise SystemExit(f"wanperf: no site named {wanted!r} or with that id{hint}")
+
+
 def _partitioning(asset: str) -> str:
     """How an asset is partitioned ("site_day", "day", ...), from the code location itself; exits
     with the stored assets when `asset` is not one of them."""
@@ -289,20 +358,21 @@ def _partitioning(asset: str) -> str:
 
 
 def _load(asset: str, day: str, site: str | None):
+    """The asset's stored rows of a day (every site, or one), with the sites' names and regions
+    beside their ids when the rows carry only ids."""
+    import pyarrow as pa
+
     from wanperf_dagster.dagster_io.storage import site_day_key
 
     assets = _asset_store()
     kind = _partitioning(asset)
+    shown = f" and site {site}" if site else ""
     if kind == "site_day":
         if site:
-            sites = [site]
+            site_keys = [_resolve_site(assets, site)[1]]
         else:
-            sites = assets.site_ids()
-            if sites is None:
-                raise SystemExit(
-                    "wanperf: no mist_sites yet: run `wanperf seed` or materialize mist_sites in the UI"
-                )
-        keys_ = [site_day_key(day, s) for s in sites]
+            site_keys = assets.site_keys([str(s) for s in _inventory(assets)["site_id"]])
+        keys_ = [site_day_key(day, k) for k in site_keys]
     elif kind == "day":
         keys_ = [day]
     elif kind == "none":
@@ -314,16 +384,25 @@ def _load(asset: str, day: str, site: str | None):
     loaded = assets.load(asset, keys_, allow_missing=True)
     if not loaded.found:
         raise SystemExit(
-            f"wanperf: no stored {asset} for {day}"
-            + (f" and site {site}" if site else "")
-            + "; materialize it first (Dagster UI, or `wanperf seed`)"
+            f"wanperf: no stored {asset} for {day}{shown}; materialize it first"
+            " (Dagster UI, or `wanperf seed`)"
         )
     if loaded.missing:
         print(
             f"note: {len(loaded.missing)} of {len(keys_)} partitions not materialized; left out",
             file=sys.stderr,
         )
-    return loaded.table
+    table = loaded.table
+    if "site_id" in table.column_names and "site_name" not in table.column_names:
+        sites = _inventory(assets)
+        ids = [str(x) for x in table.column("site_id").to_pylist()]
+        names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
+        regions = dict(zip(sites["site_id"].astype(str), sites["region"].astype(str), strict=True))
+        at = table.column_names.index("site_id") + 1
+        table = table.add_column(at, "site_name", pa.array([names.get(i) for i in ids]))
+        if "region" not in table.column_names:
+            table = table.add_column(at + 1, "region", pa.array([regions.get(i) for i in ids]))
+    return table
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -357,17 +436,24 @@ def cmd_top(args: argparse.Namespace) -> int:
     from wanperf_dagster import kpi
 
     frame = _load("circuit_kpis", args.day, None).to_pandas()
-    try:
-        top = kpi.top_offenders(frame, args.kpi, args.n)
-    except KeyError as exc:
-        raise SystemExit(f"wanperf: {exc.args[0]}") from None
-    cols = ["rank", "circuit_id", "region", args.kpi, "availability_pct", "util_p95_pct", "flaps"]
+    measures = kpi.kpi_measures(frame)
+    if args.kpi not in measures:
+        raise SystemExit(
+            f"wanperf: {args.kpi!r} is not a KPI of circuit_kpis; choose one of:"
+            f" {', '.join(measures)}"
+        )
+    top = kpi.top_offenders(frame, args.kpi, args.n)
+    if top.empty:
+        print(f"no circuit has a value for {args.kpi} on {args.day}")
+        return 0
+    second = kpi.tie_breaker(args.kpi)
+    cols = ["rank", "site_name", "region", "circuit_id", args.kpi, second]
     cols = list(dict.fromkeys(c for c in cols if c in top.columns))
     view = top[cols].copy()
     for c in view.columns:
         if view[c].dtype.kind == "f":
             view[c] = view[c].round(2)
-    print(f"worst {len(view)} circuits by {args.kpi} on {args.day}")
+    print(f"worst {len(view)} circuits by {args.kpi} on {args.day} (ties by {second})")
     print(view.to_string(index=False))
     return 0
 
@@ -378,11 +464,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="WAN performance analytics for Juniper Mist organisations (Dagster project).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+    day_help = "UTC day: YYYY-MM-DD, today, yesterday or -N (N days ago); default yesterday"
 
     dev = sub.add_parser(
         "dev",
         help="start the embedded Redis and the Dagster UI (what `make run` does)",
-        description="Start the embedded Redis (unless WANPERF_REDIS_URL is set) and `dagster dev`.",
+        description="Start the embedded Redis (unless WANPERF_REDIS_URL is set) and `dagster dev`"
+        " (webserver and daemon). Without MIST_API_TOKEN, replay the simulated org's last days"
+        " and materialize them; with it, sweep your org once. Ctrl-C stops everything it started;"
+        " the data stays in WANPERF_DATA_DIR.",
+        epilog="examples:\n  wanperf dev\n  wanperf dev --port 3001 --demo-days 1\n"
+        "  MIST_API_TOKEN=... MIST_HOST=api.eu.mist.com wanperf dev",
+        formatter_class=raw,
     )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
@@ -398,8 +492,10 @@ def build_parser() -> argparse.ArgumentParser:
     red = sub.add_parser(
         "redis",
         help="start, stop or inspect the embedded Redis",
-        description="Manage the embedded Valkey server under WANPERF_DATA_DIR (default .wanperf/).",
-        epilog="example: wanperf redis status",
+        description="Manage the embedded Valkey server under WANPERF_DATA_DIR (default .wanperf/):"
+        " start it, stop it (only a valkey-server is ever signalled), or say whether it runs.",
+        epilog="examples:\n  wanperf redis status\n  wanperf redis stop",
+        formatter_class=raw,
     )
     red.add_argument("action", choices=["start", "stop", "status"])
     red.set_defaults(func=cmd_redis)
@@ -408,9 +504,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="one sweep of the org's gateway WAN ports into Redis, now",
         description="Fetch every gateway port's stats (paged), save each page to Redis as it arrives."
-        " Resumes an interrupted sweep. Without MIST_API_TOKEN the built-in simulator answers.",
+        " Resumes an interrupted sweep while its sample slot lasts. Without MIST_API_TOKEN (and"
+        " MIST_HOST) the built-in simulator answers.",
         epilog="examples:\n  wanperf sweep\n  MIST_API_TOKEN=... MIST_HOST=api.eu.mist.com wanperf sweep",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=raw,
     )
     sweep.add_argument("--page-limit", type=int, default=1000, help="records per page (max 1000)")
     sweep.set_defaults(func=cmd_sweep)
@@ -418,19 +515,21 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="last sweeps, cache ages and the API budget",
-        description="Show the recent sweeps, how old each site's newest sample is, and the calls left.",
-        epilog="example: wanperf status --sweeps 5",
+        description="Show the recent sweeps, how old each site's newest sample is, and the calls"
+        " left this hour.",
+        epilog="examples:\n  wanperf status\n  wanperf status --sweeps 20",
+        formatter_class=raw,
     )
-    status.add_argument("--sweeps", type=int, default=5, help="how many recent sweeps to list")
+    status.add_argument("--sweeps", type=positive_count, default=5, help="recent sweeps to list")
     status.set_defaults(func=cmd_status)
 
     sim = sub.add_parser(
         "sim",
         help="serve the Mist API simulator",
-        description="Serve the simulated Mist API until Ctrl-C.",
+        description="Serve the simulated Mist API (a deterministic org) until Ctrl-C.",
         epilog="example: wanperf sim --port 8765 --sites 200 --token t1\n"
         "then: MIST_HOST=http://127.0.0.1:8765 MIST_API_TOKEN=t1 wanperf sweep",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=raw,
     )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
@@ -440,7 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", action="append", help="accepted token (repeatable; default sim-token)"
     )
     sim.add_argument(
-        "--admin", action="store_true", help="enable the /admin clock, faults and truth endpoints"
+        "--admin",
+        action="store_true",
+        help="enable the /admin clock, faults and truth endpoints (for token holders)",
     )
     sim.set_defaults(func=cmd_sim)
 
@@ -449,7 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay the simulated org's last days and materialize their KPIs",
         description="Sweep the built-in simulator at every poll slot of the last N days (skipping"
         " slots replayed before), then materialize those days' snapshots, KPIs and rollups.",
-        epilog="example: wanperf seed --days 3",
+        epilog="examples:\n  wanperf seed --days 3\n  wanperf seed --days 1 --no-materialize",
+        formatter_class=raw,
     )
     seed.add_argument("--days", type=float, default=3)
     seed.add_argument("--no-materialize", action="store_true", help="only replay the sweeps")
@@ -458,18 +560,20 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export",
         help="write a stored asset partition as CSV or Parquet",
-        description="Export an asset's stored rows for a day (all sites, or one) from Redis.",
-        epilog="examples:\n  wanperf export --asset circuit_kpis --day 2026-11-26 --format csv > kpis.csv\n"
+        description="Export an asset's stored rows for a day (all sites, or one) from Redis, with"
+        " each site's name and region beside its id.",
+        epilog="examples:\n  wanperf export --asset circuit_kpis --format csv > kpis.csv\n"
+        "  wanperf export --asset site_snapshots --day -2 --site BARCELONA-00002\n"
         "  wanperf export --asset org_kpis --day 2026-11-26 --format parquet --output org.parquet",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=raw,
     )
     export.add_argument(
         "--asset",
         required=True,
         help="a stored asset partitioned by day x site or by day (circuit_kpis, org_kpis, ...)",
     )
-    export.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
-    export.add_argument("--site", help="one site id (per-site assets)")
+    export.add_argument("--day", type=parse_day, default="yesterday", help=day_help)
+    export.add_argument("--site", help="one site: its name, id or partition key (per-site assets)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--output", "-o", help="file to write (CSV defaults to stdout)")
     export.set_defaults(func=cmd_export)
@@ -477,15 +581,18 @@ def build_parser() -> argparse.ArgumentParser:
     top = sub.add_parser(
         "top",
         help="the worst circuits of a day by a KPI, as a table",
-        epilog="examples:\n  wanperf top --kpi util_p95_pct --day 2026-11-26\n"
-        "  wanperf top --kpi availability_pct --day 2026-11-26 -n 20",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rank the day's circuits by a KPI of circuit_kpis, worst first (lowest for"
+        " availability and coverage, highest otherwise), ties ordered by a second KPI; each with"
+        " its site's name and region.",
+        epilog="examples:\n  wanperf top\n  wanperf top --kpi availability_pct --day today -n 20\n"
+        "  wanperf top --kpi flaps --day -3",
+        formatter_class=raw,
     )
     top.add_argument(
-        "--kpi", default="util_p95_pct", help="any circuit_kpis column (default util_p95_pct)"
+        "--kpi", default="util_p95_pct", help="a KPI column of circuit_kpis (default util_p95_pct)"
     )
-    top.add_argument("--day", required=True, help="UTC day, YYYY-MM-DD")
-    top.add_argument("-n", type=int, default=10)
+    top.add_argument("--day", type=parse_day, default="yesterday", help=day_help)
+    top.add_argument("-n", type=positive_count, default=10, help="how many circuits (>= 1)")
     top.set_defaults(func=cmd_top)
     return parser
 
@@ -510,6 +617,15 @@ def main(argv: list[str] | None = None) -> int:
         SweepRunawayError,
     ) as exc:
         print(f"wanperf: {exc}", file=sys.stderr)
+        return 2
+    except redis_errors() as exc:
+        settings = get_settings()
+        where = (
+            f"{redact_url(settings.redis_url)} (WANPERF_REDIS_URL)"
+            if settings.redis_url
+            else f"the embedded Valkey in {settings.data_dir} (WANPERF_DATA_DIR)"
+        )
+        print(f"wanperf: cannot use Redis at {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -86,7 +86,7 @@ def materialize_days(days: list[str], log=print) -> None:
         day_partitions,
         site_day_partition,
     )
-    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.dagster_io.storage import AssetStore, site_partition_keys
     from wanperf_dagster.definitions import defs
     from wanperf_dagster.settings import get_settings
 
@@ -100,6 +100,10 @@ def materialize_days(days: list[str], log=print) -> None:
     day_rollups = dg.AssetSelection.groups("rollups") & dg.AssetSelection.keys(
         *[n.key for n in graph.asset_nodes if n.partitions_def == day_partitions]
     )
+
+    def site_partitions_of(instance) -> list[str]:
+        return instance.get_dynamic_partitions(SITE_PARTITIONS)
+
     with dg.DagsterInstance.get() as instance:
         dg.materialize(
             assets,
@@ -108,13 +112,14 @@ def materialize_days(days: list[str], log=print) -> None:
             instance=instance,
             run_config=quiet,
         )
-        site_ids = AssetStore.from_settings(get_settings()).site_ids() or []
-        known = set(instance.get_dynamic_partitions(SITE_PARTITIONS))
-        new = [s for s in site_ids if s not in known]
-        if new:
+        inventory = AssetStore.from_settings(get_settings()).latest("mist_sites").to_pandas()
+        current, new = site_partition_keys(
+            list(inventory["site_id"]), list(inventory["name"]), site_partitions_of(instance)
+        )
+        if new:  # what the site partitions sensor would add: `<name>_<site id>`
             instance.add_dynamic_partitions(SITE_PARTITIONS, new)
-        current = set(site_ids)
-        ordered = [s for s in instance.get_dynamic_partitions(SITE_PARTITIONS) if s in current]
+        wanted = set(current)
+        ordered = [k for k in site_partitions_of(instance) if k in wanted]
 
         def site_day_range(day: str) -> dict[str, str]:
             first, last = (site_day_partition(day, s) for s in (ordered[0], ordered[-1]))

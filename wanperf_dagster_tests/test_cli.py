@@ -43,16 +43,46 @@ def test_errors_are_one_clear_line(redis_url):
     )
     assert out.returncode == 2
     assert out.stderr.startswith("wanperf: GET /api/v1/orgs/o1/stats/ports/search failed")
+    assert "reaching http://127.0.0.1:9 (check MIST_HOST" in out.stderr  # names host and variable
+    assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and "tok-very-secret" not in out.stderr + out.stdout
 
 
-def test_help_has_examples():
+@pytest.mark.parametrize(
+    "command", ["dev", "redis", "sweep", "status", "sim", "seed", "export", "top"]
+)
+def test_every_subcommand_has_a_description_and_an_example(command, tmp_path):
+    from wanperf_dagster.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    assert sub.description and len(sub.description) > 40
+    assert "example" in (sub.epilog or "") and f"wanperf {command}" in sub.epilog
+    # and reading the help changes nothing, even with a bad setting around
     out = subprocess.run(
-        [sys.executable, "-m", "wanperf_dagster.cli", "sweep", "--help"],
+        [sys.executable, "-m", "wanperf_dagster.cli", command, "--help"],
         capture_output=True,
         text=True,
+        cwd=tmp_path,
+        env={**os.environ, "WANPERF_POLL_INTERVAL": "7", "WANPERF_DATA_DIR": str(tmp_path / "d")},
     )
-    assert out.returncode == 0 and "examples:" in out.stdout
+    assert out.returncode == 0 and "example" in out.stdout
+    assert not any(tmp_path.iterdir())
+
+
+def test_days_are_read_relative_or_exact():
+    import argparse
+    import datetime as dt
+
+    from wanperf_dagster.cli import parse_day
+
+    today = dt.date(2026, 11, 27)
+    assert parse_day("today", today) == "2026-11-27"
+    assert parse_day("yesterday", today) == "2026-11-26"
+    assert parse_day("-3", today) == "2026-11-24"
+    assert parse_day("2026-02-28", today) == "2026-02-28"
+    for bad, says in (("2026-02-30", "not a day"), ("2026-12-01", "future"), ("soon", "not a day")):
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            parse_day(bad, today)
 
 
 @pytest.fixture
@@ -61,38 +91,69 @@ def stored_kpis(redis_client):
     import pyarrow as pa
 
     from wanperf_dagster import kpi
+    from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
     from wanperf_dagster.simulator import World, build_org
     from wanperf_dagster.store import put_tables
     from wanperf_dagster_tests.sim_samples import world_samples
 
     world = World(build_org(seed=9, n_sites=6))
-    daily = kpi.daily_circuit_kpis(world_samples(world, 1_764_115_200, 24, interval_s=3600), 60)
     sites = [s.id for s in world.org.sites]
-    put_tables(
-        redis_client,
-        ["mist_sites"],
-        {None: pa.table({"site_id": sites, "region": ["EMEA"] * 6})},
-        None,
-    )
+    names = [s.name for s in world.org.sites]
+    config = kpi.KpiConfig(site_names=dict(zip(sites, names, strict=True)))
+    samples = world_samples(world, 1_764_115_200, 24, interval_s=3600)
+    daily = kpi.daily_circuit_kpis(samples, 60, config)
+    inventory = {"site_id": sites, "name": names, "region": ["EMEA"] * 6}
+    put_tables(redis_client, ["mist_sites"], {None: pa.table(inventory)}, None)
+    # the partitions are keyed by name and id, as the partition sensor makes them
+    keys = {s: site_key(n, s) for s, n in zip(sites, names, strict=True)}
+    AssetStore(redis_client).register_site_keys(list(keys.values()))
     tables = {
-        f"2025-11-26|{s}": pa.Table.from_pandas(daily[daily["site_id"] == s], preserve_index=False)
+        site_day_key("2025-11-26", keys[s]): pa.Table.from_pandas(
+            daily[daily["site_id"] == s], preserve_index=False
+        )
+        for s in sites
+    }
+    snapshots = {
+        site_day_key("2025-11-26", keys[s]): pa.Table.from_pandas(
+            samples[samples["site_id"] == s], preserve_index=False
+        )
         for s in sites
     }
     put_tables(redis_client, ["circuit_kpis"], tables, None)
+    put_tables(redis_client, ["site_snapshots"], snapshots, None)
     return daily
 
 
-def test_top_prints_the_worst_circuits(redis_url, stored_kpis):
+def test_top_prints_the_worst_circuits_with_their_sites(redis_url, stored_kpis):
     out = run(["top", "--kpi", "util_p95_pct", "--day", "2025-11-26", "-n", "3"], redis_url)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[0] == "worst 3 circuits by util_p95_pct on 2025-11-26"
+    assert lines[0] == "worst 3 circuits by util_p95_pct on 2025-11-26 (ties by minutes_above_90)"
+    assert lines[1].split()[:4] == ["rank", "site_name", "region", "circuit_id"]
     worst = stored_kpis.sort_values("util_p95_pct", ascending=False).iloc[0]
-    assert str(worst["circuit_id"]) in lines[2]
-    bad = run(["top", "--kpi", "nope", "--day", "2025-11-26"], redis_url)
-    assert bad.returncode != 0 and "no KPI column 'nope'" in bad.stderr
-    missing = run(["top", "--day", "2020-01-01"], redis_url)
-    assert missing.returncode != 0 and "materialize it first" in missing.stderr
+    assert str(worst["circuit_id"]) in lines[2] and str(worst["site_name"]) in lines[2]
+    # ties on the KPI are ordered by the second one
+    tied = run(["top", "--kpi", "availability_pct", "--day", "2025-11-26", "-n", "40"], redis_url)
+    rows = [line.split() for line in tied.stdout.strip().splitlines()[2:]]
+    avail = [(float(r[4]), -float(r[5])) for r in rows]
+    assert avail == sorted(avail)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--kpi", "nope"], "'nope' is not a KPI of circuit_kpis"),
+        (["--kpi", "site_id"], "'site_id' is not a KPI"),
+        (["--kpi", "samples"], "'samples' is not a KPI"),
+        (["--day", "2020-01-01"], "materialize it first"),
+        (["--day", "2026-02-30"], "is not a day"),
+        (["-n", "0"], "ask for 1 or more"),
+    ],
+)
+def test_top_explains_what_it_cannot_do(redis_url, stored_kpis, args, says):
+    out = run(["top", "--day", "2025-11-26", *args], redis_url)
+    assert out.returncode != 0 and says in out.stderr and "Traceback" not in out.stderr
+    assert "Empty DataFrame" not in out.stdout
 
 
 def test_export_csv_and_parquet(redis_url, stored_kpis, tmp_path):
@@ -106,28 +167,42 @@ def test_export_csv_and_parquet(redis_url, stored_kpis, tmp_path):
     assert out.returncode == 0, out.stderr
     frame = pd.read_csv(io.StringIO(out.stdout))
     assert len(frame) == len(stored_kpis) and "availability_pct" in frame.columns
+    assert frame["site_name"].notna().all()
     site = str(stored_kpis["site_id"].iloc[0])
-    target = tmp_path / "one.parquet"
+    name = str(stored_kpis["site_name"].iloc[0])
+    for given in (site, name, name.lower()):  # a site by id or by name, any case
+        target = tmp_path / "one.parquet"
+        out = run(
+            [
+                "export",
+                "--asset",
+                "circuit_kpis",
+                "--day",
+                "2025-11-26",
+                "--site",
+                given,
+                "--format",
+                "parquet",
+                "--output",
+                str(target),
+            ],
+            redis_url,
+        )
+        assert out.returncode == 0, out.stderr
+        back = pd.read_parquet(target)
+        assert set(back["site_id"].astype(str)) == {site}
+        assert len(back) == int((stored_kpis["site_id"].astype(str) == site).sum())
+    # samples have no names of their own: the export puts the site's name and region beside them
     out = run(
-        [
-            "export",
-            "--asset",
-            "circuit_kpis",
-            "--day",
-            "2025-11-26",
-            "--site",
-            site,
-            "--format",
-            "parquet",
-            "--output",
-            str(target),
-        ],
-        redis_url,
+        ["export", "--asset", "site_snapshots", "--day", "2025-11-26", "--site", name], redis_url
     )
-    assert out.returncode == 0, out.stderr
-    back = pd.read_parquet(target)
-    assert set(back["site_id"].astype(str)) == {site}
-    assert len(back) == int((stored_kpis["site_id"].astype(str) == site).sum())
+    samples = pd.read_csv(io.StringIO(out.stdout))
+    assert out.returncode == 0 and list(samples.columns[1:4]) == ["site_id", "site_name", "region"]
+    assert set(samples["site_name"]) == {name}
+    unknown = run(
+        ["export", "--asset", "circuit_kpis", "--day", "2025-11-26", "--site", name[:-1]], redis_url
+    )
+    assert unknown.returncode != 0 and "did you mean" in unknown.stderr
 
 
 def test_the_demo_materializes_every_day_its_replay_touched():

@@ -27,7 +27,9 @@ from .metadata import (
     TTL_SECONDS,
     column_schema,
 )
+from .partitions import SITE_PARTITIONS
 from .resources import RedisResource
+from .storage import site_id_of
 
 
 def _to_arrow(obj) -> pa.Table:
@@ -68,10 +70,12 @@ class RedisIOManager(dg.ConfigurableIOManager):
             if len(partition_keys) == 1:
                 slices = {partition_keys[0]: store.compact_dictionaries(table)}
             else:
+                columns = self._partition_columns(context, meta)
                 slices = split_by_partition(
                     table,
-                    self._partition_columns(context, meta),
+                    columns,
                     expected=partition_keys,
+                    value_maps=self._site_keys(context, columns, partition_keys),
                 )
         else:
             slices = {None: store.compact_dictionaries(table)}
@@ -89,6 +93,19 @@ class RedisIOManager(dg.ConfigurableIOManager):
         if ttl:
             metadata["ttl_days"] = round(ttl / 86400, 2)
         context.add_output_metadata(metadata)
+
+    @staticmethod
+    def _site_keys(
+        context: dg.OutputContext, columns: list[str], partition_keys: list[str]
+    ) -> dict[str, dict[str, str]]:
+        """The rows hold site ids; the `site` partitions are keyed `<name>_<site id>`: map each
+        id to the key of this step's partitions."""
+        dims = _dimension_names(context.asset_partitions_def)
+        if SITE_PARTITIONS not in dims:
+            return {}
+        at = dims.index(SITE_PARTITIONS)
+        keys = {str(k).split("|")[at] for k in partition_keys}
+        return {columns[at]: {site_id_of(k): k for k in keys}}
 
     def _partition_columns(self, context: dg.OutputContext, meta: Mapping) -> list[str]:
         dims = _dimension_names(context.asset_partitions_def)

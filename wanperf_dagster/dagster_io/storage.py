@@ -6,11 +6,20 @@ can slide in here without touching the assets. This module imports no Dagster: i
 API the Dagster IO manager (`io_manager.py`) and every other reader share.
 
 A partition key is Dagster's string for it: a day (`2026-11-26`), a week or month start, or a
-site-day (`2026-11-26|<site id>`, what `site_day_key` builds); None is an unpartitioned value.
+site-day (`2026-11-26|<site key>`, what `site_day_key` builds); None is an unpartitioned value.
+
+A **site key** (the `site` partition) is what a person finds in Dagster's partition picker: the
+site's name when it was first seen, then its id, `BARCELONA-00002_5c1e0f2a-…` (`site_key`). The id
+makes it unique and gives the site back (`site_id_of`); the name in it never changes, so a renamed
+site keeps its partitions and history (its current name is in the tables). A bare site id, the
+key of partitions made before names, stays valid. Which key each site has is recorded beside the
+data (`register_site_keys`, by the snapshot runs), for readers without a Dagster instance.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,13 +37,45 @@ class PartitionNotFoundError(KeyError):
         return str(self.args[0])
 
 
-def site_day_key(day: str, site_id: str) -> str:
-    """The partition key of one site's day, as Dagster names a `day x site` partition."""
-    return f"{day}|{site_id}"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_NOT_IN_SLUG = re.compile(r"[^A-Za-z0-9.-]+")
+SITE_KEY_SEP = "_"
+SLUG_LENGTH = 40
+
+
+def site_key(name: str | None, site_id: str) -> str:
+    """The `site` partition key of a site first seen with this name: `<name>_<site id>`, the name
+    reduced to letters, digits, `.` and `-` (at most 40 characters)."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    slug = _NOT_IN_SLUG.sub("-", ascii_name).strip("-.")[:SLUG_LENGTH].strip("-.")
+    return f"{slug or 'site'}{SITE_KEY_SEP}{site_id}"
+
+
+def site_id_of(key: str) -> str:
+    """The site id in a site partition key; a key that is a bare id is its own."""
+    _, sep, tail = str(key).rpartition(SITE_KEY_SEP)
+    return tail if sep and _UUID.fullmatch(tail) else str(key)
+
+
+def site_partition_keys(
+    site_ids: Sequence[str], names: Sequence[str | None], existing: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(the partition key of each site of an inventory, the keys not yet among `existing`): a
+    site that has a partition keeps it, whatever its name is now; a new site gets `site_key`."""
+    by_id = {site_id_of(k): k for k in existing}
+    keys = [by_id.get(i) or site_key(n, i) for i, n in zip(site_ids, names, strict=True)]
+    known = set(existing)
+    return keys, [k for k in dict.fromkeys(keys) if k not in known]
+
+
+def site_day_key(day: str, site: str) -> str:
+    """The partition key of one site's day (`site` is its partition key), as Dagster names a
+    `day x site` partition."""
+    return f"{day}|{site}"
 
 
 def split_site_day_key(key: str) -> tuple[str, str]:
-    """(day, site id) of a site-day partition key."""
+    """(day, site key) of a site-day partition key."""
     day, site = str(key).split("|", 1)
     return day, site
 
@@ -111,6 +152,23 @@ class AssetStore:
         first inventory."""
         sites = self.latest("mist_sites")
         return None if sites is None else sites.column("site_id").to_pylist()
+
+    # site keys ------------------------------------------------------------------------------
+    def register_site_keys(self, site_keys: Sequence[str]) -> None:
+        """Record which partition key each site has (the first one recorded stays)."""
+        if not site_keys:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key in site_keys:
+            pipe.hsetnx(store.keys.site_keys(), site_id_of(key), key)
+        pipe.execute()
+
+    def site_keys(self, site_ids: Sequence[str]) -> list[str]:
+        """The partition key of each site, as recorded; a site never recorded has its id."""
+        if not site_ids:
+            return []
+        found = self.client.hmget(store.keys.site_keys(), list(site_ids))
+        return [k.decode() if k else s for s, k in zip(site_ids, found, strict=True)]
 
 
 def missing_error(

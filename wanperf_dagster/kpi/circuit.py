@@ -35,6 +35,7 @@ def kpi_columns(kind: str) -> list[str]:
     ]
     cols = lead + [
         "site_id",
+        "site_name",
         "region",
         "circuit_id",
         "port_id",
@@ -113,6 +114,7 @@ class Prepared:
     site_of_circuit: np.ndarray
     port_of_circuit: np.ndarray
     region_of_circuit: np.ndarray
+    name_of_circuit: np.ndarray  # the site's name
     primary_of_circuit: np.ndarray  # bool
     thresholds_label_of_circuit: np.ndarray
     slot: np.ndarray  # minutes since epoch, floored to the interval
@@ -283,6 +285,11 @@ def _circuit_attributes(
         ).to_numpy(dtype=object)
     else:
         region_of = np.array([config.site_regions.get(s, "unknown") for s in site_of], dtype=object)
+    if "site_name" in df.columns:
+        name_of = df["site_name"].iloc[first_rows].astype(object).fillna("").astype(str)
+        name_of = name_of.to_numpy(dtype=object)
+    else:
+        name_of = np.array([config.site_names.get(s, s) for s in site_of], dtype=object)
     circuits = pd.DataFrame(
         {"site_id": site_of, "circuit_id": np.asarray(circuit_ids), "port_id": port_of}
     )
@@ -293,6 +300,7 @@ def _circuit_attributes(
         "site_of_circuit": site_of,
         "port_of_circuit": port_of,
         "region_of_circuit": np.asarray(region_of, dtype=object),
+        "name_of_circuit": np.asarray(name_of, dtype=object),
         "primary_of_circuit": config.is_primary(circuits).to_numpy(dtype=bool),
         "thresholds_label_of_circuit": np.array(
             ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
@@ -505,6 +513,7 @@ def aggregate(
         return pd.Categorical.from_codes(codes[circuit], categories=pd.Index(uniques, dtype=object))
 
     out["site_id"] = per_circuit(p.site_of_circuit)
+    out["site_name"] = per_circuit(p.name_of_circuit)
     out["region"] = per_circuit(p.region_of_circuit)
     out["circuit_id"] = pd.Categorical.from_codes(
         circuit, categories=pd.Index(p.circuit_ids, dtype=object)
@@ -580,6 +589,7 @@ def aggregate(
 
 CATEGORICAL_COLUMNS = (
     "site_id",
+    "site_name",
     "region",
     "circuit_id",
     "port_id",

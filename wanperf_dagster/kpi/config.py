@@ -32,6 +32,8 @@ class KpiConfig:
     loss_pct: tuple[float, float, float] = (0.1, 0.5, 1.0)
     # region of each site, when the samples carry no `region` column
     site_regions: Mapping[str, str] = field(default_factory=dict)
+    # name of each site (what people search for), when the samples carry no `site_name`
+    site_names: Mapping[str, str] = field(default_factory=dict)
     # role rule: DataFrame(site_id, circuit_id, port_id) -> bool Series indexed by circuit_id
     is_primary: Callable[[pd.DataFrame], pd.Series] = first_port_is_primary
     # a secondary "carries traffic" when up and max(rx, tx) >= this many bits/s
@@ -50,6 +52,19 @@ class KpiConfig:
                 raise ValueError(
                     f"region_util_thresholds[{region!r}] must be three ascending values"
                 )
+
+    @classmethod
+    def for_sites(cls, sites, **kwargs) -> KpiConfig:
+        """A config with the regions and names of an inventory frame (`site_id`, `name`,
+        `region`), as the `mist_sites` asset holds it; an empty or missing frame gives none."""
+        if sites is None or len(sites) == 0:
+            return cls(**kwargs)
+        ids = [str(s) for s in sites["site_id"]]
+        regions = dict(zip(ids, (str(r) for r in sites["region"]), strict=True))
+        names = (
+            dict(zip(ids, (str(n) for n in sites["name"]), strict=True)) if "name" in sites else {}
+        )
+        return cls(site_regions=regions, site_names=names, **kwargs)
 
     def thresholds_for(self, region: str) -> tuple[float, float, float]:
         return tuple(self.region_util_thresholds.get(region, self.util_thresholds))

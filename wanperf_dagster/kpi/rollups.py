@@ -17,6 +17,28 @@ from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
 
 LOWER_IS_WORSE = {"availability_pct", "coverage_pct"}
 
+# the second KPI that orders circuits tied on the first (worse first)
+TIE_BREAKERS = {
+    "availability_pct": "down_minutes",
+    "coverage_pct": "unknown_minutes",
+    "util_p95_pct": "minutes_above_90",
+    "util_avg_pct": "util_p95_pct",
+    "util_max_pct": "minutes_above_90",
+    "minutes_above_70": "util_p95_pct",
+    "minutes_above_80": "util_p95_pct",
+    "minutes_above_90": "util_p95_pct",
+    "flaps": "down_minutes",
+    "down_minutes": "flaps",
+    "failover_minutes": "failover_events",
+    "on_backup_minutes": "down_minutes",
+}
+
+
+def tie_breaker(kpi: str) -> str:
+    """The KPI that orders circuits tied on `kpi`: its listed one, else the minutes down."""
+    return TIE_BREAKERS.get(kpi, "down_minutes" if kpi != "down_minutes" else "flaps")
+
+
 _SUMS = [
     "samples",
     "speed_changes",
@@ -48,6 +70,15 @@ _WEIGHTED = {
     **{f"{n}_avg_{u}": "quality_samples" for n, _, u in QUALITY},
     **{f"{n}_p95_{u}": "quality_samples" for n, _, u in QUALITY},
 }
+
+
+def _named(keys: list[str], frame: pd.DataFrame) -> list[str]:
+    """The keys with `site_name` beside `site_id` when the rows carry names (a site has one
+    name, so grouping by both is grouping by the site)."""
+    if "site_name" in frame.columns and "site_id" in keys and "site_name" not in keys:
+        at = keys.index("site_id") + 1
+        return [*keys[:at], "site_name", *keys[at:]]
+    return keys
 
 
 def _weighted(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -117,8 +148,9 @@ def _group_rollup(daily: pd.DataFrame, keys: list[str], config: KpiConfig | None
 
 
 def site_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
-    """Per (day, site): circuit minutes summed, so a site's availability weighs every circuit."""
-    return _group_rollup(daily, ["day", "site_id", "region"], config)
+    """Per (day, site): circuit minutes summed, so a site's availability weighs every circuit;
+    `failover_minutes` summed per site are the minutes it ran on a secondary that took over."""
+    return _group_rollup(daily, _named(["day", "site_id", "region"], daily), config)
 
 
 def region_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
@@ -158,7 +190,7 @@ def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     day_ts = pd.to_datetime(daily["day"].astype(str))
     bounds = day_ts.groupby(daily["period_start"]).agg(["min", "max"])
     days_in_period = (bounds["max"] - bounds["min"]).dt.days + 1
-    keys = ["period_start", "site_id", "region", "circuit_id"]
+    keys = _named(["period_start", "site_id", "region", "circuit_id"], daily)
     out = _rollup(daily, keys)
     out = _with_span(out, out["period_start"].map(days_in_period).to_numpy() * 1440)
     out.insert(1, "period_days", out["period_start"].map(days_in_period).astype(np.int64))
@@ -214,18 +246,47 @@ def window_kpis(
 def top_offenders(
     kpis: pd.DataFrame, kpi: str, n: int = 10, ascending: bool | None = None
 ) -> pd.DataFrame:
-    """The n worst rows by a KPI (lowest first for availability and coverage, highest otherwise);
-    rows with no value are left out."""
-    if kpi not in kpis.columns:
-        raise KeyError(f"no KPI column {kpi!r}; choose one of {sorted(kpis.columns)}")
+    """The n worst rows by a KPI (lowest first for availability and coverage, highest otherwise),
+    ties ordered by a second KPI (`tie_breaker`, worse first), then by circuit; rows with no
+    value are left out."""
+    if kpi not in kpi_measures(kpis):
+        raise KeyError(f"no KPI column {kpi!r}; choose one of {', '.join(kpi_measures(kpis))}")
     if ascending is None:
         ascending = kpi in LOWER_IS_WORSE
+    second = tie_breaker(kpi)
+    by, order = [kpi], [ascending]
+    if second in kpis.columns and second != kpi:
+        by.append(second)
+        order.append(second in LOWER_IS_WORSE)
     ranked = kpis[kpis[kpi].notna()].sort_values(
-        [kpi, "circuit_id"], ascending=[ascending, True], kind="stable"
+        [*by, "circuit_id"], ascending=[*order, True], kind="stable", na_position="last"
     )
     out = ranked.head(n).reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
+
+
+# columns of a KPI row that are not measures to rank by
+_NOT_MEASURES = {
+    "samples",
+    "util_samples",
+    "quality_samples",
+    "speed_mbps",
+    "speed_changes",
+    "counter_minutes",
+}
+
+
+def kpi_measures(kpis: pd.DataFrame) -> list[str]:
+    """The columns of KPI rows that measure a circuit (what `top_offenders` ranks by): numeric,
+    not an id, a count of samples or the speed."""
+    return [
+        c
+        for c in kpis.columns
+        if c not in _NOT_MEASURES
+        and pd.api.types.is_numeric_dtype(kpis[c])
+        and not pd.api.types.is_bool_dtype(kpis[c])
+    ]
 
 
 def chronic_offenders(
@@ -241,7 +302,9 @@ def chronic_offenders(
     recent = daily[(days > end - pd.Timedelta(days=n)) & (days <= end)]
     lower = kpi in LOWER_IS_WORSE
     breach = recent[kpi] <= threshold if lower else recent[kpi] >= threshold
-    g = recent.assign(__breach=breach.fillna(False)).groupby(["circuit_id", "site_id", "region"])
+    g = recent.assign(__breach=breach.fillna(False)).groupby(
+        _named(["circuit_id", "site_id", "region"], recent), observed=True
+    )
     out = pd.DataFrame(
         {
             "days_breached": g["__breach"].sum().astype(np.int64),
@@ -271,6 +334,7 @@ def circuit_trends(
     cols = [
         "circuit_id",
         "site_id",
+        *(["site_name"] if "site_name" in daily.columns else []),
         "region",
         "days",
         "slope_per_day",
@@ -286,7 +350,9 @@ def circuit_trends(
     sel["__x"] = (pd.to_datetime(sel["day"].astype(str)) - end).dt.days.astype(np.float64)
     sel["__y"] = sel[kpi].astype(np.float64)
     sel["__xy"], sel["__xx"] = sel["__x"] * sel["__y"], sel["__x"] ** 2
-    g = sel.sort_values("__x").groupby(["circuit_id", "site_id", "region"])
+    g = sel.sort_values("__x").groupby(
+        _named(["circuit_id", "site_id", "region"], sel), observed=True
+    )
     s = g[["__x", "__y", "__xy", "__xx"]].sum()
     cnt = g["__y"].count()
     denom = cnt * s["__xx"] - s["__x"] ** 2

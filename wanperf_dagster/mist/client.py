@@ -318,14 +318,17 @@ class MistClient:
             except requests.exceptions.RetryError as exc:
                 self._charge(budget, 1 + self.retries)
                 raise MistRequestError(
-                    f"{endpoint} failed after {1 + self.retries} attempts: server errors ({_reason(exc)})",
+                    f"{endpoint} failed after {1 + self.retries} attempts: server errors"
+                    f" ({_reason(exc)}) from {self.base_url}",
                     endpoint,
                     1 + self.retries,
                 ) from None
             except requests.exceptions.RequestException as exc:
                 self._charge(budget, 1 + self.retries)
                 raise MistRequestError(
-                    f"{endpoint} failed after {1 + self.retries} attempts: {_reason(exc)}",
+                    f"{endpoint} failed after {1 + self.retries} attempts: {_reason(exc)}"
+                    f" reaching {self.base_url} (check MIST_HOST, the org's region, and the"
+                    " network)",
                     endpoint,
                     1 + self.retries,
                 ) from None

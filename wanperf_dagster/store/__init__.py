@@ -3,6 +3,7 @@
 A plain library: no Dagster imports.
 """
 
+from . import keys
 from .bulk import (
     forget_sites,
     get_blobs,
@@ -31,6 +32,7 @@ __all__ = [
     "forget_sites",
     "get_blobs",
     "get_tables",
+    "keys",
     "put_blobs",
     "put_tables",
     "resolve_redis_url",

@@ -19,6 +19,11 @@ def asset_value(asset_path: Sequence[str], partition_key: str | None = None) -> 
     return f"{NAMESPACE}:asset:{'/'.join(asset_path)}:{{{tag}}}"
 
 
+def site_keys() -> str:
+    """Hash: site id -> the key of its `site` partition (name at first sight and id)."""
+    return f"{NAMESPACE}:site_keys"
+
+
 def raw_samples(day: str, site_id: str) -> str:
     """Hash of one site-day's swept samples: field `<slot epoch>|<circuit_id>` → one row."""
     return f"{NAMESPACE}:raw:{{{day}|{site_id}}}"

@@ -8,7 +8,7 @@ slices serialize in 0.5 s against 7.5 s for 2,000 pandas sub-frames converted on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +80,12 @@ def _check_columns(table: pa.Table, columns: Sequence[str]) -> None:
         )
 
 
-def _row_codes(table: pa.Table, columns: Sequence[str], sep: str) -> tuple[np.ndarray, list[str]]:
+def _row_codes(
+    table: pa.Table,
+    columns: Sequence[str],
+    sep: str,
+    value_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[np.ndarray, list[str]]:
     """An integer code per row and the key string of each code, without building a string per row.
 
     Each column is dictionary-encoded on its own; the codes combine arithmetically, and only the
@@ -91,6 +96,9 @@ def _row_codes(table: pa.Table, columns: Sequence[str], sep: str) -> tuple[np.nd
     for column in columns:
         encoded = _key_part(table.column(column)).combine_chunks().dictionary_encode()
         values = encoded.dictionary.to_pylist()
+        if value_maps and column in value_maps:  # e.g. a site id -> its partition key
+            mapping = value_maps[column]
+            values = [mapping.get(v, v) for v in values]
         codes = codes * len(values) + encoded.indices.to_numpy(zero_copy_only=False)
         dictionaries.append(values)
     unique, inverse = np.unique(codes, return_inverse=True)
@@ -105,17 +113,22 @@ def _row_codes(table: pa.Table, columns: Sequence[str], sep: str) -> tuple[np.nd
 
 
 def split_by_partition(
-    table: pa.Table, columns: Sequence[str], expected: Sequence[str] | None = None, sep: str = "|"
+    table: pa.Table,
+    columns: Sequence[str],
+    expected: Sequence[str] | None = None,
+    sep: str = "|",
+    value_maps: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, pa.Table]:
     """Map each partition key to the rows of that partition (zero-copy slices of one sort).
 
     With `expected`, every expected key is present (an empty table when it has no rows) and rows
     whose key is not expected raise: a step must not silently write outside its partitions.
+    `value_maps` turns a column's values into their key parts (a site id into its partition key).
     """
     _check_columns(table, columns)
     out: dict[str, pa.Table] = {}
     if table.num_rows:
-        codes, names = _row_codes(table, columns, sep)
+        codes, names = _row_codes(table, columns, sep, value_maps)
         order = np.argsort(codes, kind="stable")
         sorted_table = table.take(pa.array(order))
         sorted_codes = codes[order]

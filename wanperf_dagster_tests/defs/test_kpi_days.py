@@ -88,14 +88,7 @@ def test_days_materialized_one_at_a_time_equal_the_whole_history(swept, redis_cl
             return store.load(asset, keys).to_pandas()
 
         snapshots = stored("site_snapshots", DAYS)
-        regions = dict(
-            zip(
-                store.latest("mist_sites")["site_id"].to_pylist(),
-                store.latest("mist_sites")["region"].to_pylist(),
-                strict=True,
-            )
-        )
-        config = kpi.KpiConfig(site_regions=regions)
+        config = kpi.KpiConfig.for_sites(store.latest("mist_sites").to_pandas())
         whole_hourly, whole_daily = kpi.circuit_kpis(snapshots, 10, config)
 
         daily = stored("circuit_kpis", DAYS)

@@ -2,6 +2,7 @@
 sweeps at simulated times → site_snapshots → circuit_kpis equal the KPI engine on the same
 samples and agree with the simulator's ground truth."""
 
+import json
 import warnings
 
 import dagster as dg
@@ -12,6 +13,7 @@ import pytest
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.storage import site_day_key, site_partition_keys
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.defs.ingest import automation
@@ -76,7 +78,10 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     sites = get_tables(redis_client, ["mist_sites"], [None])[0][0].to_pandas()
     assert len(sites) == SITES and set(sites["region"]) <= {"AMER", "LATAM", "EMEA", "APAC"}
     site_ids = list(sites["site_id"])
-    instance.add_dynamic_partitions("site", site_ids)
+    # the partitions the sensor makes: each site's name at first sight and its id
+    site_keys, _ = site_partition_keys(site_ids, list(sites["name"]), [])
+    assert all(k.startswith(n) for k, n in zip(site_keys, sites["name"], strict=True))
+    instance.add_dynamic_partitions("site", site_keys)
 
     # the sweep as an asset twice, then the rest of the day through the same code, fast
     for k in range(2):
@@ -95,11 +100,11 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         sim.clock.set(DAY0 + k * 600 + 30)
         run_sweep(client, redis_client, SweepConfig())
 
-    result = run(dg.AssetSelection.groups("kpis"), tags=site_range_tags(site_ids))
+    result = run(dg.AssetSelection.groups("kpis"), tags=site_range_tags(site_keys))
     checks = result.get_asset_check_evaluations()
     assert {c.check_name for c in checks} == {"no_duplicate_samples", "kpi_bounds", "coverage"}
     assert all(c.passed for c in checks if c.check_name != "coverage")
-    keys = [f"{DAY}|{s}" for s in site_ids]
+    keys = [site_day_key(DAY, k) for k in site_keys]
     snap_tables, missing = get_tables(redis_client, ["site_snapshots"], keys)
     assert not missing
     snapshots = pd.concat([t.to_pandas() for t in snap_tables], ignore_index=True)
@@ -126,6 +131,8 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     ):
         assert (stored[col].to_numpy() == expected[col].to_numpy()).all(), col
     assert (stored["region"].astype(str) == stored["site_id"].astype(str).map(regions)).all()
+    names = dict(zip(sites["site_id"], sites["name"], strict=True))
+    assert (stored["site_name"].astype(str) == stored["site_id"].astype(str).map(names)).all()
 
     # and the truth: availability within one interval per state change
     truth = sim.world.truth(sim.org.wan_port_indices(), DAY0, 1440)
@@ -164,32 +171,56 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     )
 
 
-def test_partition_sensor_adds_and_retires_sites(resources, instance, redis_client):
-    def publish(ids):
+def test_partition_sensor_names_partitions_and_keeps_them_through_renames(
+    resources, instance, redis_client
+):
+    ids = {k: f"{k * 8}-aaaa-4aaa-8aaa-{k * 12}" for k in "abcde"}
+
+    def publish(sites: dict[str, str]):
         put_tables(
             redis_client,
             ["mist_sites"],
-            {None: __import__("pyarrow").table({"site_id": ids, "region": ["EMEA"] * len(ids)})},
+            {
+                None: pa.table(
+                    {
+                        "site_id": [ids[k] for k in sites],
+                        "name": list(sites.values()),
+                        "region": ["EMEA"] * len(sites),
+                    }
+                )
+            },
             None,
         )
 
     def evaluate():
+        before = {k: redis_client.dump(k) for k in redis_client.scan_iter("*")}
         with dg.build_sensor_context(
             instance=instance, resources={"redis": resources["redis"]}
         ) as ctx:
-            return automation.site_partitions_sensor(ctx)
+            result = automation.site_partitions_sensor(ctx)
+        after = {k: redis_client.dump(k) for k in redis_client.scan_iter("*")}
+        assert before == after  # evaluating (or previewing) the sensor writes nothing
+        return result
 
     first = evaluate()
     assert isinstance(first, dg.SensorResult) and first.run_requests  # no inventory yet: fetch it
-    publish(["a", "b", "c"])
+    publish({"a": "Paris HQ", "b": "Lyon", "c": "Nice / Port"})
     result = evaluate()
-    assert result.dynamic_partitions_requests[0].partition_keys == ["a", "b", "c"]
-    instance.add_dynamic_partitions("site", ["a", "b", "c"])
-    publish(["b", "c", "d"])  # a decommissioned, d new
+    keys = result.dynamic_partitions_requests[0].partition_keys
+    assert keys == [f"Paris-HQ_{ids['a']}", f"Lyon_{ids['b']}", f"Nice-Port_{ids['c']}"]
+    instance.add_dynamic_partitions("site", keys)
+    # Paris renamed, a decommissioned... no: Lyon decommissioned, a new site; and a partition
+    # made before names (a bare id) is kept as it is
+    instance.add_dynamic_partitions("site", [ids["e"]])
+    publish({"a": "Paris Head Office", "c": "Nice / Port", "d": "Lille", "e": "Lens"})
     result = evaluate()
-    assert result.dynamic_partitions_requests[0].partition_keys == ["d"]
-    instance.add_dynamic_partitions("site", ["d"])
-    assert instance.get_dynamic_partitions("site") == ["a", "b", "c", "d"]  # a keeps its history
+    assert result.dynamic_partitions_requests[0].partition_keys == [f"Lille_{ids['d']}"]
+    instance.add_dynamic_partitions("site", [f"Lille_{ids['d']}"])
+    assert instance.get_dynamic_partitions("site") == [*keys, ids["e"], f"Lille_{ids['d']}"]
+    again = evaluate()  # nothing new: a renamed site keeps its partition
+    assert not again.dynamic_partitions_requests and json.loads(again.cursor)["retired"] == [
+        f"Lyon_{ids['b']}"
+    ]
 
 
 def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morning(instance):

@@ -8,6 +8,7 @@ import dagster as dg
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_API_TAG, MIST_POOL
 from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.storage import site_partition_keys
 from wanperf_dagster.mist import refresh_stale_sites
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import sites_by_age, stale_sites
@@ -57,17 +58,19 @@ inventory_schedule = dg.ScheduleDefinition(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     job=inventory_job,
-    description="Keeps the `site` partitions in sync with mist_sites: adds new sites; decommissioned "
-    "sites keep their partitions and history.",
+    description="Keeps the `site` partitions in sync with mist_sites: a new site becomes a partition "
+    "named after it (`<name>_<site id>`, found by name in the partition picker); a renamed site "
+    "keeps its partition; decommissioned sites keep their partitions and history.",
 )
 def site_partitions_sensor(context: dg.SensorEvaluationContext, redis: RedisResource):
-    sites = redis.asset_store().site_ids()
+    sites = redis.asset_store().latest("mist_sites")
     if sites is None:
         return dg.SensorResult(run_requests=[dg.RunRequest(run_key="first-inventory")])
-    known = set(context.instance.get_dynamic_partitions(SITE_PARTITIONS))
-    current = list(dict.fromkeys(sites))
-    new = [s for s in current if s not in known]
-    retired = sorted(known - set(current))
+    existing = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
+    names = sites.column("name").to_pylist() if "name" in sites.column_names else None
+    ids = sites.column("site_id").to_pylist()
+    current, new = site_partition_keys(ids, names or [None] * len(ids), existing)
+    retired = sorted(set(existing) - set(current))
     requests = [dg.AddDynamicPartitionsRequest(SITE_PARTITIONS, new)] if new else []
     cursor = json.dumps({"retired": retired})
     if not new and cursor == context.cursor:

@@ -19,7 +19,7 @@ from wanperf_dagster.dagster_io.metadata import (
 )
 from wanperf_dagster.dagster_io.partitions import site_day_backfill, site_day_partitions, split_key
 from wanperf_dagster.dagster_io.resources import RedisResource
-from wanperf_dagster.dagster_io.storage import site_day_key
+from wanperf_dagster.dagster_io.storage import site_day_key, site_id_of
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import samples as sample_store
 
@@ -38,12 +38,6 @@ def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame
     """The rows of the given (day, site) pairs."""
     pairs = pd.MultiIndex.from_arrays([frame["day"].astype(str), frame["site_id"].astype(str)])
     return frame[pairs.isin(site_days)].reset_index(drop=True)
-
-
-def site_regions(sites: pd.DataFrame) -> dict[str, str]:
-    if sites is None or sites.empty:
-        return {}
-    return dict(zip(sites["site_id"], sites["region"], strict=True))
 
 
 @dg.asset(
@@ -71,7 +65,9 @@ def site_regions(sites: pd.DataFrame) -> dict[str, str]:
 )
 def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     pairs = [split_key(k) for k in context.partition_keys]
-    frame = sample_store.read_site_days(redis.get_client(), pairs)
+    frame = sample_store.read_site_days(redis.get_client(), [(d, site_id_of(s)) for d, s in pairs])
+    # which partition key each site has, for readers without a Dagster instance (the CLI)
+    redis.asset_store().register_site_keys(sorted({s for _, s in pairs}))
     dupes = int(frame.duplicated(["ts", "circuit_id"]).sum())
     yield dg.Output(
         frame,
@@ -152,11 +148,12 @@ def circuit_kpis(
     before = redis.asset_store().load("site_snapshots", list(previous), allow_missing=True)
     samples = pd.concat([before.to_pandas(), site_snapshots], ignore_index=True)
     interval = get_settings().interval_minutes
-    config = kpi.KpiConfig(site_regions=site_regions(mist_sites))
+    config = kpi.KpiConfig.for_sites(mist_sites)
     days = sorted({d for d, _ in own})
     hourly, daily = kpi.circuit_kpis(samples, interval, config, days=days)
     if len(days) > 1:  # a range across days: a day's neighbours may be context only
-        hourly, daily = (_only(frame, own) for frame in (hourly, daily))
+        own_ids = [(d, site_id_of(s)) for d, s in own]
+        hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     violations = kpi.bounds_violations(daily, interval)
     hourly_violations = kpi.bounds_violations(hourly, interval, bucket_minutes=60)
     missing_before = set(before.missing)

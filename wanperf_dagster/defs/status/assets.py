@@ -33,12 +33,7 @@ def wan_status_now(
     now = client.clock()
     days = sorted({sample_store.day_of(now), sample_store.day_of(now - 86400)})
     samples = sample_store.read_site_days(r, [(d, s) for d in days for s in sites])
-    regions = (
-        dict(zip(mist_sites["site_id"], mist_sites["region"], strict=True))
-        if len(mist_sites)
-        else {}
-    )
-    config = kpi.KpiConfig(site_regions=regions)
+    config = kpi.KpiConfig.for_sites(mist_sites)
     status = kpi.window_kpis(samples, get_settings().interval_minutes, config=config)
     if status.empty:
         context.add_output_metadata({"circuits": 0})
