@@ -50,3 +50,27 @@ assert set(INT_FIELDS) | set(FLOAT_FIELDS) | {"ts", "mac", "port_id", "up"} == s
 def circuit_id(mac: str, port_id: str) -> str:
     """A circuit is one WAN port of one gateway: `mac:port_id`."""
     return f"{mac}:{port_id}"
+
+
+# what each snapshot column means (shown beside the column in the Dagster UI)
+SNAPSHOT_DESCRIPTIONS: dict[str, str] = {
+    "ts": "when the sample was taken (UTC), within its poll slot",
+    "site_id": "the Mist site's id",
+    "circuit_id": "the WAN circuit: gateway MAC and port, mac:port_id",
+    "mac": "the gateway's MAC (12 hex digits)",
+    "port_id": "the WAN port (ge-0/0/0, lte0, ...)",
+    "up": "the port's state at the sample; null when not reported (unknown time)",
+    "speed_mbps": "the port's negotiated speed, Mbit/s (0: unknown)",
+    "rx_bps": "received rate at the sample, bit/s",
+    "tx_bps": "sent rate at the sample, bit/s",
+    "rx_bytes": "received bytes counter (since the device booted)",
+    "tx_bytes": "sent bytes counter",
+    "rx_pkts": "received packets counter",
+    "tx_pkts": "sent packets counter",
+    "rx_errors": "receive errors counter",
+    "tx_errors": "send errors counter",
+    "jitter_ms": "jitter at the sample, ms (null while down or not reported)",
+    "latency_ms": "latency at the sample, ms",
+    "loss_pct": "packet loss at the sample, %",
+    "last_flapped": "epoch seconds of the port's last flap, as the gateway reports it",
+}

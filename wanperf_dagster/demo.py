@@ -13,7 +13,7 @@ import redis
 
 from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
 from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
-from wanperf_dagster.store import keys
+from wanperf_dagster.store import keys, sessions
 
 REPLAYED_UNTIL = f"{keys.NAMESPACE}:demo:replayed_until"
 
@@ -54,12 +54,14 @@ def replay(
     t0 = time.monotonic()
     try:
         for k, slot in enumerate(slots, 1):
+            sessions.hold_sweeps(r, 60)  # the scheduled sweep yields to the replay
             sim.clock.set(slot + 30)
             run_sweep(client, r, SweepConfig(interval_seconds=interval))
             r.set(REPLAYED_UNTIL, slot)
             if on_progress:
                 on_progress(k, len(slots), t0)
     finally:
+        sessions.release_sweeps(r)
         sim.clock.set(None)  # back to real time for whatever runs next in this process
     return len(slots)
 
@@ -75,16 +77,19 @@ def days_touched(days: float, now: dt.datetime, start_date: str) -> list[str]:
 
 
 def materialize_days(days: list[str], log=print) -> None:
-    """The inventory, every day's site_snapshots, then per day (in the order given: newest first)
-    its circuit_kpis (one chunked run) and day rollups, recorded in the Dagster instance of
-    DAGSTER_HOME."""
+    """The inventory, every day's site_snapshots, then per day, oldest first, its circuit_kpis (one
+    chunked run) and day rollups, then the weeks and months of those days, recorded in the
+    Dagster instance of DAGSTER_HOME (the newest day ends as each asset's latest
+    materialization)."""
     import dagster as dg
 
     from wanperf_dagster.dagster_io.metadata import CADENCE_TAG
     from wanperf_dagster.dagster_io.partitions import (
         SITE_PARTITIONS,
         day_partitions,
+        month_partitions,
         site_day_partition,
+        week_partitions,
     )
     from wanperf_dagster.dagster_io.storage import AssetStore, site_partition_keys
     from wanperf_dagster.definitions import defs
@@ -144,7 +149,7 @@ def materialize_days(days: list[str], log=print) -> None:
         log(
             f"  snapshots of {len(days)} day(s) x {len(ordered)} sites ({time.monotonic() - t0:.1f} s)"
         )
-        for day in days:
+        for day in sorted(days):  # oldest first: the newest day is the latest materialization
             t0 = time.monotonic()
             dg.materialize(
                 assets,
@@ -165,3 +170,25 @@ def materialize_days(days: list[str], log=print) -> None:
             log(
                 f"  {day}: KPIs of {len(ordered)} site-days, rollups ({time.monotonic() - t0:.1f} s)"
             )
+        # the weeks and months those days belong to
+        t0 = time.monotonic()
+        for partitions_def in (week_partitions, month_partitions):
+            periods = sorted({_period_key(partitions_def, day) for day in days})
+            selection = dg.AssetSelection.keys(
+                *[n.key for n in graph.asset_nodes if n.partitions_def == partitions_def]
+            )
+            for period in periods:
+                dg.materialize(
+                    assets,
+                    selection=selection,
+                    resources=resources,
+                    instance=instance,
+                    partition_key=period,
+                    run_config=quiet,
+                )
+        log(f"  weeks and months of those days ({time.monotonic() - t0:.1f} s)")
+
+
+def _period_key(partitions_def, day: str) -> str:
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    return partitions_def.get_partition_key_for_timestamp(start.timestamp())

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from wanperf_dagster import store
+from wanperf_dagster.kpi import COLUMN_DESCRIPTIONS
 from wanperf_dagster.store.partitioning import split_by_partition
 
 from .metadata import (
@@ -81,15 +82,19 @@ class RedisIOManager(dg.ConfigurableIOManager):
             slices = {None: store.compact_dictionaries(table)}
 
         written = self.redis.asset_store().save(path, slices, ttl)
-        metadata: dict = {
-            "dagster/row_count": table.num_rows,
-            "stored_bytes": written,
-            "partitions_written": len(slices),
-        }
+        if len(slices) > 1:
+            # a chunk: its figures are the run's, not each partition's (the asset adds those)
+            context.log.info(
+                f"{context.asset_key.to_user_string()}: {len(slices)} partitions,"
+                f" {table.num_rows:,} rows, {written:,} bytes stored"
+            )
+            metadata: dict = {}
+        else:
+            metadata = {"dagster/row_count": table.num_rows, "stored_bytes": written}
         # an asset that declares its schema in its definition does not repeat it in every
         # partition's materialization event (a chunk run writes hundreds of them)
         if "dagster/column_schema" not in meta:
-            metadata["dagster/column_schema"] = column_schema(table.schema)
+            metadata["dagster/column_schema"] = column_schema(table.schema, COLUMN_DESCRIPTIONS)
         if ttl:
             metadata["ttl_days"] = round(ttl / 86400, 2)
         context.add_output_metadata(metadata)

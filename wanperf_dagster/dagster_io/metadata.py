@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -17,29 +18,92 @@ ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never
 MISSING_PARTITIONS = "wanperf/missing_partitions"
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+def readable_type(arrow_type: pa.DataType) -> str:
+    """The type a person reads: string, int, float, bool, timestamp, date, category (an ordered
+    dictionary), rather than Arrow's `dictionary<values=string, indices=int8>`."""
+    if pa.types.is_dictionary(arrow_type):
+        return "category" if arrow_type.ordered else readable_type(arrow_type.value_type)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "float"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_null(arrow_type):
+        return "string"  # an object column with nothing in it yet
+    return str(arrow_type)
 
 
-def frame_column_schema(frame: pd.DataFrame) -> dg.TableSchema:
-    """The column schema of a (typically empty) frame, for an asset's definition metadata."""
-    return column_schema(pa.Schema.from_pandas(frame, preserve_index=False))
-
-
-def markdown_table(frame: pd.DataFrame, columns: list[str], n: int = 10) -> dg.MetadataValue:
-    """A small markdown preview for the UI (floats rounded)."""
-    if frame.empty:
-        return dg.MetadataValue.md("_no rows_")
-    view = frame[columns].head(n).copy()
-    for c in view.columns:
-        if pd.api.types.is_float_dtype(view[c]):
-            view[c] = view[c].round(2)
-    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    body = "\n".join(
-        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
-        for row in view.itertuples(index=False)
+def column_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    descriptions = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=f.name, type=readable_type(f.type), description=descriptions.get(f.name)
+            )
+            for f in schema
+        ]
     )
-    return dg.MetadataValue.md(header + body)
+
+
+def frame_column_schema(
+    frame: pd.DataFrame, descriptions: dict[str, str] | None = None
+) -> dg.TableSchema:
+    """The column schema of a (typically empty) frame, for an asset's definition metadata; a
+    `day` column of an empty frame holds no dates yet, but is stored as one."""
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    if "day" in schema.names and pa.types.is_null(schema.field("day").type):
+        schema = schema.set(schema.get_field_index("day"), pa.field("day", pa.date32()))
+    return column_schema(schema, descriptions)
+
+
+def circuit_table(frame: pd.DataFrame, columns: list[str], n: int = 10) -> dg.MetadataValue:
+    """A table the UI shows as one (rather than markdown behind a button): the first n rows,
+    floats rounded to two places, categories as text, missing values empty."""
+    columns = [c for c in columns if c in frame.columns]
+    view = frame[columns].head(n)
+    schema = column_schema(
+        pa.Schema.from_pandas(view.iloc[:0].astype(_plain_types(view)), preserve_index=False)
+    )
+    records = []
+    for row in view.itertuples(index=False):
+        data = {}
+        for name, value in zip(columns, row, strict=True):
+            if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+                data[name] = None
+            elif isinstance(value, float | np.floating):
+                data[name] = round(float(value), 2)
+            elif isinstance(value, bool | np.bool_):
+                data[name] = bool(value)
+            elif isinstance(value, int | np.integer):
+                data[name] = int(value)
+            else:
+                data[name] = str(value)
+        records.append(dg.TableRecord(data))
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def _plain_types(frame: pd.DataFrame) -> dict:
+    """Categories as text, nullable numbers as floats: the types a table record holds."""
+    out = {}
+    for name, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
+            out[name] = "string"
+        elif pd.api.types.is_bool_dtype(dtype):
+            out[name] = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[name] = "int64"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            out[name] = "float64"
+        else:
+            out[name] = "string"
+    return out
 
 
 # tags and pools

@@ -18,11 +18,17 @@ START_DATE = _settings.start_date
 day_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC", end_offset=1)
 site_partitions = dg.DynamicPartitionsDefinition(name=SITE_PARTITIONS)
 site_day_partitions = dg.MultiPartitionsDefinition({"day": day_partitions, "site": site_partitions})
+_first_day = dt.date.fromisoformat(START_DATE)
+# weeks and months start at the week (Monday) and month the first day falls in, so every day of
+# the partitions belongs to a week and a month partition
 week_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=START_DATE, day_offset=1, timezone="UTC", end_offset=1
+    start_date=(_first_day - dt.timedelta(days=_first_day.weekday())).isoformat(),
+    day_offset=1,
+    timezone="UTC",
+    end_offset=1,
 )
 month_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=dt.date.fromisoformat(START_DATE).replace(day=1).isoformat(),
+    start_date=_first_day.replace(day=1).isoformat(),
     timezone="UTC",
     end_offset=1,
 )

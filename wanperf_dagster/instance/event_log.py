@@ -30,6 +30,11 @@ from dagster._serdes import ConfigurableClassData
 
 from wanperf_dagster.settings import current_dagster_home, set_default_env
 
+from . import quiet_logs
+
+# every process that loads the project's instance (the daemon included) logs the run queue once
+quiet_logs.install()
+
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"

@@ -11,6 +11,7 @@ from .circuit import (
     kpi_columns,
     window_circuit_kpis,
 )
+from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
 from .rollups import (
     chronic_offenders,
@@ -27,7 +28,9 @@ from .rollups import (
 
 __all__ = [
     "BOUNDS_RULES",
+    "COLUMN_DESCRIPTIONS",
     "DEFAULT_CONFIG",
+    "KPI_DESCRIPTIONS",
     "SNAPSHOT_COLUMNS",
     "KpiConfig",
     "bounds_violations",

@@ -57,6 +57,11 @@ def sweep_lock(org_id: str) -> str:
     return f"{NAMESPACE}:sweep:{{{org_id}}}:lock"
 
 
+def sweeps_held() -> str:
+    """Present while a batch of sweeps runs (the demo's replay): scheduled sweeps yield to it."""
+    return f"{NAMESPACE}:sweep:held"
+
+
 def quarantine(org_id: str, sweep_id: str) -> str:
     """List of rejected records of one sweep, each a JSON object with its reason."""
     return f"{NAMESPACE}:quarantine:{{{org_id}}}:{sweep_id}"

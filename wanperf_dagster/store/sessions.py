@@ -111,3 +111,22 @@ def recent(client: redis.Redis, org_id: str, n: int = 10) -> list[SweepSession]:
     for i in ids:
         pipe.hgetall(keys.sweep_session(org_id, i))
     return [SweepSession.from_redis(h) for h in pipe.execute() if h]
+
+
+def sweep_running(client: redis.Redis, org_id: str) -> str | None:
+    """Why a new sweep of the org would only wait for the lock, or None: a sweep holds the
+    org's lock, or a batch of sweeps (the demo's replay) holds all sweeps."""
+    if client.exists(keys.sweeps_held()):
+        return "a replay of the simulated history is sweeping"
+    if client.exists(keys.sweep_lock(org_id)):
+        return f"a sweep of org {org_id} is running"
+    return None
+
+
+def hold_sweeps(client: redis.Redis, seconds: float) -> None:
+    """Mark a batch of sweeps as running for the next `seconds` (renew it while it runs)."""
+    client.set(keys.sweeps_held(), "1", px=int(seconds * 1000))
+
+
+def release_sweeps(client: redis.Redis) -> None:
+    client.delete(keys.sweeps_held())

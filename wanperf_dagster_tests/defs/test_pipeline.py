@@ -145,13 +145,43 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         dg.AssetKey("org_kpis")
     ).asset_materialization.metadata
     assert 0 < org_meta["org_availability_pct"].value <= 100
-    assert org_meta["circuits"].value == len(stored)
-    assert (
-        "worst"
-        in instance.get_latest_materialization_event(
-            dg.AssetKey("top_offenders")
-        ).asset_materialization.metadata
+    assert org_meta["org_availability_pct"].value == round(
+        org_meta["org_availability_pct"].value, 3
     )
+    assert org_meta["circuits"].value == len(stored) and org_meta["site_days_missing"].value == 0
+    top_meta = instance.get_latest_materialization_event(
+        dg.AssetKey("top_offenders")
+    ).asset_materialization.metadata
+    worst = top_meta["worst_by_availability_pct"].value.records
+    lowest = stored.sort_values("availability_pct").iloc[0]
+    assert worst[0].data["site_name"] == names[str(lowest["site_id"])]
+    assert worst[0].data["availability_pct"] == round(float(lowest["availability_pct"]), 2)
+    assert [c.name for c in top_meta["worst_by_availability_pct"].value.schema.columns] == [
+        "rank",
+        "site_name",
+        "region",
+        "circuit_id",
+        "availability_pct",
+        "down_minutes",
+    ]
+
+    # each site-day's materialization carries that site's own figures, not the chunk's
+    events = [
+        e
+        for e in result.asset_materializations_for_node("circuit_kpis")
+        if e.asset_key == dg.AssetKey("circuit_kpis")
+    ]
+    assert len(events) == SITES
+    for event in events:
+        site_id = event.partition.split("_")[-1]
+        rows = stored[stored["site_id"].astype(str) == site_id]
+        assert event.metadata["site"].value == names[site_id]
+        assert (
+            event.metadata["circuits"].value
+            == len(rows)
+            == event.metadata["dagster/row_count"].value
+        )
+        assert event.metadata["down_minutes"].value == int(rows["down_minutes"].sum())
     run(["weekly_circuit_kpis"], partition_key="2025-11-24")
     weekly = get_tables(redis_client, ["weekly_circuit_kpis"], ["2025-11-24"])[0][0].to_pandas()
     assert (
@@ -332,3 +362,83 @@ def test_sweep_completeness_names_the_sites_a_sweep_missed(redis_url, redis_clie
     session.quarantined = 3
     result = ingest.sweep_completeness(redis, session)
     assert not result.passed and result.metadata["records_quarantined"].value == 3
+
+
+def test_rollups_follow_a_re_run_of_their_site_days(instance):
+    """A day's site-days materialized again (a backfill, a re-run from the UI): that day's
+    rollups, and its week's and month's, are requested once the site-days are done."""
+    sites = [f"s{i:02d}" for i in range(4)]
+    instance.add_dynamic_partitions("site", sites)
+    definitions = defs()
+
+    def evaluate(cursor=None):
+        return dg.evaluate_automation_conditions(
+            defs=definitions,
+            instance=instance,
+            cursor=cursor,
+            evaluation_time=pd.Timestamp("2025-11-28 12:00", tz="UTC").to_pydatetime(),
+        )
+
+    def requested(result) -> dict[str, set[str]]:
+        return {
+            r.key.to_user_string(): {
+                str(k) for k in r.true_subset.expensively_compute_partition_keys()
+            }
+            for r in result.results
+            if r.true_subset.size
+        }
+
+    first = evaluate()
+    assert requested(first) == {}
+    for site in sites[:2]:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "circuit_kpis", partition=dg.MultiPartitionKey({"day": "2025-11-26", "site": site})
+            )
+        )
+    got = requested(evaluate(first.cursor))
+    for rollup in ("region_kpis", "org_kpis", "top_offenders", "congestion_trends"):
+        assert got[rollup] == {"2025-11-26"}, rollup
+    assert got["weekly_circuit_kpis"] == {"2025-11-24"}
+    assert got["monthly_circuit_kpis"] == {"2025-11-01"}
+    assert "circuit_kpis" not in got and "site_snapshots" not in got
+
+
+def test_the_sweep_schedule_yields_to_a_running_sweep_or_replay(
+    sim, resources, instance, redis_client
+):
+    from wanperf_dagster.store import keys, sessions
+
+    def tick():
+        with dg.build_schedule_context(
+            instance=instance, resources={"redis": resources["redis"], "mist": resources["mist"]}
+        ) as ctx:
+            return automation.sweep_schedule(ctx)
+
+    assert isinstance(tick(), dg.RunRequest)
+    redis_client.set(keys.sweep_lock(sim.org.id), "another-sweep")
+    assert "is running: this tick yields" in tick().skip_message
+    redis_client.delete(keys.sweep_lock(sim.org.id))
+    sessions.hold_sweeps(redis_client, 30)
+    assert "replay" in tick().skip_message
+    sessions.release_sweeps(redis_client)
+    assert isinstance(tick(), dg.RunRequest)
+
+
+def test_coverage_judges_today_against_the_time_elapsed():
+    from wanperf_dagster.defs.kpis.assets import _under_covered
+
+    rows = pd.DataFrame(
+        {
+            "day": [pd.Timestamp("2026-11-27").date()] * 2 + [pd.Timestamp("2026-11-26").date()],
+            "circuit_id": ["a", "b", "c"],
+            "up_minutes": [590, 300, 600],
+            "down_minutes": [0, 0, 0],
+            "samples": [59, 30, 60],
+        }
+    )
+    noon_ten = pd.Timestamp("2026-11-27 10:10", tz="UTC").timestamp()
+    low = _under_covered(rows, 10, now=noon_ten)
+    # today at 10:10, 600 minutes have been sweepable: a has 98 %, b 50 %; yesterday c has 42 %
+    assert sorted(low["circuit_id"]) == ["b", "c"]
+    assert low.set_index("circuit_id").loc["b", "observed_pct"] == 50.0

@@ -5,6 +5,7 @@ materialization from the UI succeeds. Screenshots are kept in test-artifacts/.""
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -237,3 +238,72 @@ def test_materialize_from_the_ui(page, dagster_ui):
     page.screenshot(path=str(ARTIFACTS / "materialize.png"))
     assert len(statuses) > before, "no run was launched"
     assert statuses[0] == "SUCCESS", statuses
+
+
+def _materialized(port: int, asset: str) -> int:
+    query = (
+        '{ assetNodeOrError(assetKey: {path: ["ASSET"]}) '
+        "{ ... on AssetNode { partitionStats { numMaterialized } } } }"
+    )
+    body = _graphql(port, query.replace("ASSET", asset))
+    return body["data"]["assetNodeOrError"]["partitionStats"]["numMaterialized"]
+
+
+def test_a_site_is_found_by_name_in_the_partition_picker(page, dagster_ui):
+    sites = _site_partitions(dagster_ui)
+    name = sites[3].rsplit("_", 1)[0]  # the key is <name>_<site id>
+    other = sites[0].rsplit("_", 1)[0]
+    page.goto(f"http://127.0.0.1:{dagster_ui}/assets/circuit_kpis?view=partitions")
+    _dismiss_popups(page)
+    picker = page.get_by_placeholder("Filter by site")
+    picker.wait_for()
+    picker.fill(name)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "site-picker.png"))
+    text = page.inner_text("body")
+    assert name in text and other not in text
+
+
+def test_a_site_day_shows_that_sites_own_figures(page, dagster_ui, redis_url):
+    from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
+    from wanperf_dagster.store import connect
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    site = _site_partitions(dagster_ui)[2]
+    rows = AssetStore(connect(redis_url)).load("circuit_kpis", [site_day_key(today, site)])
+    rows = rows.to_pandas()
+    page.goto(
+        f"http://127.0.0.1:{dagster_ui}/assets/circuit_kpis?view=partitions"
+        f"&partition={site_day_key(today, site)}"
+    )
+    page.get_by_text("worst_circuit").first.wait_for()
+    page.wait_for_timeout(1500)
+    _dismiss_popups(page)
+    page.screenshot(path=str(ARTIFACTS / "site-day.png"))
+
+    def value(key: str) -> str:
+        cell = page.locator("td", has_text=re.compile(f"^{key}$")).first
+        return cell.locator("xpath=following-sibling::td[1]").inner_text().strip()
+
+    assert value("site") == site.rsplit("_", 1)[0] == str(rows["site_name"].iloc[0])
+    assert int(value("circuits")) == len(rows)  # this site's circuits, not the chunk's
+    assert int(value("down_minutes")) == int(rows["down_minutes"].sum())
+
+
+def test_the_worst_circuits_are_a_table_with_site_names(page, dagster_ui):
+    page.goto(f"http://127.0.0.1:{dagster_ui}/assets/top_offenders")
+    _dismiss_popups(page)
+    page.get_by_text("worst_by_util_p95_pct").first.wait_for()
+    row = page.locator("tr", has_text="worst_by_util_p95_pct").first
+    row.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "top-offenders.png"))
+    text = row.inner_text()
+    assert "site_name" in text and "region" in text
+    names = {k.rsplit("_", 1)[0] for k in _site_partitions(dagster_ui)}
+    assert any(name in text for name in names)
+
+
+def test_weeks_and_months_are_filled_by_the_seed(dagster_ui):
+    assert _materialized(dagster_ui, "weekly_circuit_kpis") >= 1
+    assert _materialized(dagster_ui, "monthly_circuit_kpis") >= 1

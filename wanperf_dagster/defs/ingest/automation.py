@@ -11,7 +11,7 @@ from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.dagster_io.storage import site_partition_keys
 from wanperf_dagster.mist import refresh_stale_sites
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import sites_by_age, stale_sites
+from wanperf_dagster.store import sessions, sites_by_age, stale_sites
 
 sweep_job = dg.define_asset_job(
     "sweep_job",
@@ -35,14 +35,24 @@ def cron_every(seconds: int) -> str:
     return "0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *"
 
 
-sweep_schedule = dg.ScheduleDefinition(
+@dg.schedule(
     name="sweep_every_poll_interval",
     job=sweep_job,
     cron_schedule=cron_every(get_settings().poll_interval),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The sweep every WANPERF_POLL_INTERVAL (default 10 minutes).",
+    description="The sweep every WANPERF_POLL_INTERVAL (default 10 minutes); a tick yields to a "
+    "sweep still running (or the replay of `make run`), which fills the slot.",
 )
+def sweep_schedule(
+    context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource
+):
+    busy = sessions.sweep_running(redis.get_client(), mist.get_client().resolve_org_id())
+    if busy:
+        return dg.SkipReason(f"{busy}: this tick yields to it")
+    return dg.RunRequest()
+
+
 inventory_schedule = dg.ScheduleDefinition(
     name="inventory_hourly",
     job=inventory_job,

@@ -5,19 +5,27 @@ the IO manager writes every partition of the chunk in one pipeline.
 """
 
 import datetime as dt
+import time
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from wanperf_dagster import kpi
+from wanperf_dagster.contract import SNAPSHOT_DESCRIPTIONS
 from wanperf_dagster.dagster_io.metadata import (
     OWNERS,
     PARTITION_COLUMNS,
     TTL_SECONDS,
+    circuit_table,
     frame_column_schema,
-    markdown_table,
 )
-from wanperf_dagster.dagster_io.partitions import site_day_backfill, site_day_partitions, split_key
+from wanperf_dagster.dagster_io.partitions import (
+    site_day_backfill,
+    site_day_partition,
+    site_day_partitions,
+    split_key,
+)
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.dagster_io.storage import site_day_key, site_id_of
 from wanperf_dagster.settings import get_settings
@@ -28,9 +36,9 @@ from .automation import KPI_BACKFILLS
 SITE_DAY_COLUMNS = {"day": "day", "site": "site_id"}
 SNAPSHOT_TTL = get_settings().snapshot_ttl_seconds
 # declared schemas (the data contracts): shown in the UI without repeating them per partition
-SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], []))
-DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"))
-HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"))
+SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], []), SNAPSHOT_DESCRIPTIONS)
+DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"), kpi.KPI_DESCRIPTIONS)
+HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"), kpi.KPI_DESCRIPTIONS)
 COVERAGE_WARN_PCT = 90.0
 
 
@@ -69,17 +77,28 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     # which partition key each site has, for readers without a Dagster instance (the CLI)
     redis.asset_store().register_site_keys(sorted({s for _, s in pairs}))
     dupes = int(frame.duplicated(["ts", "circuit_id"]).sum())
-    yield dg.Output(
-        frame,
-        metadata={
-            "site_days": len(pairs),
-            "circuits": int(frame["circuit_id"].nunique()),
-            "samples": len(frame),
-            # stored values that could not be read (dropped, counted): 0 since the normaliser
-            # enforces the schema
-            "invalid_values": int(frame.attrs.get(sample_store.INVALID_VALUES, 0)),
-        },
+    # each site-day's own figures; the chunk's go to the run's log
+    per_site = frame.groupby("site_id", observed=True).agg(
+        samples=("circuit_id", "size"), circuits=("circuit_id", "nunique"), last=("ts", "max")
     )
+    for day, site in pairs:
+        row = per_site.loc[site_id_of(site)] if site_id_of(site) in per_site.index else None
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": int(row["samples"]) if row is not None else 0,
+                "circuits": int(row["circuits"]) if row is not None else 0,
+                "last_sample": dg.MetadataValue.timestamp(row["last"].timestamp())
+                if row is not None
+                else "no sample",
+            },
+            partition_key=site_day_partition(day, site),
+        )
+    context.log.info(
+        f"{len(pairs)} site-days: {len(frame):,} samples of {frame['circuit_id'].nunique():,}"
+        f" circuits; {int(frame.attrs.get(sample_store.INVALID_VALUES, 0))} unreadable stored"
+        " values dropped"
+    )
+    yield dg.Output(frame)
     yield dg.AssetCheckResult(
         check_name="no_duplicate_samples", passed=dupes == 0, metadata={"duplicates": dupes}
     )
@@ -125,7 +144,8 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
         dg.AssetCheckSpec(
             "coverage",
             asset="circuit_kpis",
-            description=f"circuits observed under {COVERAGE_WARN_PCT:.0f} % of the day (warn)",
+            description=f"circuits observed under {COVERAGE_WARN_PCT:.0f} % of their day so far "
+            "(today: of the time elapsed) (warn)",
         ),
     ],
 )
@@ -156,41 +176,15 @@ def circuit_kpis(
         hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     violations = kpi.bounds_violations(daily, interval)
     hourly_violations = kpi.bounds_violations(hourly, interval, bucket_minutes=60)
-    missing_before = set(before.missing)
-    for key, (day, site) in previous.items():
-        context.add_asset_metadata(
-            {"previous_day_available": key not in missing_before},
-            asset_key="circuit_kpis",
-            partition_key=dg.MultiPartitionKey({"day": day, "site": site}),
-        )
-    low = daily[daily["coverage_pct"] < COVERAGE_WARN_PCT]
-    worst = daily.sort_values(
-        ["availability_pct", "util_p95_pct"], ascending=[True, False], na_position="last"
+    _partition_metadata(context, daily, hourly, previous, set(before.missing))
+    context.log.info(
+        f"{len(own)} site-days: {len(daily):,} circuits, {len(hourly):,} circuit-hours;"
+        f" {int((daily['down_minutes'] > 0).sum())} circuits down at some point,"
+        f" {int((daily['minutes_above_90'] > 0).sum())} above 90 %"
     )
-    yield dg.Output(
-        daily,
-        output_name="circuit_kpis",
-        metadata={
-            "circuits": len(daily),
-            "site_days": len(context.partition_keys),
-            "circuits_above_90": int((daily["minutes_above_90"] > 0).sum()),
-            "min_availability_pct": float(daily["availability_pct"].min())
-            if len(daily)
-            else float("nan"),
-            "worst_circuits": markdown_table(
-                worst,
-                [
-                    "circuit_id",
-                    "region",
-                    "availability_pct",
-                    "flaps",
-                    "util_p95_pct",
-                    "minutes_above_90",
-                ],
-            ),
-        },
-    )
-    yield dg.Output(hourly, output_name="circuit_kpis_hourly", metadata={"rows": len(hourly)})
+    low = _under_covered(daily, interval)
+    yield dg.Output(daily, output_name="circuit_kpis")
+    yield dg.Output(hourly, output_name="circuit_kpis_hourly")
     yield dg.AssetCheckResult(
         check_name="kpi_bounds",
         asset_key="circuit_kpis",
@@ -208,8 +202,64 @@ def circuit_kpis(
         metadata={
             "circuits_below": len(low),
             "threshold_pct": COVERAGE_WARN_PCT,
-            "lowest": markdown_table(
-                low.sort_values("coverage_pct"), ["circuit_id", "coverage_pct", "samples"], 5
+            "lowest": circuit_table(
+                low.sort_values("observed_pct"),
+                ["site_name", "circuit_id", "observed_pct", "samples"],
+                5,
             ),
         },
     )
+
+
+def _partition_metadata(context, daily, hourly, previous, missing_before) -> None:
+    """Each site-day's own figures on its materializations (not the chunk's)."""
+    by_site = {site: rows for site, rows in daily.groupby("site_id", observed=True)}
+    hours = hourly.groupby("site_id", observed=True).size()
+    for key, (day, site) in previous.items():
+        partition = site_day_partition(day, site)
+        rows = by_site.get(site_id_of(site))
+        figures: dict = {"previous_day_available": key not in missing_before}
+        if rows is None or rows.empty:
+            figures.update({"dagster/row_count": 0, "circuits": 0})
+        else:
+            up, down = int(rows["up_minutes"].sum()), int(rows["down_minutes"].sum())
+            worst = rows.sort_values(
+                ["availability_pct", "down_minutes"], ascending=[True, False], na_position="last"
+            ).iloc[0]
+            figures.update(
+                {
+                    "dagster/row_count": len(rows),
+                    "site": str(rows["site_name"].iloc[0]),
+                    "region": str(rows["region"].iloc[0]),
+                    "circuits": len(rows),
+                    "availability_pct": round(up / (up + down) * 100, 3) if up + down else None,
+                    "down_minutes": down,
+                    "flaps": int(rows["flaps"].sum()),
+                    "minutes_above_90": int(rows["minutes_above_90"].sum()),
+                    "on_backup_minutes": int(rows["on_backup_minutes"].sum()),
+                    "worst_circuit": f"{worst['circuit_id']} ({_pct(worst['availability_pct'])})",
+                }
+            )
+        context.add_asset_metadata(figures, asset_key="circuit_kpis", partition_key=partition)
+        context.add_asset_metadata(
+            {"dagster/row_count": int(hours.get(site_id_of(site), 0))},
+            asset_key="circuit_kpis_hourly",
+            partition_key=partition,
+        )
+
+
+def _pct(value) -> str:
+    return "no data" if pd.isna(value) else f"{value:.2f} % available"
+
+
+def _under_covered(daily: pd.DataFrame, interval: int, now: float | None = None) -> pd.DataFrame:
+    """Circuits observed for less than COVERAGE_WARN_PCT of the part of their day that has
+    passed (today is judged against the time elapsed, less the slot not swept yet)."""
+    if daily.empty:
+        return daily.assign(observed_pct=pd.Series(dtype=float))
+    now = time.time() if now is None else now
+    start = daily["day"].astype(str).to_numpy().astype("datetime64[s]").astype(np.int64)
+    elapsed = ((now - start) // 60 - interval).clip(interval, 1440)
+    observed = (daily["up_minutes"] + daily["down_minutes"]).to_numpy()
+    pct = observed / elapsed * 100
+    return daily.assign(observed_pct=pct.round(1))[pct < COVERAGE_WARN_PCT]

@@ -33,11 +33,33 @@ KPI_BACKFILLS = (
     | complete_days_after(ROLLING_CRON, 3).with_label("rolling: the last 3 complete days")
 ).with_label("nightly and rolling backfills")
 
+
+def after_site_days_change(lookback: dt.timedelta) -> dg.AutomationCondition:
+    """A rollup's partition whenever any of its site-days was materialized since the rollup
+    last was (a backfill, a re-run from the UI), once they are all done (none in progress)."""
+    return (
+        dg.AutomationCondition.in_latest_time_window(lookback)
+        & dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("after its site-days change")
+
+
+# a day's region/org/offender/trend rollups: with the nightly and rolling backfills, and after
+# any re-run of that day's site-days
+DAY_ROLLUPS = (KPI_BACKFILLS | after_site_days_change(dt.timedelta(days=35))).with_label(
+    "nightly, rolling, and after its site-days change"
+)
+# weeks and months (this one and the last): after their site-days change, so each night's
+# backfill refreshes the period in progress and the last day of a period completes it
+PERIOD_ROLLUPS = after_site_days_change(dt.timedelta(days=40))
+
 kpi_backfills = dg.AutomationConditionSensorDefinition(
     "kpi_backfills",
     target=dg.AssetSelection.groups("kpis", "rollups"),
     emit_backfills=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests yesterday's site-days and day rollups every night at 00:20 UTC, and the "
-    "last 3 complete days at 03:40 UTC, as one chunked backfill each.",
+    "last 3 complete days at 03:40 UTC, as one chunked backfill each; refreshes a day's, week's "
+    "or month's rollups after any of its site-days change.",
 )

@@ -8,7 +8,12 @@ import dagster as dg
 import pandas as pd
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.metadata import ALLOW_MISSING, OWNERS, markdown_table
+from wanperf_dagster.dagster_io.metadata import (
+    ALLOW_MISSING,
+    MISSING_PARTITIONS,
+    OWNERS,
+    circuit_table,
+)
 from wanperf_dagster.dagster_io.partitions import (
     SITE_PARTITIONS,
     day_partitions,
@@ -17,7 +22,7 @@ from wanperf_dagster.dagster_io.partitions import (
 )
 from wanperf_dagster.dagster_io.resources import RedisResource
 
-from ..kpis.automation import KPI_BACKFILLS
+from ..kpis.automation import DAY_ROLLUPS, PERIOD_ROLLUPS
 
 # every site partition of the input's period; site-days never materialized are left out
 ALL_SITES_OF_DAY = dg.AssetIn(
@@ -25,65 +30,81 @@ ALL_SITES_OF_DAY = dg.AssetIn(
     partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
     metadata={ALLOW_MISSING: True},
 )
-# weeks and months: Dagster's default mapping takes each period to its days x every site
-ALL_SITE_DAYS_OF_PERIOD = dg.AssetIn("circuit_kpis", metadata={ALLOW_MISSING: True})
 
 # a rollup of one day of circuit_kpis over every site partition of that day
 day_rollup = functools.partial(
     dg.asset,
     partitions_def=day_partitions,
     ins={"circuit_kpis": ALL_SITES_OF_DAY},
-    automation_condition=KPI_BACKFILLS,
+    automation_condition=DAY_ROLLUPS,
     group_name="rollups",
     kinds={"pandas", "redis"},
     owners=OWNERS,
 )
 
 
-def _day_rollup_metadata(org: pd.DataFrame) -> dict:
-    if org.empty:
-        return {"circuits": 0}
-    row = org.iloc[0]
-    return {
-        "org_availability_pct": float(row["availability_pct"])
-        if pd.notna(row["availability_pct"])
-        else float("nan"),
-        "org_util_p95_pct": float(row["util_p95_pct"])
-        if pd.notna(row["util_p95_pct"])
-        else float("nan"),
-        "circuits_above_90": int(row["circuits_above_90"]),
-        "circuits_down": int(row["circuits_down"]),
-        "circuits": int(row["circuits"]),
-        "coverage_pct": float(row["coverage_pct"]),
-    }
+def _number(value, places: int = 3):
+    return None if pd.isna(value) else round(float(value), places)
+
+
+def _site_days(circuit_kpis: pd.DataFrame) -> dict:
+    """How many of the day's site-days the rollup saw, and how many were never materialized."""
+    missing = len(circuit_kpis.attrs.get(MISSING_PARTITIONS, []))
+    seen = int(circuit_kpis["site_id"].nunique()) if len(circuit_kpis) else 0
+    return {"sites": seen, "site_days_missing": missing}
 
 
 @day_rollup(
     description="Per region and day: availability from summed minutes, weighted utilisation and "
-    "quality, circuits down / above 90 % / failed over.",
+    "quality, circuits down / above 90 % / failed over. Its metadata plots each region's "
+    "availability over the days.",
 )
 def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
     out = kpi.region_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
-    context.add_output_metadata(
-        {
-            "regions": len(out),
-            "preview": markdown_table(
-                out, ["region", "circuits", "availability_pct", "util_p95_pct", "circuits_above_90"]
-            )
-            if len(out)
-            else "none",
-        }
-    )
+    metadata: dict = {"regions": len(out), **_site_days(circuit_kpis)}
+    for row in out.itertuples(index=False):
+        metadata[f"availability_pct_{row.region}"] = _number(row.availability_pct)
+        metadata[f"circuits_above_90_{row.region}"] = int(row.circuits_above_90)
+    if len(out):
+        metadata["by_region"] = circuit_table(
+            out.sort_values("availability_pct"),
+            [
+                "region",
+                "circuits",
+                "availability_pct",
+                "util_p95_pct",
+                "circuits_above_90",
+                "circuits_down",
+                "flaps",
+            ],
+            20,
+        )
+    context.add_output_metadata(metadata)
     return out
 
 
 @day_rollup(
-    description="The whole org per day; its metadata (availability, p95 utilisation, circuits above "
-    "90 %) is what the UI plots over time.",
+    description="The whole org per day; its metadata (availability, p95 utilisation, congested "
+    "and down circuits, flaps, time on backup) is what the UI plots over time.",
 )
 def org_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
     out = kpi.org_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
-    context.add_output_metadata(_day_rollup_metadata(out))
+    metadata: dict = _site_days(circuit_kpis)
+    if not out.empty:
+        row = out.iloc[0]
+        metadata.update(
+            {
+                "org_availability_pct": _number(row["availability_pct"]),
+                "org_util_p95_pct": _number(row["util_p95_pct"], 2),
+                "circuits": int(row["circuits"]),
+                "circuits_above_90": int(row["circuits_above_90"]),  # congested: p95 >= 90 %
+                "circuits_down": int(row["circuits_down"]),
+                "flaps": int(row["flaps"]),
+                "on_backup_minutes": int(row["on_backup_minutes"]),
+                "coverage_pct": _number(row["coverage_pct"], 2),
+            }
+        )
+    context.add_output_metadata(metadata)
     return out
 
 
@@ -100,18 +121,21 @@ TOP_KPIS = [
 
 @day_rollup(
     description="The 10 worst circuits of the day for each headline KPI (lowest availability, "
-    "highest p95 utilisation, most time above 90 %, flaps, loss, latency, failover).",
+    "highest p95 utilisation, most time above 90 %, flaps, loss, latency, failover), ties ordered "
+    "by a second KPI; each a table in the metadata, with site names.",
 )
 def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-    frames = []
+    frames, tables = [], {}
     for name in TOP_KPIS:
         if name not in circuit_kpis.columns:
             continue
         ranked = kpi.top_offenders(circuit_kpis, name, 10)
+        # only circuits with something wrong: below 100 % available, or above zero
+        bad = ranked[name] < 100 if name in kpi.rollups.LOWER_IS_WORSE else ranked[name] > 0
+        ranked = ranked[bad]
         if ranked.empty:
             continue
-        if name not in kpi.rollups.LOWER_IS_WORSE:
-            ranked = ranked[ranked[name] > 0]
+        second = kpi.tie_breaker(name)
         frames.append(
             pd.DataFrame(
                 {
@@ -119,29 +143,41 @@ def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame)
                     "rank": ranked["rank"],
                     "circuit_id": ranked["circuit_id"].astype(str),
                     "site_id": ranked["site_id"].astype(str),
+                    "site_name": ranked["site_name"].astype(str),
                     "region": ranked["region"].astype(str),
                     "value": ranked[name].astype(float),
+                    "tie_breaker": second,
+                    "tie_breaker_value": ranked[second].astype(float),
                 }
             )
+        )
+        tables[f"worst_by_{name}"] = circuit_table(
+            ranked, ["rank", "site_name", "region", "circuit_id", name, second], 10
         )
     out = (
         pd.concat(frames, ignore_index=True)
         if frames
-        else pd.DataFrame(columns=["kpi", "rank", "circuit_id", "site_id", "region", "value"])
+        else pd.DataFrame(
+            columns=[
+                "kpi",
+                "rank",
+                "circuit_id",
+                "site_id",
+                "site_name",
+                "region",
+                "value",
+                "tie_breaker",
+                "tie_breaker_value",
+            ]
+        )
     )
-    context.add_output_metadata(
-        {
-            "worst": markdown_table(
-                out[out["rank"] <= 3], ["kpi", "rank", "circuit_id", "region", "value"], 21
-            )
-        }
-    )
+    context.add_output_metadata({**tables, **_site_days(circuit_kpis)})
     return out
 
 
 @dg.asset(
     partitions_def=day_partitions,
-    automation_condition=KPI_BACKFILLS,
+    automation_condition=DAY_ROLLUPS,
     group_name="rollups",
     kinds={"pandas", "redis"},
     owners=OWNERS,
@@ -172,8 +208,9 @@ def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -
         {
             "congested_and_rising": len(hot),
             "chronic_above_90": len(chronic),
-            "rising": markdown_table(
-                hot, ["circuit_id", "region", "latest", "slope_per_day", "days_breached"]
+            "rising": circuit_table(
+                hot,
+                ["site_name", "region", "circuit_id", "latest", "slope_per_day", "days_breached"],
             ),
         }
     )
@@ -184,16 +221,37 @@ def _period_asset(name: str, partitions_def, freq: str, description: str):
     @dg.asset(
         name=name,
         partitions_def=partitions_def,
-        ins={"circuit_kpis": ALL_SITE_DAYS_OF_PERIOD},
+        # lineage: Dagster maps each period to its days x every site (a mapping to every
+        # partition would enumerate the whole history in every run: test_definitions.py). Not an
+        # input: a week in progress, or one that began before the first day, maps to days that
+        # are not partitions (yet), which an input refuses; the days that are, are read below.
+        deps=["circuit_kpis"],
+        automation_condition=PERIOD_ROLLUPS,
         group_name="rollups",
         kinds={"pandas", "redis"},
         owners=OWNERS,
         description=description,
     )
-    def _asset(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-        out = kpi.period_circuit_kpis(circuit_kpis, freq) if len(circuit_kpis) else pd.DataFrame()
-        days = int(circuit_kpis["day"].nunique()) if len(circuit_kpis) else 0
-        context.add_output_metadata({"circuits": len(out), "days": days})
+    def _asset(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
+        window = context.partition_time_window
+        first = max(window.start, day_partitions.start)
+        days = [
+            (first.date() + dt.timedelta(days=i)).isoformat()
+            for i in range((window.end.date() - first.date()).days)
+        ]
+        existing = set(day_partitions.get_partition_keys())
+        days = [d for d in days if d in existing]
+        sites = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
+        loaded = redis.asset_store().load_site_days("circuit_kpis", days, sites)
+        daily = loaded.to_pandas() if loaded.found else pd.DataFrame()
+        out = kpi.period_circuit_kpis(daily, freq) if len(daily) else pd.DataFrame()
+        context.add_output_metadata(
+            {
+                "circuits": len(out),
+                "days": int(daily["day"].nunique()) if len(daily) else 0,
+                "site_days_missing": len(loaded.missing),
+            }
+        )
         return out
 
     return _asset

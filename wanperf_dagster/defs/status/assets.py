@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, markdown_table
+from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import samples as sample_store
@@ -50,9 +50,10 @@ def wan_status_now(
             "down_now": int(down.sum()),
             "congested_now": int(congested.sum()),
             "failed_over_3h": int((latest["failover_minutes"] > 0).sum()),
-            "worst_now": markdown_table(
+            "worst_now": circuit_table(
                 worst,
                 [
+                    "site_name",
                     "circuit_id",
                     "region",
                     "up_now",
