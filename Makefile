@@ -1,9 +1,11 @@
 # Two commands do all set-up: `make run` and `make test`. Both bootstrap .venv on first use and
-# skip what is already done (the stamp is rebuilt only when the dependency files change).
+# skip what is already done (a stamp is rebuilt only when the dependency files change). `make run`
+# installs what the project runs on; the test, lint and bench targets add the dev tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
 .PHONY: run test bench faults lint fmt validate clean-data help
@@ -19,31 +21,35 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wanperf_dagster needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(DEV)
 
 run: $(STAMP)
 	$(BIN)/wanperf dev
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m bench
 
-faults: $(STAMP)
+faults: $(DEV)
 	WANPERF_FAULT_SCALE=10 $(BIN)/python -m pytest wanperf_dagster_tests/reliability -p no:cacheprovider
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-fmt: $(STAMP)
+fmt: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-validate: $(STAMP)
+validate: $(DEV)
 	$(BIN)/dg check defs
 
 clean-data:

@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["storage", "simulator", "kpi", "sweep", "backfill"]
+ALL = ["storage", "simulator", "kpi", "sweep", "history", "instance", "dashboard", "backfill"]
 ON_REQUEST = ["make_run"]  # installs everything from a fresh clone: minutes, run by name only
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,15 +24,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _dagster_home(data_dir: Path) -> Path:
-    """DAGSTER_HOME under the data dir, holding the project's dagster.yaml with the run queue
-    sized to this machine's cores (chunk runs are CPU-bound, one core each)."""
+    """DAGSTER_HOME under the data dir, holding the instance's dagster.yaml: the project's
+    deploy/dagster.yaml with the run queue sized to this machine's cores, on SQLite, or on
+    Postgres when WANPERF_DAGSTER_PG_URL is set."""
+    from wanperf_dagster.instance.config import write_instance_config
+
     home = data_dir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    source = PROJECT_DIR / "deploy" / "dagster.yaml"
-    if source.exists():
-        cores = os.cpu_count() or 2
-        text = re.sub(r"(max_concurrent_runs:\s*)\d+", rf"\g<1>{cores}", source.read_text())
-        (home / "dagster.yaml").write_text(text)
+    write_instance_config(home, get_settings())
     return home
 
 
@@ -102,9 +99,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
     dg.DagsterInstance.get().dispose()
     # the UI comes up first; history is filled in while it starts (newest day first)
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env)
+    dashboard = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wanperf"), "dashboard", "--host", args.host],
+        cwd=PROJECT_DIR,
+        env=env,
+    )
     print(
         f"Dagster UI: http://{args.host}:{args.port}  (Ctrl-C stops it; data stays in {data_dir})"
     )
+    print(f"NOC dashboard: http://{args.host}:{settings.dashboard_port}")
     t_start = time.monotonic()
     try:
         try:
@@ -123,16 +126,33 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"wanperf: the first sweep failed ({exc}); the UI runs anyway", file=sys.stderr)
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for child in (proc, dashboard):
+            child.send_signal(signal.SIGINT)
+        for child in (proc, dashboard):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
         return 130
     finally:
+        if dashboard.poll() is None:
+            dashboard.terminate()
         if started is not None:  # stop what this command started; the data stays
             started.stop()
             print(f"stopped the embedded Redis; data kept in {started.dir}")
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wanperf_dagster.dashboard import build_app
+
+    settings = get_settings()
+    port = args.port or settings.dashboard_port
+    app = build_app(settings, _asset_store())
+    print(f"NOC dashboard: http://{args.host}:{port}  (reads {settings.dagster_url} for links)")
+    uvicorn.run(app, host=args.host, port=port, log_level="warning")
+    return 0
 
 
 def redis_errors():
@@ -166,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from wanperf_dagster.sources import client_from_settings, describe_source
 
     settings = get_settings()
-    client = client_from_settings(settings)
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(_redis()))
     print(f"sweeping org {client.resolve_org_id()} from {describe_source(settings, client)}")
 
     def progress(e) -> None:
@@ -194,9 +214,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from wanperf_dagster.store import sessions
 
     settings = get_settings()
-    client = client_from_settings(settings)
-    org = client.resolve_org_id()
     r = _redis()
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(r))
+    org = client.resolve_org_id()
     now = client.clock()
     print(f"org {org} ({describe_source(settings, client)})")
     recent = sessions.recent(r, org, args.sweeps)
@@ -458,6 +478,112 @@ def cmd_top(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    assets = _asset_store()
+    try:
+        table = assets.history_query(args.sql)
+    except duckdb.Error as exc:
+        raise SystemExit(f"wanperf: the query failed: {str(exc).splitlines()[0]}") from None
+    if args.format == "parquet":
+        if not args.output:
+            raise SystemExit("wanperf: --format parquet needs --output FILE")
+        pq.write_table(table, args.output)
+        print(f"wrote {table.num_rows:,} rows to {args.output}", file=sys.stderr)
+    elif args.format == "csv":
+        pacsv.write_csv(_plain_columns(table), args.output or sys.stdout.buffer)
+    else:
+        frame = table.to_pandas()
+        with __import__("pandas").option_context(
+            "display.max_rows", args.rows, "display.width", 200
+        ):
+            print(frame.head(args.rows).to_string(index=False) if len(frame) else "(no rows)")
+        if len(frame) > args.rows:
+            print(f"... {len(frame) - args.rows:,} more rows (--rows, or --format csv)")
+    return 0
+
+
+def _plain_columns(table):
+    """Dictionary (categorical) columns as plain values: CSV has no such thing."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            n: (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c)
+            for n, c in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from wanperf_dagster.history.warehouse import export_history
+
+    assets = _asset_store()
+    if assets.history is None:
+        raise SystemExit("wanperf: no history tier is configured")
+    target = args.to or f"duckdb:{get_settings().data_dir / 'history.duckdb'}"
+    for asset, rows in export_history(assets.history, target, on_progress=print):
+        print(f"  {asset}: {rows:,} rows")
+    print(f"exported to {redact_url(target)}")
+    return 0
+
+
+CELERY_CONFIG_MODULE = """# written by `wanperf worker`: the broker is read from the settings (the environment) when
+# the worker starts, never written here
+from wanperf_dagster.settings import get_settings
+
+_settings = get_settings()
+broker_url = _settings.celery_broker
+result_backend = _settings.celery_backend or (
+    broker_url if broker_url.startswith(("redis://", "rediss://")) else "rpc://"
+)
+worker_prefetch_multiplier = 1
+task_acks_late = True  # a task whose worker died is handed to another worker
+task_reject_on_worker_lost = True
+"""
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import socket
+    import tempfile
+
+    settings = get_settings()
+    if not settings.celery_broker:
+        raise SystemExit(
+            "wanperf: a worker needs WANPERF_CELERY_BROKER (amqp://user@host:5672// or redis://...)"
+        )
+    home = _use_project_dagster_home(settings)
+    config_dir = Path(tempfile.mkdtemp(prefix="wanperf-celery-"))
+    (config_dir / "dagster_celery_config.py").write_text(CELERY_CONFIG_MODULE)
+    name = args.name or f"wanperf-{os.getpid()}@{socket.gethostname()}"
+    cmd = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "dagster_celery.app",
+        "worker",
+        "-Q",
+        settings.celery_queue,
+        "-n",
+        name,
+        "--concurrency",
+        str(args.concurrency),
+        "--prefetch-multiplier=1",
+        "-l",
+        args.loglevel,
+    ]
+    env = child_environment(settings, (str(config_dir),), DAGSTER_HOME=str(home))
+    print(
+        f"Celery worker {name}: {args.concurrency} step(s) at a time, broker"
+        f" {redact_url(settings.celery_broker)} (WANPERF_CELERY_BROKER), queue"
+        f" {settings.celery_queue}, instance {home}",
+        flush=True,
+    )
+    os.execve(cmd[0], cmd, env)  # the worker replaces this process: signals reach it directly
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wanperf",
@@ -594,6 +720,70 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--day", type=parse_day, default="yesterday", help=day_help)
     top.add_argument("-n", type=positive_count, default=10, help="how many circuits (>= 1)")
     top.set_defaults(func=cmd_top)
+
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="the NOC dashboard: WAN overview, site search, time series, open alerts",
+        description="Serve the NOC dashboard (started by `wanperf dev` beside the Dagster UI):"
+        " circuits down and congested now, regions, the worst circuits, a page per site with"
+        " its circuits' utilisation, latency, jitter, loss and state over any stored range.",
+        epilog="examples:\n  wanperf dashboard\n  wanperf dashboard --port 8051",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument(
+        "--port", type=int, default=None, help="default WANPERF_DASHBOARD_PORT (8050)"
+    )
+    dashboard.set_defaults(func=cmd_dashboard)
+    worker = sub.add_parser(
+        "worker",
+        help="a Celery worker that runs the steps of runs (WANPERF_EXECUTOR=celery)",
+        description="Start a Celery worker for this code location: it takes steps from the"
+        " broker (WANPERF_CELERY_BROKER) and runs them against the Dagster instance of"
+        " DAGSTER_HOME (the Postgres instance, WANPERF_DAGSTER_PG_URL, when several machines"
+        " share it) and the same Redis. Run one per core or machine; Ctrl-C or SIGTERM stops it"
+        " after its current step.",
+        epilog="examples:\n"
+        "  WANPERF_CELERY_BROKER=amqp://guest:guest@127.0.0.1:5672// wanperf worker\n"
+        "  wanperf worker --concurrency 2 --name wan-worker-1",
+        formatter_class=raw,
+    )
+    worker.add_argument("--concurrency", type=positive_count, default=1, help="steps at a time")
+    worker.add_argument("--name", help="the worker's name (default wanperf-<pid>@<host>)")
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level (INFO, WARNING)")
+    worker.set_defaults(func=cmd_worker)
+
+    query = sub.add_parser(
+        "query",
+        help="SQL over the whole history (DuckDB over the Parquet tier)",
+        description="Run a DuckDB query over the history tier: every materialized site-day, with"
+        " one view per asset (site_snapshots, circuit_kpis, circuit_kpis_hourly). Prints a table,"
+        " or writes CSV or Parquet.",
+        epilog="examples:\n"
+        '  wanperf query "SELECT day, avg(availability_pct) FROM circuit_kpis GROUP BY day"\n'
+        "  wanperf query \"SELECT * FROM circuit_kpis WHERE site_name = 'LYON-00006'\" --format csv\n"
+        '  wanperf query "SELECT * FROM circuit_kpis_hourly" --format parquet -o hourly.parquet',
+        formatter_class=raw,
+    )
+    query.add_argument("sql", help="the query (DuckDB SQL)")
+    query.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
+    query.add_argument("--output", "-o", help="file to write (CSV defaults to stdout)")
+    query.add_argument("--rows", type=positive_count, default=50, help="rows a table shows")
+    query.set_defaults(func=cmd_query)
+
+    warehouse = sub.add_parser(
+        "warehouse",
+        help="load the history into a warehouse: a DuckDB file, or Postgres",
+        description="Copy every history asset into a warehouse, one table per asset, replacing"
+        " what an earlier export left: a DuckDB database file (the default,"
+        " <data dir>/history.duckdb) or a Postgres database (plain COPY; the password from the"
+        " URL or PGPASSWORD, never printed).",
+        epilog="examples:\n  wanperf warehouse\n  wanperf warehouse --to duckdb:/srv/wan.duckdb\n"
+        "  wanperf warehouse --to postgresql://wanperf@db.example/wan",
+        formatter_class=raw,
+    )
+    warehouse.add_argument("--to", help="duckdb:FILE or postgresql://user@host/db")
+    warehouse.set_defaults(func=cmd_warehouse)
     return parser
 
 

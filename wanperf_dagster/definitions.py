@@ -22,7 +22,7 @@ def build_resources(settings: Settings) -> dict:
     )
     return {
         "redis": redis,
-        "io_manager": RedisIOManager(redis=redis),
+        "io_manager": RedisIOManager(redis=redis, default_ttl_seconds=settings.rollup_ttl_seconds),
         "mist": MistApiResource(
             api_token=None if settings.uses_simulator else dg.EnvVar("MIST_API_TOKEN"),
             org_id=settings.mist_org_id,
@@ -41,6 +41,25 @@ for _category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
     warnings.filterwarnings("ignore", category=_category)
 
 
+def build_executor(settings: Settings):
+    """In-process by default: chunk runs do their work vectorised in one process, and a step
+    subprocess per asset would cost seconds each (measured ~2 s/step here); parallelism comes
+    from concurrent runs. `WANPERF_EXECUTOR=celery` sends each step to a Celery worker
+    (`wanperf worker`), the broker's URL read from WANPERF_CELERY_BROKER when a run starts."""
+    if settings.executor != "celery":
+        return dg.in_process_executor
+    from dagster_celery import celery_executor
+
+    config: dict = {
+        "broker": {"env": "WANPERF_CELERY_BROKER"},
+        # the queue is a name, not a secret: several deployments can share one broker
+        "config_source": {"task_default_queue": settings.celery_queue},
+    }
+    if settings.celery_backend:
+        config["backend"] = {"env": "WANPERF_CELERY_BACKEND"}
+    return celery_executor.configured(config, name="celery_executor")
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     found = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
@@ -52,7 +71,5 @@ def defs() -> dg.Definitions:
         schedules=found.schedules,
         sensors=found.sensors,
         resources=build_resources(get_settings()),
-        # chunk runs do their work vectorised in one process: a step subprocess per asset
-        # would cost seconds each (measured ~2 s/step here); parallelism comes from runs
-        executor=dg.in_process_executor,
+        executor=build_executor(get_settings()),
     )

@@ -12,6 +12,7 @@ the processes it starts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = ".wanperf"
+RAW_SAMPLE_DAYS = 31  # the raw samples' lifetime: a site-day is recomputable this long
 START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
 DEMO_LOOKBACK_DAYS = 3
 
@@ -42,10 +44,31 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
     backfill_chunk: int = 500
-    snapshot_ttl_days: int = 400
+    rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
+    hot_days: int = 35  # site-day values in Redis (and day x site partitions); all in history
+    history_url: str | None = None  # WANPERF_HISTORY_URL; None: <data_dir>/history
+    history_endpoint: str | None = None  # an S3-compatible endpoint for s3:// history URLs
+    dagster_pg_url: str | None = field(default=None, repr=False)  # the Postgres instance
+    executor: str = "in_process"  # or "celery": steps on Celery workers
+    celery_broker: str | None = field(default=None, repr=False)
+    celery_backend: str | None = field(default=None, repr=False)
+    celery_queue: str = "dagster"  # the queue the steps go to and the workers listen on
     sim_sites: int = 200
     sim_seed: int = 1
     demo_days: float = 3.0
+    # alerts: where they go (webhook URLs are secrets) and when they trip
+    alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    alert_slack_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    alert_down_minutes: int = 10
+    alert_congested_minutes: int = 30
+    alert_flaps_per_hour: int = 3
+    alert_quality_minutes: int = 10
+    alert_loss_pct: float = 1.0
+    alert_latency_ms: float = 150.0
+    # the NOC dashboard and the links between it and the Dagster UI
+    dashboard_port: int = 8050
+    dashboard_url: str = "http://127.0.0.1:8050"
+    dagster_url: str = "http://127.0.0.1:3000"
 
     # derived -----------------------------------------------------------------------------------
     @property
@@ -58,8 +81,25 @@ class Settings:
         return self.poll_interval // 60
 
     @property
-    def snapshot_ttl_seconds(self) -> int:
-        return self.snapshot_ttl_days * 86400
+    def rollup_ttl_seconds(self) -> int:
+        return self.rollup_ttl_days * 86400
+
+    def window_start(self, today: dt.date | None = None) -> str:
+        """The first day of the `day x site` partitions: `WANPERF_START_DATE` when it is set
+        (it pins them), else the later of the first day of history (`start_date`) and
+        `WANPERF_HOT_DAYS` before today: the window moves forward each day, while a site-day can
+        still be recomputed from its raw samples. Older days stay in the history tier and in the
+        weeks and months."""
+        if self.start_date_setting:
+            return self.start_date_setting
+        today = today or dt.datetime.now(dt.UTC).date()
+        window = (today - dt.timedelta(days=self.hot_days)).isoformat()
+        return max(self.start_date, window)
+
+    @property
+    def history_location(self) -> str:
+        """Where the history tier lives: `WANPERF_HISTORY_URL`, else the data directory's."""
+        return self.history_url or str(self.data_dir / "history")
 
     @property
     def start_date_file(self) -> Path:
@@ -102,11 +142,39 @@ class Settings:
             data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
-            snapshot_ttl_days=parser.integer("WANPERF_SNAPSHOT_TTL_DAYS", 400, 1, 3660),
+            rollup_ttl_days=parser.integer("WANPERF_ROLLUP_TTL_DAYS", 400, 1, 3660),
+            hot_days=parser.integer("WANPERF_HOT_DAYS", 35, RAW_SAMPLE_DAYS, 400),
+            history_url=parser.history_url(),
+            history_endpoint=parser.endpoint("WANPERF_HISTORY_ENDPOINT"),
+            dagster_pg_url=parser.postgres_url("WANPERF_DAGSTER_PG_URL"),
+            executor=parser.choice("WANPERF_EXECUTOR", ("in_process", "celery"), "in_process"),
+            celery_broker=parser.broker_url("WANPERF_CELERY_BROKER"),
+            celery_backend=parser.broker_url("WANPERF_CELERY_BACKEND"),
+            celery_queue=parser.queue_name("WANPERF_CELERY_QUEUE"),
             sim_sites=parser.integer("WANPERF_SIM_SITES", 200, 1, 100_000),
             sim_seed=parser.integer("WANPERF_SIM_SEED", 1, 0, 2**31 - 1),
             demo_days=parser.number("WANPERF_DEMO_DAYS", 3.0, 0.0, 31.0),
+            alert_webhooks=parser.webhooks("WANPERF_ALERT_WEBHOOKS"),
+            alert_slack_webhooks=parser.webhooks("WANPERF_ALERT_SLACK_WEBHOOKS"),
+            alert_down_minutes=parser.integer("WANPERF_ALERT_DOWN_MINUTES", 10, 1, 1440),
+            alert_congested_minutes=parser.integer("WANPERF_ALERT_CONGESTED_MINUTES", 30, 1, 1440),
+            alert_flaps_per_hour=parser.integer("WANPERF_ALERT_FLAPS_PER_HOUR", 3, 1, 1000),
+            alert_quality_minutes=parser.integer("WANPERF_ALERT_QUALITY_MINUTES", 10, 1, 1440),
+            alert_loss_pct=parser.number("WANPERF_ALERT_LOSS_PCT", 1.0, 0.0, 100.0),
+            alert_latency_ms=parser.number("WANPERF_ALERT_LATENCY_MS", 150.0, 1.0, 60_000.0),
+            dashboard_port=parser.integer("WANPERF_DASHBOARD_PORT", 8050, 1, 65535),
+            dashboard_url=parser.endpoint("WANPERF_DASHBOARD_URL") or "",
+            dagster_url=parser.endpoint("WANPERF_DAGSTER_URL") or "http://127.0.0.1:3000",
         )
+        if not settings.dashboard_url:
+            settings = dataclasses.replace(
+                settings, dashboard_url=f"http://127.0.0.1:{settings.dashboard_port}"
+            )
+        if settings.executor == "celery" and not settings.celery_broker:
+            parser.fail(
+                "WANPERF_EXECUTOR",
+                "=celery needs WANPERF_CELERY_BROKER (amqp://guest@host:5672// or redis://...)",
+            )
         parser.raise_errors()
         return settings
 
@@ -148,11 +216,16 @@ def set_default_env(name: str, value: str) -> None:
     os.environ.setdefault(name, value)
 
 
-def child_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+def child_environment(
+    settings: Settings, python_path: tuple[str, ...] = (), **overrides: str
+) -> dict[str, str]:
     """The environment for a process the CLI starts: this one's, with the data directory made
-    absolute (children may run elsewhere) and the given overrides."""
+    absolute (children may run elsewhere), `python_path` put before any PYTHONPATH, and the
+    given overrides."""
     env = dict(os.environ)
     env["WANPERF_DATA_DIR"] = str(settings.data_dir)
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join([*python_path, *filter(None, [env.get("PYTHONPATH")])])
     env.update(overrides)
     return env
 
@@ -176,7 +249,7 @@ def redact_url(url: str) -> str:
 
 # parsing -------------------------------------------------------------------------------------------
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 class _Parser:
@@ -185,7 +258,7 @@ class _Parser:
         self.errors: list[str] = []
 
     def fail(self, name: str, message: str) -> None:
-        self.errors.append(f"{name} {message}")
+        self.errors.append(f"{name}{message}" if message.startswith("=") else f"{name} {message}")
 
     def raise_errors(self) -> None:
         if self.errors:
@@ -277,13 +350,98 @@ class _Parser:
             return None
         return raw
 
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw not in allowed:
+            self.fail(name, f"={raw!r} is not one of {', '.join(allowed)}")
+            return default
+        return raw
+
+    def postgres_url(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            self.fail(
+                name,
+                f"={redact_url(raw)} is not a Postgres URL"
+                " (allowed: postgresql://user[:password]@host[:port]/database)",
+            )
+            return None
+        return raw
+
+    def queue_name(self, name: str) -> str:
+        raw = self.text(name)
+        if not raw:
+            return "dagster"
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", raw):
+            self.fail(name, f"={raw!r} is not a queue name (letters, digits, _ . -; at most 128)")
+            return "dagster"
+        return raw
+
+    def webhooks(self, name: str) -> tuple[str, ...]:
+        urls = tuple(u.strip() for u in self.text(name).split(",") if u.strip())
+        for n, url in enumerate(urls, 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # the URL is a secret (a Slack webhook carries its token): name it by position
+                self.fail(name, f"=<URL #{n}> is not an http(s) URL (the URLs are not shown)")
+                return ()
+        return urls
+
+    def broker_url(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        scheme = urlsplit(raw).scheme
+        if scheme not in ("amqp", "amqps", "pyamqp", "redis", "rediss"):
+            self.fail(
+                name,
+                f"={redact_url(raw)} is not a broker URL (allowed: amqp://, pyamqp://, redis://)",
+            )
+            return None
+        return raw
+
+    def history_url(self) -> str | None:
+        name = "WANPERF_HISTORY_URL"
+        raw = self.text(name)
+        if not raw:
+            return None
+        allowed = "a directory, file:///path, or s3://bucket/prefix"
+        scheme = urlsplit(raw).scheme if "://" in raw else ""
+        raw = raw if raw.endswith("://") else raw.rstrip("/")
+        if scheme not in ("", "file", "s3"):
+            self.fail(name, f"={redact_url(raw)} has scheme {scheme!r} (allowed: {allowed})")
+            return None
+        if scheme == "s3" and not urlsplit(raw).netloc:
+            self.fail(name, f"={raw!r} names no bucket (allowed: {allowed})")
+            return None
+        return raw
+
+    def endpoint(self, name: str) -> str | None:
+        raw = self.text(name).rstrip("/")
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            shown = redact_url(raw) if "://" in raw else repr(raw)
+            self.fail(name, f"={shown} is not an http(s) URL (e.g. http://127.0.0.1:9000)")
+            return None
+        return raw
+
     def redis_url(self) -> str | None:
         name = "WANPERF_REDIS_URL"
         raw = self.text(name)
         if not raw:
             return None
         shown = redact_url(raw)
-        allowed = "redis://[:password@]host:port/db, rediss:// for TLS, or unix:///path.sock"
+        allowed = (
+            "redis://[:password@]host:port/db, rediss:// for TLS, unix:///path.sock, or"
+            " redis+cluster://[:password@]host:port for a Redis Cluster"
+        )
         try:
             parts = urlsplit(raw)
             port = parts.port
@@ -304,6 +462,9 @@ class _Parser:
         db = parts.path.lstrip("/")
         if db and not db.isdigit():
             self.fail(name, f"={shown}: database {db!r} is not a number (allowed: {allowed})")
+            return None
+        if parts.scheme.endswith("+cluster") and db not in ("", "0"):
+            self.fail(name, f"={shown}: a Redis Cluster has only database 0")
             return None
         if port == 0:
             self.fail(name, f"={shown}: port 0 (allowed: {allowed})")

@@ -1,16 +1,20 @@
 """Shared fixtures: a real Redis for every storage test (no fakes).
 
 By default a session-wide embedded Valkey in a temporary data directory; with
-`WANPERF_TEST_REDIS_URL` (CI sets it to the machine's Redis 7, db 15) that server instead.
+`WANPERF_TEST_REDIS_URL` (CI sets it to the machine's Redis 7, db 15) that server instead; with
+`WANPERF_TEST_REDIS_CLUSTER=1` a Valkey cluster of three primaries started for the session.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 # partitions start here in tests (the simulated days are in late November 2025); set before any
 # test module imports the definitions
 os.environ.setdefault("WANPERF_START_DATE", "2025-11-01")
+# the tests' data directory (the history tier, pinned dates): never the project's .wanperf/
+os.environ.setdefault("WANPERF_DATA_DIR", tempfile.mkdtemp(prefix="wanperf-tests-"))
 
 import pytest
 import redis
@@ -38,6 +42,12 @@ def redis_url(tmp_path_factory) -> str:
     if url:
         yield url
         return
+    if os.environ.get("WANPERF_TEST_REDIS_CLUSTER") == "1":
+        from wanperf_dagster_tests.valkey_cluster import valkey_cluster
+
+        with valkey_cluster(tmp_path_factory.mktemp("wanperf-cluster")) as cluster_url:
+            yield cluster_url
+        return
     server = EmbeddedRedis(tmp_path_factory.mktemp("wanperf-data")).ensure_running()
     yield server.url
     server.stop()
@@ -45,7 +55,12 @@ def redis_url(tmp_path_factory) -> str:
 
 @pytest.fixture
 def redis_client(redis_url) -> redis.Redis:
-    """A client on an empty database."""
+    """A client on an empty database, and an empty history tier: the two tiers start together."""
+    import shutil
+
+    from wanperf_dagster.settings import get_settings
+
+    shutil.rmtree(get_settings().history_location, ignore_errors=True)
     client = connect(redis_url)
     client.flushdb()
     yield client

@@ -1,12 +1,61 @@
-"""The parts of the project's `deploy/dagster.yaml` that tests' instances share with `make run`,
-so what the tests record goes through the event log storage users run."""
+"""The instance the tests record into: the project's own (`deploy/dagster.yaml`: SQLite with the
+batched event log), or, with `WANPERF_TEST_DAGSTER_PG_URL` (CI sets it to the machine's
+Postgres), a Postgres database made for that one instance and dropped when the test process
+ends, so two test runs never share one."""
 
+from __future__ import annotations
+
+import atexit
+import os
+import uuid
 from pathlib import Path
 
 import yaml
 
 DEPLOY_YAML = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
+PG_ENV = "WANPERF_TEST_DAGSTER_PG_URL"
+_made: list[str] = []
+
+
+def uses_postgres() -> bool:
+    return bool(os.environ.get(PG_ENV))
+
+
+def _server_url() -> str:
+    return os.environ[PG_ENV].rstrip("/")
+
+
+def make_postgres_database() -> str:
+    """A fresh database on the test Postgres; its URL. Dropped at the end of this process."""
+    import psycopg2
+
+    name = f"wanperf_dagster_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(f"{_server_url()}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    if not _made:
+        atexit.register(_drop_all)
+    _made.append(name)
+    return f"{_server_url()}/{name}"
+
+
+def _drop_all() -> None:
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(f"{_server_url()}/postgres")
+    except psycopg2.Error:
+        return
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        for name in _made:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
 
 
 def project_instance_overrides() -> dict:
+    if uses_postgres():
+        return {"storage": {"postgres": {"postgres_url": make_postgres_database()}}}
     return {"event_log_storage": yaml.safe_load(DEPLOY_YAML.read_text())["event_log_storage"]}

@@ -18,7 +18,8 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     s = Settings.from_env({"WANPERF_DATA_DIR": str(tmp_path)})
     assert s.uses_simulator and s.poll_interval == 600 and s.interval_minutes == 10
     assert s.redis_url is None and s.data_dir == tmp_path.resolve()
-    assert (s.backfill_chunk, s.snapshot_ttl_days, s.sim_sites, s.sim_seed) == (500, 400, 200, 1)
+    assert (s.backfill_chunk, s.rollup_ttl_days, s.sim_sites, s.sim_seed) == (500, 400, 200, 1)
+    assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
     assert s.start_date == default_start_date()
     assert not any(tmp_path.iterdir())  # reading the start date wrote nothing
 
@@ -36,7 +37,11 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_START_DATE", "2999-01-01", "in the future"),
         ("WANPERF_BACKFILL_CHUNK", "0", "allowed: 1 to"),
         ("WANPERF_BACKFILL_CHUNK", "many", "not a whole number"),
-        ("WANPERF_SNAPSHOT_TTL_DAYS", "-1", "allowed: 1 to"),
+        ("WANPERF_ROLLUP_TTL_DAYS", "-1", "allowed: 1 to"),
+        ("WANPERF_HOT_DAYS", "30", "allowed: 31 to 400"),
+        ("WANPERF_HISTORY_URL", "ftp://h/x", "scheme 'ftp'"),
+        ("WANPERF_HISTORY_URL", "s3://", "names no bucket"),
+        ("WANPERF_HISTORY_ENDPOINT", "127.0.0.1:9000", "not an http(s) URL"),
         ("WANPERF_SIM_SITES", "1e9", "not a whole number"),
         ("WANPERF_SIM_SEED", "-5", "allowed: 0 to"),
         ("WANPERF_DEMO_DAYS", "0", "above 0"),
@@ -128,3 +133,21 @@ def test_default_start_date_is_three_days_back():
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
     assert "s3cret" not in redact_url(url)
+
+
+def test_the_day_partitions_are_the_hot_window(tmp_path):
+    """Unpinned, the day partitions start WANPERF_HOT_DAYS before today, or at the first day of
+    history when that is later; WANPERF_START_DATE pins them."""
+    today = dt.date(2026, 11, 27)
+    s = Settings.from_env({"WANPERF_DATA_DIR": str(tmp_path)})
+    s.start_date_file.parent.mkdir(parents=True, exist_ok=True)
+    s.start_date_file.write_text("2026-01-10")  # pinned by the first `make run`, long ago
+    assert s.start_date == "2026-01-10"
+    assert s.window_start(today) == "2026-10-23"  # 35 days back: the window moves
+    s.start_date_file.write_text("2026-11-24")  # a recent first run: nothing older exists
+    assert s.window_start(today) == "2026-11-24"
+    longer = Settings.from_env({"WANPERF_DATA_DIR": str(tmp_path), "WANPERF_HOT_DAYS": "60"})
+    longer.start_date_file.write_text("2026-01-10")
+    assert longer.window_start(today) == "2026-09-28"
+    pinned = Settings.from_env({"WANPERF_START_DATE": "2025-11-01"})
+    assert pinned.window_start(today) == "2025-11-01"

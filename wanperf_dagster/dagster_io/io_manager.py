@@ -23,6 +23,7 @@ from wanperf_dagster.store.partitioning import split_by_partition
 
 from .metadata import (
     ALLOW_MISSING,
+    KEEP_HISTORY,
     MISSING_PARTITIONS,
     PARTITION_COLUMNS,
     TTL_SECONDS,
@@ -81,7 +82,9 @@ class RedisIOManager(dg.ConfigurableIOManager):
         else:
             slices = {None: store.compact_dictionaries(table)}
 
-        written = self.redis.asset_store().save(path, slices, ttl)
+        written = self.redis.asset_store().save(
+            path, slices, ttl, keep_history=bool(meta.get(KEEP_HISTORY))
+        )
         if len(slices) > 1:
             # a chunk: its figures are the run's, not each partition's (the asset adds those)
             context.log.info(

@@ -11,7 +11,8 @@ OWNERS = ["team:noc-analytics"]
 
 # definition metadata the IO manager reads
 PARTITION_COLUMNS = "wanperf/partition_columns"  # {dimension: column}, for multi-partition writes
-TTL_SECONDS = "wanperf/ttl_seconds"  # the lifetime of the asset's stored values
+TTL_SECONDS = "wanperf/ttl_seconds"  # the lifetime of the asset's stored values in Redis
+KEEP_HISTORY = "wanperf/history"  # site-day values also go to the history tier, for good
 ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never materialized
 # what the IO manager tells an asset about an input loaded with ALLOW_MISSING: the upstream
 # partition keys that had no stored value (`frame.attrs[...]`, a list of strings)

@@ -13,9 +13,12 @@ from .storage import split_site_day_key
 SITE_PARTITIONS = "site"
 
 _settings = get_settings()
-START_DATE = _settings.start_date
-# end_offset=1: today's partition exists too (today so far), which is what a NOC looks at
-day_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC", end_offset=1)
+START_DATE = _settings.start_date  # the first day of history: weeks and months start there
+WINDOW_START = _settings.window_start()  # the first day of the day x site partitions
+# end_offset=1: today's partition exists too (today so far), which is what a NOC looks at. The
+# day partitions are the hot window (WANPERF_HOT_DAYS): a day that leaves it leaves the partitions
+# (its stored values stay in the history tier, its weeks and months keep it)
+day_partitions = dg.DailyPartitionsDefinition(start_date=WINDOW_START, timezone="UTC", end_offset=1)
 site_partitions = dg.DynamicPartitionsDefinition(name=SITE_PARTITIONS)
 site_day_partitions = dg.MultiPartitionsDefinition({"day": day_partitions, "site": site_partitions})
 _first_day = dt.date.fromisoformat(START_DATE)

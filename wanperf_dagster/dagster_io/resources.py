@@ -45,8 +45,9 @@ class RedisResource(dg.ConfigurableResource):
         return self._client
 
     def asset_store(self) -> AssetStore:
-        """The stored asset values on this Redis (the one storage API)."""
-        return AssetStore(self.get_client())
+        """The stored asset values on this Redis and the settings' history tier (the one
+        storage API)."""
+        return AssetStore.from_settings(get_settings(), client=self.get_client())
 
     def health_check(self) -> dict[str, Any]:
         """Ping the server; raises with a clear message when it does not answer."""
@@ -83,7 +84,9 @@ class MistApiResource(dg.ConfigurableResource):
     def uses_simulator(self) -> bool:
         return not (self.api_token or "").strip()
 
-    def get_client(self):
+    def get_client(self, budget: redis.Redis | None = None):
+        """The client; with `budget` (the Redis every process shares), its calls count against
+        each token's hourly budget in that Redis, so every process together stays within it."""
         if self._client is None:
             self._client = sources.mist_client(
                 self.api_token,
@@ -93,6 +96,7 @@ class MistApiResource(dg.ConfigurableResource):
                 sim_seed=self.simulator_seed,
                 read_timeout=self.read_timeout,
                 retries=self.retries,
+                ledger=store.RedisCallLedger(budget) if budget is not None else None,
             )
         return self._client
 

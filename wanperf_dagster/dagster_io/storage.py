@@ -27,6 +27,7 @@ import pyarrow as pa
 import redis
 
 from wanperf_dagster import store
+from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
 from wanperf_dagster.settings import Settings
 
 
@@ -93,18 +94,30 @@ class Loaded:
 
 
 class AssetStore:
-    """Stored asset values: one compressed Arrow table per asset partition, read and written in
-    pipelined round trips (never one per partition)."""
+    """Stored asset values in two tiers. The hot tier is Redis: one compressed Arrow table per
+    asset partition, read and written in pipelined round trips (never one per partition), kept
+    for the hot window. The history tier (optional) keeps the site-days of some assets for good,
+    in Parquet; a site-day no longer in Redis is read from it."""
 
-    def __init__(self, client: redis.Redis, compression: str | None = store.DEFAULT_COMPRESSION):
+    def __init__(
+        self,
+        client: redis.Redis,
+        compression: str | None = store.DEFAULT_COMPRESSION,
+        history: HistoryStore | None = None,
+    ):
         self.client = client
         self.compression = compression
+        self.history = history
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AssetStore:
-        """The store the settings name (`WANPERF_REDIS_URL`, else the embedded server, started
-        when it does not run yet), for code outside a Dagster run: the CLI, the demo."""
-        return cls(store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir)))
+    def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> AssetStore:
+        """The store the settings name: `WANPERF_REDIS_URL` (else the embedded server, started
+        when it does not run yet) and the history at `WANPERF_HISTORY_URL` (else the data
+        directory's)."""
+        client = client or store.connect(
+            store.resolve_redis_url(settings.redis_url, settings.data_dir)
+        )
+        return cls(client, history=history_for(settings, client))
 
     # writing ----------------------------------------------------------------------------------
     def save(
@@ -112,11 +125,26 @@ class AssetStore:
         asset: str | Sequence[str],
         partitions: Mapping[str | None, pa.Table],
         ttl_seconds: int | None,
+        keep_history: bool = False,
     ) -> int:
-        """Store each partition's table (replacing what was there); returns the bytes written."""
-        return store.put_tables(
+        """Store each partition's table (replacing what was there); returns the bytes written.
+
+        With `keep_history`, site-day partitions also go to the history tier, after Redis: a
+        crash between the two leaves Redis new and the history old until the site-day is
+        materialized again (which rewrites both); readers prefer Redis while it holds the value.
+        """
+        written = store.put_tables(
             self.client, _path(asset), dict(partitions), ttl_seconds, self.compression
         )
+        if keep_history and self.history is not None:
+            by_day: dict[str, dict[str, pa.Table]] = {}
+            for key, table in partitions.items():
+                day, site = split_site_day_key(str(key))
+                by_day.setdefault(day, {})[site_id_of(site)] = table
+            name = "/".join(_path(asset))
+            for day, tables in by_day.items():
+                self.history.write_site_days(name, day, tables)
+        return written
 
     # reading ----------------------------------------------------------------------------------
     def load(
@@ -132,15 +160,61 @@ class AssetStore:
         keys, unless `allow_missing`, when it is left out and listed in `missing`."""
         keys = list(partition_keys)
         tables, missing = store.get_tables(self.client, _path(asset), keys)
+        if missing and self.history is not None:
+            tables, missing = self._with_history(asset, keys, tables, missing)
         if missing and not allow_missing:
             raise missing_error(asset, missing)
         table = store.concat_partitions(tables) if tables else pa.table({})
         return Loaded(table=table, missing=missing, found=len(tables))
 
+    def _with_history(self, asset, keys, tables, missing):
+        """Fill the site-days Redis no longer holds from the history tier, in key order."""
+        absent = set(missing)
+        by_key = dict(zip([k for k in keys if k not in absent], tables, strict=True))
+        site_days = [k for k in missing if k is not None and "|" in str(k)]
+        wanted = {}
+        for key in site_days:
+            day, site = split_site_day_key(key)
+            wanted[(day, site_id_of(site))] = key
+        found, _ = self.history.read_site_days("/".join(_path(asset)), list(wanted))
+        for pair, table in found.items():
+            by_key[wanted[pair]] = table
+        ordered = [by_key[k] for k in keys if k in by_key]
+        return ordered, [k for k in keys if k not in by_key]
+
     def load_site_days(self, asset: str, days: Sequence[str], site_ids: Sequence[str]) -> Loaded:
         """Every site-day of the given days and sites that has a stored value."""
         keys = [site_day_key(d, s) for d in days for s in site_ids]
         return self.load(asset, keys, allow_missing=True)
+
+    def load_days(self, asset: str, days: Sequence[str], site_keys: Sequence[str]) -> Loaded:
+        """Every site-day of the given days: from the history tier, one file a day, when it is
+        there (the long view: weeks, months, the 13-month trends), else from Redis."""
+        if self.history is None:
+            return self.load_site_days(asset, days, site_keys)
+        table, missing_days = self.history.read_days(asset, days)
+        loaded = self.load_site_days(asset, missing_days, site_keys) if missing_days else None
+        parts = [t for t in (table, loaded.table if loaded and loaded.found else None) if t]
+        merged = store.concat_partitions(parts) if parts else pa.table({})
+        return Loaded(
+            table=merged,
+            missing=loaded.missing if loaded else [],
+            found=(len(days) - len(missing_days)) * len(site_keys)
+            + (loaded.found if loaded else 0),
+        )
+
+    def history_query(self, sql: str) -> pa.Table:
+        """A DuckDB query over the history tier, one view per asset (`circuit_kpis`, ...)."""
+        if self.history is None:
+            raise RuntimeError("no history tier is configured")
+        return history_connection(self.history).sql(sql).to_arrow_table()
+
+    def thirteen_month_trends(self, end_month: str, months: int = 13) -> pa.Table:
+        """Per circuit: p95 utilisation and availability by month, the trend, and the days until
+        p95 crosses 80 % (`history.thirteen_month_trends`)."""
+        if self.history is None:
+            raise RuntimeError("no history tier is configured")
+        return thirteen_month_trends(history_connection(self.history), end_month, months)
 
     def latest(self, asset: str | Sequence[str]) -> pa.Table | None:
         """An unpartitioned asset's stored value, or None before its first materialization."""
@@ -169,6 +243,24 @@ class AssetStore:
             return []
         found = self.client.hmget(store.keys.site_keys(), list(site_ids))
         return [k.decode() if k else s for s, k in zip(site_ids, found, strict=True)]
+
+
+HISTORY_LOCK_SECONDS = 30
+
+
+def history_for(settings: Settings, client: redis.Redis) -> HistoryStore:
+    """The history tier of the settings, its asset-day files locked through Redis."""
+
+    def lock(asset: str, day: str):
+        # short: a writer killed while holding it delays the next one by at most this; a live
+        # writer whose lock lapsed is refused at its commit (`HistoryStore._write_file`)
+        return client.lock(
+            store.keys.history_lock(asset, day),
+            timeout=HISTORY_LOCK_SECONDS,
+            blocking_timeout=600,
+        )
+
+    return HistoryStore(settings.history_location, settings.history_endpoint, lock=lock)
 
 
 def missing_error(

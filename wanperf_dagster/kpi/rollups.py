@@ -382,3 +382,52 @@ def circuit_trends(
         .sort_values(["congested_and_rising", "slope_per_day"], ascending=[False, False])
         .reset_index(drop=True)
     )
+
+
+OFFENDER_COLUMNS = [
+    "kpi",
+    "rank",
+    "circuit_id",
+    "site_id",
+    "site_name",
+    "region",
+    "value",
+    "tie_breaker",
+    "tie_breaker_value",
+]
+
+
+def offender_rows(
+    daily: pd.DataFrame, kpis: list[str], n: int = 10
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The `top_offenders` table: for each KPI its n worst circuits that have something wrong
+    (below 100 % available, or above zero), one row each with the KPI's value and its
+    tie-breaker's; and each KPI's ranked rows."""
+    frames, ranked_by = [], {}
+    for name in kpis:
+        if name not in daily.columns:
+            continue
+        ranked = top_offenders(daily, name, n)
+        bad = ranked[name] < 100 if name in LOWER_IS_WORSE else ranked[name] > 0
+        ranked = ranked[bad]
+        if ranked.empty:
+            continue
+        second = tie_breaker(name)
+        ranked_by[name] = ranked
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kpi": name,
+                    "rank": ranked["rank"],
+                    "circuit_id": ranked["circuit_id"].astype(str),
+                    "site_id": ranked["site_id"].astype(str),
+                    "site_name": ranked["site_name"].astype(str),
+                    "region": ranked["region"].astype(str),
+                    "value": ranked[name].astype(float),
+                    "tie_breaker": second,
+                    "tie_breaker_value": ranked[second].astype(float),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=OFFENDER_COLUMNS)
+    return out, ranked_by

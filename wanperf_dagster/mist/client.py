@@ -8,14 +8,18 @@
 - Nothing the server sends is trusted: a URL (a `next`) is only followed on the configured origin
   (scheme, host, port), so the token never leaves it; a body is read up to a size cap and a
   deadline; malformed, truncated or absurdly nested JSON is retried, then an error.
-- No call is sent that the budget does not allow: before a request the client needs room for the
-  request and all its possible retries on one token.
+- No call is sent that the budget does not allow: before a request the client reserves room for
+  the request and all its possible retries on one token, and gives back what it did not use. The
+  budget is a `CallLedger`: this process's memory by default, or one shared by every process
+  (`store.budget.RedisCallLedger`: one atomic script in Redis), so sweeps, refreshes, sensors,
+  the CLI and workers together stay within each token's hourly calls.
 - Errors say what failed and what to do; they never contain a token.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import logging
 import math
@@ -25,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -82,25 +86,71 @@ def base_url_for(host: str | None) -> str:
     return f"https://{host}"
 
 
+class CallLedger(Protocol):
+    """Calls reserved per token and hourly window. `token` is a fingerprint, never the token."""
+
+    def reserve(self, token: str, window: int, calls: int, limit: int) -> bool:
+        """Reserve `calls` if the window's count stays within `limit`; False (nothing taken)
+        otherwise."""
+
+    def release(self, token: str, window: int, calls: int) -> None:
+        """Give back reserved calls that were not made."""
+
+    def used(self, token: str, window: int) -> int:
+        """Calls made or reserved in the window."""
+
+    def at_least(self, token: str, window: int, used: int) -> None:
+        """Raise the window's count to `used` (the server's own count) if it is below."""
+
+
+class LocalCallLedger:
+    """The budget in this process's memory: right for one process per token."""
+
+    def __init__(self):
+        self._counts: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, token: str, window: int, calls: int, limit: int) -> bool:
+        with self._lock:
+            used = self._counts.get((token, window), 0)
+            if used + calls > limit:
+                return False
+            self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
+            self._counts[(token, window)] = used + calls
+            return True
+
+    def release(self, token: str, window: int, calls: int) -> None:
+        with self._lock:
+            key = (token, window)
+            if key in self._counts:
+                self._counts[key] = max(self._counts[key] - calls, 0)
+
+    def used(self, token: str, window: int) -> int:
+        with self._lock:
+            return self._counts.get((token, window), 0)
+
+    def at_least(self, token: str, window: int, used: int) -> None:
+        with self._lock:
+            key = (token, window)
+            self._counts[key] = max(self._counts.get(key, 0), used)
+
+
+def token_fingerprint(token: str) -> str:
+    """A stable name for a token that does not reveal it (for shared budget keys)."""
+    return hashlib.sha256(f"wanperf-budget:{token}".encode()).hexdigest()[:20]
+
+
 @dataclass
 class TokenBudget:
-    """Calls made with one token in the current window (the clock hour; unverified upstream)."""
+    """One token's place in the ledger: its hourly limit (the clock hour; unverified upstream)."""
 
     index: int
     limit: int
-    used: int = 0
-    window: int = -1
+    fingerprint: str
 
     @property
     def label(self) -> str:
         return f"token #{self.index + 1}"  # never the token itself
-
-    def roll(self, window: int) -> None:
-        if window != self.window:
-            self.window, self.used = window, 0
-
-    def left(self) -> int:
-        return max(self.limit - self.used, 0)
 
 
 @dataclass
@@ -131,6 +181,7 @@ class MistClient:
         max_body_bytes: int = 64 * 2**20,
         request_deadline: float = 120.0,
         wait_for_budget: float = 0.0,
+        ledger: CallLedger | None = None,
         pool_size: int = 8,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -151,7 +202,10 @@ class MistClient:
         self.request_deadline = request_deadline
         self.wait_for_budget = wait_for_budget
         self.clock, self.sleep = clock, sleep
-        self.budgets = [TokenBudget(i, rate_limit) for i in range(len(tokens))]
+        self.ledger = ledger or LocalCallLedger()
+        self.budgets = [
+            TokenBudget(i, rate_limit, token_fingerprint(t)) for i, t in enumerate(tokens)
+        ]
         self._next_token = 0
         self._lock = threading.Lock()
         self.calls = 0
@@ -189,25 +243,23 @@ class MistClient:
 
     def budget_left(self) -> int:
         window = self._window()
-        for b in self.budgets:
-            b.roll(window)
-        return sum(b.left() for b in self.budgets)
+        return sum(max(b.limit - self.ledger.used(b.fingerprint, window), 0) for b in self.budgets)
 
     def resets_at(self) -> float:
         return (self._window() + 1) * 3600.0
 
-    def _take_token(self) -> TokenBudget:
-        """The next token with room for one request and all its retries (round robin)."""
-        need = 1 + self.retries
+    def _take_token(self, need: int) -> tuple[TokenBudget, int]:
+        """The next token with room for `need` calls, reserved (round robin), and the window."""
+        window = self._window()
         with self._lock:
-            window = self._window()
             n = len(self.budgets)
-            for k in range(n):
-                b = self.budgets[(self._next_token + k) % n]
-                b.roll(window)
-                if b.left() >= need:
+            start = self._next_token
+        for k in range(n):
+            b = self.budgets[(start + k) % n]
+            if self.ledger.reserve(b.fingerprint, window, need, b.limit):
+                with self._lock:
                     self._next_token = (b.index + 1) % n
-                    return b
+                return b, window
         reset = self.resets_at()
         raise MistBudgetExhausted(
             f"all {n} Mist API token(s) have used their {self.budgets[0].limit} calls for this hour;"
@@ -217,17 +269,33 @@ class MistClient:
         )
 
     def sync_budget(self) -> None:
-        """Take each token's used calls from `GET /api/v1/self/usage` (costs one call per token)."""
+        """Take each token's used calls from `GET /api/v1/self/usage` (costs one call per token):
+        the ledger's count is raised to the server's where the server counted more (calls made
+        by something that does not share this ledger)."""
         for b in self.budgets:
             try:
-                r = self._send(b, "/api/v1/self/usage", None)
+                reserved, window = self._reserve_on(b, 1)
             except MistBudgetExhausted:
                 continue
+            try:
+                r = self._send(b, window, reserved, "/api/v1/self/usage", None)
+            except MistError:
+                continue
             body = r.body if isinstance(r.body, dict) else {}
-            with self._lock:
-                b.roll(self._window())
-                b.limit = int(body.get("request_limit") or b.limit)
-                b.used = max(b.used, int(body.get("requests") or 0))
+            limit, requests_made = body.get("request_limit"), body.get("requests")
+            if _plain_count(limit) and limit > 0:
+                b.limit = limit
+            if _plain_count(requests_made):
+                self.ledger.at_least(b.fingerprint, window, requests_made)
+
+    def _reserve_on(self, budget: TokenBudget, calls: int) -> tuple[int, int]:
+        window = self._window()
+        if not self.ledger.reserve(budget.fingerprint, window, calls, budget.limit):
+            raise MistBudgetExhausted(
+                f"{budget.label} has used its {budget.limit} calls for this hour",
+                self.resets_at(),
+            )
+        return calls, window
 
     # requests -------------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
@@ -264,7 +332,7 @@ class MistClient:
         endpoint = self._endpoint(path_or_url)
         while True:
             try:
-                budget = self._take_token()
+                budget, window = self._take_token(1 + self.retries)
             except MistBudgetExhausted as exc:
                 wait = exc.resets_at - self.clock()
                 if wait > self.wait_for_budget:
@@ -273,7 +341,7 @@ class MistClient:
                 self.sleep(max(wait, 0.0) + 1.0)
                 continue
             try:
-                return self._send(budget, path_or_url, params)
+                return self._send(budget, window, 1 + self.retries, path_or_url, params)
             except _RateLimited as rl:
                 throttled += 1
                 backoff = min(self.backoff_429 * 2 ** (throttled - 1), self.backoff_429_max)
@@ -304,19 +372,43 @@ class MistClient:
         path = urlsplit(self.url(path_or_url)).path
         return f"GET {path}"
 
-    def _send(self, budget: TokenBudget, path_or_url: str, params: dict | None) -> Response:
-        url = self.url(path_or_url)
+    def _send(
+        self,
+        budget: TokenBudget,
+        window: int,
+        reserved: int,
+        path_or_url: str,
+        params: dict | None,
+    ) -> Response:
+        """One request (and urllib3's retries) on `reserved` calls already reserved in the
+        ledger: the calls made are charged, the rest given back; a request cut short by an
+        exception keeps its whole reservation (it may have reached the server)."""
+        try:
+            url = self.url(path_or_url)
+        except MistError:
+            self.ledger.release(budget.fingerprint, window, reserved)
+            raise
         endpoint = self._endpoint(path_or_url)
         headers = {"Authorization": f"Token {self._tokens[budget.index]}"}
         body_attempts = 0
         while True:
+            if not reserved:  # a retry of a malformed body needs a reservation of its own
+                try:
+                    reserved, window = self._reserve_on(budget, 1 + self.retries)
+                except MistBudgetExhausted:
+                    raise MistRequestError(
+                        f"{endpoint} returned a malformed JSON body {body_attempts} time(s) and"
+                        f" {budget.label} has no calls left this hour to try again",
+                        endpoint,
+                        body_attempts,
+                    ) from None
             started = time.monotonic()
             try:
                 resp = self.session.get(
                     url, params=params, headers=headers, timeout=self.timeout, stream=True
                 )
             except requests.exceptions.RetryError as exc:
-                self._charge(budget, 1 + self.retries)
+                reserved = self._settle(budget, window, reserved, 1 + self.retries)
                 raise MistRequestError(
                     f"{endpoint} failed after {1 + self.retries} attempts: server errors"
                     f" ({_reason(exc)}) from {self.base_url}",
@@ -324,7 +416,7 @@ class MistClient:
                     1 + self.retries,
                 ) from None
             except requests.exceptions.RequestException as exc:
-                self._charge(budget, 1 + self.retries)
+                reserved = self._settle(budget, window, reserved, 1 + self.retries)
                 raise MistRequestError(
                     f"{endpoint} failed after {1 + self.retries} attempts: {_reason(exc)}"
                     f" reaching {self.base_url} (check MIST_HOST, the org's region, and the"
@@ -335,7 +427,7 @@ class MistClient:
             with resp:
                 history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
                 attempts = 1 + len(history)
-                self._charge(budget, attempts)
+                reserved = self._settle(budget, window, reserved, attempts)
                 status = resp.status_code
                 if status == 429:
                     raise _RateLimited(_retry_after(resp.headers.get("Retry-After"), self.clock()))
@@ -367,7 +459,7 @@ class MistClient:
                 # a cut, garbled or absurdly nested body: retried like a transport error, within
                 # the same bound
                 body_attempts += 1
-                if body_attempts > self.retries or budget.left() < 1:
+                if body_attempts > self.retries:
                     raise MistRequestError(
                         f"{endpoint} returned a malformed JSON body {body_attempts} time(s) "
                         f"({len(content):,} bytes); giving up",
@@ -420,11 +512,15 @@ class MistClient:
             ) from None
         return b"".join(chunks)
 
-    def _charge(self, budget: TokenBudget, calls: int) -> None:
+    def _settle(self, budget: TokenBudget, window: int, reserved: int, made: int) -> int:
+        """Charge the calls made out of a reservation and give back the rest; returns what is
+        still reserved (nothing)."""
+        made = min(made, reserved)
+        if reserved > made:
+            self.ledger.release(budget.fingerprint, window, reserved - made)
         with self._lock:
-            budget.roll(self._window())
-            budget.used += calls
-            self.calls += calls
+            self.calls += made
+        return 0
 
     # paging ---------------------------------------------------------------------------------
     def iter_search(
@@ -514,6 +610,11 @@ def _origin(url: str) -> tuple[str, str, int]:
 def _shown_origin(url: str) -> str:
     scheme, host, port = _origin(url)
     return f"{scheme}://{host[:80]}:{port}"
+
+
+def _plain_count(value: object) -> bool:
+    """A count the server sent that can be believed: an int (not a bool), 0 to 10 million."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**7
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

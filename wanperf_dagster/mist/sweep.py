@@ -27,7 +27,7 @@ from wanperf_dagster.store import bulk, keys, sessions
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.sessions import SweepSession
 
-from .client import MistClient, MistNotFoundError, MistRequestError
+from .client import MistBudgetExhausted, MistClient, MistNotFoundError, MistRequestError
 from .records import normalise_page
 
 log = logging.getLogger(__name__)
@@ -290,6 +290,12 @@ def refresh_stale_sites(
                 result = save_page(r, session, body["results"], now(), config)
                 n_samples += len(result.samples)
                 n_quarantined += len(result.quarantined)
+        except MistBudgetExhausted:
+            # another process spent the shared budget since the check above: this site and
+            # the rest wait for the next refresh (pages saved so far are kept; saving is
+            # idempotent, so the next refresh adds nothing twice)
+            log.warning("the Mist call budget ran out during the refresh, at site %s", site)
+            return RefreshResult(done, n_samples, n_quarantined, len(stale) - k, gone)
         except MistNotFoundError:
             # decommissioned since its last sample: no longer stale, and the next inventory
             # retires it

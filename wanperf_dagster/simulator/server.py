@@ -148,6 +148,7 @@ class MistSimulator:
         self._fault_rng = random.Random(f"faults:{self.config.seed}")
         self._bad_counter = 0
         self.calls = 0
+        self.over_budget = 0  # calls refused with 429 because their token's hour was spent
         a = self.org.arrays
         self._gateway_ports = np.arange(self.org.n_ports)  # every port is a gateway port
         self._site_ports = {}
@@ -177,6 +178,7 @@ class MistSimulator:
             if w != window:
                 calls = 0
             if calls >= self.config.rate_limit:
+                self.over_budget += 1
                 headers = {}
                 if self.faults.retry_after is not None:
                     headers["Retry-After"] = str(self.faults.retry_after)
@@ -513,6 +515,20 @@ class MistSimulator:
                 orient="records"
             )
             return 200, {}, json.loads(json.dumps(body, default=float).replace("NaN", "null"))
+        if path == "/admin/usage":
+            with self._lock:
+                window = self._window()
+                most = max((c for w, c in self._usage.values() if w == window), default=0)
+                return (
+                    200,
+                    {},
+                    {
+                        "calls": self.calls,
+                        "over_budget": self.over_budget,
+                        "most_by_one_token_this_hour": most,
+                        "request_limit": self.config.rate_limit,
+                    },
+                )
         if path == "/admin/org":
             return (
                 200,

@@ -4,6 +4,7 @@ A plain library: no Dagster imports.
 """
 
 from . import keys
+from .budget import RedisCallLedger
 from .bulk import (
     forget_sites,
     get_blobs,
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_COMPRESSION",
     "EmbeddedRedis",
     "EmbeddedRedisError",
+    "RedisCallLedger",
     "compact_dictionaries",
     "concat_partitions",
     "connect",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.cluster import RedisCluster
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -28,6 +29,13 @@ class _Retry(Retry):
 NO_RETRY = Retry(NoBackoff(), 0)
 
 
+CLUSTER_SUFFIX = "+cluster"
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.split("://", 1)[0].endswith(CLUSTER_SUFFIX)
+
+
 def connect(
     url: str,
     *,
@@ -42,6 +50,18 @@ def connect(
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
     )
+    if is_cluster_url(url):
+        # redis-py's cluster client: slots discovered from the node, each pipeline split per
+        # node, MOVED/ASK followed; every multi-key command here stays within one hash slot
+        return RedisCluster.from_url(
+            url.replace(CLUSTER_SUFFIX, "", 1),
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            socket_keepalive=True,
+            health_check_interval=health_check_interval,
+            max_connections=max_connections,
+            retry=retry,
+        )
     pool = redis.ConnectionPool.from_url(
         url,
         socket_timeout=socket_timeout,

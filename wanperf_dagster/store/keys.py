@@ -19,9 +19,20 @@ def asset_value(asset_path: Sequence[str], partition_key: str | None = None) -> 
     return f"{NAMESPACE}:asset:{'/'.join(asset_path)}:{{{tag}}}"
 
 
+def history_lock(asset: str, day: str) -> str:
+    """The lock of one asset-day file of the history tier (its rows are rewritten together)."""
+    return f"{NAMESPACE}:history:{{{asset}/{day}}}:lock"
+
+
 def site_keys() -> str:
     """Hash: site id -> the key of its `site` partition (name at first sight and id)."""
     return f"{NAMESPACE}:site_keys"
+
+
+def api_budget(token_fingerprint: str, window: int) -> str:
+    """Counter of Mist API calls made or reserved with one token in one clock hour (shared by
+    every process; see `store.budget`)."""
+    return f"{NAMESPACE}:budget:{{{token_fingerprint}}}:{window}"
 
 
 def raw_samples(day: str, site_id: str) -> str:
@@ -65,3 +76,12 @@ def sweeps_held() -> str:
 def quarantine(org_id: str, sweep_id: str) -> str:
     """List of rejected records of one sweep, each a JSON object with its reason."""
     return f"{NAMESPACE}:quarantine:{{{org_id}}}:{sweep_id}"
+
+
+def alerts_open(org_id: str) -> str:
+    """Hash: incident key -> JSON (the incident and which destinations were told)."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:open"
+
+
+def alerts_lock(org_id: str) -> str:
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:lock"

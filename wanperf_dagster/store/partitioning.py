@@ -1,9 +1,10 @@
 """Split one Arrow table into per-partition slices, and put partitions back together.
 
 A step that materializes many partitions converts its frame to Arrow once, then this module
-sorts the rows by partition key and slices them (zero-copy views; only dictionary columns are
-re-encoded, per slice), instead of building one pandas sub-frame per partition: measured, 2,000
-slices serialize in 0.5 s against 7.5 s for 2,000 pandas sub-frames converted one by one.
+sorts the rows by partition key and slices them (zero-copy views; dictionary columns get one
+sorted dictionary, and each slice the values it uses, all worked out at once), instead of
+building one pandas sub-frame per partition: measured, 2,000 slices serialize in 0.5 s against
+7.5 s for 2,000 pandas sub-frames converted one by one.
 """
 
 from __future__ import annotations
@@ -72,6 +73,39 @@ def _encode_sorted(column: pa.ChunkedArray, dict_type: pa.DictionaryType) -> pa.
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
+class _SlicedDictionary:
+    """A dictionary column with a sorted dictionary, cut at the given row boundaries into
+    slices that each hold only the values they use (still sorted, in the same index type).
+
+    Every slice's values and indices are worked out at once with numpy; each slice is then two
+    zero-copy views, so cutting 2,000 partitions costs a few array operations, not 2,000."""
+
+    def __init__(self, column: pa.ChunkedArray, starts: np.ndarray, ends: np.ndarray):
+        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        self.type = array.type
+        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        valid = array.indices.is_valid().to_numpy(zero_copy_only=False)
+        size = max(len(array.dictionary), 1)
+        slice_of_row = np.repeat(np.arange(len(starts), dtype=np.int64), ends - starts)
+        combined = slice_of_row * size + np.where(valid, indices, 0)
+        used = np.unique(combined[valid])  # (slice, value) pairs, by slice then value
+        first = np.searchsorted(used, np.arange(len(starts) + 1, dtype=np.int64) * size)
+        local = np.searchsorted(used, combined) - first[slice_of_row]
+        self.indices = pa.array(
+            local.astype(self.type.index_type.to_pandas_dtype()),
+            type=self.type.index_type,
+            mask=None if valid.all() else ~valid,
+        )
+        self.values = array.dictionary.take(pa.array(used % size, type=pa.int64()))
+        self.first = first.tolist()
+
+    def part(self, k: int, start: int, end: int) -> pa.DictionaryArray:
+        lo, hi = self.first[k], self.first[k + 1]
+        return pa.DictionaryArray.from_arrays(
+            self.indices.slice(start, end - start), self.values.slice(lo, hi - lo)
+        )
+
+
 def _check_columns(table: pa.Table, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in table.column_names]
     if missing:
@@ -135,12 +169,22 @@ def split_by_partition(
         starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         ends = np.r_[starts[1:], len(sorted_codes)]
         dictionary_columns = [
-            i for i, field in enumerate(table.schema) if pa.types.is_dictionary(field.type)
+            i
+            for i, field in enumerate(table.schema)
+            if pa.types.is_dictionary(field.type) and not field.type.ordered
         ]
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            out[names[sorted_codes[start]]] = compact_dictionaries(
-                sorted_table.slice(start, end - start), dictionary_columns
-            )
+        # one sorted dictionary per column for the whole table, then each slice keeps the
+        # values it uses with numpy on the indices: no Arrow call per slice and column
+        sorted_table = compact_dictionaries(sorted_table, dictionary_columns)
+        encoded = [
+            _SlicedDictionary(sorted_table.column(i), starts, ends) for i in dictionary_columns
+        ]
+        fields = [sorted_table.schema.field(i) for i in dictionary_columns]
+        for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            part = sorted_table.slice(start, end - start)
+            for i, field, column in zip(dictionary_columns, fields, encoded, strict=True):
+                part = part.set_column(i, field, column.part(k, start, end))
+            out[names[sorted_codes[start]]] = part
     if expected is not None:
         unexpected = sorted(set(out) - set(expected))
         if unexpected:

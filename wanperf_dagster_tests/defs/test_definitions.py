@@ -22,6 +22,7 @@ EXPECTED = {
         "mist_sites",
         "raw_port_stats",
         "wan_status_now",
+        "wan_alerts",
         "site_snapshots",
         "circuit_kpis",
         "circuit_kpis_hourly",
@@ -31,6 +32,7 @@ EXPECTED = {
         "congestion_trends",
         "weekly_circuit_kpis",
         "monthly_circuit_kpis",
+        "circuit_trends_13m",
     },
     "asset_checks": {
         "raw_port_stats:sweep_complete",
@@ -166,3 +168,24 @@ def test_rollups_depend_on_their_own_days_not_on_all_history():
                     upstream,
                 ).partitions_subset.get_partition_keys()
                 assert len(mapped) == 3 * days, name
+
+
+def test_the_day_partitions_are_the_hot_window_and_weeks_keep_the_long_view(tmp_path):
+    """Unpinned, a deployment whose history began long ago has 35 days and today as day
+    partitions (x sites), while weeks and months still reach back to its first day."""
+    (tmp_path / "start_date").write_text("2025-01-06")
+    env = {k: v for k, v in os.environ.items() if k != "WANPERF_START_DATE"}
+    env.update({"WANPERF_DATA_DIR": str(tmp_path), "WANPERF_HOT_DAYS": "35"})
+    script = (
+        "from wanperf_dagster.dagster_io.partitions import day_partitions, week_partitions\n"
+        "days = day_partitions.get_partition_keys()\n"
+        "print(len(days), days[0], week_partitions.get_partition_keys()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    count, first_day, first_week = out.stdout.split()
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    assert int(count) == 36 and first_day == (today - dt.timedelta(days=35)).isoformat()
+    assert first_week == "2025-01-06"

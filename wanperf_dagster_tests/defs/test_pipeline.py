@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster import kpi
+from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.dagster_io.storage import site_day_key, site_partition_keys
@@ -194,11 +194,39 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         monthly.set_index("circuit_id").sort_index()["up_minutes"].to_numpy()
         == stored["up_minutes"].to_numpy()
     ).all()
+    run(["circuit_trends_13m"], partition_key="2025-11-01")
+    trends = get_tables(redis_client, ["circuit_trends_13m"], ["2025-11-01"])[0][0].to_pandas()
+    assert len(trends) == len(stored) and (trends["months"] == 1).all()
+
+    # the history tier holds the same site-days; once Redis lets them go, they are read from it
+    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.store import keys as store_keys
+
+    assets = AssetStore.from_settings(get_settings(), client=redis_client)
+    assert assets.history.days("circuit_kpis") == [DAY]
+    for key in keys:
+        redis_client.delete(store_keys.asset_value(["circuit_kpis"], key))
+    run(["org_kpis"], partition_key=DAY)  # its input comes from the history now
+    again = instance.get_latest_materialization_event(dg.AssetKey("org_kpis"))
+    assert again.asset_materialization.metadata["circuits"].value == len(stored)
+    assert again.asset_materialization.metadata["site_days_missing"].value == 0
+
     run(["wan_status_now"])
     status = get_tables(redis_client, ["wan_status_now"], [None])[0][0].to_pandas()
     assert set(status["window_hours"]) == {3, 12, 24} and status["circuit_id"].nunique() == len(
         stored
     )
+
+    # the alerts after the sweep: stored, counted in the metadata, named by site
+    run(["wan_alerts"])
+    incidents = get_tables(redis_client, ["wan_alerts"], [None])[0][0].to_pandas()
+    event = instance.get_latest_materialization_event(dg.AssetKey("wan_alerts"))
+    meta = event.asset_materialization.metadata
+    assert meta["open"].value == len(incidents)
+    assert sum(meta[f"open_{k}"].value for k in alerts.KINDS) == len(incidents)
+    assert set(incidents["kind"]) <= set(alerts.KINDS)
+    assert not (set(incidents["site_name"]) & set(incidents["site_id"]))  # names, not ids
 
 
 def test_partition_sensor_names_partitions_and_keeps_them_through_renames(

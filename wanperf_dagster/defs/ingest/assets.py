@@ -31,7 +31,7 @@ from wanperf_dagster.store import retire_sites_not_in, stale_sites
 def mist_sites(
     context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
 ) -> pd.DataFrame:
-    client = mist.get_client()
+    client = mist.get_client(budget=redis.get_client())
     with _no_retry_on_auth_errors():
         inventory = fetch_inventory(client)
     sites = inventory.sites.merge(
@@ -80,7 +80,7 @@ def mist_sites(
 def raw_port_stats(
     context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
 ) -> dg.MaterializeResult:
-    client = mist.get_client()
+    client = mist.get_client(budget=redis.get_client())
     t0 = time.monotonic()
 
     def progress(e) -> None:

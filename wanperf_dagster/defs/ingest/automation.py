@@ -47,7 +47,9 @@ def cron_every(seconds: int) -> str:
 def sweep_schedule(
     context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource
 ):
-    busy = sessions.sweep_running(redis.get_client(), mist.get_client().resolve_org_id())
+    busy = sessions.sweep_running(
+        redis.get_client(), mist.get_client(budget=redis.get_client()).resolve_org_id()
+    )
     if busy:
         return dg.SkipReason(f"{busy}: this tick yields to it")
     return dg.RunRequest()
@@ -103,7 +105,10 @@ def refresh_stale_sites_op(
     redis: RedisResource,
 ) -> None:
     result = refresh_stale_sites(
-        mist.get_client(), redis.get_client(), config.older_than_seconds, max_sites=config.max_sites
+        mist.get_client(budget=redis.get_client()),
+        redis.get_client(),
+        config.older_than_seconds,
+        max_sites=config.max_sites,
     )
     context.log.info(
         f"refreshed {len(result.sites)} sites ({result.samples} samples); "
@@ -129,7 +134,7 @@ def stale_site_refresh_sensor(
     context: dg.SensorEvaluationContext, redis: RedisResource, mist: MistApiResource
 ):
     older = 3 * get_settings().poll_interval
-    client = mist.get_client()
+    client = mist.get_client(budget=redis.get_client())
     r = redis.get_client()
     org = client.resolve_org_id()
     now = client.clock()

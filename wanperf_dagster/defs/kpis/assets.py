@@ -6,6 +6,7 @@ the IO manager writes every partition of the chunk in one pipeline.
 
 import datetime as dt
 import time
+from urllib.parse import quote
 
 import dagster as dg
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 from wanperf_dagster import kpi
 from wanperf_dagster.contract import SNAPSHOT_DESCRIPTIONS
 from wanperf_dagster.dagster_io.metadata import (
+    KEEP_HISTORY,
     OWNERS,
     PARTITION_COLUMNS,
     TTL_SECONDS,
@@ -34,7 +36,8 @@ from wanperf_dagster.store import samples as sample_store
 from .automation import KPI_BACKFILLS
 
 SITE_DAY_COLUMNS = {"day": "day", "site": "site_id"}
-SNAPSHOT_TTL = get_settings().snapshot_ttl_seconds
+# site-days stay in Redis for the hot window, and in the history tier for good
+HOT_TTL = get_settings().hot_days * 86400
 # declared schemas (the data contracts): shown in the UI without repeating them per partition
 SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], []), SNAPSHOT_DESCRIPTIONS)
 DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"), kpi.KPI_DESCRIPTIONS)
@@ -58,7 +61,8 @@ def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame
     owners=OWNERS,
     metadata={
         PARTITION_COLUMNS: {"day": "ts", "site": "site_id"},
-        TTL_SECONDS: SNAPSHOT_TTL,
+        TTL_SECONDS: HOT_TTL,
+        KEEP_HISTORY: True,
         "dagster/column_schema": SNAPSHOT_SCHEMA,
     },
     check_specs=[
@@ -115,7 +119,8 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
             automation_condition=KPI_BACKFILLS,
             metadata={
                 PARTITION_COLUMNS: SITE_DAY_COLUMNS,
-                TTL_SECONDS: SNAPSHOT_TTL,
+                TTL_SECONDS: HOT_TTL,
+                KEEP_HISTORY: True,
                 "dagster/column_schema": DAILY_SCHEMA,
             },
             description="Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time "
@@ -127,7 +132,8 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
             automation_condition=KPI_BACKFILLS,
             metadata={
                 PARTITION_COLUMNS: SITE_DAY_COLUMNS,
-                TTL_SECONDS: SNAPSHOT_TTL,
+                TTL_SECONDS: HOT_TTL,
+                KEEP_HISTORY: True,
                 "dagster/column_schema": HOURLY_SCHEMA,
             },
             description="The same KPIs per circuit and UTC hour.",
@@ -214,11 +220,18 @@ def circuit_kpis(
 def _partition_metadata(context, daily, hourly, previous, missing_before) -> None:
     """Each site-day's own figures on its materializations (not the chunk's)."""
     by_site = {site: rows for site, rows in daily.groupby("site_id", observed=True)}
+    dashboard_url = get_settings().dashboard_url
     hours = hourly.groupby("site_id", observed=True).size()
     for key, (day, site) in previous.items():
         partition = site_day_partition(day, site)
         rows = by_site.get(site_id_of(site))
-        figures: dict = {"previous_day_available": key not in missing_before}
+        figures: dict = {
+            "previous_day_available": key not in missing_before,
+            # this site-day on the NOC dashboard: its circuits' time series
+            "dashboard": dg.MetadataValue.url(
+                f"{dashboard_url}/site/{quote(site_id_of(site), safe='')}?from={day}&to={day}"
+            ),
+        }
         if rows is None or rows.empty:
             figures.update({"dagster/row_count": 0, "circuits": 0})
         else:

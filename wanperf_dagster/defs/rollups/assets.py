@@ -16,6 +16,7 @@ from wanperf_dagster.dagster_io.metadata import (
 )
 from wanperf_dagster.dagster_io.partitions import (
     SITE_PARTITIONS,
+    START_DATE,
     day_partitions,
     month_partitions,
     week_partitions,
@@ -125,52 +126,13 @@ TOP_KPIS = [
     "by a second KPI; each a table in the metadata, with site names.",
 )
 def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-    frames, tables = [], {}
-    for name in TOP_KPIS:
-        if name not in circuit_kpis.columns:
-            continue
-        ranked = kpi.top_offenders(circuit_kpis, name, 10)
-        # only circuits with something wrong: below 100 % available, or above zero
-        bad = ranked[name] < 100 if name in kpi.rollups.LOWER_IS_WORSE else ranked[name] > 0
-        ranked = ranked[bad]
-        if ranked.empty:
-            continue
-        second = kpi.tie_breaker(name)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "kpi": name,
-                    "rank": ranked["rank"],
-                    "circuit_id": ranked["circuit_id"].astype(str),
-                    "site_id": ranked["site_id"].astype(str),
-                    "site_name": ranked["site_name"].astype(str),
-                    "region": ranked["region"].astype(str),
-                    "value": ranked[name].astype(float),
-                    "tie_breaker": second,
-                    "tie_breaker_value": ranked[second].astype(float),
-                }
-            )
+    out, ranked = kpi.offender_rows(circuit_kpis, TOP_KPIS, 10)
+    tables = {
+        f"worst_by_{name}": circuit_table(
+            rows, ["rank", "site_name", "region", "circuit_id", name, kpi.tie_breaker(name)], 10
         )
-        tables[f"worst_by_{name}"] = circuit_table(
-            ranked, ["rank", "site_name", "region", "circuit_id", name, second], 10
-        )
-    out = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            columns=[
-                "kpi",
-                "rank",
-                "circuit_id",
-                "site_id",
-                "site_name",
-                "region",
-                "value",
-                "tie_breaker",
-                "tie_breaker_value",
-            ]
-        )
-    )
+        for name, rows in ranked.items()
+    }
     context.add_output_metadata({**tables, **_site_days(circuit_kpis)})
     return out
 
@@ -217,6 +179,15 @@ def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -
     return out
 
 
+history_start = dt.datetime.fromisoformat(START_DATE).replace(tzinfo=dt.UTC)
+
+
+def end_of_today() -> dt.datetime:
+    return dt.datetime.combine(
+        dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(), dt.UTC
+    )
+
+
 def _period_asset(name: str, partitions_def, freq: str, description: str):
     @dg.asset(
         name=name,
@@ -234,15 +205,15 @@ def _period_asset(name: str, partitions_def, freq: str, description: str):
     )
     def _asset(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
         window = context.partition_time_window
-        first = max(window.start, day_partitions.start)
+        first = max(window.start, history_start)
+        last = min(window.end, end_of_today())
         days = [
             (first.date() + dt.timedelta(days=i)).isoformat()
-            for i in range((window.end.date() - first.date()).days)
+            for i in range((last.date() - first.date()).days)
         ]
-        existing = set(day_partitions.get_partition_keys())
-        days = [d for d in days if d in existing]
         sites = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
-        loaded = redis.asset_store().load_site_days("circuit_kpis", days, sites)
+        # the history tier holds every day (a month reaches past the hot window), a file a day
+        loaded = redis.asset_store().load_days("circuit_kpis", days, sites)
         daily = loaded.to_pandas() if loaded.found else pd.DataFrame()
         out = kpi.period_circuit_kpis(daily, freq) if len(daily) else pd.DataFrame()
         context.add_output_metadata(
@@ -269,3 +240,41 @@ monthly_circuit_kpis = _period_asset(
     "M",
     "Per circuit and calendar month from the daily rows, weighted correctly.",
 )
+
+
+@dg.asset(
+    partitions_def=month_partitions,
+    deps=["circuit_kpis"],
+    automation_condition=PERIOD_ROLLUPS,
+    group_name="rollups",
+    kinds={"duckdb", "redis"},
+    owners=OWNERS,
+    description="Thirteen months up to the partition's month, per circuit, from the history tier "
+    "(DuckDB over Parquet): p95 utilisation (the 95th percentile of the daily p95s) and "
+    "availability by month, the trend of the monthly p95 (points per day), and the days until it "
+    "crosses 80 % at that pace. See docs/kpis.md.",
+)
+def circuit_trends_13m(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
+    table = redis.asset_store().thirteen_month_trends(context.partition_key)
+    out = table.to_pandas()
+    crossing = out[out["days_to_threshold"].notna()] if len(out) else out
+    context.add_output_metadata(
+        {
+            "circuits": len(out),
+            "crossing_80_within_90_days": int((crossing["days_to_threshold"] <= 90).sum())
+            if len(crossing)
+            else 0,
+            "soonest": circuit_table(
+                crossing.assign(by_month=None),
+                [
+                    "site_name",
+                    "region",
+                    "circuit_id",
+                    "latest_p95_pct",
+                    "slope_per_day",
+                    "days_to_threshold",
+                ],
+            ),
+        }
+    )
+    return out

@@ -3,10 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from wanperf_dagster import kpi
+from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.settings import get_settings
+from wanperf_dagster.settings import Settings, get_settings
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store import sites_by_age
 
@@ -27,7 +27,7 @@ def wan_status_now(
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     r = redis.get_client()
-    client = mist.get_client()
+    client = mist.get_client(budget=redis.get_client())
     org = client.resolve_org_id()
     sites = [s for s, _ in sites_by_age(r, org)]
     now = client.clock()
@@ -65,3 +65,84 @@ def wan_status_now(
         }
     )
     return status
+
+
+def alert_rules(settings: Settings) -> alerts.AlertRules:
+    return alerts.AlertRules(
+        down_minutes=settings.alert_down_minutes,
+        congested_minutes=settings.alert_congested_minutes,
+        flaps_per_hour=settings.alert_flaps_per_hour,
+        quality_minutes=settings.alert_quality_minutes,
+        loss_pct=settings.alert_loss_pct,
+        latency_ms=settings.alert_latency_ms,
+    )
+
+
+def incident_links(settings: Settings, incident: alerts.Incident) -> dict[str, str]:
+    """Where a person looks next: the site's page on the dashboard, the asset in Dagster."""
+    return {
+        "dashboard": f"{settings.dashboard_url}/site/{incident.site_id}",
+        "dagster": f"{settings.dagster_url}/assets/wan_alerts",
+    }
+
+
+def incidents_frame(incidents: list[alerts.Incident]) -> pd.DataFrame:
+    columns = ["kind", "site_id", "site_name", "circuit_id", "since", "value", "detail"]
+    frame = pd.DataFrame([vars(i) for i in incidents], columns=columns)
+    frame["since"] = pd.to_datetime(frame["since"], unit="s", utc=True)
+    return frame
+
+
+@dg.asset(
+    group_name="status",
+    kinds={"pandas", "redis"},
+    owners=OWNERS,
+    deps=["raw_port_stats"],
+    tags={CADENCE_TAG: "sweep"},
+    description="The incidents open now (down, congested, flapping, loss, latency, site on "
+    "backup) from the freshest samples; each new one sent once to the alert webhooks "
+    "(WANPERF_ALERT_WEBHOOKS, WANPERF_ALERT_SLACK_WEBHOOKS) and its recovery when it clears.",
+)
+def wan_alerts(
+    context: dg.AssetExecutionContext,
+    redis: RedisResource,
+    mist: MistApiResource,
+    mist_sites: pd.DataFrame,
+) -> pd.DataFrame:
+    settings = get_settings()
+    r = redis.get_client()
+    client = mist.get_client(budget=redis.get_client())
+    org = client.resolve_org_id()
+    sites = [s for s, _ in sites_by_age(r, org)]
+    now = client.clock()
+    days = sorted({sample_store.day_of(now), sample_store.day_of(now - alerts.LOOKBACK_S)})
+    samples = sample_store.read_site_days(r, [(d, s) for d in days for s in sites])
+    config = kpi.KpiConfig.for_sites(mist_sites)
+    incidents = alerts.open_incidents(
+        samples, settings.interval_minutes, alert_rules(settings), config, now=int(now)
+    )
+    report = alerts.dispatch(
+        r,
+        org,
+        incidents,
+        alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
+        at=int(now),
+        links=lambda i: incident_links(settings, i),
+    )
+    for error in report.errors:
+        context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
+    frame = incidents_frame(incidents)
+    context.add_output_metadata(
+        {
+            "open": len(incidents),
+            "opened": len(report.opened),
+            "recovered": len(report.recovered),
+            "undelivered": len(report.errors),
+            **{f"open_{kind}": int((frame["kind"] == kind).sum()) for kind in alerts.KINDS},
+            "open_incidents": circuit_table(
+                frame, ["kind", "site_name", "circuit_id", "detail", "since"], n=20
+            ),
+            "dashboard": dg.MetadataValue.url(settings.dashboard_url),
+        }
+    )
+    return frame

@@ -11,6 +11,7 @@ also times that many one-partition runs of the same assets, for the benchmark's 
 import datetime as dt
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -39,6 +40,7 @@ def main() -> None:
     from wanperf_dagster.sources import client_from_settings, in_process_simulator
 
     settings = get_settings()
+    report: dict = {}
     sweeps = int(sys.argv[1])
     per_partition = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     sim = in_process_simulator(settings.sim_sites, settings.sim_seed).sim
@@ -118,34 +120,39 @@ def main() -> None:
             elapsed = time.monotonic() - t0
         backfill = instance.get_backfill(backfill_id)
         runs = instance.get_runs()
-        report = {
-            "backfills_before_tick": before,
-            "backfills_after_tick": len(backfills),
-            "requested": requested,
-            "status": backfill.status.value,
-            "elapsed_s": round(elapsed, 1),
-            "sites": len(site_ids),
-            "runs": [
-                {
-                    "status": run.status.value,
-                    "assets": sorted(k.to_user_string() for k in (run.asset_selection or [])),
-                }
-                for run in runs
-                if run.tags.get("dagster/backfill") == backfill_id
-            ],
-            "materialized": {
-                name: len(instance.get_materialized_partitions(dg.AssetKey(name)))
-                for name in (
-                    "site_snapshots",
-                    "circuit_kpis",
-                    "circuit_kpis_hourly",
-                    "region_kpis",
-                    "org_kpis",
-                    "top_offenders",
-                    "congestion_trends",
-                )
-            },
-        }
+        if os.environ.get("WANPERF_EXECUTOR") == "celery":
+            report.update(_celery_report(instance, backfill_id))
+            runs = instance.get_runs()
+        report.update(
+            {
+                "backfills_before_tick": before,
+                "backfills_after_tick": len(backfills),
+                "requested": requested,
+                "status": backfill.status.value,
+                "elapsed_s": round(elapsed, 1),
+                "sites": len(site_ids),
+                "runs": [
+                    {
+                        "status": run.status.value,
+                        "assets": sorted(k.to_user_string() for k in (run.asset_selection or [])),
+                    }
+                    for run in runs
+                    if run.tags.get("dagster/backfill") == backfill_id
+                ],
+                "materialized": {
+                    name: len(instance.get_materialized_partitions(dg.AssetKey(name)))
+                    for name in (
+                        "site_snapshots",
+                        "circuit_kpis",
+                        "circuit_kpis_hourly",
+                        "region_kpis",
+                        "org_kpis",
+                        "top_offenders",
+                        "congestion_trends",
+                    )
+                },
+            }
+        )
         report["add_dynamic_partitions_s"] = round(t_add, 3)
         report["get_dynamic_partitions_s"] = round(t_get, 3)
         if per_partition:
@@ -162,6 +169,53 @@ def main() -> None:
             report["per_partition_run_s"] = round((time.monotonic() - t1) / per_partition, 3)
         report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print("REPORT " + json.dumps(report))
+
+
+def _celery_report(instance, backfill_id: str) -> dict:
+    """Which Celery worker ran each step (from the engine events the workers write), and the
+    failed runs of the backfill re-executed from their failure (a worker may have been killed)."""
+    import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.events import DagsterEventType
+
+    def backfill_runs():
+        return [r for r in instance.get_runs() if r.tags.get("dagster/backfill") == backfill_id]
+
+    failed = [r.run_id for r in backfill_runs() if r.status == dg.DagsterRunStatus.FAILURE]
+    reexecuted = []
+    project = Path(__file__).resolve().parents[3]
+    repo = ReconstructableRepository.for_module(
+        "wanperf_dagster.definitions", "defs", working_directory=str(project)
+    )
+    for run_id in failed:
+        job_name = instance.get_run_by_id(run_id).job_name
+        result = dg.execute_job(
+            repo.get_reconstructable_job(job_name),
+            instance=instance,
+            reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
+        )
+        reexecuted.append({"of": run_id, "success": result.success})
+    workers: list[list[str]] = []  # [run, step, worker] for each step a worker started
+    errors = []
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == DagsterEventType.ENGINE_EVENT:
+                meta = event.engine_event_data.metadata or {}
+                if "Celery worker" in meta:
+                    value = meta["Celery worker"]
+                    worker = str(getattr(value, "value", value))
+                    workers.append([run.run_id, event.step_key or "", worker])
+            if event.event_type in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE):
+                errors.append(entry.message or "")
+    return {
+        "failed_runs": len(failed),
+        "reexecuted": reexecuted,
+        "step_workers": workers,
+        "failure_messages": [m[:300] for m in errors],
+    }
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+"""The two storage tiers for a 2,000-site org: bytes per circuit-day in Redis (hot) and in the
+Parquet history; what 13 months cost in each; the 13-month query in DuckDB; one old site-day read
+through the storage API the IO manager uses; partitions per asset with the hot window.
+
+`python -m bench history` (env WANPERF_BENCH_HISTORY_SITES, default 2000;
+WANPERF_BENCH_HISTORY_DAYS, default 400).
+
+Two days of 10-minute samples from the simulator's world go through the real write path into
+both tiers (snapshots, daily and hourly KPIs): that gives the bytes. For the 13 months, seven
+simulated days of KPIs are cycled over 400 days (each day's utilisation nudged along a trend,
+so the trends differ) and written through the history tier's real write path, one file a day.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from wanperf_dagster import kpi
+from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
+from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
+from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.store import connect, keys
+from wanperf_dagster.store.partitioning import split_by_partition
+from wanperf_dagster_tests.sim_samples import world_samples
+
+from ._common import bench_redis, row
+
+SITES = int(os.environ.get("WANPERF_BENCH_HISTORY_SITES", "2000"))
+DAYS = int(os.environ.get("WANPERF_BENCH_HISTORY_DAYS", "400"))
+HOT_DAYS = 35
+DAY0 = 1_764_115_200  # 2025-11-26
+GIB = 2**30
+
+
+def _by_site(frame: pd.DataFrame, names: dict[str, str], day: str) -> dict[str, pa.Table]:
+    """The frame cut into site-day partitions the way the IO manager cuts a chunk."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = ["ts" if "ts" in frame.columns else "day", "site_id"]
+    parts = split_by_partition(table, columns)
+    return {
+        site_day_key(day, site_key(names[key.split("|")[1]], key.split("|")[1])): part
+        for key, part in parts.items()
+    }
+
+
+def _raw_bytes_per_circuit_day(client, world, names) -> float:
+    """What a day of sweeps stores as raw samples (the hashes `site_snapshots` reads), per
+    circuit: one day of 10-minute slots of 100 sites through `store.samples`."""
+    from wanperf_dagster.mist.records import Sample
+    from wanperf_dagster.store import samples as sample_store
+
+    ports = [i for i in world.org.wan_port_indices() if world.org.arrays["site"][i] < 100]
+    frame = world_samples(world, DAY0, 144, ports=ports)
+    fields = [c for c in frame.columns if c not in ("site_id", "circuit_id")]
+    frame = frame.assign(ts=(frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1))
+    pipe = client.pipeline(transaction=False)
+    for slot, rows in frame.groupby("ts"):
+        samples = [
+            Sample(site, circuit, [v.item() if hasattr(v, "item") else v for v in values])
+            for site, circuit, *values in rows[["site_id", "circuit_id", *fields]].itertuples(
+                index=False
+            )
+        ]
+        sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, None)
+    pipe.execute()
+    total = sum(
+        client.memory_usage(k, samples=0) or 0
+        for k in client.scan_iter(keys.raw_samples("*", "*").replace("{*|*}", "*"))
+    )
+    return total / len(ports)
+
+
+def _redis_bytes(client, asset: str) -> int:
+    total = 0
+    pattern = keys.asset_value([asset], "*").replace("{*}", "*")
+    for key in client.scan_iter(pattern, count=5000):
+        total += client.memory_usage(key, samples=0) or 0
+    return total
+
+
+def main() -> None:
+    world = World(build_org(seed=1, n_sites=SITES))
+    names = {s.id: s.name for s in world.org.sites}
+    config = kpi.KpiConfig(site_names=names)
+    with bench_redis() as (url, _), tempfile.TemporaryDirectory(prefix="wanperf-history-") as tmp:
+        client = connect(url)
+        history = HistoryStore(f"{tmp}/history")
+        store = AssetStore(client, history=history)
+        circuits = 0
+        t0 = time.time()
+        previous = None
+        for k in range(2):  # two real days through both tiers
+            day = pd.Timestamp(DAY0 + k * 86400, unit="s").strftime("%Y-%m-%d")
+            samples = world_samples(world, DAY0 + k * 86400, 144)
+            both = pd.concat([previous, samples]) if previous is not None else samples
+            hourly, daily = kpi.circuit_kpis(both, 10, config, days=[day])
+            for asset, frame in (
+                ("site_snapshots", samples),
+                ("circuit_kpis", daily),
+                ("circuit_kpis_hourly", hourly),
+            ):
+                store.save(asset, _by_site(frame, names, day), HOT_DAYS * 86400, keep_history=True)
+            circuits += len(daily)
+            previous = samples
+        print(f"(2 days of {SITES:,} sites through both tiers in {time.time() - t0:.0f} s)")
+
+        print(f"\n== storage tiers: {SITES:,} sites, {circuits // 2:,} circuits ==")
+        row("bytes per circuit-day", "Redis (hot)", "Parquet (history)")
+        hot_total = cold_total = 0
+        for asset in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly"):
+            redis_b = _redis_bytes(client, asset) / circuits
+            files = [history.day_file(asset, d) for d in history.days(asset)]
+            parquet_b = sum(history.fs.get_file_info(f).size for f in files) / circuits
+            hot_total += redis_b
+            cold_total += parquet_b
+            row(f"  {asset}", f"{redis_b:,.0f}", f"{parquet_b:,.0f}")
+        per_day_circuits = circuits // 2
+        row("  all three", f"{hot_total:,.0f}", f"{cold_total:,.0f}")
+        raw = _raw_bytes_per_circuit_day(client, world, names)
+        row("  raw samples (the sweep's hashes, 31 days)", f"{raw:,.0f}", "-")
+        raw_gib = raw * per_day_circuits * 31 / GIB
+        hot_gib = hot_total * per_day_circuits * HOT_DAYS / GIB
+        cold_gib = cold_total * per_day_circuits * 400 / GIB
+        all_redis_gib = hot_total * per_day_circuits * 400 / GIB
+        row(f"Redis, asset values, {HOT_DAYS} hot days (goal <= 2 GiB)", f"{hot_gib:.2f} GiB")
+        row("Redis, raw samples, 31 days", f"{raw_gib:.2f} GiB")
+        row("Redis if all 13 months stayed hot (before)", f"{all_redis_gib:.2f} GiB")
+        row("history, 13 months (400 days), on disk", f"{cold_gib:.2f} GiB")
+        row(f"day x site partitions per asset ({HOT_DAYS + 1} days)", f"{(HOT_DAYS + 1) * SITES:,}")
+
+        # 13 months of daily KPIs through the history tier's write path
+        t0 = time.time()
+        base = []
+        for k in range(7):
+            samples = world_samples(world, DAY0 + (k + 2) * 86400, 24, interval_s=3600)
+            base.append(kpi.daily_circuit_kpis(samples, 60, config))
+        start = pd.Timestamp("2025-11-01")
+        for d in range(DAYS):
+            day = (start + pd.Timedelta(days=d)).date()
+            frame = base[d % 7].copy()
+            frame["day"] = day
+            drift = (d / DAYS) * (np.arange(len(frame)) % 7 - 3)  # some circuits rise, some fall
+            frame["util_p95_pct"] = (frame["util_p95_pct"] + drift).clip(0, 100)
+            parts = split_by_partition(
+                pa.Table.from_pandas(frame, preserve_index=False), ["day", "site_id"]
+            )
+            tables = {key.split("|")[1]: part for key, part in parts.items()}
+            history.write_site_days("circuit_kpis", day.isoformat(), tables)
+        print(f"\n({DAYS} days of circuit_kpis written to the history in {time.time() - t0:.0f} s)")
+        end_month = (start + pd.Timedelta(days=DAYS - 1)).strftime("%Y-%m-01")
+        times = []
+        for _ in range(3):
+            con = history_connection(history)
+            t0 = time.perf_counter()
+            out = thirteen_month_trends(con, end_month)
+            times.append(time.perf_counter() - t0)
+        row(
+            "13-month trend query (DuckDB), median of 3",
+            f"{statistics.median(times):.2f} s",
+            f"{out.num_rows:,} circuits",
+        )
+
+        # one old site-day, as the IO manager reads it when Redis no longer has it
+        old_day = (start + pd.Timedelta(days=30)).date().isoformat()
+        site = world.org.sites[17].id
+        key = site_day_key(old_day, site_key(names[site], site))
+        reads = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            loaded = store.load("circuit_kpis", [key])
+            reads.append(time.perf_counter() - t0)
+        assert loaded.found == 1
+        row(
+            "one old site-day through the storage API (history), median of 7",
+            f"{statistics.median(reads) * 1000:.0f} ms",
+        )

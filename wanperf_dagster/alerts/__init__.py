@@ -1,0 +1,23 @@
+"""Alerts: incidents from the freshest samples (`rules`), told once to webhooks (`notify`) with the
+open ones kept in Redis (`state`). No Dagster here: the `wan_alerts` asset runs it after a sweep."""
+
+from .notify import Destination, NotifyError, destinations, message, slack_message
+from .rules import KINDS, LOOKBACK_S, AlertRules, Incident, epoch_seconds, open_incidents
+from .state import DispatchReport, dispatch, open_alerts
+
+__all__ = [
+    "KINDS",
+    "LOOKBACK_S",
+    "AlertRules",
+    "Destination",
+    "DispatchReport",
+    "Incident",
+    "NotifyError",
+    "destinations",
+    "dispatch",
+    "epoch_seconds",
+    "message",
+    "open_alerts",
+    "open_incidents",
+    "slack_message",
+]

@@ -1,0 +1,88 @@
+"""Where alerts go: webhooks named in the environment, as a generic JSON body or in Slack's
+incoming-webhook format. A webhook URL is a secret (Slack's carry their token): messages and
+errors name a webhook by its position (`webhook #2`), never its URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+import requests
+
+from .rules import Incident
+
+EMOJI = {"alert": ":red_circle:", "recovered": ":large_green_circle:"}
+TITLE = {
+    "down": "circuit down",
+    "congested": "circuit congested",
+    "flapping": "circuit flapping",
+    "loss": "packet loss",
+    "latency": "high latency",
+    "on_backup": "site on backup",
+}
+
+
+class NotifyError(RuntimeError):
+    """A webhook did not take a message (its position and the HTTP status or error)."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    name: str  # "webhook #1", "slack #1": what logs and errors show
+    url: str
+    style: str  # "json" or "slack"
+
+
+def destinations(json_urls: tuple[str, ...], slack_urls: tuple[str, ...]) -> list[Destination]:
+    return [Destination(f"webhook #{n}", u, "json") for n, u in enumerate(json_urls, 1)] + [
+        Destination(f"slack #{n}", u, "slack") for n, u in enumerate(slack_urls, 1)
+    ]
+
+
+def _iso(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def message(event: str, incident: Incident, at: int, links: dict[str, str]) -> dict:
+    """The generic JSON body: what happened, where, since when, and where to look."""
+    return {
+        "event": event,  # "alert" or "recovered"
+        **asdict(incident),
+        "key": incident.key,
+        "title": TITLE[incident.kind],
+        "since_iso": _iso(incident.since),
+        "at": at,
+        "at_iso": _iso(at),
+        "links": links,
+    }
+
+
+def slack_message(event: str, incident: Incident, at: int, links: dict[str, str]) -> dict:
+    """Slack's incoming-webhook body: one line of mrkdwn text with the links."""
+    where = incident.site_name + (f" · `{incident.circuit_id}`" if incident.circuit_id else "")
+    if event == "alert":
+        head = f"{EMOJI[event]} *{TITLE[incident.kind]}*: {where} — {incident.detail}"
+        head += f" (since {_iso(incident.since)})"
+    else:
+        head = f"{EMOJI[event]} *recovered: {TITLE[incident.kind]}*: {where} (at {_iso(at)})"
+    refs = " · ".join("<" + url + "|" + label + ">" for label, url in links.items())
+    return {"text": head + (f"\n{refs}" if refs else "")}
+
+
+def send(
+    destination: Destination,
+    event: str,
+    incident: Incident,
+    at: int,
+    links: dict[str, str],
+    session: requests.Session | None = None,
+    timeout: float = 10.0,
+) -> None:
+    body = (slack_message if destination.style == "slack" else message)(event, incident, at, links)
+    http = session or requests
+    try:
+        response = http.post(destination.url, json=body, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise NotifyError(f"{destination.name}: {type(exc).__name__}") from None
+    if not 200 <= response.status_code < 300:
+        raise NotifyError(f"{destination.name}: HTTP {response.status_code}")

@@ -1,0 +1,239 @@
+"""Which incidents are open now, from the freshest samples: a pure function of the snapshot frame,
+so the same samples always give the same incidents (and the tests need no server).
+
+A condition that lasts is measured as a run of consecutive samples ending at the circuit's latest
+one: N samples at an interval of I minutes are N x I minutes (a sample stands for its slot, as in
+the KPIs). A circuit whose latest sample is older than the freshest sample of the org by more than
+two intervals is left out: it was not swept, and what it said last is not "now"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from wanperf_dagster.kpi import KpiConfig
+
+KINDS = ("down", "congested", "flapping", "loss", "latency", "on_backup")
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """Thresholds (configured by `WANPERF_ALERT_*`, see the README)."""
+
+    down_minutes: int = 10
+    congested_pct: float = 90.0
+    congested_minutes: int = 30
+    flaps_per_hour: int = 3
+    loss_pct: float = 1.0  # the top loss tier of the KPIs
+    latency_ms: float = 150.0  # the top latency tier of the KPIs
+    quality_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One open problem: its key names what it is about, so it stays the same while it lasts."""
+
+    kind: str
+    site_id: str
+    site_name: str
+    circuit_id: str | None
+    since: int  # epoch seconds of the first sample of the run (or of the hour, for flaps)
+    value: float  # the figure that tripped it: minutes, %, ms, flaps
+    detail: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}@{self.circuit_id or self.site_id}"
+
+
+LOOKBACK_S = 7200  # the longest rule (an hour of flaps, 30 minutes of congestion) fits
+
+
+def epoch_seconds(ts: pd.Series) -> pd.Series:
+    """Sample instants as epoch seconds, from datetimes (the snapshots) or numbers."""
+    if pd.api.types.is_datetime64_any_dtype(ts):
+        aware = ts.dt.tz_convert("UTC") if ts.dt.tz is not None else ts.dt.tz_localize("UTC")
+        return (aware - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
+    return ts.astype("int64")
+
+
+def _trailing_run(frame: pd.DataFrame, cond: pd.Series) -> pd.DataFrame:
+    """Per circuit: how many samples at the end meet `cond`, and the ts of the first of them."""
+    flags = cond.fillna(False).astype(bool).to_numpy()
+    circuits = frame["circuit_id"].to_numpy()
+    ts = frame["ts"].to_numpy()
+    # frame is sorted by (circuit, ts): walk each circuit's rows from the end
+    rev = pd.DataFrame({"c": circuits[::-1], "f": flags[::-1].astype(np.int64), "ts": ts[::-1]})
+    rev["run"] = rev.groupby("c", sort=False)["f"].cumprod()
+    held = rev[rev["run"] == 1]
+    out = held.groupby("c", sort=False).agg(samples=("run", "size"), since=("ts", "min"))
+    return out
+
+
+def _utilisation(frame: pd.DataFrame) -> pd.Series:
+    speed = frame["speed_mbps"].astype("float64") * 1e6
+    rate = np.fmax(frame["rx_bps"].astype("float64"), frame["tx_bps"].astype("float64"))
+    return (rate / speed.where(speed > 0)) * 100
+
+
+def open_incidents(
+    samples: pd.DataFrame,
+    interval_minutes: int,
+    rules: AlertRules,
+    config: KpiConfig,
+    now: int | None = None,
+) -> list[Incident]:
+    """The incidents the samples show at their latest instant (or `now`)."""
+    if samples is None or samples.empty:
+        return []
+    frame = samples.copy()
+    for column in ("site_id", "circuit_id"):
+        frame[column] = frame[column].astype(str)
+    frame["ts"] = epoch_seconds(frame["ts"])
+    now = int(frame["ts"].max()) if now is None else now
+    frame = frame[(frame["ts"] > now - LOOKBACK_S) & (frame["ts"] <= now)]
+    frame = frame.sort_values(["circuit_id", "ts"], kind="stable").reset_index(drop=True)
+    latest_ts = frame.groupby("circuit_id", sort=False)["ts"].transform("max")
+    fresh = latest_ts >= now - 2 * interval_minutes * 60
+    frame = frame[fresh].reset_index(drop=True)
+    if frame.empty:
+        return []
+    site_of = frame.groupby("circuit_id", sort=False)["site_id"].last()
+    names = config.site_names
+
+    def name(site: str) -> str:
+        return names.get(site, site)
+
+    incidents: list[Incident] = []
+
+    def lasting(kind, cond, minutes, value_of, detail_of):
+        runs = _trailing_run(frame, cond)
+        runs = runs[runs["samples"] * interval_minutes >= minutes]
+        for circuit, row in runs.iterrows():
+            site = site_of[circuit]
+            held = int(row["samples"]) * interval_minutes
+            incidents.append(
+                Incident(
+                    kind,
+                    site,
+                    name(site),
+                    circuit,
+                    int(row["since"]),
+                    value_of(circuit, held),
+                    detail_of(circuit, held),
+                )
+            )
+
+    up = frame["up"]
+    down = up.eq(False) & up.notna()
+    lasting(
+        "down",
+        down,
+        rules.down_minutes,
+        lambda c, held: float(held),
+        lambda c, held: f"down for {held} min",
+    )
+    util = _utilisation(frame)
+    frame["_util"] = util
+    last_util = frame.groupby("circuit_id", sort=False)["_util"].last()
+    lasting(
+        "congested",
+        util >= rules.congested_pct,
+        rules.congested_minutes,
+        lambda c, held: round(float(last_util[c]), 1),
+        lambda c, held: (
+            f"utilisation ≥ {rules.congested_pct:g} % for {held} min (now {last_util[c]:.1f} %)"
+        ),
+    )
+    loss = frame["loss_pct"].astype("float64")
+    frame["_loss"] = loss
+    last_loss = frame.groupby("circuit_id", sort=False)["_loss"].last()
+    lasting(
+        "loss",
+        (loss > rules.loss_pct) & ~down,
+        rules.quality_minutes,
+        lambda c, held: round(float(last_loss[c]), 2),
+        lambda c, held: f"loss > {rules.loss_pct:g} % for {held} min (now {last_loss[c]:.2f} %)",
+    )
+    latency = frame["latency_ms"].astype("float64")
+    frame["_latency"] = latency
+    last_latency = frame.groupby("circuit_id", sort=False)["_latency"].last()
+    lasting(
+        "latency",
+        (latency > rules.latency_ms) & ~down,
+        rules.quality_minutes,
+        lambda c, held: round(float(last_latency[c]), 1),
+        lambda c, held: (
+            f"latency > {rules.latency_ms:g} ms for {held} min (now {last_latency[c]:.0f} ms)"
+        ),
+    )
+    incidents += _flapping(frame, rules, now, site_of, name)
+    incidents += _on_backup(frame, config, name)
+    return sorted(incidents, key=lambda i: (KINDS.index(i.kind), i.site_name, i.key))
+
+
+def _flapping(frame, rules, now, site_of, name) -> list[Incident]:
+    """Flaps in the last hour: each distinct `last_flapped` instant in the hour is one flap (the
+    gateway's own record, which sees flaps between samples), and each up → down step between
+    samples whose `last_flapped` did not move (a gateway that does not report it)."""
+    hour = frame[frame["ts"] > now - 3600]
+    if hour.empty:
+        return []
+    lf = hour["last_flapped"].astype("float64")
+    in_hour = hour[(lf > now - 3600) & (lf <= now)]
+    reported = in_hour.groupby("circuit_id", sort=False)["last_flapped"].nunique()
+    # a step is counted at the sample that saw it go down (its previous may be before the hour)
+    prev_up = frame.groupby("circuit_id", sort=False)["up"].shift(1)
+    prev_lf = frame.groupby("circuit_id", sort=False)["last_flapped"].shift(1)
+    step = prev_up.eq(True) & frame["up"].eq(False) & (frame["last_flapped"] == prev_lf)
+    step = step & (frame["ts"] > now - 3600)
+    stepped = step.groupby(frame["circuit_id"], sort=False).sum()
+    flaps = reported.add(stepped, fill_value=0)
+    out = []
+    for circuit, count in flaps[flaps >= rules.flaps_per_hour].items():
+        site = site_of[circuit]
+        out.append(
+            Incident(
+                "flapping",
+                site,
+                name(site),
+                circuit,
+                int(now - 3600),
+                float(count),
+                f"{int(count)} flaps in the last hour",
+            )
+        )
+    return out
+
+
+def _on_backup(frame, config: KpiConfig, name) -> list[Incident]:
+    """A site whose primary circuit is down at its latest sample while another is up."""
+    latest = frame.groupby("circuit_id", sort=False).tail(1)
+    circuits = latest[["site_id", "circuit_id", "port_id"]].reset_index(drop=True)
+    if circuits.empty:
+        return []
+    primary = config.is_primary(circuits).to_numpy(dtype=bool)
+    latest = latest.reset_index(drop=True).assign(_primary=primary)
+    out = []
+    for site, rows in latest.groupby("site_id", sort=False):
+        if len(rows) < 2:
+            continue
+        prim = rows[rows["_primary"]]
+        others = rows[~rows["_primary"]]
+        if prim.empty or not prim["up"].eq(False).all() or not others["up"].eq(True).any():
+            continue
+        backup = others[others["up"].eq(True)]["circuit_id"].iloc[0]
+        out.append(
+            Incident(
+                "on_backup",
+                site,
+                name(site),
+                None,
+                int(prim["ts"].iloc[0]),
+                float(len(prim)),
+                f"primary {prim['circuit_id'].iloc[0]} down, running on {backup}",
+            )
+        )
+    return out

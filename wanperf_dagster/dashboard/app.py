@@ -1,0 +1,369 @@
+"""The NOC dashboard: server-rendered pages with Plotly figures (Starlette, Jinja2, plotly.py).
+
+Why not Dash, the predecessor's choice: every view here is a link (org → region → site →
+circuit, the range in the query string), which a NOC pastes into a ticket and a webhook points
+at; server-rendered pages answer with the data in the first response, need no callback round
+trips, and are tested by fetching them. The figures are the same Plotly figures Dash would draw,
+and plotly.js is served from the installed package (no CDN: it works on a closed network).
+Starlette and uvicorn come with dagster-webserver already."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import jinja2
+import pandas as pd
+import plotly
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
+from starlette.routing import Route
+
+from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
+from wanperf_dagster.settings import Settings
+
+from .data import DashboardData, Range
+
+BANDS = (70, 80, 90)
+BAND_COLOURS = {70: "#f2c744", 80: "#f08c2e", 90: "#d6453d"}
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+TEMPLATES = {
+    "base.html": """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · wanperf NOC</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script src="/static/plotly.min.js"></script>
+<style>
+ body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+ header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
+ header a{color:#fff;text-decoration:none;font-weight:600}
+ main{padding:16px 20px} h1{font-size:20px;margin:4px 0 12px} h2{font-size:16px;margin:18px 0 8px}
+ table{border-collapse:collapse;background:#fff;font-size:13px} td,th{padding:4px 10px;border-bottom:1px solid #e3e6eb;text-align:left}
+ th{background:#eef0f4} .num{text-align:right} .bad{color:#c0392b;font-weight:600} .ok{color:#1e8449}
+ .cards{display:flex;gap:12px;flex-wrap:wrap} .card{background:#fff;padding:10px 16px;border-radius:6px;min-width:140px}
+ .card b{display:block;font-size:26px} form.inline{display:inline-flex;gap:6px;align-items:center}
+ .muted{color:#6b7280;font-size:12px} .fig{background:#fff;margin:10px 0;padding:6px;border-radius:6px}
+</style></head><body>
+<header><a href="/">wanperf NOC</a>
+<form class="inline" action="/search"><input name="q" placeholder="site name or id" value="{{ q|default('') }}" size="28"><button>Search</button></form>
+<form class="inline" method="get">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
+ from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
+<a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
+<main>{% block main %}{% endblock %}
+<p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
+    "overview.html": """{% extends "base.html" %}{% block main %}
+<h1>WAN overview · {{ rng.start }}{% if rng.end != rng.start %} → {{ rng.end }}{% endif %}</h1>
+<div class="cards">
+ <div class="card">circuits<b>{{ circuits }}</b></div>
+ <div class="card">down now<b class="{{ 'bad' if down_now else 'ok' }}">{{ down_now }}</b></div>
+ <div class="card">congested now (≥ 90 %)<b class="{{ 'bad' if congested_now else 'ok' }}">{{ congested_now }}</b></div>
+ <div class="card">open alerts<b class="{{ 'bad' if alerts|length else 'ok' }}">{{ alerts|length }}</b></div>
+</div>
+{% if alerts|length %}<h2>Open alerts</h2><table><tr><th>kind</th><th>site</th><th>circuit</th><th>what</th><th>since</th></tr>
+{% for a in alerts %}<tr><td class="bad">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a></td><td>{{ a.circuit_id or '' }}</td><td>{{ a.detail }}</td><td>{{ a.since }}</td></tr>{% endfor %}</table>{% endif %}
+<h2>By region <a class="muted" href="{{ links.region_kpis }}">region_kpis ↗</a></h2>
+{% if regions|length %}<table><tr><th>region</th><th class="num">circuits</th><th class="num">availability %</th><th class="num">p95 utilisation %</th><th class="num">days</th></tr>
+{% for r in regions %}<tr><td><a href="{{ r.link }}">{{ r.region }}</a></td><td class="num">{{ r.circuits }}</td><td class="num">{{ "%.2f"|format(r.availability_pct) }}</td><td class="num">{{ "%.1f"|format(r.util_p95_pct) }}</td><td class="num">{{ r.days }}</td></tr>{% endfor %}</table>
+{% else %}<p class="muted">No region KPIs for these days yet: materialize <code>region_kpis</code>.</p>{% endif %}
+{{ region_fig|safe }}
+<h2>Worst circuits ({{ worst_day }}) <a class="muted" href="{{ links.top_offenders }}">top_offenders ↗</a></h2>
+{% if worst|length %}<table><tr><th>KPI</th><th>#</th><th>site</th><th>circuit</th><th class="num">value</th></tr>
+{% for w in worst %}<tr><td>{{ w.kpi }}</td><td>{{ w.rank }}</td><td><a href="{{ w.link }}">{{ w.site_name }}</a></td><td>{{ w.circuit_id }}</td><td class="num">{{ w.value }}</td></tr>{% endfor %}</table>
+{% else %}<p class="muted">No top offenders for these days yet.</p>{% endif %}
+{% endblock %}""",
+    "search.html": """{% extends "base.html" %}{% block main %}
+<h1>Sites matching “{{ q }}”{% if region %} in {{ region }}{% endif %}</h1>
+{% if sites|length %}<table><tr><th>site</th><th>region</th><th>id</th></tr>
+{% for s in sites %}<tr><td><a href="{{ s.link }}">{{ s.name }}</a></td><td>{{ s.region }}</td><td class="muted">{{ s.site_id }}</td></tr>{% endfor %}</table>
+{% else %}<p>No site's name or id contains “{{ q }}”.</p>{% endif %}{% endblock %}""",
+    "site.html": """{% extends "base.html" %}{% block main %}
+<h1>{{ site.name }} <span class="muted">{{ site.region }} · {{ site.site_id }}</span></h1>
+<p class="muted">{{ resolution_text }} · from
+{% for name, url in links.items() %}<a href="{{ url }}">{{ name }} ↗</a> {% endfor %}</p>
+{% if kpis|length %}<table><tr><th>circuit</th><th>role</th><th class="num">speed Mbit/s</th><th class="num">availability %</th><th class="num">down min</th><th class="num">flaps</th><th class="num">p95 util % (max day)</th><th class="num">min ≥ 90 %</th><th class="num">latency ms</th><th class="num">loss %</th></tr>
+{% for k in kpis %}<tr><td><a href="#{{ k.anchor }}">{{ k.circuit_id }}</a></td><td>{{ k.role }}</td><td class="num">{{ k.speed_mbps }}</td><td class="num {{ 'bad' if k.availability_pct < 99 else '' }}">{{ k.availability_pct }}</td><td class="num">{{ k.down_minutes }}</td><td class="num">{{ k.flaps }}</td><td class="num {{ 'bad' if k.util_p95_pct >= 90 else '' }}">{{ k.util_p95_pct }}</td><td class="num">{{ k.minutes_above_90 }}</td><td class="num">{{ k.latency_avg_ms }}</td><td class="num">{{ k.loss_avg_pct }}</td></tr>{% endfor %}</table>{% endif %}
+{% for f in figures %}<div class="fig" id="{{ f.anchor }}">{{ f.html|safe }}</div>{% endfor %}
+{% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
+{% endblock %}""",
+}
+
+
+def _round(value, places=2):
+    return "" if value is None or pd.isna(value) else round(float(value), places)
+
+
+class Dashboard:
+    """The pages, over one `DashboardData`."""
+
+    def __init__(self, data: DashboardData, settings: Settings, today=None):
+        self.data = data
+        self.settings = settings
+        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self.env = jinja2.Environment(
+            loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+        )
+
+    # links --------------------------------------------------------------------------------------
+    def asset_link(self, asset: str, partition: str | None = None) -> str:
+        url = f"{self.settings.dagster_url}/assets/{asset}"
+        if partition:
+            url += "?" + urlencode({"view": "partitions", "partition": partition})
+        return url
+
+    @staticmethod
+    def site_link(site_id: str, rng: Range | None = None) -> str:
+        url = f"/site/{quote(str(site_id), safe='')}"
+        if rng:
+            url += "?" + urlencode({"from": rng.start.isoformat(), "to": rng.end.isoformat()})
+        return url
+
+    def render(self, template: str, t0: float, **context) -> HTMLResponse:
+        context.setdefault("keep", {})
+        context.setdefault("q", "")
+        text = self.env.get_template(template).render(
+            dagster_url=self.settings.dagster_url,
+            built_ms=(time.perf_counter() - t0) * 1000,
+            **context,
+        )
+        return HTMLResponse(text)
+
+    def range_of(self, request: Request) -> Range:
+        return Range.parse(
+            request.query_params.get("from"), request.query_params.get("to"), self.today()
+        )
+
+    # pages ------------------------------------------------------------------------------------
+    async def overview(self, request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        rng = self.range_of(request)
+        status = self.data.status_now()
+        alerts = self.data.open_alerts()
+        regions = self.data.regions(rng)
+        worst = self.data.worst(rng)
+        region_rows = [
+            {**r, "link": "/search?" + urlencode({"region": r["region"], "q": ""})}
+            for r in regions.to_dict("records")
+        ]
+        worst_rows = [
+            {
+                "kpi": w["kpi"],
+                "rank": w["rank"],
+                "site_name": w.get("site_name", w["site_id"]),
+                "circuit_id": w["circuit_id"],
+                "value": _round(w["value"]),
+                "link": self.site_link(w["site_id"], rng),
+            }
+            for w in worst.to_dict("records")
+        ]
+        alert_rows = [
+            {
+                **a,
+                "since": pd.Timestamp(a["since"]).strftime("%Y-%m-%d %H:%M UTC"),
+                "link": self.site_link(a["site_id"], rng),
+            }
+            for a in alerts.to_dict("records")
+        ]
+        return self.render(
+            "overview.html",
+            t0,
+            title="WAN overview",
+            rng=rng,
+            circuits=int(status["circuit_id"].nunique()) if len(status) else 0,
+            down_now=int(status["up_now"].eq(False).sum()) if len(status) else 0,
+            congested_now=int((status["util_now_pct"] >= 90).sum()) if len(status) else 0,
+            alerts=alert_rows,
+            regions=region_rows,
+            region_fig=_region_figure(regions),
+            worst=worst_rows,
+            worst_day=worst["day"].iloc[0] if len(worst) else rng.end.isoformat(),
+            links={
+                "region_kpis": self.asset_link("region_kpis", rng.end.isoformat()),
+                "top_offenders": self.asset_link("top_offenders", rng.end.isoformat()),
+            },
+        )
+
+    async def search(self, request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        rng = self.range_of(request)
+        q = request.query_params.get("q", "")
+        region = request.query_params.get("region", "")
+        if region:
+            sites = self.data.sites()
+            found = sites[sites["region"] == region]
+            if q.strip():
+                found = found[found["site_id"].isin(self.data.search(q, limit=100_000)["site_id"])]
+            found = found.sort_values("name").head(500)
+        else:
+            found = self.data.search(q)
+            if len(found) == 1:  # one match: straight to its page
+                return RedirectResponse(self.site_link(found.iloc[0]["site_id"], rng), 303)
+        rows = [{**s, "link": self.site_link(s["site_id"], rng)} for s in found.to_dict("records")]
+        return self.render(
+            "search.html",
+            t0,
+            title=f"sites: {q or region}",
+            rng=rng,
+            q=q,
+            region=region,
+            sites=rows,
+            keep={"q": q, "region": region},
+        )
+
+    async def site(self, request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        rng = self.range_of(request)
+        site = self.data.site(request.path_params["site_id"])
+        if site is None:
+            return HTMLResponse(
+                f"<h1>No site {html.escape(request.path_params['site_id'])}</h1>"
+                '<p><a href="/">back to the overview</a></p>',
+                status_code=404,
+            )
+        resolution, series = self.data.site_series(site, rng)
+        kpis = self.data.site_kpis(site, rng)
+        partition = site_day_key(rng.end.isoformat(), site["site_key"])
+        asset = {"samples": "site_snapshots", "hourly": "circuit_kpis_hourly"}.get(
+            resolution, "circuit_kpis"
+        )
+        figures = (
+            [
+                {"anchor": _anchor(circuit), "html": _circuit_figure(circuit, rows, resolution)}
+                for circuit, rows in series.groupby("circuit_id", sort=True)
+            ]
+            if len(series)
+            else []
+        )
+        kpi_rows = [
+            {
+                **{k: _round(v) if isinstance(v, float) else v for k, v in row.items()},
+                "anchor": _anchor(row["circuit_id"]),
+            }
+            for row in kpis.to_dict("records")
+        ]
+        return self.render(
+            "site.html",
+            t0,
+            title=site["name"],
+            rng=rng,
+            site=site.to_dict(),
+            resolution_text={
+                "samples": "every sample (one per poll interval)",
+                "hourly": "hourly KPIs (the range is over 7 days)",
+                "daily": "daily KPIs (the range is over 62 days)",
+            }[resolution],
+            figures=figures,
+            kpis=kpi_rows,
+            links={
+                asset: self.asset_link(asset, partition),
+                "circuit_kpis": self.asset_link("circuit_kpis", partition),
+            },
+        )
+
+
+def _anchor(circuit: str) -> str:
+    return "c-" + "".join(ch if ch.isalnum() else "-" for ch in circuit)
+
+
+def _circuit_figure(circuit: str, rows: pd.DataFrame, resolution: str) -> str:
+    """Utilisation against the 70/80/90 % bands, latency and jitter, loss, and up/down state."""
+    fig = make_subplots(
+        rows=4,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        row_heights=[0.4, 0.25, 0.2, 0.15],
+        subplot_titles=("utilisation %", "latency / jitter ms", "loss %", "up"),
+    )
+    t = rows["t"]
+    if resolution == "samples":
+        fig.add_trace(go.Scatter(x=t, y=rows["rx_util_pct"], name="rx %", line={"width": 1}), 1, 1)
+        fig.add_trace(go.Scatter(x=t, y=rows["tx_util_pct"], name="tx %", line={"width": 1}), 1, 1)
+        latency, jitter, loss = "latency_ms", "jitter_ms", "loss_pct"
+        state = rows["up"].map({True: 1, False: 0})
+    else:
+        for col, label in (
+            ("util_avg_pct", "avg %"),
+            ("util_p95_pct", "p95 %"),
+            ("util_max_pct", "max %"),
+        ):
+            fig.add_trace(go.Scatter(x=t, y=rows[col], name=label, line={"width": 1}), 1, 1)
+        latency, jitter, loss = "latency_avg_ms", "jitter_avg_ms", "loss_avg_pct"
+        state = rows["availability_pct"] / 100
+    for band in BANDS:
+        fig.add_hline(
+            y=band, line={"dash": "dot", "color": BAND_COLOURS[band], "width": 1}, row=1, col=1
+        )
+    fig.add_trace(go.Scatter(x=t, y=rows[latency], name="latency ms", line={"width": 1}), 2, 1)
+    fig.add_trace(go.Scatter(x=t, y=rows[jitter], name="jitter ms", line={"width": 1}), 2, 1)
+    fig.add_trace(go.Scatter(x=t, y=rows[loss], name="loss %", line={"width": 1}), 3, 1)
+    fig.add_trace(
+        go.Scatter(
+            x=t,
+            y=state,
+            name="up" if resolution == "samples" else "availability",
+            line={"shape": "hv", "width": 1},
+            fill="tozeroy",
+        ),
+        4,
+        1,
+    )
+    fig.update_layout(
+        title={"text": circuit, "x": 0.01},
+        height=560,
+        margin={"l": 50, "r": 20, "t": 60, "b": 30},
+        legend={"orientation": "h", "y": 1.08, "x": 0.4},
+        template="plotly_white",
+    )
+    fig.update_yaxes(range=[0, 105], row=1, col=1)
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=_anchor(circuit) + "-fig")
+
+
+def _region_figure(regions: pd.DataFrame) -> str:
+    if regions.empty:
+        return ""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("availability %", "p95 utilisation %"))
+    fig.add_trace(
+        go.Bar(x=regions["region"], y=regions["availability_pct"], name="availability"), 1, 1
+    )
+    fig.add_trace(
+        go.Bar(x=regions["region"], y=regions["util_p95_pct"], name="p95 utilisation"), 1, 2
+    )
+    for band in BANDS:
+        fig.add_hline(
+            y=band, line={"dash": "dot", "color": BAND_COLOURS[band], "width": 1}, row=1, col=2
+        )
+    fig.update_layout(
+        height=300,
+        showlegend=False,
+        margin={"l": 40, "r": 20, "t": 40, "b": 40},
+        template="plotly_white",
+    )
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id="regions-fig")
+
+
+def build_app(settings: Settings, assets: AssetStore | None = None, today=None) -> Starlette:
+    dashboard = Dashboard(
+        DashboardData(assets or AssetStore.from_settings(settings)), settings, today
+    )
+
+    async def plotly_js(request: Request):
+        return FileResponse(PLOTLY_JS, media_type="application/javascript")
+
+    async def healthz(request: Request):
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/", dashboard.overview),
+            Route("/search", dashboard.search),
+            Route("/site/{site_id}", dashboard.site),
+            Route("/static/plotly.min.js", plotly_js),
+            Route("/healthz", healthz),
+        ]
+    )

@@ -1,0 +1,184 @@
+"""What the NOC dashboard shows, read only through the project's storage API (`AssetStore`): the
+same values the assets stored, from Redis while they are hot and from the history tier after.
+
+A circuit's time series comes at the finest resolution that keeps a page light: the samples
+(10 minutes) up to `SAMPLE_DAYS`, the hourly KPIs up to `HOURLY_DAYS`, the daily KPIs beyond."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from wanperf_dagster.dagster_io.storage import AssetStore
+
+SAMPLE_DAYS = 7
+HOURLY_DAYS = 62
+SITES_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class Range:
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @property
+    def days(self) -> list[str]:
+        n = (self.end - self.start).days + 1
+        return [(self.start + dt.timedelta(days=k)).isoformat() for k in range(n)]
+
+    @property
+    def resolution(self) -> str:
+        n = len(self.days)
+        return "samples" if n <= SAMPLE_DAYS else "hourly" if n <= HOURLY_DAYS else "daily"
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, today: dt.date) -> Range:
+        """From the page's query (YYYY-MM-DD each); today alone when nothing is given. An end
+        before the start is swapped; a range is at most 400 days (the history's 13 months)."""
+        e = _date(end) or today
+        s = _date(start) or e
+        if e < s:
+            s, e = e, s
+        if (e - s).days > 400:
+            s = e - dt.timedelta(days=400)
+        return cls(s, e)
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+class DashboardData:
+    def __init__(self, assets: AssetStore):
+        self.assets = assets
+        self._sites: tuple[float, pd.DataFrame] | None = None
+
+    # the inventory ----------------------------------------------------------------------------
+    def sites(self) -> pd.DataFrame:
+        """site_id, name, region, site_key (the partition key), cached for a minute."""
+        if self._sites and time.monotonic() - self._sites[0] < SITES_TTL_S:
+            return self._sites[1]
+        table = self.assets.latest("mist_sites")
+        if table is None:
+            frame = pd.DataFrame(columns=["site_id", "name", "region", "site_key"])
+        else:
+            frame = table.to_pandas()[["site_id", "name", "region"]].astype(str)
+            frame["site_key"] = self.assets.site_keys(frame["site_id"].tolist())
+        self._sites = (time.monotonic(), frame)
+        return frame
+
+    def site(self, site_id: str) -> pd.Series | None:
+        sites = self.sites()
+        found = sites[sites["site_id"] == site_id]
+        return None if found.empty else found.iloc[0]
+
+    def search(self, query: str, limit: int = 50) -> pd.DataFrame:
+        """Sites whose name or id contains the query (any case), best first: exact, prefix, rest."""
+        sites = self.sites()
+        q = query.strip().lower()
+        if not q:
+            return sites.iloc[0:0]
+        names = sites["name"].str.lower()
+        ids = sites["site_id"].str.lower()
+        hit = names.str.contains(q, regex=False) | ids.str.contains(q, regex=False)
+        found = sites[hit].assign(
+            _rank=np.where(names[hit] == q, 0, np.where(names[hit].str.startswith(q), 1, 2))
+        )
+        return found.sort_values(["_rank", "name"]).drop(columns="_rank").head(limit)
+
+    # the org ------------------------------------------------------------------------------------
+    def status_now(self) -> pd.DataFrame:
+        """Per circuit its latest state and last 3 hours (`wan_status_now`)."""
+        table = self.assets.latest("wan_status_now")
+        if table is None or table.num_rows == 0:
+            return pd.DataFrame()
+        frame = table.to_pandas()
+        return frame[frame["window_hours"] == 3]
+
+    def open_alerts(self) -> pd.DataFrame:
+        table = self.assets.latest("wan_alerts")
+        return pd.DataFrame() if table is None else table.to_pandas()
+
+    def regions(self, rng: Range) -> pd.DataFrame:
+        """Per region over the range: availability (weighted by observed minutes) and the mean of
+        the days' p95 utilisation."""
+        loaded = self.assets.load("region_kpis", rng.days, allow_missing=True)
+        if not loaded.found:
+            return pd.DataFrame()
+        frame = loaded.table.to_pandas()
+        frame["observed"] = frame["up_minutes"] + frame["down_minutes"]
+        out = frame.groupby("region", observed=True).agg(
+            up=("up_minutes", "sum"),
+            observed=("observed", "sum"),
+            util_p95_pct=("util_p95_pct", "mean"),
+            circuits=("circuits", "max"),
+            days=("day", "nunique"),
+        )
+        out["availability_pct"] = np.where(
+            out["observed"] > 0, out["up"] / out["observed"] * 100, np.nan
+        )
+        return out.reset_index()[["region", "circuits", "availability_pct", "util_p95_pct", "days"]]
+
+    def worst(self, rng: Range) -> pd.DataFrame:
+        """The top offenders of the range's last day that has them."""
+        for day in reversed(rng.days):
+            loaded = self.assets.load("top_offenders", [day], allow_missing=True)
+            if loaded.found and loaded.table.num_rows:
+                return loaded.table.to_pandas().assign(day=day)
+        return pd.DataFrame()
+
+    # one site -----------------------------------------------------------------------------------
+    def site_series(self, site: pd.Series, rng: Range) -> tuple[str, pd.DataFrame]:
+        """The site's circuits over the range at the range's resolution, with the time in `t`."""
+        key = site["site_key"]
+        if rng.resolution == "samples":
+            loaded = self.assets.load_site_days("site_snapshots", rng.days, [key])
+            frame = loaded.table.to_pandas() if loaded.found else pd.DataFrame()
+            if not frame.empty:
+                speed = frame["speed_mbps"].astype("float64") * 1e6
+                speed = speed.where(speed > 0)
+                frame["rx_util_pct"] = frame["rx_bps"].astype("float64") / speed * 100
+                frame["tx_util_pct"] = frame["tx_bps"].astype("float64") / speed * 100
+                frame["t"] = frame["ts"]
+        else:
+            asset = "circuit_kpis_hourly" if rng.resolution == "hourly" else "circuit_kpis"
+            loaded = self.assets.load_site_days(asset, rng.days, [key])
+            frame = loaded.table.to_pandas() if loaded.found else pd.DataFrame()
+            if not frame.empty:
+                frame["t"] = pd.to_datetime(frame["hour" if asset.endswith("hourly") else "day"])
+        if not frame.empty:
+            frame["circuit_id"] = frame["circuit_id"].astype(str)
+            frame = frame.sort_values(["circuit_id", "t"], kind="stable")
+        return rng.resolution, frame
+
+    def site_kpis(self, site: pd.Series, rng: Range) -> pd.DataFrame:
+        """The site's circuits' daily KPIs over the range, one row per circuit (weighted)."""
+        loaded = self.assets.load_site_days("circuit_kpis", rng.days, [site["site_key"]])
+        if not loaded.found:
+            return pd.DataFrame()
+        frame = loaded.table.to_pandas()
+        frame["circuit_id"] = frame["circuit_id"].astype(str)
+        frame["observed"] = frame["up_minutes"] + frame["down_minutes"]
+        out = frame.groupby("circuit_id").agg(
+            role=("role", "last"),
+            speed_mbps=("speed_mbps", "last"),
+            up=("up_minutes", "sum"),
+            observed=("observed", "sum"),
+            down_minutes=("down_minutes", "sum"),
+            flaps=("flaps", "sum"),
+            util_p95_pct=("util_p95_pct", "max"),
+            minutes_above_90=("minutes_above_90", "sum"),
+            latency_avg_ms=("latency_avg_ms", "mean"),
+            loss_avg_pct=("loss_avg_pct", "mean"),
+        )
+        out["availability_pct"] = np.where(
+            out["observed"] > 0, out["up"] / out["observed"] * 100, np.nan
+        )
+        return out.drop(columns=["up", "observed"]).reset_index()
