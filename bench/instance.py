@@ -5,7 +5,8 @@ dagster-postgres ships it, and Postgres with Dagster's event batching on
 measurement is a fresh process and a fresh instance (a new Postgres database each time); the
 median of three runs per variant.
 
-`python -m bench instance` (env WANPERF_BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432;
+`python -m bench instance` (postgres-batched is what the project's Postgres instance runs: `instance/postgres_event_log.py`;
+env WANPERF_BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432;
 WANPERF_BENCH_INSTANCE_SITES, default 500)."""
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def _one(variant: str) -> float:
         deploy = yaml.safe_load((PROJECT / "deploy" / "dagster.yaml").read_text())
         overrides["event_log_storage"] = deploy["event_log_storage"]
     elif variant.startswith("postgres"):
+        # dagster-postgres as it ships; the batched variant only adds DAGSTER_EVENT_BATCH_SIZE
         overrides["storage"] = {"postgres": {"postgres_url": os.environ["BENCH_PG_DB_URL"]}}
     first, last = (
         dg.MultiPartitionKey({"day": "2025-11-26", "site": s})
@@ -114,7 +116,7 @@ def main() -> None:
     for variant in VARIANTS:
         times = [_measure(variant) for _ in range(REPEAT)]
         medians[variant] = statistics.median(times)
-        row(variant, f"{medians[variant]:.2f} s", "runs: " + ", ".join(f"{t:.1f}" for t in times))
+        row(variant, f"{medians[variant]:.2f} s", "  runs: " + ", ".join(f"{t:.1f}" for t in times))
     row("sqlite: stock / batched", f"{medians['sqlite'] / medians['sqlite-batched']:.1f}x")
     row(
         "postgres: stock / batched",

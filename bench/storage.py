@@ -205,12 +205,65 @@ def io_manager_path(client) -> None:
         row(f"compression={compression}", f"{per:,.0f}", f"{per / 2:,.0f}")
 
 
+def cluster_vs_single(single) -> None:
+    """The IO manager's bulk path on one server and on a Valkey cluster of three primaries (all
+    on this machine: the cluster pays for more round trips, one pipeline per node, and gains no
+    cores here; on separate machines it gains their memory and CPU)."""
+    import tempfile
+    from pathlib import Path
+
+    from wanperf_dagster_tests.valkey_cluster import valkey_cluster
+
+    print(f"\n== one server vs a cluster of 3 primaries: {N_KEYS} site-day partitions ==")
+    frame = site_day_frame(N_KEYS)
+    part_keys = [f"2026-11-26|{s}" for s in frame["site_id"].unique()]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    path = ["bench_cluster"]
+
+    def measure(client) -> tuple[float, float]:
+        def write():
+            slices = split_by_partition(table, ["ts", "site_id"], expected=part_keys)
+            store.put_tables(client, path, slices, None)
+
+        def load():
+            tables, missing = store.get_tables(client, path, part_keys)
+            assert not missing
+            store.concat_partitions(tables)
+
+        return best_of(write), best_of(load)
+
+    one = measure(single)
+    with (
+        tempfile.TemporaryDirectory(prefix="wanperf-bench-cluster-") as tmp,
+        valkey_cluster(Path(tmp)) as url,
+    ):
+        cluster = store.connect(url)
+        many = measure(cluster)
+        per_node = [n.redis_connection.dbsize() for n in cluster.get_primaries()]
+    row("", "one server s", "cluster s", "cluster/one")
+    row(
+        "write (one frame -> 2,000 keys)",
+        f"{one[0]:.3f}",
+        f"{many[0]:.3f}",
+        f"{many[0] / one[0]:.2f}",
+    )
+    row(
+        "load (2,000 keys -> one frame)",
+        f"{one[1]:.3f}",
+        f"{many[1]:.3f}",
+        f"{many[1] / one[1]:.2f}",
+    )
+    row(f"keys per primary ({len(per_node)})", ", ".join(f"{k:,}" for k in per_node))
+
+
 def main() -> None:
     with bench_redis() as (url, _server):
         client = store.connect(url)
         print(f"server: {store.server_info(client)}")
         raw_redis(client, url)
         io_manager_path(client)
+        client.flushdb()
+        cluster_vs_single(client)
         client.flushdb()
 
 

@@ -14,7 +14,7 @@ import yaml
 
 DEPLOY_YAML = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
 PG_ENV = "WANPERF_TEST_DAGSTER_PG_URL"
-_made: list[str] = []
+_made: list[tuple[str, str]] = []  # (server URL, database) to drop at exit
 
 
 def uses_postgres() -> bool:
@@ -37,25 +37,27 @@ def make_postgres_database() -> str:
     admin.close()
     if not _made:
         atexit.register(_drop_all)
-    _made.append(name)
+    _made.append((_server_url(), name))
     return f"{_server_url()}/{name}"
 
 
 def _drop_all() -> None:
     import psycopg2
 
-    try:
-        admin = psycopg2.connect(f"{_server_url()}/postgres")
-    except psycopg2.Error:
-        return
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        for name in _made:
+    for server, name in _made:
+        try:
+            admin = psycopg2.connect(f"{server}/postgres")
+        except psycopg2.Error:
+            continue
+        admin.autocommit = True
+        with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+        admin.close()
 
 
 def project_instance_overrides() -> dict:
     if uses_postgres():
-        return {"storage": {"postgres": {"postgres_url": make_postgres_database()}}}
+        from wanperf_dagster.instance.config import postgres_storages
+
+        return postgres_storages(make_postgres_database())
     return {"event_log_storage": yaml.safe_load(DEPLOY_YAML.read_text())["event_log_storage"]}

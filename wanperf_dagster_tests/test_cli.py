@@ -239,6 +239,41 @@ def test_the_instance_config_is_sized_to_the_cores(tmp_path):
     assert config["event_log_storage"]["class"] == "BatchedSqliteEventLogStorage"
 
 
+@pytest.mark.dagster
+def test_the_postgres_instance_from_the_settings(tmp_path, monkeypatch):
+    """WANPERF_DAGSTER_PG_URL: the file names the variable (never the password), the instance
+    loads on a database of its own, and its event log turns Dagster's event batching on."""
+    import socket
+
+    import dagster as dg
+    import yaml
+
+    from wanperf_dagster.instance.config import write_instance_config
+    from wanperf_dagster.settings import Settings
+    from wanperf_dagster_tests.instance_config import make_postgres_database
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        pytest.skip("no Postgres on 127.0.0.1:5432")
+    monkeypatch.setenv(
+        "WANPERF_TEST_DAGSTER_PG_URL",
+        os.environ.get("WANPERF_TEST_DAGSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432"),
+    )
+    url = make_postgres_database().replace("postgres@", "postgres:not-a-real-pw@", 1)
+    monkeypatch.setenv("WANPERF_DAGSTER_PG_URL", url)
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    path = write_instance_config(tmp_path, Settings.from_env({"WANPERF_DAGSTER_PG_URL": url}))
+    text = path.read_text()
+    assert "not-a-real-pw" not in text and "WANPERF_DAGSTER_PG_URL" in text
+    config = yaml.safe_load(text)
+    assert config["event_log_storage"]["class"] == "BatchedPostgresEventLogStorage"
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.get_runs() == []
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+
+
 @pytest.mark.parametrize(
     ("env", "names"),
     [

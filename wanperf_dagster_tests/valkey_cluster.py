@@ -23,15 +23,16 @@ def valkey_cluster(directory: Path, primaries: int = 3) -> Iterator[str]:
     binary = valkey_server_binary()
     procs: list[subprocess.Popen] = []
     ports: list[int] = []
+    buses: list[int] = []
     try:
         for n in range(primaries):
-            port = free_loopback_port()
+            port, bus = free_loopback_port(), free_loopback_port()
             node_dir = directory / f"node{n}"
             node_dir.mkdir(parents=True, exist_ok=True)
             conf = node_dir / "valkey.conf"
             conf.write_text(
                 # the bus port named: port + 10000 (the default) can pass 65535
-                f"port {port}\ncluster-port {free_loopback_port()}\n"
+                f"port {port}\ncluster-port {bus}\n"
                 f"bind 127.0.0.1\nprotected-mode yes\ndir {node_dir}\n"
                 "cluster-enabled yes\ncluster-config-file nodes.conf\n"
                 "cluster-node-timeout 5000\nappendonly no\nsave ''\n"
@@ -39,6 +40,7 @@ def valkey_cluster(directory: Path, primaries: int = 3) -> Iterator[str]:
             )
             procs.append(subprocess.Popen([str(binary), str(conf)], cwd=node_dir))
             ports.append(port)
+            buses.append(bus)
         clients = [redis.Redis(port=p, socket_timeout=5) for p in ports]
         for client in clients:
             _wait(client.ping, "a node to answer")
@@ -47,8 +49,8 @@ def valkey_cluster(directory: Path, primaries: int = 3) -> Iterator[str]:
             first = n * per_node
             last = SLOTS - 1 if n == primaries - 1 else first + per_node - 1
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
-        for port in ports[1:]:
-            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+        for port, bus in zip(ports[1:], buses[1:], strict=True):
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port, bus)
         for client in clients:
             _wait(
                 lambda c=client: (

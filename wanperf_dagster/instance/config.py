@@ -23,11 +23,34 @@ def instance_config(settings: Settings, cores: int | None = None) -> dict:
     config = yaml.safe_load(DEPLOY_YAML.read_text())
     config["concurrency"]["runs"]["max_concurrent_runs"] = cores or os.cpu_count() or 2
     if settings.dagster_pg_url:
-        # Postgres stores a batch of materializations in one statement itself; the batched
-        # SQLite log is for the embedded instance only
         config.pop("event_log_storage", None)
-        config["storage"] = {"postgres": {"postgres_url": {"env": "WANPERF_DAGSTER_PG_URL"}}}
+        config.update(postgres_storages({"env": "WANPERF_DAGSTER_PG_URL"}))
     return config
+
+
+def postgres_storages(postgres_url) -> dict:
+    """The instance's storages on Postgres: dagster-postgres's run and schedule storages, and
+    its event log with Dagster's event batching on (`postgres_event_log`). `postgres_url` is
+    a URL or `{"env": VARIABLE}` (the deployment's way: the password stays in the
+    environment)."""
+    url = {"postgres_url": postgres_url}
+    return {
+        "run_storage": {
+            "module": "dagster_postgres.run_storage",
+            "class": "PostgresRunStorage",
+            "config": url,
+        },
+        "event_log_storage": {
+            "module": "wanperf_dagster.instance.postgres_event_log",
+            "class": "BatchedPostgresEventLogStorage",
+            "config": url,
+        },
+        "schedule_storage": {
+            "module": "dagster_postgres.schedule_storage",
+            "class": "PostgresScheduleStorage",
+            "config": url,
+        },
+    }
 
 
 def write_instance_config(home: Path, settings: Settings, cores: int | None = None) -> Path:
