@@ -142,6 +142,72 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"stopped the embedded Redis; data kept in {started.dir}")
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from wanperf_dagster import alerts
+    from wanperf_dagster.sources import client_from_settings
+
+    settings = get_settings()
+    r = _redis()
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(r))
+    org = client.resolve_org_id()
+
+    def when(epoch) -> str:
+        if epoch is None:
+            return "-"
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+    if args.evaluate:
+        from wanperf_dagster.kpi import KpiConfig
+
+        assets = _asset_store()
+        sites_table = assets.latest("mist_sites")
+        sites = sites_table.to_pandas() if sites_table is not None else None
+        _, report = alerts.evaluate(
+            r,
+            org,
+            [s for s, _ in store.sites_by_age(r, org)],
+            int(client.clock()),
+            settings.interval_minutes,
+            alerts.AlertRules.from_settings(settings),
+            KpiConfig.for_sites(sites),
+            alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
+            links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
+        )
+        print(
+            f"evaluated: {report.open} open, {len(report.opened)} newly told, "
+            f"{len(report.recovered)} recovered, {len(report.errors)} undelivered, "
+            f"{report.dead_lettered} dead-lettered"
+        )
+    if args.dead_letters:
+        letters = alerts.dead_letters(r, org, args.limit)
+        print(f"{len(letters)} dead letter(s), newest first")
+        for d in letters:
+            i = d["incident"]
+            print(
+                f"  {when(d['at'])}  {d['destination']:<11} {d['event']:<9} {i['kind']:<10}"
+                f" {i['site_name']}  {i['circuit_id'] or ''}  ({d['error']}, {d['attempts']} tries)"
+            )
+        return 0
+    if args.history:
+        past = alerts.alert_history(r, org, args.limit)
+        print(f"{len(past)} cleared incident(s), newest first")
+        for h in past:
+            print(
+                f"  {when(h['since'])} → {when(h['cleared_at'])}  {h['kind']:<10} {h['site_name']}"
+                f"  {h['circuit_id'] or ''}  {h['detail']}"
+            )
+        return 0
+    open_now = sorted(alerts.open_alerts(r, org), key=lambda i: (i.kind, i.site_name))
+    print(f"{len(open_now)} open incident(s)")
+    for i in open_now[: args.limit]:
+        print(
+            f"  since {when(i.since)}  {i.kind:<10} {i.site_name}  {i.circuit_id or ''}  {i.detail}"
+        )
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -721,6 +787,23 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("-n", type=positive_count, default=10, help="how many circuits (>= 1)")
     top.set_defaults(func=cmd_top)
 
+    alerts_cmd = sub.add_parser(
+        "alerts",
+        help="open incidents, their history and the dead-letter list",
+        description="The incidents open as of the last evaluation (`wan_alerts` runs one after"
+        " every sweep), the ones that cleared, and the messages no webhook took.",
+        epilog="examples:\n  wanperf alerts\n  wanperf alerts --history -n 20\n"
+        "  wanperf alerts --dead-letters\n  wanperf alerts --evaluate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    shown = alerts_cmd.add_mutually_exclusive_group()
+    shown.add_argument("--history", action="store_true", help="incidents that cleared")
+    shown.add_argument("--dead-letters", action="store_true", help="messages no webhook took")
+    alerts_cmd.add_argument(
+        "--evaluate", action="store_true", help="evaluate the rules now and send (as after a sweep)"
+    )
+    alerts_cmd.add_argument("-n", "--limit", type=positive_count, default=50, help="rows to show")
+    alerts_cmd.set_defaults(func=cmd_alerts)
     dashboard = sub.add_parser(
         "dashboard",
         help="the NOC dashboard: WAN overview, site search, time series, open alerts",

@@ -1,9 +1,17 @@
 """Alerts: incidents from the freshest samples (`rules`), told once to webhooks (`notify`) with the
 open ones kept in Redis (`state`). No Dagster here: the `wan_alerts` asset runs it after a sweep."""
 
-from .notify import Destination, NotifyError, destinations, message, slack_message
+from .evaluate import evaluate
+from .notify import (
+    Destination,
+    NotifyError,
+    destinations,
+    incident_links,
+    message,
+    slack_message,
+)
 from .rules import KINDS, LOOKBACK_S, AlertRules, Incident, epoch_seconds, open_incidents
-from .state import DispatchReport, dispatch, open_alerts
+from .state import DispatchReport, alert_history, dead_letters, dispatch, open_alerts
 
 __all__ = [
     "KINDS",
@@ -13,9 +21,13 @@ __all__ = [
     "DispatchReport",
     "Incident",
     "NotifyError",
+    "alert_history",
+    "dead_letters",
     "destinations",
     "dispatch",
     "epoch_seconds",
+    "evaluate",
+    "incident_links",
     "message",
     "open_alerts",
     "open_incidents",

@@ -39,6 +39,14 @@ def destinations(json_urls: tuple[str, ...], slack_urls: tuple[str, ...]) -> lis
     ]
 
 
+def incident_links(dashboard_url: str, dagster_url: str, incident: Incident) -> dict[str, str]:
+    """Where a person looks next: the site's page on the dashboard, the asset in Dagster."""
+    return {
+        "dashboard": f"{dashboard_url}/site/{incident.site_id}",
+        "dagster": f"{dagster_url}/assets/wan_alerts",
+    }
+
+
 def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 

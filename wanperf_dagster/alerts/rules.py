@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from wanperf_dagster.kpi import KpiConfig
+from wanperf_dagster.settings import Settings
 
 KINDS = ("down", "congested", "flapping", "loss", "latency", "on_backup")
 
@@ -29,6 +30,17 @@ class AlertRules:
     loss_pct: float = 1.0  # the top loss tier of the KPIs
     latency_ms: float = 150.0  # the top latency tier of the KPIs
     quality_minutes: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertRules:
+        return cls(
+            down_minutes=settings.alert_down_minutes,
+            congested_minutes=settings.alert_congested_minutes,
+            flaps_per_hour=settings.alert_flaps_per_hour,
+            quality_minutes=settings.alert_quality_minutes,
+            loss_pct=settings.alert_loss_pct,
+            latency_ms=settings.alert_latency_ms,
+        )
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,9 @@ TEMPLATES = {
  .muted{color:#6b7280;font-size:12px} .fig{background:#fff;margin:10px 0;padding:6px;border-radius:6px}
 </style></head><body>
 <header><a href="/">wanperf NOC</a>
-<form class="inline" action="/search"><input name="q" placeholder="site name or id" value="{{ q|default('') }}" size="28"><button>Search</button></form>
-<form class="inline" method="get">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
+<form class="inline" action="/search" id="search"><input name="q" placeholder="site name or id" value="{{ q|default('') }}" size="28">
+ <input type="hidden" name="from" value="{{ rng.start }}"><input type="hidden" name="to" value="{{ rng.end }}"><button>Search</button></form>
+<form class="inline" method="get" id="range">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
  from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
 <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
 <main>{% block main %}{% endblock %}
@@ -72,6 +73,10 @@ TEMPLATES = {
 {% for r in regions %}<tr><td><a href="{{ r.link }}">{{ r.region }}</a></td><td class="num">{{ r.circuits }}</td><td class="num">{{ "%.2f"|format(r.availability_pct) }}</td><td class="num">{{ "%.1f"|format(r.util_p95_pct) }}</td><td class="num">{{ r.days }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">No region KPIs for these days yet: materialize <code>region_kpis</code>.</p>{% endif %}
 {{ region_fig|safe }}
+<h2>Worst sites ({{ worst_sites_day }}) <a class="muted" href="{{ links.circuit_kpis }}">circuit_kpis ↗</a></h2>
+{% if worst_sites|length %}<table><tr><th>site</th><th>region</th><th class="num">circuits</th><th class="num">availability %</th><th class="num">down min</th><th class="num">circuits down</th><th class="num">flaps</th><th class="num">min ≥ 90 %</th></tr>
+{% for w in worst_sites %}<tr><td><a href="{{ w.link }}">{{ w.name }}</a></td><td>{{ w.region }}</td><td class="num">{{ w.circuits }}</td><td class="num">{{ w.availability_pct }}</td><td class="num">{{ w.down_minutes }}</td><td class="num">{{ w.circuits_down }}</td><td class="num">{{ w.flaps }}</td><td class="num">{{ w.minutes_above_90 }}</td></tr>{% endfor %}</table>
+{% else %}<p class="muted">No circuit KPIs for these days yet.</p>{% endif %}
 <h2>Worst circuits ({{ worst_day }}) <a class="muted" href="{{ links.top_offenders }}">top_offenders ↗</a></h2>
 {% if worst|length %}<table><tr><th>KPI</th><th>#</th><th>site</th><th>circuit</th><th class="num">value</th></tr>
 {% for w in worst %}<tr><td>{{ w.kpi }}</td><td>{{ w.rank }}</td><td><a href="{{ w.link }}">{{ w.site_name }}</a></td><td>{{ w.circuit_id }}</td><td class="num">{{ w.value }}</td></tr>{% endfor %}</table>
@@ -146,6 +151,7 @@ class Dashboard:
         alerts = self.data.open_alerts()
         regions = self.data.regions(rng)
         worst = self.data.worst(rng)
+        worst_sites = self.data.worst_sites(rng)
         region_rows = [
             {**r, "link": "/search?" + urlencode({"region": r["region"], "q": ""})}
             for r in regions.to_dict("records")
@@ -181,10 +187,19 @@ class Dashboard:
             regions=region_rows,
             region_fig=_region_figure(regions),
             worst=worst_rows,
+            worst_sites=[
+                {
+                    **{k: _round(v) if isinstance(v, float) else v for k, v in w.items()},
+                    "link": self.site_link(w["site_id"], rng),
+                }
+                for w in worst_sites.to_dict("records")
+            ],
+            worst_sites_day=str(worst_sites["day"].iloc[0]) if len(worst_sites) else "",
             worst_day=worst["day"].iloc[0] if len(worst) else rng.end.isoformat(),
             links={
                 "region_kpis": self.asset_link("region_kpis", rng.end.isoformat()),
                 "top_offenders": self.asset_link("top_offenders", rng.end.isoformat()),
+                "circuit_kpis": self.asset_link("circuit_kpis"),
             },
         )
 

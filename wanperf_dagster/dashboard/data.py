@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore
 
 SAMPLE_DAYS = 7
@@ -103,8 +104,12 @@ class DashboardData:
         return frame[frame["window_hours"] == 3]
 
     def open_alerts(self) -> pd.DataFrame:
+        """The incidents open at the last evaluation (`wan_alerts`, which also holds history)."""
         table = self.assets.latest("wan_alerts")
-        return pd.DataFrame() if table is None else table.to_pandas()
+        if table is None or table.num_rows == 0:
+            return pd.DataFrame()
+        frame = table.to_pandas()
+        return frame[frame["status"] == "open"] if "status" in frame else frame
 
     def regions(self, rng: Range) -> pd.DataFrame:
         """Per region over the range: availability (weighted by observed minutes) and the mean of
@@ -133,6 +138,23 @@ class DashboardData:
             if loaded.found and loaded.table.num_rows:
                 return loaded.table.to_pandas().assign(day=day)
         return pd.DataFrame()
+
+    def worst_sites(self, rng: Range, n: int = 10) -> pd.DataFrame:
+        """The range's last day with KPIs, per site (every circuit's minutes summed): lowest
+        availability first, then most minutes down."""
+        sites = self.sites()
+        for day in reversed(rng.days):
+            loaded = self.assets.load_site_days("circuit_kpis", [day], sites["site_key"].tolist())
+            if loaded.found:
+                break
+        else:
+            return pd.DataFrame()
+        per_site = kpi.site_daily_kpis(loaded.table.to_pandas())
+        per_site["site_id"] = per_site["site_id"].astype(str)
+        ranked = per_site.sort_values(
+            ["availability_pct", "down_minutes"], ascending=[True, False], na_position="last"
+        ).head(n)
+        return ranked.merge(sites[["site_id", "name"]], on="site_id", how="left")
 
     # one site -----------------------------------------------------------------------------------
     def site_series(self, site: pd.Series, rng: Range) -> tuple[str, pd.DataFrame]:
@@ -181,4 +203,5 @@ class DashboardData:
         out["availability_pct"] = np.where(
             out["observed"] > 0, out["up"] / out["observed"] * 100, np.nan
         )
+        out["speed_mbps"] = out["speed_mbps"].astype("Int64")
         return out.drop(columns=["up", "observed"]).reset_index()

@@ -529,6 +529,16 @@ class MistSimulator:
                         "request_limit": self.config.rate_limit,
                     },
                 )
+        if path == "/admin/inject":
+            try:
+                injection = self.inject(
+                    q["circuit_id"], q["kind"], int(float(q["start"])), int(float(q["end"]))
+                )
+            except KeyError as exc:
+                raise ApiError(400, {"detail": f"missing {exc.args[0]}"}) from None
+            except ValueError as exc:
+                raise ApiError(400, {"detail": str(exc)}) from None
+            return 200, {}, {**asdict(injection), "circuit_id": q["circuit_id"]}
         if path == "/admin/org":
             return (
                 200,
@@ -542,6 +552,16 @@ class MistSimulator:
                 },
             )
         raise ApiError(404, {"detail": "Not found."})
+
+    def inject(self, circuit_id: str, kind: str, start: int, end: int):
+        """Force an incident onto a WAN circuit for [start, end) (`World.inject`): `down`,
+        `congest` or `flap`. The served stats and the ground truth both show it."""
+        wan = self.org.wan_port_indices().tolist()
+        ports = [i for i in wan if self.org.circuit_id(i) == circuit_id]
+        if not ports:
+            raise ValueError(f"no WAN circuit {circuit_id}")
+        with self._lock:
+            return self.world.inject(ports[0], kind, start, end)
 
     def truth(self, circuit_id=None, site_id=None, day=None, start=None, minutes=1440):
         """Ground truth, minute by minute, for one circuit, one site or the whole org's WAN ports."""

@@ -26,6 +26,8 @@ Model, per WAN circuit:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -67,6 +69,22 @@ def _u(*parts) -> np.ndarray:
     return (_mix(*parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+INJECTED_KINDS = ("down", "congest", "flap")
+FLAP_PERIOD_S = 300  # an injected flapping port bounces every 5 minutes...
+FLAP_DOWN_S = 20  # ...for 20 seconds
+
+
+@dataclass(frozen=True)
+class Injection:
+    """An incident forced onto one port for [start, end): `down` (an outage), `congest` (the
+    port runs at 96 % of its speed) or `flap` (a 20-second bounce every 5 minutes)."""
+
+    port: int
+    kind: str
+    start: int
+    end: int
+
+
 class World:
     """State of the org's ports at any instant (epoch seconds, UTC)."""
 
@@ -74,6 +92,48 @@ class World:
         self.org = org
         self.seed = np.uint64(org.seed)
         self.a = org.arrays
+        self.injections: list[Injection] = []
+
+    def inject(self, port: int, kind: str, start: int, end: int) -> Injection:
+        """Force an incident onto a port (tests and demos); the ground truth shows it too."""
+        if kind not in INJECTED_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(INJECTED_KINDS)}")
+        if end <= start:
+            raise ValueError("end must be after start")
+        injection = Injection(int(port), kind, int(start), int(end))
+        self.injections.append(injection)
+        return injection
+
+    def _injected(self, kind: str, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Where an injection of the kind holds (per port and instant)."""
+        on = np.zeros(len(ports), dtype=bool)
+        for inj in self.injections:
+            if inj.kind != kind:
+                continue
+            hit = (ports == inj.port) & (t >= inj.start) & (t < inj.end)
+            if kind == "flap":
+                hit &= (t - inj.start) % FLAP_PERIOD_S < FLAP_DOWN_S
+            on |= hit
+        return on
+
+    def _injected_last_flap(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The latest change an injection made at or before t (-1 when none)."""
+        best = np.full(len(ports), -1, dtype=np.int64)
+        for inj in self.injections:
+            mine = (ports == inj.port) & (t >= inj.start)
+            if not mine.any():
+                continue
+            if inj.kind == "flap":
+                last = np.minimum(t, inj.end - 1)
+                k = (last - inj.start) // FLAP_PERIOD_S
+                bounce = inj.start + k * FLAP_PERIOD_S
+                change = np.where(last - bounce >= FLAP_DOWN_S, bounce + FLAP_DOWN_S, bounce)
+            elif inj.kind == "down":
+                change = np.where(t >= inj.end, inj.end, inj.start)
+            else:
+                continue
+            best = np.where(mine, np.maximum(best, change), best)
+        return best
 
     # events -------------------------------------------------------------------------------
     def _active(self, ports: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -145,6 +205,28 @@ class World:
             best = np.where(ok, np.maximum(best, events), best)
         return best
 
+    def _injected_events(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Up/down changes injections make in [t, t+60)."""
+        n = np.zeros(len(ports), dtype=np.int64)
+        for inj in self.injections:
+            mine = ports == inj.port
+            if inj.kind == "down":
+                edges = np.array([inj.start, inj.end])
+            elif inj.kind == "flap":
+                starts = np.arange(inj.start, inj.end, FLAP_PERIOD_S)
+                edges = np.concatenate([starts, np.minimum(starts + FLAP_DOWN_S, inj.end)])
+            else:
+                continue
+            edges = np.sort(edges)
+            lo = np.searchsorted(edges, t, side="left")
+            hi = np.searchsorted(edges, t + 60, side="left")
+            n += np.where(mine, hi - lo, 0)
+        return n
+
+    def _last_flapped_with_injections(self, ports, t, boot) -> np.ndarray:
+        best = self.last_flapped(ports, t, boot)
+        return np.maximum(best, self._injected_last_flap(ports, t)) if self.injections else best
+
     def _down(self, ports: np.ndarray, t: np.ndarray, boot: np.ndarray) -> np.ndarray:
         hours = (t // HOUR)[:, None] - np.arange(OUTAGE_LOOKBACK_H + 1)[None, :]
         start, end = self._outages(ports[:, None], hours)
@@ -193,6 +275,8 @@ class World:
         devs = a["dev"][ports]
         boot = self.last_reboot(devs, t)
         down = self._down(ports, t, boot)
+        if self.injections:
+            down |= self._injected("down", ports, t) | self._injected("flap", ports, t)
         util = self._own_util(ports, t)
 
         # failover: the backup carries the primary's traffic while the primary is down
@@ -203,10 +287,14 @@ class World:
             tb = t[is_backup]
             prim_boot = self.last_reboot(a["dev"][prim], tb)
             prim_down = self._down(prim, tb, prim_boot)
+            if self.injections:
+                prim_down |= self._injected("down", prim, tb) | self._injected("flap", prim, tb)
             load = self._own_util(prim, tb) * a["speed"][prim] / a["speed"][ports][is_backup]
             carried[is_backup] = np.where(prim_down, load, 0.0)
         failover = carried > 0
         util = np.where(down, 0.0, np.clip(util + carried, 0.0, 1.0))
+        if self.injections:
+            util = np.where(self._injected("congest", ports, t) & ~down, np.fmax(util, 0.96), util)
 
         speed = a["speed"][ports].astype(np.float64)
         rx_bps = np.round(util * speed * 1e6).astype(np.int64)
@@ -257,7 +345,9 @@ class World:
             "jitter": np.round(jitter, 2),
             "loss": np.round(loss, 2),
             "has_quality": a["has_quality"][ports] & ~down,
-            "last_flapped": self.last_flapped(ports, t, boot) if last_flapped else None,
+            "last_flapped": self._last_flapped_with_injections(ports, t, boot)
+            if last_flapped
+            else None,
             "boot": boot,
         }
 
@@ -331,4 +421,6 @@ class World:
             + ((reboot >= t) & (reboot < t + 60))
             + ((reboot + REBOOT_DOWN_S >= t) & (reboot + REBOOT_DOWN_S < t + 60))
         )
+        if self.injections:
+            n = n + self._injected_events(ports, t)
         return n.astype(np.int64)

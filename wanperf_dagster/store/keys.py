@@ -85,3 +85,13 @@ def alerts_open(org_id: str) -> str:
 
 def alerts_lock(org_id: str) -> str:
     return f"{NAMESPACE}:alerts:{{{org_id}}}:lock"
+
+
+def alerts_history(org_id: str) -> str:
+    """List, newest first: the incidents that cleared (JSON each)."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:history"
+
+
+def alerts_dead(org_id: str) -> str:
+    """List, newest first: alert messages no destination took after every retry."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:dead"

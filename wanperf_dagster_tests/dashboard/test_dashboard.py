@@ -15,19 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 import requests
 from starlette.testclient import TestClient
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
+from wanperf_dagster.dagster_io.storage import site_day_key
 from wanperf_dagster.dashboard import build_app
-from wanperf_dagster.settings import Settings, get_settings
-from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.settings import Settings
 from wanperf_dagster.store import keys
-from wanperf_dagster_tests.sim_samples import world_samples
 
 pytestmark = [pytest.mark.storage]
 
@@ -35,49 +31,6 @@ DAY0 = 1_764_115_200  # 2025-11-26
 DAY = "2025-11-26"
 TODAY = dt.date(2025, 11, 26)
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _table(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-@pytest.fixture
-def org_day(redis_client):
-    """Eight sites' day: samples, KPIs and rollups saved through the storage API."""
-    world = World(build_org(seed=11, n_sites=8))
-    sites = pd.DataFrame(
-        {
-            "site_id": [s.id for s in world.org.sites],
-            "name": [s.name for s in world.org.sites],
-            "region": [f"R{k % 2}" for k in range(len(world.org.sites))],
-        }
-    )
-    config = kpi.KpiConfig.for_sites(sites)
-    samples = world_samples(world, DAY0, 144)
-    hourly, daily = kpi.circuit_kpis(samples, 10, config)
-    assets = AssetStore.from_settings(get_settings(), client=redis_client)
-    assets.save("mist_sites", {None: _table(sites)}, None)
-    keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}
-    assets.register_site_keys(list(keys_of.values()))
-
-    def by_site(frame):
-        return {
-            site_day_key(DAY, keys_of[str(s)]): _table(rows)
-            for s, rows in frame.groupby("site_id", observed=True)
-        }
-
-    for asset, frame in (
-        ("site_snapshots", samples),
-        ("circuit_kpis", daily),
-        ("circuit_kpis_hourly", hourly),
-    ):
-        assets.save(asset, by_site(frame), 3600, keep_history=True)
-    assets.save("region_kpis", {DAY: _table(kpi.region_daily_kpis(daily, config))}, 3600)
-    worst, _ = kpi.offender_rows(daily, ["availability_pct", "util_p95_pct"], 5)
-    assets.save("top_offenders", {DAY: _table(worst)}, 3600)
-    status = kpi.window_kpis(samples, 10, config=config)
-    assets.save("wan_status_now", {None: _table(status)}, 3600)
-    return assets, sites, daily, keys_of
 
 
 @pytest.fixture
@@ -104,6 +57,16 @@ def test_the_overview_names_sites_and_regions(client, org_day):
     )
     circuits = daily["circuit_id"].nunique()
     assert re.search(rf"circuits<b>{circuits}</b>", page)
+    # the worst sites: lowest availability first, by name, with their figures
+    per_site = kpi.site_daily_kpis(daily).sort_values(
+        ["availability_pct", "down_minutes"], ascending=[True, False]
+    )
+    section = page.split("Worst sites", 1)[1].split("Worst circuits", 1)[0]
+    first = per_site.iloc[0]
+    assert section.index(str(first["site_name"])) < section.index(
+        str(per_site.iloc[1]["site_name"])
+    )
+    assert f">{round(float(first['availability_pct']), 2)}<" in section
 
 
 def test_search_by_name_or_id(client, org_day):

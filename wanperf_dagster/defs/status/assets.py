@@ -6,7 +6,7 @@ import pandas as pd
 from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.settings import Settings, get_settings
+from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store import sites_by_age
 
@@ -67,29 +67,29 @@ def wan_status_now(
     return status
 
 
-def alert_rules(settings: Settings) -> alerts.AlertRules:
-    return alerts.AlertRules(
-        down_minutes=settings.alert_down_minutes,
-        congested_minutes=settings.alert_congested_minutes,
-        flaps_per_hour=settings.alert_flaps_per_hour,
-        quality_minutes=settings.alert_quality_minutes,
-        loss_pct=settings.alert_loss_pct,
-        latency_ms=settings.alert_latency_ms,
-    )
+HISTORY_ROWS = 5000  # cleared incidents kept in the asset's value (Redis keeps 10,000)
 
 
-def incident_links(settings: Settings, incident: alerts.Incident) -> dict[str, str]:
-    """Where a person looks next: the site's page on the dashboard, the asset in Dagster."""
-    return {
-        "dashboard": f"{settings.dashboard_url}/site/{incident.site_id}",
-        "dagster": f"{settings.dagster_url}/assets/wan_alerts",
-    }
+INCIDENT_COLUMNS = [
+    "status",
+    "kind",
+    "site_id",
+    "site_name",
+    "circuit_id",
+    "since",
+    "cleared_at",
+    "value",
+    "detail",
+]
 
 
-def incidents_frame(incidents: list[alerts.Incident]) -> pd.DataFrame:
-    columns = ["kind", "site_id", "site_name", "circuit_id", "since", "value", "detail"]
-    frame = pd.DataFrame([vars(i) for i in incidents], columns=columns)
-    frame["since"] = pd.to_datetime(frame["since"], unit="s", utc=True)
+def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd.DataFrame:
+    """The open incidents, then those that cleared (newest first): the alert history."""
+    rows = [{**vars(i), "status": "open", "cleared_at": None} for i in incidents]
+    rows += [{**h, "status": "cleared"} for h in history]
+    frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
+    for column in ("since", "cleared_at"):
+        frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="s", utc=True)
     return frame
 
 
@@ -114,33 +114,32 @@ def wan_alerts(
     client = mist.get_client(budget=redis.get_client())
     org = client.resolve_org_id()
     sites = [s for s, _ in sites_by_age(r, org)]
-    now = client.clock()
-    days = sorted({sample_store.day_of(now), sample_store.day_of(now - alerts.LOOKBACK_S)})
-    samples = sample_store.read_site_days(r, [(d, s) for d in days for s in sites])
-    config = kpi.KpiConfig.for_sites(mist_sites)
-    incidents = alerts.open_incidents(
-        samples, settings.interval_minutes, alert_rules(settings), config, now=int(now)
-    )
-    report = alerts.dispatch(
+    incidents, report = alerts.evaluate(
         r,
         org,
-        incidents,
+        sites,
+        int(client.clock()),
+        settings.interval_minutes,
+        alerts.AlertRules.from_settings(settings),
+        kpi.KpiConfig.for_sites(mist_sites),
         alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
-        at=int(now),
-        links=lambda i: incident_links(settings, i),
+        links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
     )
     for error in report.errors:
         context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
-    frame = incidents_frame(incidents)
+    frame = incidents_frame(incidents, alerts.alert_history(r, org, limit=HISTORY_ROWS))
+    now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(
         {
             "open": len(incidents),
             "opened": len(report.opened),
             "recovered": len(report.recovered),
             "undelivered": len(report.errors),
-            **{f"open_{kind}": int((frame["kind"] == kind).sum()) for kind in alerts.KINDS},
+            "dead_lettered": report.dead_lettered,
+            "dagster/row_count": len(frame),
+            **{f"open_{kind}": int((now_open["kind"] == kind).sum()) for kind in alerts.KINDS},
             "open_incidents": circuit_table(
-                frame, ["kind", "site_name", "circuit_id", "detail", "since"], n=20
+                now_open, ["kind", "site_name", "circuit_id", "detail", "since"], n=20
             ),
             "dashboard": dg.MetadataValue.url(settings.dashboard_url),
         }

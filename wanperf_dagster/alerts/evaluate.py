@@ -1,0 +1,36 @@
+"""One evaluation, as the `wan_alerts` asset (and `wanperf alerts --evaluate`) runs it after a
+sweep: the last two hours of samples of the given sites, the rules, then the dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import redis
+
+from wanperf_dagster.kpi import KpiConfig
+from wanperf_dagster.store import samples as sample_store
+
+from .notify import Destination
+from .rules import LOOKBACK_S, AlertRules, Incident, open_incidents
+from .state import DispatchReport, dispatch
+
+
+def evaluate(
+    client: redis.Redis,
+    org_id: str,
+    site_ids: Sequence[str],
+    now: int,
+    interval_minutes: int,
+    rules: AlertRules,
+    config: KpiConfig,
+    destinations: Sequence[Destination],
+    links: Callable[[Incident], dict[str, str]] = lambda i: {},
+    **dispatch_options,
+) -> tuple[list[Incident], DispatchReport]:
+    days = sorted({sample_store.day_of(now), sample_store.day_of(now - LOOKBACK_S)})
+    samples = sample_store.read_site_days(client, [(d, s) for d in days for s in site_ids])
+    incidents = open_incidents(samples, interval_minutes, rules, config, now=now)
+    report = dispatch(
+        client, org_id, incidents, destinations, at=now, links=links, **dispatch_options
+    )
+    return incidents, report

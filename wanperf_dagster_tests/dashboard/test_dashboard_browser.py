@@ -1,0 +1,119 @@
+"""The NOC dashboard in a real browser (headless Debian Chromium, Playwright), served by
+`wanperf dashboard` over a store holding a simulated org's day: open the overview, search a site
+by name, open a circuit, change the range and see the series redraw; the figures in the page
+equal the stored KPIs. Screenshots go to test-artifacts/ (the README's come from there)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.browser, pytest.mark.storage]
+
+CHROMIUM = os.environ.get("WANPERF_CHROMIUM", "/usr/bin/chromium")
+PROJECT = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT / "test-artifacts"
+DAY = "2025-11-26"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard(org_day, redis_url):
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip(f"browser test skipped: no Chromium at {CHROMIUM} (.ci/run installs it)")
+    pytest.importorskip("playwright.sync_api", reason="browser test skipped: no playwright")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
+        "WANPERF_REDIS_URL": redis_url,
+        "WANPERF_DASHBOARD_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wanperf"), "dashboard"],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_search_open_a_circuit_change_the_range(dashboard, org_day):
+    from playwright.sync_api import sync_playwright
+
+    _, sites, daily, _ = org_day
+    site = sites.iloc[4]
+    rows = daily[daily["site_id"].astype(str) == site["site_id"]].sort_values("circuit_id")
+    circuit = str(rows["circuit_id"].iloc[0])
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=["--no-sandbox"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{dashboard}/?from={DAY}&to={DAY}")
+        page.wait_for_selector("#regions-fig .main-svg")
+        assert page.locator("text=WAN overview").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+
+        # search by name (lower case, a part of it): one match goes straight to the site
+        page.fill("#search input[name=q]", site["name"].lower()[2:])
+        page.click("#search button")
+        page.wait_for_url(f"**/site/{site['site_id']}**")
+        assert page.locator("h1").inner_text().startswith(site["name"])
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+
+        # the circuit's row links to its figure; its numbers are the stored KPIs
+        page.click(f"a[href='#c-{''.join(c if c.isalnum() else '-' for c in circuit)}']")
+        table = page.locator("table").first
+        stored = rows.iloc[0]
+        cells = table.locator("tr").nth(1).locator("td").all_inner_texts()
+        assert cells[0] == circuit
+        assert float(cells[3]) == round(float(stored["availability_pct"]), 2)
+        assert int(float(cells[4])) == int(stored["down_minutes"])
+        assert int(float(cells[5])) == int(stored["flaps"])
+        assert float(cells[6]) == round(float(stored["util_p95_pct"]), 2)
+        figures = page.locator(".js-plotly-plot").count()
+        assert figures == len(rows)
+        points_day = page.evaluate(
+            "() => document.querySelector('.js-plotly-plot').data[0].x.length"
+        )
+        page.screenshot(path=str(ARTIFACTS / "dashboard-site.png"), full_page=True)
+
+        # a month: the page redraws from the hourly KPIs
+        page.fill("#range input[name=from]", "2025-11-01")
+        page.click("#range button")
+        page.wait_for_url("**from=2025-11-01**")
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        assert page.locator("text=hourly KPIs").count() == 1
+        points_month = page.evaluate(
+            "() => document.querySelector('.js-plotly-plot').data[0].x.length"
+        )
+        assert points_day == 144 and points_month == 24  # a day's samples, then its hours
+        browser.close()
