@@ -147,40 +147,49 @@ def open_incidents(
         lambda c, held: float(held),
         lambda c, held: f"down for {held} min",
     )
-    util = _utilisation(frame)
-    frame["_util"] = util
-    last_util = frame.groupby("circuit_id", sort=False)["_util"].last()
-    lasting(
-        "congested",
-        util >= rules.congested_pct,
-        rules.congested_minutes,
-        lambda c, held: round(float(last_util[c]), 1),
-        lambda c, held: (
-            f"utilisation ≥ {rules.congested_pct:g} % for {held} min (now {last_util[c]:.1f} %)"
+    # (kind, the figure, when it trips, minutes it must last, how it reads)
+    figures = (
+        (
+            "congested",
+            _utilisation(frame),
+            rules.congested_pct,
+            rules.congested_minutes,
+            "utilisation ≥ {:g} %",
+            "{:.1f} %",
+            1,
+        ),
+        (
+            "loss",
+            frame["loss_pct"].astype("float64"),
+            rules.loss_pct,
+            rules.quality_minutes,
+            "loss > {:g} %",
+            "{:.2f} %",
+            2,
+        ),
+        (
+            "latency",
+            frame["latency_ms"].astype("float64"),
+            rules.latency_ms,
+            rules.quality_minutes,
+            "latency > {:g} ms",
+            "{:.0f} ms",
+            1,
         ),
     )
-    loss = frame["loss_pct"].astype("float64")
-    frame["_loss"] = loss
-    last_loss = frame.groupby("circuit_id", sort=False)["_loss"].last()
-    lasting(
-        "loss",
-        (loss > rules.loss_pct) & ~down,
-        rules.quality_minutes,
-        lambda c, held: round(float(last_loss[c]), 2),
-        lambda c, held: f"loss > {rules.loss_pct:g} % for {held} min (now {last_loss[c]:.2f} %)",
-    )
-    latency = frame["latency_ms"].astype("float64")
-    frame["_latency"] = latency
-    last_latency = frame.groupby("circuit_id", sort=False)["_latency"].last()
-    lasting(
-        "latency",
-        (latency > rules.latency_ms) & ~down,
-        rules.quality_minutes,
-        lambda c, held: round(float(last_latency[c]), 1),
-        lambda c, held: (
-            f"latency > {rules.latency_ms:g} ms for {held} min (now {last_latency[c]:.0f} ms)"
-        ),
-    )
+    for kind, figure, tier, minutes, rule, shown, places in figures:
+        last = figure.groupby(frame["circuit_id"], sort=False).last()
+        # congestion counts at its tier; loss and latency above it, and only while up
+        trips = figure >= tier if kind == "congested" else (figure > tier) & ~down
+        lasting(
+            kind,
+            trips,
+            minutes,
+            lambda c, held, last=last, places=places: round(float(last[c]), places),
+            lambda c, held, last=last, rule=rule, tier=tier, shown=shown: (
+                f"{rule.format(tier)} for {held} min (now {shown.format(last[c])})"
+            ),
+        )
     incidents += _flapping(frame, rules, now, site_of, name)
     incidents += _on_backup(frame, config, name)
     return sorted(incidents, key=lambda i: (KINDS.index(i.kind), i.site_name, i.key))

@@ -56,6 +56,11 @@ def _date(text: str | None) -> dt.date | None:
         return None
 
 
+def _availability(summed: pd.DataFrame) -> np.ndarray:
+    """up / observed minutes, % (empty where nothing was observed), as the KPIs define it."""
+    return np.where(summed["observed"] > 0, summed["up"] / summed["observed"] * 100, np.nan)
+
+
 class DashboardData:
     def __init__(self, assets: AssetStore):
         self.assets = assets
@@ -126,9 +131,7 @@ class DashboardData:
             circuits=("circuits", "max"),
             days=("day", "nunique"),
         )
-        out["availability_pct"] = np.where(
-            out["observed"] > 0, out["up"] / out["observed"] * 100, np.nan
-        )
+        out["availability_pct"] = _availability(out)
         return out.reset_index()[["region", "circuits", "availability_pct", "util_p95_pct", "days"]]
 
     def worst(self, rng: Range) -> pd.DataFrame:
@@ -200,8 +203,6 @@ class DashboardData:
             latency_avg_ms=("latency_avg_ms", "mean"),
             loss_avg_pct=("loss_avg_pct", "mean"),
         )
-        out["availability_pct"] = np.where(
-            out["observed"] > 0, out["up"] / out["observed"] * 100, np.nan
-        )
+        out["availability_pct"] = _availability(out)
         out["speed_mbps"] = out["speed_mbps"].astype("Int64")
         return out.drop(columns=["up", "observed"]).reset_index()

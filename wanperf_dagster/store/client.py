@@ -50,27 +50,19 @@ def connect(
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
     )
+    options = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": health_check_interval,
+        "max_connections": max_connections,
+        "retry": retry,
+    }
     if is_cluster_url(url):
         # redis-py's cluster client: slots discovered from the node, each pipeline split per
-        # node, MOVED/ASK followed; every multi-key command here stays within one hash slot
-        return RedisCluster.from_url(
-            url.replace(CLUSTER_SUFFIX, "", 1),
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=connect_timeout,
-            socket_keepalive=True,
-            health_check_interval=health_check_interval,
-            max_connections=max_connections,
-            retry=retry,
-        )
-    pool = redis.ConnectionPool.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        socket_keepalive=True,
-        health_check_interval=health_check_interval,
-        max_connections=max_connections,
-        retry=retry,
-    )
+        # node, MOVED/ASK followed; no command here touches two keys (docs/storage.md)
+        return RedisCluster.from_url(url.replace(CLUSTER_SUFFIX, "", 1), **options)
+    pool = redis.ConnectionPool.from_url(url, **options)
     return redis.Redis(connection_pool=pool)
 
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+import requests
 
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
@@ -60,3 +67,42 @@ def org_day(redis_client):
     status = kpi.window_kpis(samples, 10, config=config)
     assets.save("wan_status_now", {None: _table(status)}, 3600)
     return assets, sites, daily, keys_of
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dashboard_server(org_day, redis_url):
+    """`wanperf dashboard` in a process of its own over the org's day; its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
+        "WANPERF_REDIS_URL": redis_url,
+        "WANPERF_DASHBOARD_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wanperf"), "dashboard"],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, "wanperf dashboard exited"
+            assert time.monotonic() < deadline, "wanperf dashboard did not answer within 60 s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

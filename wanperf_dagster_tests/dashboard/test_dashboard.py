@@ -7,12 +7,7 @@ resolution following the range, a day read back from the history tier once Redis
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -135,49 +130,12 @@ def test_a_day_redis_let_go_is_read_from_the_history(client, org_day, redis_clie
     assert strip.sub("", before) == strip.sub("", after)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_wanperf_dashboard_answers_over_http(org_day, redis_url, tmp_path):
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
-        "WANPERF_REDIS_URL": redis_url,
-        "WANPERF_DASHBOARD_PORT": str(port),
-    }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "wanperf"), "dashboard"],
-        env=env,
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def test_wanperf_dashboard_answers_over_http(dashboard_server, org_day):
+    _, sites, _, _ = org_day
+    site = sites.iloc[0]
+    page = requests.get(
+        f"{dashboard_server}/site/{site['site_id']}", params={"from": DAY, "to": DAY}, timeout=30
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                "the dashboard did not start"
-            )
-            time.sleep(0.2)
-        _, sites, _, _ = org_day
-        site = sites.iloc[0]
-        page = requests.get(
-            f"http://127.0.0.1:{port}/site/{site['site_id']}",
-            params={"from": DAY, "to": DAY},
-            timeout=30,
-        )
-        assert page.ok and site["name"] in page.text
-        js = requests.get(f"http://127.0.0.1:{port}/static/plotly.min.js", timeout=30)
-        assert js.ok and len(js.content) > 1_000_000  # served locally, no CDN
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    assert page.ok and site["name"] in page.text
+    js = requests.get(f"{dashboard_server}/static/plotly.min.js", timeout=30)
+    assert js.ok and len(js.content) > 1_000_000  # served locally, no CDN

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 pytestmark = [pytest.mark.browser, pytest.mark.storage]
 
@@ -24,43 +19,12 @@ ARTIFACTS = PROJECT / "test-artifacts"
 DAY = "2025-11-26"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def dashboard(org_day, redis_url):
+def dashboard(dashboard_server):
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.skip(f"browser test skipped: no Chromium at {CHROMIUM} (.ci/run installs it)")
     pytest.importorskip("playwright.sync_api", reason="browser test skipped: no playwright")
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
-        "WANPERF_REDIS_URL": redis_url,
-        "WANPERF_DASHBOARD_PORT": str(port),
-    }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "wanperf"), "dashboard"],
-        env=env,
-        cwd=PROJECT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    return dashboard_server
 
 
 def test_search_open_a_circuit_change_the_range(dashboard, org_day):

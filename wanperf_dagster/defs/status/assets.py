@@ -10,13 +10,18 @@ from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store import sites_by_age
 
+# refreshed by the sweep job (the assets tagged with the sweep cadence), after raw_port_stats
+AFTER_EACH_SWEEP = {
+    "group_name": "status",
+    "kinds": {"pandas", "redis"},
+    "owners": OWNERS,
+    "deps": ["raw_port_stats"],
+    "tags": {CADENCE_TAG: "sweep"},
+}
+
 
 @dg.asset(
-    group_name="status",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-    deps=["raw_port_stats"],
-    tags={CADENCE_TAG: "sweep"},
+    **AFTER_EACH_SWEEP,
     description="What is wrong now: per circuit its latest state and the last 3, 12 and 24 hours "
     "(availability, time above thresholds, flaps, failover). Refreshed after each sweep.",
 )
@@ -94,11 +99,7 @@ def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd
 
 
 @dg.asset(
-    group_name="status",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-    deps=["raw_port_stats"],
-    tags={CADENCE_TAG: "sweep"},
+    **AFTER_EACH_SWEEP,
     description="The incidents open now (down, congested, flapping, loss, latency, site on "
     "backup) from the freshest samples; each new one sent once to the alert webhooks "
     "(WANPERF_ALERT_WEBHOOKS, WANPERF_ALERT_SLACK_WEBHOOKS) and its recovery when it clears.",
