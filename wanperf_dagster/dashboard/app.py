@@ -208,16 +208,9 @@ class Dashboard:
         rng = self.range_of(request)
         q = request.query_params.get("q", "")
         region = request.query_params.get("region", "")
-        if region:
-            sites = self.data.sites()
-            found = sites[sites["region"] == region]
-            if q.strip():
-                found = found[found["site_id"].isin(self.data.search(q, limit=100_000)["site_id"])]
-            found = found.sort_values("name").head(500)
-        else:
-            found = self.data.search(q)
-            if len(found) == 1:  # one match: straight to its page
-                return RedirectResponse(self.site_link(found.iloc[0]["site_id"], rng), 303)
+        found = self.data.search(q, region, limit=500 if region else 50)
+        if not region and len(found) == 1:  # one match: straight to its page
+            return RedirectResponse(self.site_link(found.iloc[0]["site_id"], rng), 303)
         rows = [{**s, "link": self.site_link(s["site_id"], rng)} for s in found.to_dict("records")]
         return self.render(
             "search.html",

@@ -85,12 +85,15 @@ class DashboardData:
         found = sites[sites["site_id"] == site_id]
         return None if found.empty else found.iloc[0]
 
-    def search(self, query: str, limit: int = 50) -> pd.DataFrame:
-        """Sites whose name or id contains the query (any case), best first: exact, prefix, rest."""
+    def search(self, query: str, region: str = "", limit: int = 50) -> pd.DataFrame:
+        """Sites whose name or id contains the query (any case), best first: exact, prefix, rest;
+        with a region, only its sites (all of them when the query is empty), by name."""
         sites = self.sites()
+        if region:
+            sites = sites[sites["region"] == region]
         q = query.strip().lower()
         if not q:
-            return sites.iloc[0:0]
+            return sites.sort_values("name").head(limit) if region else sites.iloc[0:0]
         names = sites["name"].str.lower()
         ids = sites["site_id"].str.lower()
         hit = names.str.contains(q, regex=False) | ids.str.contains(q, regex=False)
