@@ -93,7 +93,8 @@ TEMPLATES = {
 {% for name, url in links.items() %}<a href="{{ url }}">{{ name }} ↗</a> {% endfor %}</p>
 {% if kpis|length %}<table><tr><th>circuit</th><th>role</th><th class="num">speed Mbit/s</th><th class="num">availability %</th><th class="num">down min</th><th class="num">flaps</th><th class="num">p95 util % (max day)</th><th class="num">min ≥ 90 %</th><th class="num">latency ms</th><th class="num">loss %</th></tr>
 {% for k in kpis %}<tr><td><a href="#{{ k.anchor }}">{{ k.circuit_id }}</a></td><td>{{ k.role }}</td><td class="num">{{ k.speed_mbps }}</td><td class="num {{ 'bad' if k.availability_pct < 99 else '' }}">{{ k.availability_pct }}</td><td class="num">{{ k.down_minutes }}</td><td class="num">{{ k.flaps }}</td><td class="num {{ 'bad' if k.util_p95_pct >= 90 else '' }}">{{ k.util_p95_pct }}</td><td class="num">{{ k.minutes_above_90 }}</td><td class="num">{{ k.latency_avg_ms }}</td><td class="num">{{ k.loss_avg_pct }}</td></tr>{% endfor %}</table>{% endif %}
-{% for f in figures %}<div class="fig" id="{{ f.anchor }}">{{ f.html|safe }}</div>{% endfor %}
+{% for f in figures %}<div class="fig" id="{{ f.anchor }}">{{ f.html|safe }}
+<span class="muted">from <a href="{{ f.source }}">{{ f.source_name }} ↗</a> in Dagster</span></div>{% endfor %}
 {% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
 {% endblock %}""",
 }
@@ -241,7 +242,12 @@ class Dashboard:
         )
         figures = (
             [
-                {"anchor": _anchor(circuit), "html": _circuit_figure(circuit, rows, resolution)}
+                {
+                    "anchor": _anchor(circuit),
+                    "html": _circuit_figure(circuit, rows, resolution),
+                    "source": self.asset_link(asset, partition),
+                    "source_name": f"{asset} {partition}",
+                }
                 for circuit, rows in series.groupby("circuit_id", sort=True)
             ]
             if len(series)

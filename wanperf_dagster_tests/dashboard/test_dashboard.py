@@ -100,7 +100,8 @@ def test_a_site_page_draws_every_circuit_with_the_bands(client, org_day):
         assert page.count(f'"y0":{band},"y1":{band}') == len(circuits)
     assert "every sample" in page
     partition = f"2025-11-26|{keys_of[site['site_id']]}".replace("|", "%7C")
-    assert f"/assets/site_snapshots?view=partitions&amp;partition={partition}" in page
+    link = f"/assets/site_snapshots?view=partitions&amp;partition={partition}"
+    assert page.count(link) == 1 + len(circuits)  # the page's and each figure's
     assert site["name"] in page and site["region"] in page
     assert client.get("/site/no-such-site").status_code == 404
 
