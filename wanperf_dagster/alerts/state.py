@@ -77,13 +77,13 @@ def dispatch(
             "attempts": failures[name] * (retries + 1),
             "error": error,
         }
-        pipe = client.pipeline(transaction=False)
-        pipe.lpush(keys.alerts_dead(org_id), json.dumps(letter))
-        pipe.ltrim(keys.alerts_dead(org_id), 0, DEAD_KEEP - 1)
-        pipe.execute()
+        writes.lpush(keys.alerts_dead(org_id), json.dumps(letter))
+        writes.ltrim(keys.alerts_dead(org_id), 0, DEAD_KEEP - 1)
         report.dead_lettered += 1
         return True
 
+    # the evaluation's state changes, sent together before the lock is let go
+    writes = client.pipeline(transaction=False)
     with client.lock(keys.alerts_lock(org_id), timeout=300, blocking_timeout=300):
         stored = {k.decode(): json.loads(v) for k, v in (client.hgetall(state_key) or {}).items()}
         now_open = {i.key: i for i in incidents}
@@ -99,7 +99,7 @@ def dispatch(
             entry["told"] = sorted(told)
             # kept even when nobody was told yet: the next evaluation retries, and the incident's
             # first instant stays the one first seen
-            client.hset(state_key, key, json.dumps(entry))
+            writes.hset(state_key, key, json.dumps(entry))
         for key, entry in stored.items():
             if key in now_open:
                 continue
@@ -112,15 +112,14 @@ def dispatch(
                     done.add(dest.name)
             if {d.name for d in destinations} & told - done:
                 entry["recovered"] = sorted(done)
-                client.hset(state_key, key, json.dumps(entry))
+                writes.hset(state_key, key, json.dumps(entry))
                 continue
             closed = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": at}
-            pipe = client.pipeline(transaction=False)
-            pipe.hdel(state_key, key)
-            pipe.lpush(keys.alerts_history(org_id), json.dumps(closed))
-            pipe.ltrim(keys.alerts_history(org_id), 0, HISTORY_KEEP - 1)
-            pipe.execute()
+            writes.hdel(state_key, key)
+            writes.lpush(keys.alerts_history(org_id), json.dumps(closed))
+            writes.ltrim(keys.alerts_history(org_id), 0, HISTORY_KEEP - 1)
             report.recovered.append(incident)
+        writes.execute()
     return report
 
 

@@ -84,21 +84,16 @@ def test_a_client_charges_what_it_made_and_refuses_past_the_budget(redis_client,
     """Two clients (two processes' worth) on one token share one count: each request reserves
     its retries, the unused part comes back, and the second client is refused once the first
     spent the hour."""
-    first = MistClient(
-        [TOKEN],
-        sim.url,
-        clock=sim.clock.now,
-        rate_limit=20,
-        ledger=RedisCallLedger(redis_client),
-        retries=4,
-    )
-    second = MistClient(
-        [TOKEN],
-        sim.url,
-        clock=sim.clock.now,
-        rate_limit=20,
-        ledger=RedisCallLedger(redis_client),
-        retries=4,
+    first, second = (
+        MistClient(
+            [TOKEN],
+            sim.url,
+            clock=sim.clock.now,
+            rate_limit=20,
+            ledger=RedisCallLedger(redis_client),
+            retries=4,
+        )
+        for _ in range(2)
     )
     ledger = RedisCallLedger(redis_client)
     fingerprint = token_fingerprint(TOKEN)
