@@ -7,6 +7,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+try:  # not public API; see add_partition_metadata
+    from dagster._core.execution.context.metadata_logging import (
+        AssetMetadataHandle,
+        OutputMetadataAccumulator,
+    )
+except ImportError:  # pragma: no cover - another Dagster
+    AssetMetadataHandle = OutputMetadataAccumulator = None
+
 OWNERS = ["team:noc-analytics"]
 
 # definition metadata the IO manager reads
@@ -113,3 +121,50 @@ CADENCE_TAG = (
 )
 MIST_API_TAG = "wanperf/mist-api"  # the run queue lets one run with this tag through at a time
 MIST_POOL = "mist_api"  # one op at a time talks to the Mist API
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    asset_key: str,
+    by_partition: dict[str, dict],
+) -> None:
+    """Each partition's own metadata, for a run over a range of partitions.
+
+    `context.add_asset_metadata(..., partition_key=...)` enumerates the run's whole partition range
+    again on every call (two queries of the dynamic site partitions included) and copies every
+    entry added before: in a 500 site-day chunk, three calls per site-day took 55.6 of the run's
+    74 s. This checks the keys once against the run's partitions and adds them in one step, to the
+    same accumulator Dagster reads when it writes each partition's materialization. That
+    accumulator is not public API: with a Dagster that lacks it, the public call is used, slow but
+    correct (`test_partition_metadata` says which path the pinned Dagster takes).
+    """
+    key = dg.AssetKey.from_coercible(asset_key)
+    if key not in context.assets_def.keys:
+        raise dg.DagsterInvariantViolationError(f"{key.to_user_string()} is not materialized here")
+    targeted = set(context.partition_keys)
+    stray = [p for p in by_partition if p not in targeted]
+    if stray:
+        raise dg.DagsterInvariantViolationError(
+            f"metadata for {len(stray)} partitions this run does not target, e.g. {stray[0]}"
+        )
+    step = context.get_step_execution_context()
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if not _can_batch(accumulator):
+        for partition, metadata in by_partition.items():
+            context.add_asset_metadata(metadata, asset_key=key, partition_key=partition)
+        return
+    merged = dict(accumulator.per_output_metadata)
+    for partition, metadata in by_partition.items():
+        handle = AssetMetadataHandle(asset_key=key, partition_key=partition)
+        merged[handle] = {**merged.get(handle, {}), **metadata}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)
+
+
+def _can_batch(accumulator) -> bool:
+    """Whether this Dagster keeps asset metadata the way `add_partition_metadata` writes it."""
+    return (
+        OutputMetadataAccumulator is not None
+        and isinstance(accumulator, OutputMetadataAccumulator)
+        and isinstance(getattr(accumulator, "per_output_metadata", None), dict)
+        and set(AssetMetadataHandle._fields) == {"asset_key", "partition_key"}
+    )

@@ -19,6 +19,7 @@ from wanperf_dagster.dagster_io.metadata import (
     OWNERS,
     PARTITION_COLUMNS,
     TTL_SECONDS,
+    add_partition_metadata,
     circuit_table,
     frame_column_schema,
 )
@@ -85,18 +86,17 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     per_site = frame.groupby("site_id", observed=True).agg(
         samples=("circuit_id", "size"), circuits=("circuit_id", "nunique"), last=("ts", "max")
     )
+    by_partition = {}
     for day, site in pairs:
         row = per_site.loc[site_id_of(site)] if site_id_of(site) in per_site.index else None
-        context.add_asset_metadata(
-            {
-                "dagster/row_count": int(row["samples"]) if row is not None else 0,
-                "circuits": int(row["circuits"]) if row is not None else 0,
-                "last_sample": dg.MetadataValue.timestamp(row["last"].timestamp())
-                if row is not None
-                else "no sample",
-            },
-            partition_key=site_day_partition(day, site),
-        )
+        by_partition[site_day_partition(day, site)] = {
+            "dagster/row_count": int(row["samples"]) if row is not None else 0,
+            "circuits": int(row["circuits"]) if row is not None else 0,
+            "last_sample": dg.MetadataValue.timestamp(row["last"].timestamp())
+            if row is not None
+            else "no sample",
+        }
+    add_partition_metadata(context, "site_snapshots", by_partition)
     context.log.info(
         f"{len(pairs)} site-days: {len(frame):,} samples of {frame['circuit_id'].nunique():,}"
         f" circuits; {int(frame.attrs.get(sample_store.INVALID_VALUES, 0))} unreadable stored"
@@ -222,6 +222,7 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
     by_site = {site: rows for site, rows in daily.groupby("site_id", observed=True)}
     dashboard_url = get_settings().dashboard_url
     hours = hourly.groupby("site_id", observed=True).size()
+    daily_meta, hourly_meta = {}, {}
     for key, (day, site) in previous.items():
         partition = site_day_partition(day, site)
         rows = by_site.get(site_id_of(site))
@@ -253,12 +254,10 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
                     "worst_circuit": f"{worst['circuit_id']} ({_pct(worst['availability_pct'])})",
                 }
             )
-        context.add_asset_metadata(figures, asset_key="circuit_kpis", partition_key=partition)
-        context.add_asset_metadata(
-            {"dagster/row_count": int(hours.get(site_id_of(site), 0))},
-            asset_key="circuit_kpis_hourly",
-            partition_key=partition,
-        )
+        daily_meta[partition] = figures
+        hourly_meta[partition] = {"dagster/row_count": int(hours.get(site_id_of(site), 0))}
+    add_partition_metadata(context, "circuit_kpis", daily_meta)
+    add_partition_metadata(context, "circuit_kpis_hourly", hourly_meta)
 
 
 def _pct(value) -> str:
