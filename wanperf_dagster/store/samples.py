@@ -17,7 +17,6 @@ import redis
 from wanperf_dagster.contract import FLOAT_FIELDS, INT_FIELDS, RAW_FIELDS, SNAPSHOT_COLUMNS
 
 from . import keys
-from .bulk import PIPELINE_CHUNK
 
 DAY_S = 86400
 
@@ -52,29 +51,46 @@ def queue_samples(
     return dict(per_site)
 
 
+READ_BATCH = 50  # site-days parsed at a time: ~17k samples of a 2,000-site org's day
+
+
 def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """All stored samples of the given (day, site) pairs as one frame (`site_snapshots` schema),
-    in pipelined round trips."""
-    raws: list = []
-    for start in range(0, len(site_days), PIPELINE_CHUNK):
-        pipe = client.pipeline(transaction=False)
-        for day, site in site_days[start : start + PIPELINE_CHUNK]:
-            pipe.hgetall(keys.raw_samples(day, site))
-        raws.extend(pipe.execute())
-    site_col, rows, unreadable = [], [], 0
+    in pipelined round trips.
+
+    Parsed `READ_BATCH` site-days at a time, each batch typed into columns before the next is
+    read: the raw JSON and its Python rows of a whole 500 site-day chunk at once took the run
+    worker up by 300 MiB (`bench backfill`)."""
+    frames, unreadable = [], 0
     width = len(RAW_FIELDS)
-    for (_, site), h in zip(site_days, raws, strict=True):
-        for value in h.values():
-            try:
-                row = json.loads(value)
-            except (ValueError, RecursionError):
-                row = None
-            if not isinstance(row, list) or len(row) != width:
-                unreadable += 1  # never one bad value failing the read of a whole chunk
-                continue
-            rows.append(row)
-            site_col.append(site)
-    frame = samples_frame(site_col, rows)
+    for start in range(0, len(site_days), READ_BATCH):
+        batch = site_days[start : start + READ_BATCH]
+        pipe = client.pipeline(transaction=False)
+        for day, site in batch:
+            pipe.hvals(keys.raw_samples(day, site))
+        site_col, rows = [], []
+        for (_, site), values in zip(batch, pipe.execute(), strict=True):
+            for value in values:
+                try:
+                    row = json.loads(value)
+                except (ValueError, RecursionError):
+                    row = None
+                if not isinstance(row, list) or len(row) != width:
+                    unreadable += 1  # never one bad value failing the read of a whole chunk
+                    continue
+                rows.append(row)
+                site_col.append(site)
+        if rows:
+            frames.append(samples_frame(site_col, rows))
+    if not frames:
+        frame = samples_frame([], [])
+    elif len(frames) == 1:
+        frame = frames[0]
+    else:
+        invalid = sum(f.attrs[INVALID_VALUES] for f in frames)
+        frame = pd.concat(frames, ignore_index=True)
+        frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+        frame.attrs[INVALID_VALUES] = invalid
     frame.attrs[INVALID_VALUES] += unreadable
     return frame
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -214,3 +215,35 @@ def test_counters_beyond_2_53_survive_a_null_beside_them(redis_client):
         redis_client, [(sample_store.day_of(TS), result.samples[0].site_id)]
     )
     assert frame["rx_bytes"].tolist()[0] == big and frame["rx_bytes"].isna().sum() == 1
+
+
+def test_a_chunk_read_in_batches_equals_its_site_days_read_one_by_one(redis_client):
+    """`read_site_days` parses a few site-days at a time (memory); across batches the rows are
+    the same, in (ts, circuit_id) order, and bad values in different batches all counted."""
+    from wanperf_dagster.store import keys
+
+    n_sites = sample_store.READ_BATCH * 2 + 7
+    sites = [str(uuid.UUID(int=i + 1)) for i in range(n_sites)]
+    pipe = redis_client.pipeline()
+    for slot in (int(TS // 600 * 600), int(TS // 600 * 600) + 600):
+        records = [
+            port_record(i % 5, site_id=site, mac=f"aa{i:010x}") for i, site in enumerate(sites)
+        ]
+        sample_store.queue_samples(pipe, slot, normalise_page(records, slot + 5).samples, None)
+    pipe.execute()
+    day = sample_store.day_of(TS)
+    for site in (sites[3], sites[-2]):  # one bad value in the first batch, one in the last
+        redis_client.hset(keys.raw_samples(day, site), mapping={"9|junk": "[1,2"})
+    pairs = [(day, s) for s in sites]
+    whole = sample_store.read_site_days(redis_client, pairs)
+    one_by_one = [sample_store.read_site_days(redis_client, [p]) for p in pairs]
+    assert len(whole) == 2 * n_sites
+    assert whole.attrs[sample_store.INVALID_VALUES] == 2
+    assert sum(f.attrs[sample_store.INVALID_VALUES] for f in one_by_one) == 2
+    expected = (
+        pd.concat(one_by_one, ignore_index=True)
+        .sort_values(["ts", "circuit_id"], kind="stable")
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(whole, expected)
+    assert whole[["ts", "circuit_id"]].apply(tuple, axis=1).is_monotonic_increasing
