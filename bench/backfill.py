@@ -3,19 +3,25 @@
 with its code server, run workers in their own processes — against one run per partition,
 measured on 20 partitions the same way in the same session and extrapolated.
 
-`python -m bench backfill` (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
-WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK default)."""
+`python -m bench backfill [--instance postgres] [--executor celery] [--workers N] [--sites N]`
+runs the same backfill of the same seeded data a second time on that deployment (the Postgres
+instance in a database of its own, steps on N `wanperf worker` processes over RabbitMQ) and prints
+it beside the SQLite in-process path (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
+WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK default;
+WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from ._common import bench_redis, row
@@ -27,6 +33,8 @@ SWEEPS = int(os.environ.get("WANPERF_BENCH_BACKFILL_SWEEPS", "144"))
 # of the assets it backfills, so its time and memory grow with history (see docs/operations.md)
 HISTORY_DAYS = int(os.environ.get("WANPERF_BENCH_BACKFILL_HISTORY_DAYS", "30"))
 PER_PARTITION_SAMPLE = int(os.environ.get("WANPERF_BENCH_BACKFILL_PER_PARTITION", "20"))
+PG = os.environ.get("WANPERF_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+BROKER = os.environ.get("WANPERF_BENCH_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
 PROJECT = Path(__file__).resolve().parent.parent
 YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 DAY = YESTERDAY.isoformat()
@@ -34,77 +42,148 @@ DAY0 = int(dt.datetime.combine(YESTERDAY, dt.time(), dt.UTC).timestamp())
 START_DATE = (YESTERDAY - dt.timedelta(days=HISTORY_DAYS - 2)).isoformat()  # + today
 
 
-def main() -> None:
-    with (
-        bench_redis() as (url, _),
-        tempfile.TemporaryDirectory(prefix="wanperf-bench-home-") as home,
-    ):
-        shutil.copyfile(PROJECT / "deploy" / "dagster.yaml", Path(home) / "dagster.yaml")
-        env = {
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench backfill")
+    parser.add_argument("--instance", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--executor", choices=("in_process", "celery"), default="in_process")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
+    parser.add_argument("--sites", type=int, default=SITES)
+    return parser.parse_args(argv)
+
+
+def _child(env: dict, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.backfill", *args],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=5400,
+    )
+    lines = [x for x in out.stdout.splitlines() if x.startswith("REPORT ")]
+    if out.returncode or not lines:
+        raise SystemExit(f"backfill benchmark step {args} failed (exit {out.returncode})")
+    return json.loads(lines[-1][7:])
+
+
+def _postgres_database() -> tuple[str, str]:
+    import psycopg2
+
+    name = f"wanperf_bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(f"{PG}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return name, f"{PG}/{name}"
+
+
+def _drop_database(name: str) -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(f"{PG}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = _options(argv or [])
+    variants = [("sqlite", "in_process")]
+    if (opts.instance, opts.executor) != variants[0]:
+        variants.append((opts.instance, opts.executor))
+    with bench_redis() as (url, _), tempfile.TemporaryDirectory(prefix="wanperf-bench-") as tmp:
+        base = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "DAGSTER_"))},
             "WANPERF_REDIS_URL": url,
-            "WANPERF_SIM_SITES": str(SITES),
+            "WANPERF_SIM_SITES": str(opts.sites),
             "WANPERF_SIM_SEED": "1",
             "WANPERF_START_DATE": START_DATE,
-            "WANPERF_DATA_DIR": home,
-            "DAGSTER_HOME": home,
         }
+        base.pop("WANPERF_DAGSTER_PG_URL", None)
         if os.environ.get("WANPERF_BENCH_BACKFILL_CHUNK"):
-            env["WANPERF_BACKFILL_CHUNK"] = os.environ["WANPERF_BENCH_BACKFILL_CHUNK"]
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.backfill", "--drive"],
-            cwd=PROJECT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            timeout=3600,
-        )
-        lines = [x for x in out.stdout.splitlines() if x.startswith("REPORT ")]
-        if out.returncode or not lines:
-            raise SystemExit(f"backfill benchmark failed (exit {out.returncode})")
-        rep = json.loads(lines[-1][7:])
-    chunked, single = rep["chunked"], rep.get("per_partition")
+            base["WANPERF_BACKFILL_CHUNK"] = os.environ["WANPERF_BENCH_BACKFILL_CHUNK"]
+        seeded = _child({**base, "WANPERF_DATA_DIR": f"{tmp}/seed"}, "--seed")
+        reports = {}
+        for instance, executor in variants:
+            home = f"{tmp}/{instance}-{executor}"
+            env = {**base, "WANPERF_DATA_DIR": home, "DAGSTER_HOME": home}
+            database = None
+            if instance == "postgres":
+                database, env["WANPERF_DAGSTER_PG_URL"] = _postgres_database()
+            if executor == "celery":
+                env["WANPERF_EXECUTOR"] = "celery"
+                env["WANPERF_CELERY_BROKER"] = BROKER
+                env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
+            try:
+                per_partition = PER_PARTITION_SAMPLE if len(variants) == 1 else 0
+                reports[(instance, executor)] = _child(
+                    env,
+                    "--drive",
+                    str(opts.workers if executor == "celery" else 0),
+                    str(per_partition),
+                )
+            finally:
+                if database:
+                    _drop_database(database)
+    _print(opts, seeded, reports)
+
+
+def _print(opts, seeded: dict, reports: dict) -> None:
+    names = [f"{i}+{e}".replace("in_process", "in-process") for i, e in reports]
+    first = next(iter(reports.values()))
     print(
-        f"\n== backfill: 1 day x {rep['sites']:,} sites, {SWEEPS} sweeps, "
-        f"{HISTORY_DAYS} days of partitions, dagster-daemon + SQLite =="
+        f"\n== backfill: 1 day x {first['sites']:,} sites, {SWEEPS} sweeps (seeded in"
+        f" {seeded['seed_s']:.0f} s), {HISTORY_DAYS} days of partitions, a running dagster-daemon =="
     )
-    row("", "seconds")
-    row(
-        f"chunked: {chunked['runs']} runs of <= {rep['chunk']} site-days, submit -> last",
-        f"{chunked['last_materialized_s']:.1f}",
-    )
-    row("  of which waiting for the daemon's first tick", f"{chunked['first_run_s']:.1f}")
-    row("    backfill daemon's tick: first run created", f"{chunked['first_created_s']:.1f}")
-    row(
-        "    run queue and run worker start",
-        f"{chunked['first_run_s'] - chunked['first_created_s']:.1f}",
-    )
-    row("  first run start -> last partition materialized", f"{chunked['executing_s']:.1f}")
-    row("  submit -> backfill marked completed", f"{chunked['completed_s']:.1f}")
+    row("", *names)
+    chunked = {name: rep["chunked"] for name, rep in zip(names, reports.values(), strict=True)}
+    for label, key in (
+        (f"chunked (<= {first['chunk']} site-days a run), submit -> last", "last_materialized_s"),
+        ("  of which waiting for the daemon's first tick", "first_run_s"),
+        ("    backfill daemon's tick: first run created", "first_created_s"),
+        ("  first run start -> last partition materialized", "executing_s"),
+        ("  submit -> backfill marked completed", "completed_s"),
+    ):
+        row(label, *(f"{c[key]:.1f}" if c.get(key) is not None else "-" for c in chunked.values()))
+    row("  runs", *(str(c["runs"]) for c in chunked.values()))
+    single = first.get("per_partition")
     if single:
         row(
             f"one run per partition: {PER_PARTITION_SAMPLE} partitions, submit -> last",
             f"{single['last_materialized_s']:.1f}",
         )
         per_run = single["executing_s"] / PER_PARTITION_SAMPLE
-        extrapolated = single["first_run_s"] + per_run * rep["sites"]
+        extrapolated = single["first_run_s"] + per_run * first["sites"]
         row(
-            f"  extrapolated to {rep['sites']:,} partitions",
+            f"  extrapolated to {first['sites']:,} partitions",
             f"{extrapolated:.0f}",
-            f"{extrapolated / chunked['last_materialized_s']:.0f}x",
+            f"{extrapolated / first['chunked']['last_materialized_s']:.0f}x",
         )
-    row("materialized site_snapshots / circuit_kpis", f"{rep['materialized']}")
-    row(f"add {rep['sites']:,} dynamic partitions (SQLite)", f"{rep['add_partitions_s']:.2f}")
-    row("list them", f"{rep['list_partitions_s']:.3f}")
-    for role, mib in chunked["peak_rss_mib"].items():
-        row(f"peak RSS: {role}", f"{mib} MiB")
-    row("peak RSS: all of them at once", f"{chunked['peak_total_rss_mib']} MiB")
+    row(
+        "materialized site_snapshots / circuit_kpis", *(r["materialized"] for r in reports.values())
+    )
+    row(
+        f"add {first['sites']:,} dynamic partitions",
+        *(f"{r['add_partitions_s']:.2f}" for r in reports.values()),
+    )
+    roles = sorted({role for c in chunked.values() for role in c["peak_rss_mib"]})
+    for role in roles:
+        row(
+            f"peak RSS: {role} (MiB)",
+            *(str(c["peak_rss_mib"].get(role, "-")) for c in chunked.values()),
+        )
+    row(
+        "peak RSS: all of them at once (MiB)",
+        *(str(c["peak_total_rss_mib"]) for c in chunked.values()),
+    )
 
 
 # ---- the driver, in its own process with its own DAGSTER_HOME ---------------------------------
 
 
-def _descendants(root: int) -> list[int]:
+def _descendants(roots: list[int]) -> list[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -113,7 +192,7 @@ def _descendants(root: int) -> list[int]:
                     parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-    found, frontier = [root], [root]
+    found, frontier = list(roots), list(roots)
     while frontier:
         frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
         found += frontier
@@ -130,6 +209,7 @@ def _role(pid: int) -> str:
         ("spawn_main", "run worker (largest)"),  # the code server spawns each run's process
         ("api grpc", "code server"),
         ("dagster-daemon", "daemon"),
+        ("celery", "celery worker (largest)"),  # a worker and its pool process
     ):
         if marker in cmd:
             return role
@@ -150,7 +230,7 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return values["VmRSS"], values["VmHWM"]
 
 
-def _run_backfill(instance, daemon_pid: int, backfill_id: str, sites: list[str]) -> dict:
+def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]) -> dict:
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
 
@@ -169,15 +249,19 @@ def _run_backfill(instance, daemon_pid: int, backfill_id: str, sites: list[str])
         )
 
     peak: dict[str, int] = {}
+    by_pid: dict[int, int] = {}  # each run worker's peak, to tell chunk runs from the rollup run
     peak_total = 0
     t0 = time.time()
     add_site_day_backfill(instance, backfill_id, [DAY], sites)  # as kpi_backfills emits it
     first_run = last = completed = None
     while time.time() - t0 < 1800:
         time.sleep(1)
-        tree = [(_role(pid), *_rss_kib(pid)) for pid in _descendants(daemon_pid)]
-        for role, _, hwm in tree:
+        pids = _descendants(roots)
+        tree = [(_role(pid), *_rss_kib(pid)) for pid in pids]
+        for pid, (role, _, hwm) in zip(pids, tree, strict=True):
             peak[role] = max(peak.get(role, 0), hwm)
+            if role.startswith("run worker"):
+                by_pid[pid] = max(by_pid.get(pid, 0), hwm)
         peak_total = max(peak_total, sum(cur for _, cur, _ in tree))
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         if first_run is None:
@@ -206,6 +290,18 @@ def _run_backfill(instance, daemon_pid: int, backfill_id: str, sites: list[str])
         for rec in records
     )
     print(f"{backfill_id}: runs (start, end, assets, range) {detail[:6]}", file=sys.stderr)
+    for rec in records:  # the run's own log names its process
+        kind = (
+            "chunk"
+            if "dagster/asset_partition_range_start" in rec.dagster_run.tags
+            else "day rollups"
+        )
+        for entry in instance.all_logs(rec.dagster_run.run_id):
+            match = re.search(r"\(pid: (\d+)\)", entry.message or "")
+            if match and int(match.group(1)) in by_pid:
+                role = f"run worker, {kind} (largest)"
+                peak[role] = max(peak.get(role, 0), by_pid[int(match.group(1))])
+                break
     # the backfill daemon creates the runs (queued) on its tick; the queue then starts them
     created = min(rec.create_timestamp.timestamp() for rec in records) - t0
     return {
@@ -254,14 +350,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def drive() -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import dagster as dg
-
+def seed() -> None:
+    """A day of sweeps of the simulated org into the bench's Redis, once for every variant."""
     from wanperf_dagster import store
-    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.mist import SweepConfig, run_sweep
     from wanperf_dagster.settings import get_settings
     from wanperf_dagster.sources import client_from_settings, in_process_simulator
@@ -275,11 +366,62 @@ def drive() -> None:
         sim.clock.set(DAY0 + k * (86400 // SWEEPS) + 30)
         run_sweep(client, r, SweepConfig())
     print(f"seeded {SWEEPS} sweeps in {time.time() - t:.0f} s", file=sys.stderr)
+    print("REPORT " + json.dumps({"seed_s": round(time.time() - t, 1)}))
+
+
+def _celery_workers(count: int, home: Path) -> list[subprocess.Popen]:
+    """`wanperf worker` processes, one step at a time each, ready to take steps."""
+    procs, logs = [], []
+    for n in range(count):
+        log = home / f"worker-{n}.log"
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "wanperf"),
+                    "worker",
+                    "--name",
+                    f"bench-{n}@%h",
+                    "--concurrency",
+                    "1",
+                ],
+                cwd=PROJECT,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.time() + 120
+    while not all("ready." in log.read_text() for log in logs):
+        if time.time() > deadline or any(p.poll() is not None for p in procs):
+            raise SystemExit(
+                f"celery workers did not start: {[log.read_text()[-500:] for log in logs]}"
+            )
+        time.sleep(0.5)
+    return procs
+
+
+def drive(workers: int, per_partition: int) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+
+    from wanperf_dagster import store
+    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.instance.config import write_instance_config
+    from wanperf_dagster.settings import get_settings
+
+    settings = get_settings()
+    home = Path(os.environ["DAGSTER_HOME"])
+    # the project's instance for these settings (SQLite, or Postgres with WANPERF_DAGSTER_PG_URL)
+    write_instance_config(home, settings, cores=2)
+    r = store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
 
     from wanperf_dagster.definitions import defs
 
     definitions = defs()
-    report: dict = {"sites": SITES, "chunk": settings.backfill_chunk}
+    report: dict = {"sites": settings.sim_sites, "chunk": settings.backfill_chunk}
     with dg.DagsterInstance.get() as instance:
         assert dg.materialize(
             list(definitions.assets),
@@ -295,26 +437,30 @@ def drive() -> None:
         assert len(instance.get_dynamic_partitions("site")) == len(site_ids)
         report["list_partitions_s"] = round(time.time() - t, 3)
 
+        pool = _celery_workers(workers, home) if workers else []
         daemon = _daemon(dict(os.environ))
         try:
             _wait_for_daemon(instance)
-            report["chunked"] = _run_backfill(instance, daemon.pid, "bench-chunked", site_ids)
+            roots = [daemon.pid, *(p.pid for p in pool)]
+            report["chunked"] = _run_backfill(instance, roots, "bench-chunked", site_ids)
         finally:
             _stop(daemon)
+            for proc in pool:
+                _stop(proc)
         report["materialized"] = "/".join(
             str(len(instance.get_materialized_partitions(dg.AssetKey(a))))
             for a in ("site_snapshots", "circuit_kpis")
         )
         print(f"chunked: {report['chunked']}", file=sys.stderr)
 
-        if not PER_PARTITION_SAMPLE:
+        if not per_partition:
             print("REPORT " + json.dumps(report))
             return
         daemon = _daemon({**os.environ, "WANPERF_BACKFILL_CHUNK": "1"})
         try:
             _wait_for_daemon(instance)
             report["per_partition"] = _run_backfill(
-                instance, daemon.pid, "bench-per-partition", site_ids[:PER_PARTITION_SAMPLE]
+                instance, [daemon.pid], "bench-per-partition", site_ids[:per_partition]
             )
         finally:
             _stop(daemon)
@@ -322,7 +468,9 @@ def drive() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--drive"]:
-        drive()
+    if sys.argv[1:2] == ["--drive"]:
+        drive(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:] == ["--seed"]:
+        seed()
     else:
-        main()
+        main(sys.argv[1:])

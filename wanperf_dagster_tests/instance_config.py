@@ -25,20 +25,22 @@ def _server_url() -> str:
     return os.environ[PG_ENV].rstrip("/")
 
 
-def make_postgres_database() -> str:
-    """A fresh database on the test Postgres; its URL. Dropped at the end of this process."""
+def make_postgres_database(server: str | None = None) -> str:
+    """A fresh database on the test Postgres (or `server`); its URL. Dropped at the end of this
+    process."""
     import psycopg2
 
+    server = (server or _server_url()).rstrip("/")
     name = f"wanperf_dagster_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(f"{_server_url()}/postgres")
+    admin = psycopg2.connect(f"{server}/postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     admin.close()
     if not _made:
         atexit.register(_drop_all)
-    _made.append((_server_url(), name))
-    return f"{_server_url()}/{name}"
+    _made.append((server, name))
+    return f"{server}/{name}"
 
 
 def _drop_all() -> None:
@@ -56,8 +58,14 @@ def _drop_all() -> None:
 
 
 def project_instance_overrides() -> dict:
-    if uses_postgres():
-        from wanperf_dagster.instance.config import postgres_storages
+    """The instance a test process records into. With the project's own `WANPERF_DAGSTER_PG_URL`
+    set (a database the caller made), the URL is read from that variable by each process that
+    opens the instance, as in a deployment: a Celery worker on another network reaches the same
+    database at the address it knows."""
+    from wanperf_dagster.instance.config import postgres_storages
 
+    if os.environ.get("WANPERF_DAGSTER_PG_URL"):
+        return postgres_storages({"env": "WANPERF_DAGSTER_PG_URL"})
+    if uses_postgres():
         return postgres_storages(make_postgres_database())
     return {"event_log_storage": yaml.safe_load(DEPLOY_YAML.read_text())["event_log_storage"]}

@@ -1,10 +1,13 @@
 """Steps on Celery workers, as a real deployment runs them: the nightly backfill of one day on the
 Postgres instance, its steps sent through RabbitMQ to two `wanperf worker` processes sharing the
-IO manager's Redis, and one worker SIGKILLed while it holds a step. Needs the machine's Postgres
-and RabbitMQ; says so plainly when either does not answer."""
+IO manager's Redis, and one worker SIGKILLed while it holds a step. Each worker runs in a network
+namespace of its own where the machine allows it (`netns.py`): it reaches Postgres, the broker and
+Redis only over a network address, as on another machine. Needs the machine's Postgres and
+RabbitMQ; says so plainly when either does not answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,10 +18,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from wanperf_dagster.dagster_io.storage import AssetStore
+from wanperf_dagster_tests.instance_config import make_postgres_database
+
+from .netns import Machine, separate_machine
 
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
 
@@ -44,9 +51,20 @@ def _require_services() -> None:
         pytest.skip("no Postgres on 127.0.0.1:5432: the Celery test runs on the Postgres instance")
 
 
-def _start_worker(name: str, env: dict, log: Path) -> subprocess.Popen:
+def _start_worker(name: str, env: dict, log: Path, machine: Machine | str) -> subprocess.Popen:
+    argv = [str(Path(sys.executable).parent / "wanperf"), "worker", "--name", name]
+    if isinstance(machine, Machine):
+        argv = machine.command(argv)
+        # the services, at the addresses that machine knows them by
+        env = {
+            **env,
+            **{
+                var: machine.url(env[var])
+                for var in ("WANPERF_REDIS_URL", "WANPERF_CELERY_BROKER", "WANPERF_DAGSTER_PG_URL")
+            },
+        }
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "wanperf"), "worker", "--name", name],
+        argv,
         env=env,
         cwd=PROJECT,
         stdout=log.open("w"),
@@ -99,12 +117,47 @@ def test_a_backfill_runs_on_two_celery_workers_and_survives_one_killed(
         "WANPERF_CELERY_BROKER": BROKER,
         # a queue of this test's own: another run on the same broker never takes its steps
         "WANPERF_CELERY_QUEUE": f"wanperf-test-{uuid.uuid4().hex[:10]}",
-        "WANPERF_TEST_DAGSTER_PG_URL": POSTGRES,
+        # a database of this test's own, named by the URL each process reads (as deployed)
+        "WANPERF_DAGSTER_PG_URL": make_postgres_database(POSTGRES),
         "DAGSTER_HOME": str(tmp_path),
         "PYTHONPATH": str(PROJECT),
     }
     logs = {name: tmp_path / f"{name}.log" for name in ("worker-a", "worker-b")}
-    workers = {name: _start_worker(f"{name}@wanperf-test", env, log) for name, log in logs.items()}
+    ports = [urlsplit(env[v]).port for v in ("WANPERF_REDIS_URL", "WANPERF_DAGSTER_PG_URL")]
+    ports.append(urlsplit(BROKER).port)
+    with contextlib.ExitStack() as machines:
+        # each worker on a "machine" of its own, where the machine allows network namespaces
+        hosts = {name: machines.enter_context(separate_machine(ports)) for name in logs}
+        for host in hosts.values():
+            if isinstance(host, Machine):
+                _assert_isolated(host, ports)
+            else:
+                print(f"celery workers share this machine's network: {host}")
+        _run_and_kill(env, logs, hosts, sites, chunk, redis_client)
+
+
+def _assert_isolated(machine: Machine, ports: list) -> None:
+    """Inside the namespace the services answer at the veth address only, not on 127.0.0.1."""
+    probe = (
+        "import socket, sys\n"
+        "def ok(h, p):\n"
+        "    try:\n"
+        "        socket.create_connection((h, p), timeout=2).close(); return True\n"
+        "    except OSError:\n"
+        "        return False\n"
+        f"print([ok(h, p) for h in ('127.0.0.1', {machine.host_ip!r}) for p in {ports!r}])"
+    )
+    out = subprocess.run(
+        machine.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=30
+    )
+    assert out.stdout.strip() == str([False] * len(ports) + [True] * len(ports)), out
+
+
+def _run_and_kill(env, logs, hosts, sites, chunk, redis_client) -> None:
+    workers = {
+        name: _start_worker(f"{name}@wanperf-test", env, log, hosts[name])
+        for name, log in logs.items()
+    }
     try:
         for name, log in logs.items():
             _wait_for(lambda log=log: "ready." in log.read_text(), 90, f"{name} to be ready")
