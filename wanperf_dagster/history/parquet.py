@@ -1,19 +1,26 @@
-"""Parquet files by asset and day: `<root>/asset=<asset>/day=<YYYY-MM-DD>/part-0.parquet`.
+"""Parquet files by asset and day: `<root>/asset=<asset>/day=<YYYY-MM-DD>/part-<n>.parquet`.
 
-A day's file holds every site of that day. Writing a chunk of site-days replaces those sites'
-rows and keeps the others (read, filter, concat, write), under a lock per asset-day so two chunk
-runs of one day never lose each other's rows. A file is written whole under a temporary name and
-then moved into place (a local rename is atomic; an S3 object appears only when its upload
-completes), so no reader ever sees half a file.
+Each chunk of site-days written is a part file of its own (`n` grows with time), and a site's rows
+of a day live in the newest part that holds the site. Writing a chunk adds its part, then takes
+its sites out of the day's older parts (a part left with no site is deleted; one left with some is
+rewritten without the others), under a lock per asset-day. A chunk's write so costs what the chunk
+holds: one file per day rewritten whole made a 2,000-site org's chunk runs read and rewrite every
+other site's rows (+220 MiB and seconds a chunk, growing with the org). A file is written whole
+under a temporary name and then moved into place (a local rename is atomic; an S3 object appears
+only when its upload completes), so no reader ever sees half a file; between a part's arrival and
+the older parts' cleanup (or after a writer killed in between, until the day's next write) a site
+may be in two parts, and every reader here takes the newest.
 
-Which sites a file holds is recorded in its schema metadata, so a site-day that was materialized
-empty (a site with no WAN samples) is told apart from one never materialized.
+Which sites a part holds is recorded in its schema metadata, so a site-day that was materialized
+empty (a site with no WAN samples) is told apart from one never materialized. `part-0.parquet`,
+the one file per day of earlier versions, is read as the oldest part.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -25,7 +32,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 SITES_KEY = b"wanperf/site_ids"
-PART = "part-0.parquet"
+PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
 
 Lock = Callable[[str, str], contextlib.AbstractContextManager]
 
@@ -72,8 +79,24 @@ class HistoryStore:
     def asset_dir(self, asset: str) -> str:
         return f"{self.root}/asset={asset}"
 
-    def day_file(self, asset: str, day: str) -> str:
-        return f"{self.asset_dir(asset)}/day={day}/{PART}"
+    def day_dir(self, asset: str, day: str) -> str:
+        return f"{self.asset_dir(asset)}/day={day}"
+
+    def parts(self, asset: str, day: str) -> list[str]:
+        """The day's part files, oldest first."""
+        selector = pafs.FileSelector(self.day_dir(asset, day), allow_not_found=True)
+        names = [
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.startswith(PART_PREFIX)
+            and info.base_name.endswith(PART_SUFFIX)
+        ]
+        return sorted(names, key=_part_order)
+
+    def files(self, asset: str) -> list[str]:
+        """Every part file of the asset, day by day."""
+        return [f for day in self.days(asset) for f in self.parts(asset, day)]
 
     def days(self, asset: str) -> list[str]:
         """The days the history holds for an asset, oldest first."""
@@ -87,39 +110,42 @@ class HistoryStore:
 
     # writing ----------------------------------------------------------------------------------
     def write_site_days(self, asset: str, day: str, tables: Mapping[str, pa.Table]) -> int:
-        """Replace the rows of the given sites (site id -> its rows of the day) in the asset-day
-        file, keeping every other site's; returns the bytes of the file written."""
+        """Replace the rows of the given sites (site id -> its rows of the day) in the asset-day,
+        keeping every other site's; returns the bytes of the part written."""
         if not tables:
             return 0
         with self.lock(asset, day) as held:
-            existing, sites = self._read_file(asset, day)
-            replaced = set(tables)
-            parts = []
-            if existing is not None and existing.num_rows:
-                keep = pc.invert(pc.is_in(_ids(existing), value_set=pa.array(sorted(replaced))))
-                parts.append(existing.filter(keep))
+            older = self._index(asset, day)  # newest first
             new = [t for t in tables.values() if t.num_rows] or [next(iter(tables.values()))]
-            # one metadata rewrite for the whole chunk, then one contiguous table: 2,000
-            # one-site tables written as 2,000 chunks would make 2,000 tiny row groups
+            # one contiguous table: 500 one-site tables written as 500 chunks would make 500
+            # tiny row groups
             incoming = _plain(
                 pa.concat_tables(new, promote_options="permissive") if len(new) > 1 else new[0]
-            )
-            if incoming.num_rows or not parts:
-                parts.append(incoming)
-            table = (
-                pa.concat_tables(parts, promote_options="permissive")
-                if len(parts) > 1
-                else parts[0]
             ).combine_chunks()
-            all_sites = sorted(set(sites) | replaced)
-            return self._write_file(asset, day, table, all_sites, held)
+            name = f"{PART_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
+            path = f"{self.day_dir(asset, day)}/{name}"
+            written = self._write_file(path, incoming, sorted(tables), held)
+            # the older parts give up every site a newer part holds (this chunk's, and any a
+            # killed writer left behind in two parts)
+            claimed = set(tables)
+            for part, sites in older:
+                taken = claimed.intersection(sites)
+                claimed.update(sites)
+                if not taken:
+                    continue
+                _still_held(held)
+                left = [s for s in sites if s not in taken]
+                if not left:
+                    self.fs.delete_file(part)
+                    continue
+                table = self._read(part)
+                keep = pc.invert(pc.is_in(_ids(table), value_set=pa.array(sorted(taken))))
+                self._write_file(part, table.filter(keep), left, held)
+            return written
 
-    def _write_file(
-        self, asset: str, day: str, table: pa.Table, sites: list[str], held=None
-    ) -> int:
+    def _write_file(self, final: str, table: pa.Table, sites: list[str], held=None) -> int:
         metadata = {**(table.schema.metadata or {}), SITES_KEY: json.dumps(sites).encode()}
         table = table.replace_schema_metadata(metadata)
-        final = self.day_file(asset, day)
         self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
         if isinstance(self.fs, pafs.LocalFileSystem):
             temporary = f"{final}.{uuid.uuid4().hex}.tmp"
@@ -136,14 +162,46 @@ class HistoryStore:
         return self.fs.get_file_info(final).size
 
     # reading ----------------------------------------------------------------------------------
-    def _read_file(self, asset: str, day: str) -> tuple[pa.Table | None, list[str]]:
-        path = self.day_file(asset, day)
-        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
-            return None, []
-        table = pq.read_table(path, filesystem=self.fs)
-        raw = (table.schema.metadata or {}).get(SITES_KEY)
-        sites = json.loads(raw) if raw else sorted(set(_ids(table).to_pylist()))
-        return table, sites
+    def _index(self, asset: str, day: str) -> list[tuple[str, list[str]]]:
+        """(part, the sites it holds) of the day, newest first: only the parts' footers read."""
+        index = []
+        for part in reversed(self.parts(asset, day)):
+            try:
+                metadata = pq.read_schema(part, filesystem=self.fs).metadata or {}
+            except FileNotFoundError:  # cleaned up by a writer since it was listed
+                continue
+            raw = metadata.get(SITES_KEY)
+            sites = json.loads(raw) if raw else sorted(set(_ids(self._read(part)).to_pylist()))
+            index.append((part, sites))
+        return index
+
+    def _read(self, part: str) -> pa.Table:
+        return pq.read_table(part, filesystem=self.fs)
+
+    def _read_day(self, asset: str, day: str, sites: Sequence[str] | None = None):
+        """{site id: its rows} of the day from the newest part holding each site (every site
+        the day holds, or only `sites`)."""
+        wanted = None if sites is None else set(sites)
+        owner: dict[str, str] = {}
+        for part, held in self._index(asset, day):
+            for site in held:
+                if site not in owner and (wanted is None or site in wanted):
+                    owner[site] = part
+        by_part: dict[str, list[str]] = {}
+        for site, part in owner.items():
+            by_part.setdefault(part, []).append(site)
+        out: dict[str, pa.Table] = {}
+        for part, part_sites in by_part.items():
+            table = self._read(part)
+            ids = _ids(table)
+            if len(part_sites) == 1:
+                out[part_sites[0]] = table.filter(pc.equal(ids, part_sites[0]))
+                continue
+            table = table.filter(pc.is_in(ids, value_set=pa.array(sorted(part_sites))))
+            ids = _ids(table)
+            for site in part_sites:
+                out[site] = table.filter(pc.equal(ids, site))
+        return out
 
     def read_site_days(
         self, asset: str, site_days: Sequence[tuple[str, str]]
@@ -155,24 +213,22 @@ class HistoryStore:
         for day, site in site_days:
             by_day.setdefault(day, []).append(site)
         for day, sites in by_day.items():
-            table, held = self._read_file(asset, day)
-            held_set = set(held)
+            rows = self._read_day(asset, day, sites)
             for site in sites:
-                if table is None or site not in held_set:
+                if site in rows:
+                    found[(day, site)] = rows[site]
+                else:
                     missing.append((day, site))
-                    continue
-                found[(day, site)] = table.filter(pc.equal(_ids(table), site))
         return found, missing
 
     def read_days(self, asset: str, days: Sequence[str]) -> tuple[pa.Table | None, list[str]]:
-        """Every site's rows of the given days (one file each), and the days not held."""
+        """Every site's rows of the given days, and the days not held."""
         tables, missing = [], []
         for day in days:
-            table, _ = self._read_file(asset, day)
-            if table is None:
+            rows = self._read_day(asset, day)
+            if not rows:
                 missing.append(day)
-            elif table.num_rows:
-                tables.append(table)
+            tables.extend(t for t in rows.values() if t.num_rows)
         if not tables:
             return None, missing
         return pa.concat_tables(tables, promote_options="permissive"), missing
@@ -189,6 +245,13 @@ class HistoryStore:
             exclude_invalid_files=True,
             ignore_prefixes=[".", "_"],
         )
+
+
+def _part_order(path: str) -> tuple[int, str]:
+    """Parts sort by the time in their names; `part-0` (the earlier layout) is the oldest."""
+    stem = path.rsplit("/", 1)[-1].removeprefix(PART_PREFIX).removesuffix(PART_SUFFIX)
+    number = stem.split("-", 1)[0]
+    return (int(number) if number.isdigit() else 0, stem)
 
 
 def _ids(table: pa.Table) -> pa.ChunkedArray:

@@ -19,7 +19,7 @@ def history_connection(history: HistoryStore, assets=HISTORY_ASSETS) -> duckdb.D
     local = isinstance(history.fs, pafs.LocalFileSystem)
     for asset in assets:
         if local:
-            files = [history.day_file(asset, day) for day in history.days(asset)]
+            files = history.files(asset)
             if files:
                 con.read_parquet(files, union_by_name=True).create_view(asset)
             continue

@@ -192,7 +192,8 @@ def test_a_writer_whose_lock_lapsed_is_refused_and_changes_nothing(
     )
     history.write_site_days("circuit_kpis", DAY, _by_site(daily))
     site = str(daily["site_id"].iloc[0])
-    read = HistoryStore._read_file
+    read = HistoryStore._index
+    parts_before = history.parts("circuit_kpis", DAY)
 
     def slow_read(self, asset, day):
         result = read(self, asset, day)
@@ -200,7 +201,7 @@ def test_a_writer_whose_lock_lapsed_is_refused_and_changes_nothing(
         assert redis_client.lock(key, timeout=30).acquire(blocking=False)
         return result
 
-    monkeypatch.setattr(HistoryStore, "_read_file", slow_read)
+    monkeypatch.setattr(HistoryStore, "_index", slow_read)
     changed = daily[daily["site_id"].astype(str) == site].assign(flaps=999)
     with pytest.raises(LockNotOwnedError):
         history.write_site_days("circuit_kpis", DAY, _by_site(changed))
@@ -209,6 +210,81 @@ def test_a_writer_whose_lock_lapsed_is_refused_and_changes_nothing(
     assert len(table) == len(daily) and 999 not in table.column("flaps").to_pylist()
     leftovers = [p for p in (tmp_path / "history").rglob("*.tmp")]
     assert not leftovers  # the refused write's temporary file is gone
+    assert history.parts("circuit_kpis", DAY) == parts_before
+
+
+def test_a_chunk_is_a_part_of_its_own_and_its_write_reads_no_other_part(
+    history, day_kpis, monkeypatch
+):
+    """A chunk's write costs what the chunk holds, whatever the size of the org: it reads the
+    older parts' footers only, unless it takes some but not all of a part's sites."""
+    _, daily, _, _ = day_kpis
+    tables = _by_site(daily)
+    sites = sorted(tables)
+    first, second = sites[:3], sites[3:]
+    history.write_site_days("circuit_kpis", DAY, {s: tables[s] for s in first})
+    reads = []
+    read = HistoryStore._read
+    monkeypatch.setattr(HistoryStore, "_read", lambda self, p: reads.append(p) or read(self, p))
+    history.write_site_days("circuit_kpis", DAY, {s: tables[s] for s in second})
+    assert reads == [] and len(history.parts("circuit_kpis", DAY)) == 2
+    # the first chunk again: its part is replaced whole (deleted, not read)
+    history.write_site_days("circuit_kpis", DAY, {s: tables[s] for s in first})
+    assert reads == [] and len(history.parts("circuit_kpis", DAY)) == 2
+    # one site of the second chunk again: its part is rewritten without it
+    changed = {
+        second[0]: pa.Table.from_pandas(
+            daily[daily["site_id"].astype(str) == second[0]].assign(flaps=999), preserve_index=False
+        )
+    }
+    history.write_site_days("circuit_kpis", DAY, changed)
+    assert len(reads) == 1 and len(history.parts("circuit_kpis", DAY)) == 3
+    table, _ = history.read_days("circuit_kpis", [DAY])
+    back = table.to_pandas()
+    assert len(back) == len(daily)  # nothing doubled, nothing lost
+    assert set(back[back["flaps"] == 999]["site_id"].astype(str)) == {second[0]}
+
+
+def test_a_site_left_in_two_parts_reads_as_the_newest_and_the_next_write_cleans_it(
+    history, day_kpis
+):
+    """A writer killed after adding its part and before cleaning the older ones leaves a site
+    in two parts: readers take the newest, and the day's next write takes it out of the older."""
+    _, daily, _, _ = day_kpis
+    tables = _by_site(daily)
+    sites = sorted(tables)
+    history.write_site_days("circuit_kpis", DAY, tables)
+    site = sites[0]
+    newer = pa.Table.from_pandas(
+        daily[daily["site_id"].astype(str) == site].assign(flaps=777), preserve_index=False
+    )
+    # the killed writer's part, without its cleanup
+    history._write_file(
+        f"{history.day_dir('circuit_kpis', DAY)}/part-{time.time_ns():020d}-x.parquet",
+        newer,
+        [site],
+    )
+    found, _ = history.read_site_days("circuit_kpis", [(DAY, site)])
+    assert found[(DAY, site)].column("flaps").to_pylist() == [777] * newer.num_rows
+    table, _ = history.read_days("circuit_kpis", [DAY])
+    assert table.num_rows == len(daily)
+    history.write_site_days("circuit_kpis", DAY, {sites[-1]: tables[sites[-1]]})
+    held = [set(s) for _, s in history._index("circuit_kpis", DAY)]
+    assert sum(len(h) for h in held) == len(sites)  # each site in exactly one part
+    con = history_connection(history, assets=["circuit_kpis"])
+    assert con.execute("SELECT count(*) FROM circuit_kpis").fetchone()[0] == len(daily)
+
+
+def test_the_one_file_of_earlier_versions_is_read_as_the_oldest_part(history, day_kpis):
+    _, daily, _, _ = day_kpis
+    tables = _by_site(daily)
+    sites = sorted(tables)
+    whole = pa.concat_tables(list(tables.values()), promote_options="permissive")
+    history._write_file(f"{history.day_dir('circuit_kpis', DAY)}/part-0.parquet", whole, sites)
+    history.write_site_days("circuit_kpis", DAY, {sites[0]: tables[sites[0]]})
+    table, _ = history.read_days("circuit_kpis", [DAY])
+    assert table.num_rows == len(daily)
+    assert [s for _, s in history._index("circuit_kpis", DAY)][-1] == sites[1:]
 
 
 def test_duckdb_answers_over_the_history(history, day_kpis):
