@@ -116,7 +116,7 @@ def main() -> None:
         hot_total = cold_total = 0
         for asset in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly"):
             redis_b = _redis_bytes(client, asset) / circuits
-            files = history.files(asset)
+            files = history.files(asset)[0]
             parquet_b = sum(history.fs.get_file_info(f).size for f in files) / circuits
             hot_total += redis_b
             cold_total += parquet_b

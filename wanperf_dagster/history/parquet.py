@@ -33,6 +33,10 @@ import pyarrow.parquet as pq
 
 SITES_KEY = b"wanperf/site_ids"
 PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
+# in a day's directory from a part's arrival until its sites have left the older parts: while it
+# is there (or after a writer killed in between), readers of whole files take each site from its
+# newest part instead of reading every file
+PENDING = "_cleanup-pending"
 
 Lock = Callable[[str, str], contextlib.AbstractContextManager]
 
@@ -94,9 +98,20 @@ class HistoryStore:
         ]
         return sorted(names, key=_part_order)
 
-    def files(self, asset: str) -> list[str]:
-        """Every part file of the asset, day by day."""
-        return [f for day in self.days(asset) for f in self.parts(asset, day)]
+    def files(self, asset: str) -> tuple[list[str], list[str]]:
+        """(every part file of the days whose parts hold each site once, the days where a site
+        may be in two parts: read those with `read_days`)."""
+        files, pending = [], []
+        for day in self.days(asset):
+            if self.pending(asset, day):
+                pending.append(day)
+            else:
+                files.extend(self.parts(asset, day))
+        return files, pending
+
+    def pending(self, asset: str, day: str) -> bool:
+        info = self.fs.get_file_info(f"{self.day_dir(asset, day)}/{PENDING}")
+        return info.type != pafs.FileType.NotFound
 
     def days(self, asset: str) -> list[str]:
         """The days the history holds for an asset, oldest first."""
@@ -124,6 +139,11 @@ class HistoryStore:
             ).combine_chunks()
             name = f"{PART_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
             path = f"{self.day_dir(asset, day)}/{name}"
+            marker = f"{self.day_dir(asset, day)}/{PENDING}"
+            if older:
+                self.fs.create_dir(self.day_dir(asset, day), recursive=True)
+                with self.fs.open_output_stream(marker):
+                    pass
             written = self._write_file(path, incoming, sorted(tables), held)
             # the older parts give up every site a newer part holds (this chunk's, and any a
             # killed writer left behind in two parts)
@@ -141,6 +161,8 @@ class HistoryStore:
                 table = self._read(part)
                 keep = pc.invert(pc.is_in(_ids(table), value_set=pa.array(sorted(taken))))
                 self._write_file(part, table.filter(keep), left, held)
+            if older:
+                self.fs.delete_file(marker)
             return written
 
     def _write_file(self, final: str, table: pa.Table, sites: list[str], held=None) -> int:
@@ -236,15 +258,19 @@ class HistoryStore:
     def dataset(self, asset: str) -> ds.Dataset | None:
         """The asset's whole history as one dataset (its rows carry their `day`, or `ts`, so
         the directories' names are not read as a column); None before anything was written."""
-        if not self.days(asset):
+        files, pending = self.files(asset)
+        parts = []
+        if files:
+            parts.append(ds.dataset(files, filesystem=self.fs, format="parquet"))
+        if pending:
+            table, _ = self.read_days(asset, pending)
+            if table is not None:
+                if parts:
+                    table = table.select(parts[0].schema.names).cast(parts[0].schema)
+                parts.append(ds.dataset(table))
+        if not parts:
             return None
-        return ds.dataset(
-            self.asset_dir(asset),
-            filesystem=self.fs,
-            format="parquet",
-            exclude_invalid_files=True,
-            ignore_prefixes=[".", "_"],
-        )
+        return parts[0] if len(parts) == 1 else ds.dataset(parts)
 
 
 def _part_order(path: str) -> tuple[int, str]:

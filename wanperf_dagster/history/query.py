@@ -19,9 +19,18 @@ def history_connection(history: HistoryStore, assets=HISTORY_ASSETS) -> duckdb.D
     local = isinstance(history.fs, pafs.LocalFileSystem)
     for asset in assets:
         if local:
-            files = history.files(asset)
+            files, pending = history.files(asset)
+            parts = []
             if files:
-                con.read_parquet(files, union_by_name=True).create_view(asset)
+                con.read_parquet(files, union_by_name=True).create_view(f"_{asset}_files")
+                parts.append(f'SELECT * FROM "_{asset}_files"')
+            if pending:  # days a writer has not cleaned up yet: each site from its newest part
+                table, _ = history.read_days(asset, pending)
+                if table is not None:
+                    con.register(f"_{asset}_pending", table)
+                    parts.append(f'SELECT * FROM "_{asset}_pending"')
+            if parts:
+                con.execute(f'CREATE VIEW "{asset}" AS ' + " UNION ALL BY NAME ".join(parts))
             continue
         dataset = history.dataset(asset)
         if dataset is not None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,7 @@ def history(request, tmp_path, redis_client):
     request.getfixturevalue("aws_env")
     import boto3
 
-    bucket = f"wanperf-{request.node.name.lower().replace('[', '-').replace(']', '')}"[:60]
+    bucket = f"wanperf-{uuid.uuid4().hex[:16]}"  # a valid name, whatever the test's
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     return HistoryStore(f"s3://{bucket}/history", endpoint=endpoint, lock=lock)
 
@@ -246,10 +247,13 @@ def test_a_chunk_is_a_part_of_its_own_and_its_write_reads_no_other_part(
 
 
 def test_a_site_left_in_two_parts_reads_as_the_newest_and_the_next_write_cleans_it(
-    history, day_kpis
+    history, day_kpis, monkeypatch
 ):
     """A writer killed after adding its part and before cleaning the older ones leaves a site
-    in two parts: readers take the newest, and the day's next write takes it out of the older."""
+    in two parts: every reader (the storage API, `read_days`, DuckDB, the warehouse's dataset)
+    takes the newest, and the day's next write takes it out of the older part."""
+    from wanperf_dagster.history import parquet
+
     _, daily, _, _ = day_kpis
     tables = _by_site(daily)
     sites = sorted(tables)
@@ -258,21 +262,32 @@ def test_a_site_left_in_two_parts_reads_as_the_newest_and_the_next_write_cleans_
     newer = pa.Table.from_pandas(
         daily[daily["site_id"].astype(str) == site].assign(flaps=777), preserve_index=False
     )
-    # the killed writer's part, without its cleanup
-    history._write_file(
-        f"{history.day_dir('circuit_kpis', DAY)}/part-{time.time_ns():020d}-x.parquet",
-        newer,
-        [site],
-    )
+    checks = []
+
+    def killed_at_cleanup(held):
+        checks.append(held)
+        if len(checks) > 1:  # the new part is in place; the older part still holds the site
+            raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(parquet, "_still_held", killed_at_cleanup)
+        history.write_site_days("circuit_kpis", DAY, {site: newer})
+    assert history.pending("circuit_kpis", DAY) and len(history.parts("circuit_kpis", DAY)) == 2
     found, _ = history.read_site_days("circuit_kpis", [(DAY, site)])
     assert found[(DAY, site)].column("flaps").to_pylist() == [777] * newer.num_rows
     table, _ = history.read_days("circuit_kpis", [DAY])
     assert table.num_rows == len(daily)
+    assert history.dataset("circuit_kpis").count_rows() == len(daily)
+    con = history_connection(history, assets=["circuit_kpis"])
+    assert con.execute("SELECT count(*), max(flaps) FROM circuit_kpis").fetchone() == (
+        len(daily),
+        777,
+    )
     history.write_site_days("circuit_kpis", DAY, {sites[-1]: tables[sites[-1]]})
+    assert not history.pending("circuit_kpis", DAY)
     held = [set(s) for _, s in history._index("circuit_kpis", DAY)]
     assert sum(len(h) for h in held) == len(sites)  # each site in exactly one part
-    con = history_connection(history, assets=["circuit_kpis"])
-    assert con.execute("SELECT count(*) FROM circuit_kpis").fetchone()[0] == len(daily)
+    assert history.dataset("circuit_kpis").count_rows() == len(daily)
 
 
 def test_the_one_file_of_earlier_versions_is_read_as_the_oldest_part(history, day_kpis):
