@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _print(opts, seeded: dict, reports: dict) -> None:
-    names = [f"{i}+{e}".replace("in_process", "in-process") for i, e in reports]
+    short = {"sqlite": "sqlite", "postgres": "pg", "in_process": "local", "celery": "celery"}
+    names = [f"{short[i]}/{short[e]}" for i, e in reports]  # fits a 14-character column
     first = next(iter(reports.values()))
     print(
         f"\n== backfill: 1 day x {first['sites']:,} sites, {SWEEPS} sweeps (seeded in"
