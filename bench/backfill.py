@@ -24,6 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
+from wanperf_dagster_tests.instance_config import make_postgres_database
+
 from ._common import bench_redis, row
 
 SITES = int(os.environ.get("WANPERF_BENCH_BACKFILL_SITES", "2000"))
@@ -66,28 +68,6 @@ def _child(env: dict, *args: str) -> dict:
     return json.loads(lines[-1][7:])
 
 
-def _postgres_database() -> tuple[str, str]:
-    import psycopg2
-
-    name = f"wanperf_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return name, f"{PG}/{name}"
-
-
-def _drop_database(name: str) -> None:
-    import psycopg2
-
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     opts = _options(argv or [])
     variants = [("sqlite", "in_process")]
@@ -109,24 +89,19 @@ def main(argv: list[str] | None = None) -> None:
         for instance, executor in variants:
             home = f"{tmp}/{instance}-{executor}"
             env = {**base, "WANPERF_DATA_DIR": home, "DAGSTER_HOME": home}
-            database = None
-            if instance == "postgres":
-                database, env["WANPERF_DAGSTER_PG_URL"] = _postgres_database()
+            if instance == "postgres":  # a database of its own, dropped when the bench ends
+                env["WANPERF_DAGSTER_PG_URL"] = make_postgres_database(PG)
             if executor == "celery":
                 env["WANPERF_EXECUTOR"] = "celery"
                 env["WANPERF_CELERY_BROKER"] = BROKER
                 env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
-            try:
-                per_partition = PER_PARTITION_SAMPLE if len(variants) == 1 else 0
-                reports[(instance, executor)] = _child(
-                    env,
-                    "--drive",
-                    str(opts.workers if executor == "celery" else 0),
-                    str(per_partition),
-                )
-            finally:
-                if database:
-                    _drop_database(database)
+            per_partition = PER_PARTITION_SAMPLE if len(variants) == 1 else 0
+            reports[(instance, executor)] = _child(
+                env,
+                "--drive",
+                str(opts.workers if executor == "celery" else 0),
+                str(per_partition),
+            )
     _print(opts, seeded, reports)
 
 

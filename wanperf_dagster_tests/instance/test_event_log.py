@@ -203,23 +203,14 @@ def _postgres_server() -> str:
 
 
 def _postgres_overrides(module: str, cls: str) -> dict:
+    """The project's Postgres storages in a database of their own, with this event log."""
+    from wanperf_dagster.instance.config import postgres_storages
     from wanperf_dagster_tests.instance_config import make_postgres_database
 
     url = make_postgres_database(_postgres_server())
-    config = {"postgres_url": url}
-    return {
-        "run_storage": {
-            "module": "dagster_postgres.run_storage",
-            "class": "PostgresRunStorage",
-            "config": config,
-        },
-        "event_log_storage": {"module": module, "class": cls, "config": config},
-        "schedule_storage": {
-            "module": "dagster_postgres.schedule_storage",
-            "class": "PostgresScheduleStorage",
-            "config": config,
-        },
-    }
+    storages = postgres_storages(url)
+    storages["event_log_storage"].update({"module": module, "class": cls})
+    return storages
 
 
 def test_batched_postgres_storage_records_what_dagster_postgres_records(monkeypatch):
