@@ -19,6 +19,7 @@ from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster_tests.processes import stop
 from wanperf_dagster_tests.sim_samples import world_samples
 
 DAY0 = 1_764_115_200  # 2025-11-26
@@ -104,5 +105,4 @@ def dashboard_server(org_day, redis_url):
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)

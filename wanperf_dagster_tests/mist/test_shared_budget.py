@@ -17,6 +17,7 @@ from wanperf_dagster.mist import MistBudgetExhausted, MistClient, SweepConfig, r
 from wanperf_dagster.mist.client import LocalCallLedger, token_fingerprint
 from wanperf_dagster.store import RedisCallLedger, bulk, connect, keys
 from wanperf_dagster_tests.mist.conftest import TOKEN
+from wanperf_dagster_tests.processes import stop
 
 pytestmark = [pytest.mark.storage]
 
@@ -138,8 +139,7 @@ def simulator_process():
     base_url = proc.stdout.readline().strip().removeprefix("base_url=")
     org_id = proc.stdout.readline().strip().removeprefix("org_id=")
     yield base_url, org_id
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 def test_three_processes_stay_within_one_budget(redis_client, redis_url, simulator_process):

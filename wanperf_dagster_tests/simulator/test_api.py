@@ -11,6 +11,7 @@ import requests
 
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
 from wanperf_dagster_tests.mist_schema import validate
+from wanperf_dagster_tests.processes import stop
 
 from .conftest import NOW
 
@@ -307,5 +308,4 @@ def test_cli_prints_url_and_org_id():
         )
         assert r.json()["privileges"][0]["org_id"] == org.split("=", 1)[1]
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
