@@ -20,6 +20,9 @@ import pytest
 import redis
 
 from wanperf_dagster.store import EmbeddedRedis, connect
+from wanperf_dagster_tests.processes import keep_sigterm_a_stop
+
+keep_sigterm_a_stop()  # before any test runs Dagster in process
 
 
 @pytest.fixture(autouse=True)
