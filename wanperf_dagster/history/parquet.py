@@ -100,14 +100,26 @@ class HistoryStore:
 
     def files(self, asset: str) -> tuple[list[str], list[str]]:
         """(every part file of the days whose parts hold each site once, the days where a site
-        may be in two parts: read those with `read_days`)."""
-        files, pending = [], []
-        for day in self.days(asset):
-            if self.pending(asset, day):
-                pending.append(day)
-            else:
-                files.extend(self.parts(asset, day))
-        return files, pending
+        may be in two parts: read those with `read_days`), from one listing of the asset."""
+        selector = pafs.FileSelector(self.asset_dir(asset), recursive=True, allow_not_found=True)
+        parts: dict[str, list[str]] = {}
+        pending: set[str] = set()
+        for info in self.fs.get_file_info(selector):
+            folder = info.path.rsplit("/", 2)[-2] if info.path.count("/") >= 2 else ""
+            if info.type != pafs.FileType.File or not folder.startswith("day="):
+                continue
+            day = folder.removeprefix("day=")
+            if info.base_name == PENDING:
+                pending.add(day)
+            elif info.base_name.startswith(PART_PREFIX) and info.base_name.endswith(PART_SUFFIX):
+                parts.setdefault(day, []).append(info.path)
+        files = [
+            path
+            for day in sorted(parts)
+            if day not in pending
+            for path in sorted(parts[day], key=_part_order)
+        ]
+        return files, sorted(pending)
 
     def pending(self, asset: str, day: str) -> bool:
         info = self.fs.get_file_info(f"{self.day_dir(asset, day)}/{PENDING}")
