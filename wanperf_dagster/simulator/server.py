@@ -129,6 +129,32 @@ def _uncursor(token: str) -> tuple[int, float]:
     return int(offset), float(issued)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _span(value: str) -> int:
+    """Seconds of "10m", "1h", "1d", "2w" or a plain number of seconds."""
+    value = str(value).strip()
+    if value.isdigit():
+        return int(value)
+    if len(value) >= 2 and value[-1] in _UNITS and value[:-1].isdigit():
+        return int(value[:-1]) * _UNITS[value[-1]]
+    raise ValueError(f"cannot read the span {value[:20]!r} (like 10m, 1h, 1d, 2w)")
+
+
+def _when(value: str, now: int) -> int:
+    """An instant: epoch seconds, "now", or relative to now ("-1d", "-2h")."""
+    value = str(value).strip()
+    if value == "now":
+        return now
+    if value.startswith("-"):
+        return now - _span(value[1:])
+    try:
+        return int(float(value))
+    except ValueError:
+        raise ValueError(f"cannot read the time {value[:20]!r}") from None
+
+
 class ApiError(Exception):
     def __init__(self, status: int, body: dict | None, headers: dict | None = None):
         self.status, self.body, self.headers = status, body, headers or {}
@@ -155,6 +181,7 @@ class MistSimulator:
         for i, s in enumerate(a["site"].tolist()):
             self._site_ports.setdefault(s, []).append(i)
         self._site_json = [self._site(i) for i in range(len(self.org.sites))]
+        self._events_cache: dict[tuple, list[dict]] = {}
 
     # budget ---------------------------------------------------------------------------------
     def _window(self) -> int:
@@ -240,6 +267,12 @@ class MistSimulator:
                         return self._paged(devices, q)
                     case ["stats", "ports", "search"]:
                         return self._port_search(path, query, q, self._gateway_ports)
+                    case ["insights", "sites-sle"]:
+                        return self._sites_sle(q)
+                    case ["stats", "vpn_peers", "search"]:
+                        return self._vpn_peer_search(path, query, q)
+                    case ["devices", "events", "search"]:
+                        return self._device_event_search(path, query, q)
             case ["sites", site_id, "stats", "ports", "search"]:
                 try:
                     s = self.org.site_index(site_id)
@@ -318,6 +351,223 @@ class MistSimulator:
             params = {k: v[-1] for k, v in query.items() if k != "search_after"}
             params["search_after"] = _cursor(nxt, issued if "search_after" in q else now)
             body["next"] = f"{path}?{urlencode(params)}"
+        return 200, {}, body
+
+    def _cursor_page(self, path, query, q, items: list, limit_default: int = DEFAULT_LIMIT):
+        """One page of a `next`/`search_after` search over a fixed list: (page, next or None).
+        `next` pins every parameter, so a page never shifts under a moving `now`."""
+        try:
+            limit = min(int(q.get("limit", limit_default)), MAX_LIMIT)
+        except ValueError:
+            raise ApiError(400, {"detail": "limit must be an integer"}) from None
+        if limit < 1:
+            raise ApiError(400, {"detail": "limit must be positive"})
+        now = self.clock.now()
+        offset, issued = 0, now
+        if "search_after" in q:
+            try:
+                offset, issued = _uncursor(q["search_after"])
+            except Exception:
+                raise ApiError(400, {"detail": "invalid search_after"}) from None
+            if now - issued > self.config.cursor_ttl_seconds:
+                raise ApiError(400, {"detail": "search_after has expired; start the search again"})
+        page = items[offset : offset + limit]
+        nxt = None
+        if offset + len(page) < len(items):
+            params = {k: v[-1] for k, v in query.items() if k != "search_after"}
+            params["search_after"] = _cursor(offset + len(page), issued)
+            nxt = f"{path}?{urlencode(params)}"
+        return page, nxt, limit
+
+    def _time_range(self, q: dict, max_days: int = 31) -> tuple[int, int]:
+        """[start, end) of a request: epoch seconds or relative ("-1d", "-2h", "now"), with
+        `duration` ("1d", "2h", "10m"); the end is never after now."""
+        now = int(self.clock.now())
+        try:
+            end = _when(q.get("end", "now"), now)
+            duration = _span(q.get("duration", "1d"))
+            start = _when(q["start"], now) if "start" in q else end - duration
+        except ValueError as exc:
+            raise ApiError(400, {"detail": str(exc)}) from None
+        end = min(end, now)
+        if end <= start:
+            raise ApiError(400, {"detail": "end must be after start (and not in the future)"})
+        if end - start > max_days * 86400:
+            raise ApiError(400, {"detail": f"the range may span at most {max_days} days"})
+        return start, end
+
+    def _sites_sle(self, q: dict):
+        """The WAN SLE of each site over [start, end), paged by page/limit."""
+        if q.get("sle", "wan") != "wan":
+            raise ApiError(400, {"detail": "the simulator serves the wan SLE only"})
+        start, end = self._time_range(q, max_days=7)
+        try:
+            interval = _span(q.get("interval", "1h"))
+            limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+            page = int(q.get("page", 1))
+        except ValueError as exc:
+            raise ApiError(400, {"detail": f"bad interval, limit or page: {exc}"}) from None
+        if limit < 1 or page < 1:
+            raise ApiError(400, {"detail": "limit and page must be positive"})
+        n = len(self.org.sites)
+        sites = np.arange((page - 1) * limit, min(page * limit, n), dtype=np.int64)
+        results = []
+        if len(sites):
+            sle = self.world.site_sle(sites, start, end)
+            for row in sle.itertuples(index=False):
+                results.append(
+                    {
+                        "site_id": self.org.sites[row.site].id,
+                        "gateway-health": float(row.gateway_health),
+                        "wan-link-health": float(row.wan_link_health),
+                        "application_health": float(row.application_health),
+                        "num_gateways": int(row.num_gateways),
+                        "num_clients": int(row.num_clients),
+                    }
+                )
+        body = {
+            "start": start,
+            "end": end,
+            "interval": interval,
+            "limit": limit,
+            "page": page,
+            "total": n,
+            "results": results,
+        }
+        return 200, {}, body
+
+    def _vpn_peer_search(self, path, query, q):
+        """Every VPN peer path now, filtered by `mac`, `site_id`, `type`; cursor paging."""
+        org, a = self.org, self.org.arrays
+        paths = self.world.vpn_paths()
+        if "site_id" in q:
+            try:
+                paths = paths[a["site"][paths[:, 0]] == org.site_index(q["site_id"])]
+            except KeyError:
+                paths = paths[:0]
+        if "mac" in q:
+            paths = paths[[org.gateways[a["gw"][i]].mac == q["mac"] for i in paths[:, 0]]]
+        kinds = np.array(
+            [
+                "svr" if org.gateways[a["gw"][i]].model.startswith("SSR") else "ipsec"
+                for i in paths[:, 0]
+            ],
+            dtype=object,
+        )
+        if "type" in q:
+            paths, kinds = paths[kinds == q["type"]], kinds[kinds == q["type"]]
+        now = self.clock.now()
+        items = list(range(len(paths)))
+        page, nxt, limit = self._cursor_page(path, query, q, items)
+        chosen = paths[page] if page else paths[:0]
+        st = self.world.path_state(chosen, int(now)) if len(chosen) else None
+        results = []
+        for j, (i, hub) in enumerate(chosen.tolist()):
+            gw, peer = org.gateways[a["gw"][i]], org.gateways[a["gw"][hub]]
+            rec = {
+                "org_id": org.id,
+                "site_id": org.sites[a["site"][i]].id,
+                "mac": gw.mac,
+                "port_id": org.port_id[i],
+                "router_name": gw.name,
+                "peer_mac": peer.mac,
+                "peer_port_id": org.port_id[hub],
+                "peer_router_name": peer.name,
+                "peer_site_id": org.sites[a["site"][hub]].id,
+                "type": str(kinds[page[j]]),
+                "up": bool(st["up"][j]),
+                "is_active": bool(a["rank"][i] == 0),
+                "uptime": int(now - st["boot"][j]),
+                "last_seen": float(now),
+                "mtu": 1500,
+            }
+            if rec["up"]:
+                rec.update(
+                    latency=float(st["latency"][j]),
+                    jitter=float(st["jitter"][j]),
+                    loss=float(st["loss"][j]),
+                    mos=float(st["mos"][j]),
+                )
+            results.append(rec)
+        body = {
+            "start": int(now) - 600,
+            "end": int(now),
+            "limit": limit,
+            "total": len(paths),
+            "results": results,
+        }
+        if nxt:
+            body["next"] = nxt
+        return 200, {}, body
+
+    def device_events(self, start: int, end: int) -> list[dict]:
+        """Every gateway event in [start, end), sorted by time: each WAN port's GW_PORT_DOWN and
+        GW_PORT_UP, and each GW_REBOOTED (the same instants as the port stats and the truth)."""
+        key = (start, end, len(self.world.injections))
+        cached = self._events_cache.get(key)
+        if cached is not None:
+            return cached
+        org, a = self.org, self.org.arrays
+        wan = org.wan_port_indices()
+        ev = self.world.port_events(wan, start, end)
+        reboots = self.world.reboots_between(start, end)
+        out = []
+        for t, port, kind in zip(
+            ev["ts"].tolist(), ev["port"].tolist(), ev["event"].tolist(), strict=True
+        ):
+            gw = org.gateways[a["gw"][port]]
+            pid = org.port_id[port]
+            out.append(
+                {
+                    "timestamp": float(t),
+                    "type": "GW_PORT_DOWN" if kind == "down" else "GW_PORT_UP",
+                    "org_id": org.id,
+                    "site_id": org.sites[gw.site_index].id,
+                    "mac": gw.mac,
+                    "model": gw.model,
+                    "device_type": "gateway",
+                    "port_id": pid,
+                    "text": f"{pid} {'down' if kind == 'down' else 'up'}",
+                }
+            )
+        for t, g in zip(reboots["ts"].tolist(), reboots["gateway"].tolist(), strict=True):
+            gw = org.gateways[g]
+            out.append(
+                {
+                    "timestamp": float(t),
+                    "type": "GW_REBOOTED",
+                    "org_id": org.id,
+                    "site_id": org.sites[gw.site_index].id,
+                    "mac": gw.mac,
+                    "model": gw.model,
+                    "device_type": "gateway",
+                    "text": "gateway rebooted",
+                }
+            )
+        out.sort(key=lambda e: (e["timestamp"], e["mac"], e.get("port_id", ""), e["type"]))
+        if len(self._events_cache) > 16:
+            self._events_cache.clear()
+        self._events_cache[key] = out
+        return out
+
+    def _device_event_search(self, path, query, q):
+        start, end = self._time_range(q)
+        if "search_after" not in q and ("start" not in q or "end" not in q):
+            # pin the range, so `next` pages the same events however long the paging takes
+            query = {**query, "start": [str(start)], "end": [str(end)]}
+        events = self.device_events(start, end)
+        if q.get("device_type", "all") not in ("all", "gateway"):
+            events = []
+        if "type" in q:
+            wanted = set(q["type"].split(","))
+            events = [e for e in events if e["type"] in wanted]
+        for name in ("mac", "site_id"):
+            if name in q:
+                events = [e for e in events if e[name] == q[name]]
+        page, nxt, limit = self._cursor_page(path, query, q, events)
+        body = {"start": start, "end": end, "limit": limit, "total": len(events), "results": page}
+        if nxt:
+            body["next"] = nxt
         return 200, {}, body
 
     # records --------------------------------------------------------------------------------

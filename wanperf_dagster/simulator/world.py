@@ -10,8 +10,9 @@ Model, per WAN circuit:
   active day holds at least one flap, which keeps `last_flapped` exact with a bounded look-back.
 - *outages*: per hour of an active day, a chance of an outage starting in that hour, lasting
   2-20 min (70 %), 20-90 min (25 %) or 90-240 min (5 %).
-- *flaps*: sub-minute bounces (the port stays up at minute resolution); seen only through
-  `last_flapped`, which also moves at every outage start and end and at reboots.
+- *flaps*: one-second bounces (down at the flap instant, up a second later: the port stays up at
+  minute resolution); seen in `last_flapped`, which also moves at every outage start and end
+  and at reboots, and as a down and an up event.
 - *reboots*: per device, a chance per day plus one forced reboot every 32 days; the device is down
   for 4 minutes and its byte/packet/error counters restart from zero.
 - *utilisation*: a diurnal curve in the site's local time, noise per 10-minute slot, congestion
@@ -20,6 +21,14 @@ Model, per WAN circuit:
 - *quality*: latency, jitter and loss around a per-circuit base, worse during degradation
   episodes and when utilisation passes 90 %; absent while the port is down and on circuits that
   do not report quality.
+- *events*: every up/down change of a WAN port, to the second (`port_events`), from the same
+  down intervals that `state` reads: outages, reboots, flap bounces, injections.
+- *VPN paths*: each WAN port of a site other than the hub (site 0) keeps a path to the hub's
+  primary port; a path is up while both ends are, and its latency, jitter and loss are its port's
+  plus the hub leg; MOS from them (a simplified E-model).
+- *WAN SLE*: per site and interval, the share of gateway-minutes not rebooting (gateway health),
+  of WAN-port-minutes up and uncongested with good quality (WAN link health), and of minutes in
+  which at least one such port served the site (application health).
 - *counters*: the integral of the diurnal baseline since the last reboot (closed form), so byte
   deltas are exact between any two instants; the baseline's peak is capped at the link speed.
 """
@@ -69,7 +78,11 @@ def _u(*parts) -> np.ndarray:
     return (_mix(*parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-INJECTED_KINDS = ("down", "congest", "flap")
+INJECTED_KINDS = ("down", "congest", "flap", "degrade")
+FLAP_BOUNCE_S = 1  # a natural flap: down for one second
+HUB_SITE = 0  # the site whose primary port every other site's paths lead to
+PATH_LEG = 21  # hash stream of a path's hub-leg latency
+CLIENTS = 22  # hash stream of a site's client count
 FLAP_PERIOD_S = 300  # an injected flapping port bounces every 5 minutes...
 FLAP_DOWN_S = 20  # ...for 20 seconds
 
@@ -199,8 +212,9 @@ class World:
             hours = d[:, None] * 24 + np.arange(24)[None, :]
             p = ports[:, None]
             flap = self._flap_at(p, hours)
+            bounced = np.where(flap >= 0, flap + FLAP_BOUNCE_S, -1)
             start, end = self._outages(p, hours)
-            events = np.concatenate([flap, start, end], axis=1)
+            events = np.concatenate([flap, bounced, start, end], axis=1)
             events = np.where((events <= t[:, None]) & (events >= 0), events, -1).max(axis=1)
             best = np.where(ok, np.maximum(best, events), best)
         return best
@@ -232,7 +246,9 @@ class World:
         start, end = self._outages(ports[:, None], hours)
         in_outage = ((start >= 0) & (start <= t[:, None]) & (t[:, None] < end)).any(axis=1)
         rebooting = (boot <= t) & (t < boot + REBOOT_DOWN_S)
-        return in_outage | rebooting
+        flap = self._flap_at(ports, t // HOUR)
+        bouncing = (flap >= 0) & (flap <= t) & (t < flap + FLAP_BOUNCE_S)
+        return in_outage | rebooting | bouncing
 
     def _episode(self, ports, t, window_h, p, kinds, min_dur, max_dur) -> np.ndarray:
         """Size of the episode (0 when none) active at t: one chance per window, may spill over."""
@@ -326,6 +342,11 @@ class World:
             + 15 * hot
         )
         loss = a["loss_base"][ports] * qn + np.where(degr > 0, 0.5 + 4.5 * degr, 0) + 3 * hot
+        if self.injections:
+            degraded = self._injected("degrade", ports, t)
+            latency = latency + 150 * degraded
+            jitter = jitter + 30 * degraded
+            loss = loss + 8 * degraded
 
         return {
             "t": t,
@@ -374,7 +395,7 @@ class World:
 
         Columns: `ts`, `circuit_id`, `site_id`, `up`, `util_pct`, `failover`, `rx_bps`, `tx_bps`,
         `latency_ms`, `jitter_ms`, `loss_pct` (null when down or not reported), `flaps` (up/down
-        changes and sub-minute bounces within the minute), `rx_bytes` (the counter).
+        changes within the minute: a one-second bounce is two), `rx_bytes` (the counter).
         """
         ports = np.asarray(ports, dtype=np.int64)
         start = int(start) // 60 * 60
@@ -404,7 +425,8 @@ class World:
         )
 
     def _count_events(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Up/down changes (outage starts and ends, reboots, sub-minute flaps) in [t, t+60)."""
+        """Up/down changes (outage starts and ends, reboots, flap bounces: a down and an up) in
+        [t, t+60)."""
         hours = (t // HOUR)[:, None] - np.arange(OUTAGE_LOOKBACK_H + 1)[None, :]
         p = ports[:, None]
         start, end = self._outages(p, hours)
@@ -413,7 +435,10 @@ class World:
             (end >= lo) & (end < hi) & (start >= 0)
         ).sum(axis=1)
         flap = self._flap_at(p, (t // HOUR)[:, None])
-        n = n + ((flap >= lo) & (flap < hi)).sum(axis=1)
+        n = n + ((flap >= lo) & (flap < hi)).sum(axis=1)  # a bounce: its down...
+        n = n + ((flap >= 0) & (flap + FLAP_BOUNCE_S >= lo) & (flap + FLAP_BOUNCE_S < hi)).sum(
+            axis=1
+        )  # ...and its up
         devs = self.a["dev"][ports]
         reboot = self._reboots(devs, t // DAY)
         n = (
@@ -424,3 +449,159 @@ class World:
         if self.injections:
             n = n + self._injected_events(ports, t)
         return n.astype(np.int64)
+
+    # port events ------------------------------------------------------------------------------
+    def down_intervals(self, ports, start: int, end: int) -> pd.DataFrame:
+        """Every time each port was down, as merged [down, up) second intervals that overlap
+        [start, end) (not clipped: an interval begun earlier shows when it began). The same
+        intervals `state` reads, so events, samples and the truth agree to the second."""
+        ports = np.asarray(ports, dtype=np.int64)
+        start, end = int(start), int(end)
+        hours = np.arange(start // HOUR - OUTAGE_LOOKBACK_H, (end - 1) // HOUR + 1)
+        pp, hh = np.repeat(ports, len(hours)), np.tile(hours, len(ports))
+        o_start, o_end = self._outages(pp, hh)
+        flap = self._flap_at(pp, hh)
+        days = np.arange((start - REBOOT_DOWN_S) // DAY, (end - 1) // DAY + 1)
+        pd_, dd = np.repeat(ports, len(days)), np.tile(days, len(ports))
+        boot = self._reboots(self.a["dev"][pd_], dd)
+        parts = [
+            (pp[o_start >= 0], o_start[o_start >= 0], o_end[o_start >= 0]),
+            (pp[flap >= 0], flap[flap >= 0], flap[flap >= 0] + FLAP_BOUNCE_S),
+            (pd_[boot >= 0], boot[boot >= 0], boot[boot >= 0] + REBOOT_DOWN_S),
+        ]
+        mine = set(ports.tolist())
+        for inj in self.injections:
+            if inj.port not in mine or inj.kind not in ("down", "flap"):
+                continue
+            if inj.kind == "down":
+                s = np.array([inj.start])
+                e = np.array([inj.end])
+            else:
+                s = np.arange(inj.start, inj.end, FLAP_PERIOD_S)
+                e = np.minimum(s + FLAP_DOWN_S, inj.end)
+            parts.append((np.full(len(s), inj.port), s, e))
+        port = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        s = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        e = np.concatenate([p[2] for p in parts]).astype(np.int64)
+        order = np.lexsort((s, port))
+        port, s, e = port[order], s[order], e[order]
+        rows = []
+        cur_p, cur_s, cur_e = -1, 0, 0
+        for p_, s_, e_ in zip(port.tolist(), s.tolist(), e.tolist(), strict=True):
+            if p_ == cur_p and s_ <= cur_e:  # overlapping or touching: one down interval
+                cur_e = max(cur_e, e_)
+                continue
+            if cur_p >= 0:
+                rows.append((cur_p, cur_s, cur_e))
+            cur_p, cur_s, cur_e = p_, s_, e_
+        if cur_p >= 0:
+            rows.append((cur_p, cur_s, cur_e))
+        out = pd.DataFrame(rows, columns=["port", "down", "up"], dtype=np.int64)
+        out = out[(out["up"] > start) & (out["down"] < end)].reset_index(drop=True)
+        out["circuit_id"] = [self.org.circuit_id(i) for i in out["port"]]
+        return out
+
+    def port_events(self, ports, start: int, end: int) -> pd.DataFrame:
+        """Each up/down change of the ports in [start, end): `ts` (epoch s), `port`, `event`
+        ("down" or "up"), sorted by time, then port, then down before up."""
+        iv = self.down_intervals(ports, start, end)
+        downs = iv[(iv["down"] >= start) & (iv["down"] < end)]
+        ups = iv[(iv["up"] >= start) & (iv["up"] < end)]
+        out = pd.concat(
+            [
+                pd.DataFrame({"ts": downs["down"], "port": downs["port"], "event": "down"}),
+                pd.DataFrame({"ts": ups["up"], "port": ups["port"], "event": "up"}),
+            ],
+            ignore_index=True,
+        )
+        return out.sort_values(["ts", "port", "event"]).reset_index(drop=True)
+
+    def reboots_between(self, start: int, end: int) -> pd.DataFrame:
+        """Each gateway reboot in [start, end): `ts`, `gateway` (index)."""
+        devs = np.arange(len(self.org.gateways), dtype=np.int64)
+        days = np.arange(start // DAY, (end - 1) // DAY + 1)
+        dd, dv = np.tile(days, len(devs)), np.repeat(devs, len(days))
+        at = self._reboots(dv, dd)
+        keep = (at >= start) & (at < end)
+        return (
+            pd.DataFrame({"ts": at[keep], "gateway": dv[keep]})
+            .sort_values(["ts", "gateway"])
+            .reset_index(drop=True)
+        )
+
+    # VPN paths --------------------------------------------------------------------------------
+    def vpn_paths(self) -> np.ndarray:
+        """(port, hub port) of every path: each WAN port of a site other than the hub's leads
+        to the hub's primary port."""
+        a = self.a
+        wan = self.org.wan_port_indices()
+        hub = np.flatnonzero((a["site"] == HUB_SITE) & (a["rank"] == 0))
+        if not len(hub):
+            return np.zeros((0, 2), dtype=np.int64)
+        ports = wan[a["site"][wan] != HUB_SITE]
+        return np.stack([ports, np.full(len(ports), hub[0])], axis=1)
+
+    def path_state(self, paths: np.ndarray, t) -> dict[str, np.ndarray]:
+        """Each path's state at t: up (both ends up), latency, jitter, loss, MOS."""
+        paths = np.asarray(paths, dtype=np.int64).reshape(-1, 2)
+        near = self.state(paths[:, 0], t, last_flapped=False)
+        far = self.state(paths[:, 1], t, last_flapped=False)
+        leg = 2 + (_u(self.seed, PATH_LEG, paths[:, 0]) * 18)
+        latency = np.round(near["latency"] + far["latency"] * 0.2 + leg, 1)
+        jitter = np.round(near["jitter"] + far["jitter"] * 0.2, 2)
+        loss = np.round(np.clip(near["loss"] + far["loss"] * 0.2, 0, 100), 2)
+        up = near["up"] & far["up"]
+        return {
+            "up": up,
+            "latency": latency,
+            "jitter": jitter,
+            "loss": loss,
+            "mos": mos(latency, jitter, loss),
+            "boot": near["boot"],
+        }
+
+    # WAN SLE ----------------------------------------------------------------------------------
+    def site_sle(self, sites, start: int, end: int) -> pd.DataFrame:
+        """The WAN SLE of each site over [start, end), from its minutes: `site`,
+        `gateway_health`, `wan_link_health`, `application_health` (0..1), `num_gateways`,
+        `num_clients`."""
+        sites = np.asarray(sites, dtype=np.int64)
+        a = self.a
+        minutes = max((int(end) - int(start)) // 60, 1)
+        grid = int(start) + 60 * np.arange(minutes, dtype=np.int64)
+        wan = self.org.wan_port_indices()
+        wan = wan[np.isin(a["site"][wan], sites)]
+        out = pd.DataFrame({"site": sites})
+        # gateways: the share of gateway-minutes not rebooting
+        gw_site = np.array([g.site_index for g in self.org.gateways], dtype=np.int64)
+        gws = np.flatnonzero(np.isin(gw_site, sites))
+        gg, tt = np.repeat(gws, minutes), np.tile(grid, len(gws))
+        boot = self.last_reboot(gg, tt)
+        healthy_gw = ~((boot <= tt) & (tt < boot + REBOOT_DOWN_S))
+        gw_frame = pd.DataFrame({"site": gw_site[gg], "ok": healthy_gw})
+        out["gateway_health"] = out["site"].map(gw_frame.groupby("site")["ok"].mean())
+        out["num_gateways"] = out["site"].map(pd.Series(gw_site).value_counts()).fillna(0)
+        # WAN links: up, under 90 % and with good quality
+        pp, tp = np.repeat(wan, minutes), np.tile(grid, len(wan))
+        s = self.state(pp, tp, last_flapped=False)
+        good = s["up"] & (s["util"] < 0.9) & (s["loss"] < 2) & (s["latency"] < 150)
+        good &= s["jitter"] < 30
+        links = pd.DataFrame({"site": a["site"][pp], "t": tp, "ok": good})
+        out["wan_link_health"] = out["site"].map(links.groupby("site")["ok"].mean())
+        served = links.groupby(["site", "t"])["ok"].any().groupby(level=0).mean()
+        out["application_health"] = out["site"].map(served)
+        hour = int(start) // HOUR
+        clients = 10 + (_u(self.seed, CLIENTS, sites, hour) * 290).astype(np.int64)
+        out["num_clients"] = clients
+        for col in ("gateway_health", "wan_link_health", "application_health"):
+            out[col] = out[col].astype(np.float64).round(6)
+        return out
+
+
+def mos(latency, jitter, loss) -> np.ndarray:
+    """Mean opinion score (1..4.5) from latency, jitter (ms) and loss (%), the simplified
+    E-model network tools use: effective latency = latency + 2 x jitter + 10 ms."""
+    effective = np.asarray(latency, dtype=np.float64) + 2 * np.asarray(jitter) + 10
+    r = np.where(effective < 160, 93.2 - effective / 40, 93.2 - (effective - 120) / 10)
+    r = np.clip(r - 2.5 * np.asarray(loss, dtype=np.float64), 0, 100)
+    return np.round(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 2)

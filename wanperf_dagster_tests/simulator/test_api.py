@@ -19,6 +19,9 @@ pytestmark = pytest.mark.integration
 
 PORTS = "/api/v1/orgs/{org_id}/stats/ports/search"
 SITE_PORTS = "/api/v1/sites/{site_id}/stats/ports/search"
+SLE = "/api/v1/orgs/{org_id}/insights/sites-sle"
+VPN = "/api/v1/orgs/{org_id}/stats/vpn_peers/search"
+EVENTS = "/api/v1/orgs/{org_id}/devices/events/search"
 
 
 def all_pages(api, first_url):
@@ -47,6 +50,9 @@ def test_every_endpoint_validates_against_the_official_schema(api):
         ),
         (PORTS.format(org_id=org), PORTS, {"device_type": "gateway", "limit": 50}),
         (SITE_PORTS.format(site_id=site), SITE_PORTS, {"device_type": "gateway"}),
+        (f"/api/v1/orgs/{org}/insights/sites-sle", SLE, {"sle": "wan", "limit": 7, "page": 2}),
+        (f"/api/v1/orgs/{org}/stats/vpn_peers/search", VPN, {"limit": 20}),
+        (f"/api/v1/orgs/{org}/devices/events/search", EVENTS, {"duration": "1d", "limit": 5}),
     ]
     for url, spec_path, params in cases:
         r = api(url, **params)
@@ -279,6 +285,76 @@ def test_ground_truth_matches_what_is_served(api):
     site = org.sites[0].id
     body = api("/admin/truth", site_id=site, minutes=5).json()
     assert {r["site_id"] for r in body} == {site}
+
+
+def test_sle_pages_cover_every_site_once_and_agree_with_the_world(api):
+    sim, org = api.sim, api.sim.org
+    hour = NOW // 3600 * 3600 - 3600
+    seen = []
+    for page in (1, 2, 3, 4):
+        r = api(SLE.format(org_id=org.id), start=hour, end=hour + 3600, limit=8, page=page)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        validate(body, SLE)
+        assert body["total"] == len(org.sites) and (body["start"], body["end"]) == (
+            hour,
+            hour + 3600,
+        )
+        seen += body["results"]
+    assert sorted(r["site_id"] for r in seen) == sorted(s.id for s in org.sites)
+    truth = sim.world.site_sle(np.arange(len(org.sites)), hour, hour + 3600)
+    by_site = {r["site_id"]: r for r in seen}
+    for row in truth.itertuples():
+        served = by_site[org.sites[row.site].id]
+        assert served["wan-link-health"] == row.wan_link_health
+        assert served["gateway-health"] == row.gateway_health
+    # the future is not served, and a bad range is a clear 400
+    assert api(SLE.format(org_id=org.id), start=NOW + 10, end=NOW + 3600).status_code == 400
+    assert api(SLE.format(org_id=org.id), interval="soon").status_code == 400
+
+
+def test_vpn_peer_search_pages_every_path_once(api):
+    org = api.sim.org
+    pages = all_pages(api, api.server.url + VPN.format(org_id=org.id) + "?limit=9")
+    results = [r for p in pages for r in p["results"]]
+    assert len(pages) > 2 and len(results) == pages[0]["total"] == len(api.sim.world.vpn_paths())
+    keys = {(r["mac"], r["port_id"], r["peer_mac"], r["peer_port_id"]) for r in results}
+    assert len(keys) == len(results)
+    hub = org.sites[0].id
+    assert all(r["peer_site_id"] == hub and r["site_id"] != hub for r in results)
+    up = [r for r in results if r["up"]]
+    assert up and all(0 < r["mos"] <= 4.5 and r["latency"] > 0 for r in up)
+    assert all("latency" not in r for r in results if not r["up"])
+    one = results[0]
+    only = api(VPN.format(org_id=org.id), site_id=one["site_id"]).json()["results"]
+    assert only and {r["site_id"] for r in only} == {one["site_id"]}
+
+
+def test_device_events_agree_with_the_port_stats(api):
+    """Each GW_PORT_DOWN/UP is a change of the served `up` to the second; the range is pinned
+    in `next`, so paging while the clock moves neither skips nor repeats an event."""
+    sim, org = api.sim, api.sim.org
+    day_start = NOW // 86400 * 86400
+    url = api.server.url + EVENTS.format(org_id=org.id) + f"?start={day_start}&end={NOW}&limit=7"
+    first = api(url).json()
+    sim.clock.advance(120)  # the clock moves between pages
+    pages = [first] + all_pages(api, first["next"])
+    events = [e for p in pages for e in p["results"]]
+    sim.clock.set(NOW)
+    assert len(events) == first["total"] and len(pages) > 2
+    for e in events:
+        validate({"results": [e], "start": 0, "end": 0, "limit": 1, "total": 1}, EVENTS)
+    ports = [e for e in events if e["type"] in ("GW_PORT_DOWN", "GW_PORT_UP")]
+    assert ports and any(e["type"] == "GW_REBOOTED" for e in events)
+    assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
+    index = {org.circuit_id(i): i for i in org.wan_port_indices().tolist()}
+    for e in ports[:40]:
+        port, t = index[f"{e['mac']}:{e['port_id']}"], int(e["timestamp"])
+        s = sim.world.state(np.array([port, port]), np.array([t - 1, t]), last_flapped=False)
+        went_down = e["type"] == "GW_PORT_DOWN"
+        assert s["up"][1] != went_down and s["up"][0] == went_down, e
+    only = api(EVENTS.format(org_id=org.id), start=day_start, end=NOW, type="GW_PORT_DOWN")
+    assert only.json()["total"] == sum(e["type"] == "GW_PORT_DOWN" for e in events)
 
 
 def test_cli_prints_url_and_org_id():

@@ -57,3 +57,74 @@ def test_truth_shape_and_bounds():
     assert len(truth) == len(ports) * 1440
     assert truth["util_pct"].between(0, 100).all()
     assert truth.loc[~truth["up"], "latency_ms"].isna().all()
+
+
+def test_port_events_are_the_changes_of_the_served_state_to_the_second():
+    """Every down interval (outages, reboots, one-second flap bounces, injections) is what
+    `state` reads: down at its first second, up again at its end, nowhere else in the day."""
+    world = World(build_org(seed=5, n_sites=12))
+    ports = world.org.wan_port_indices()
+    world.inject(int(ports[3]), "flap", T0 + 7200, T0 + 7200 + 1800)
+    world.inject(int(ports[4]), "down", T0 + 3 * 3600 + 17, T0 + 4 * 3600 + 3)
+    intervals = world.down_intervals(ports, T0, T0 + DAY)
+    assert {"down", "up", "port", "circuit_id"} <= set(intervals.columns)
+    for row in intervals.itertuples():
+        s = world.state(np.array([row.port] * 3), np.array([row.down - 1, row.down, row.up]))
+        assert not s["up"][1] and s["up"][2], row
+    # random instants: down exactly inside an interval
+    rng = np.random.default_rng(3)
+    pp = np.repeat(ports, 500)
+    tt = rng.integers(T0, T0 + DAY, len(pp))
+    down = np.zeros(len(pp), dtype=bool)
+    for row in intervals.itertuples():
+        down |= (pp == row.port) & (tt >= row.down) & (tt < row.up)
+    assert np.array_equal(down, ~world.state(pp, tt, last_flapped=False)["up"])
+    # events: a down and an up per interval inside the day; injected flaps bounce every 5 min
+    events = world.port_events(ports, T0, T0 + DAY)
+    assert len(events) == int(intervals["down"].ge(T0).sum() + intervals["up"].lt(T0 + DAY).sum())
+    flapping = events[events["port"] == ports[3]]
+    assert ((flapping["ts"] >= T0 + 7200) & (flapping["ts"] < T0 + 9000)).sum() >= 12
+    assert (events["ts"].diff().dropna() >= 0).all()
+    # the truth's minutes hold every event (they also count overlapping raw events, e.g. a flap
+    # inside an outage, which change nothing)
+    truth = world.truth(ports, T0, 1440)
+    marked = truth[truth["flaps"] > 0]
+    minutes = set(
+        zip(marked["circuit_id"], marked["ts"].map(lambda x: int(x.timestamp())), strict=True)
+    )
+    for e in events.itertuples():
+        assert (world.org.circuit_id(e.port), e.ts // 60 * 60) in minutes, e
+    assert len(events) <= int(truth["flaps"].sum())
+
+
+def test_vpn_paths_follow_their_port_and_degradations():
+    org = build_org(seed=5, n_sites=12)
+    world = World(org)
+    paths = world.vpn_paths()
+    hub = paths[0, 1]
+    assert org.arrays["site"][hub] == 0 and (org.arrays["site"][paths[:, 0]] != 0).all()
+    t = T0 + 5000
+    before = world.path_state(paths, t)
+    world.inject(int(paths[0, 0]), "degrade", t - 60, t + 60)
+    world.inject(int(paths[1, 0]), "down", t - 60, t + 60)
+    after = world.path_state(paths, t)
+    assert after["latency"][0] >= before["latency"][0] + 150
+    assert after["loss"][0] >= before["loss"][0] + 8 and after["mos"][0] < before["mos"][0]
+    assert before["up"][1] and not after["up"][1]
+    assert ((after["mos"] >= 1) & (after["mos"] <= 4.5)).all()
+
+
+def test_site_sle_drops_with_an_outage_on_its_links():
+    org = build_org(seed=5, n_sites=12)
+    world = World(org)
+    site = 3
+    ports = [i for i in org.wan_port_indices() if org.arrays["site"][i] == site]
+    start = T0 + 10 * 3600
+    base = world.site_sle([site], start, start + 3600).iloc[0]
+    for p in ports:
+        world.inject(int(p), "down", start, start + 1800)  # every link down for half the hour
+    hit = world.site_sle([site], start, start + 3600).iloc[0]
+    assert hit["wan_link_health"] <= min(0.5, base["wan_link_health"]) + 1e-9
+    assert hit["wan_link_health"] < base["wan_link_health"]
+    assert hit["application_health"] <= 0.5
+    assert hit["gateway_health"] == base["gateway_health"]  # the gateways stayed up
