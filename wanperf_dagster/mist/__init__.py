@@ -12,6 +12,7 @@ from .client import (
     base_url_for,
     split_tokens,
 )
+from .insights import InsightsConfig, InsightsLockedError, InsightsResult, run_insights
 from .inventory import Inventory, fetch_inventory
 from .records import normalise_page, normalise_record
 from .sweep import (
@@ -25,6 +26,9 @@ from .sweep import (
 )
 
 __all__ = [
+    "InsightsConfig",
+    "InsightsLockedError",
+    "InsightsResult",
     "Inventory",
     "MistAuthError",
     "MistBudgetExhausted",
@@ -44,6 +48,7 @@ __all__ = [
     "normalise_page",
     "normalise_record",
     "refresh_stale_sites",
+    "run_insights",
     "run_sweep",
     "split_tokens",
 ]

@@ -95,3 +95,25 @@ def alerts_history(org_id: str) -> str:
 def alerts_dead(org_id: str) -> str:
     """List, newest first: alert messages no destination took after every retry."""
     return f"{NAMESPACE}:alerts:{{{org_id}}}:dead"
+
+
+def raw_feed(feed: str, day: str, site_id: str) -> str:
+    """Hash of one site-day of a WAN insight feed (`sle`, `paths`, `events`): one field per
+    hour, per (sample slot, path) or per event, so a repeated page overwrites."""
+    return f"{NAMESPACE}:{feed}:{{{day}|{site_id}}}"
+
+
+def insights_state(org_id: str) -> str:
+    """Hash: where each insight feed's ingestion stands (the next SLE hour, the page or cursor
+    in progress, the event window being fetched)."""
+    return f"{NAMESPACE}:insights:{{{org_id}}}:state"
+
+
+def insights_lock(org_id: str) -> str:
+    return f"{NAMESPACE}:insights:{{{org_id}}}:lock"
+
+
+def event_coverage() -> str:
+    """Sorted set of the time windows the device-event feed has fully fetched ("start:end",
+    scored by start): where events, not samples, say when a port was down."""
+    return f"{NAMESPACE}:events:coverage"

@@ -1,0 +1,366 @@
+"""The WAN insight feeds: the sites' WAN SLE per hour, every VPN peer path per sample slot, and
+the gateways' port up/down events since the last cursor; each saved page by page, resumable.
+
+Everything goes through the one `MistClient`, so the shared call budget covers it. Where each feed
+stands lives in one Redis hash (`keys.insights_state`), written in the same pipeline as the page
+it follows, so a killed ingestion resumes at the next page and re-saves nothing twice (fields are
+idempotent, see `store.insights`). Nothing a server sends is trusted: a record with a missing id,
+a score outside 0..1, a negative or absurd figure, or an event outside the window asked for is
+quarantined and counted, never stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+from redis.exceptions import LockError
+
+from wanperf_dagster.store import insights as feed_store
+from wanperf_dagster.store import keys
+
+from .client import MistClient, MistRequestError
+
+log = logging.getLogger(__name__)
+
+PORT_EVENT_TYPES = {"GW_PORT_DOWN": "down", "GW_PORT_UP": "up"}  # unverified upstream: assumed
+SLE_SCORES = {
+    "gateway-health": "gateway_health",
+    "wan-link-health": "wan_link_health",
+    "application_health": "application_health",
+}
+MAX_PAGES = 10_000
+
+
+class InsightsLockedError(RuntimeError):
+    """Another ingestion of the same org's insight feeds is running."""
+
+
+@dataclass
+class InsightsConfig:
+    interval_seconds: int = 600
+    page_limit: int = 1000
+    raw_ttl_seconds: int = 31 * 86400
+    quarantine_ttl_seconds: int = 14 * 86400
+    sle_backfill_hours: int = 24  # the first run fetches this many past hours of SLE
+    events_lookback_seconds: int = 86400  # the first run fetches events this far back
+    events_max_gap_seconds: int = 7 * 86400  # never ask further back (a gap stays uncovered)
+    lock_ttl_seconds: float = 300.0
+
+
+@dataclass
+class InsightsResult:
+    sle_hours: int = 0
+    sle_rows: int = 0
+    paths: int = 0
+    events: int = 0
+    other_events: int = 0  # events of other types, not kept
+    quarantined: dict[str, int] = field(default_factory=lambda: {"sle": 0, "paths": 0, "events": 0})
+    resumed: list[str] = field(default_factory=list)
+    event_window: tuple[int, int] | None = None
+    calls: int = 0
+
+
+# records ---------------------------------------------------------------------------------------
+def _text(value, limit: int = 128) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _number(value, low: float, high: float) -> float | None:
+    """A finite number within [low, high] (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+def sle_row(rec, hour: int) -> tuple[dict | None, str]:
+    """A site's WAN SLE for one hour, or (None, why it was refused)."""
+    if not isinstance(rec, dict):
+        return None, "not an object"
+    site = _text(rec.get("site_id"))
+    if site is None:
+        return None, "missing site_id"
+    row: dict = {"hour": hour, "site_id": site}
+    for name, column in SLE_SCORES.items():
+        raw = rec.get(name)
+        value = _number(raw, 0.0, 1.0)
+        if value is None and (raw is not None or name == "gateway-health"):
+            return None, f"{name} is not a score in 0..1"
+        row[column] = value
+    for name in ("num_gateways", "num_clients"):
+        row[name] = _number(rec.get(name), 0, 1e7)
+    return row, ""
+
+
+def path_row(rec, slot: int) -> tuple[dict | None, str]:
+    """One VPN peer path's sample, or (None, why it was refused)."""
+    if not isinstance(rec, dict):
+        return None, "not an object"
+    ids = {k: _text(rec.get(k)) for k in ("site_id", "mac", "port_id", "peer_mac", "peer_port_id")}
+    missing = [k for k, v in ids.items() if v is None]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    if not isinstance(rec.get("up"), bool):
+        return None, "up is not a boolean"
+    row = {
+        "ts": slot,
+        **ids,
+        "path_id": f"{ids['mac']}:{ids['port_id']}>{ids['peer_mac']}:{ids['peer_port_id']}",
+        "circuit_id": f"{ids['mac']}:{ids['port_id']}",
+        "peer_site_id": _text(rec.get("peer_site_id")),
+        "type": _text(rec.get("type"), 16),
+        "up": rec["up"],
+    }
+    for name, column, high in (
+        ("latency", "latency_ms", 1e6),
+        ("jitter", "jitter_ms", 1e6),
+        ("loss", "loss_pct", 100),
+        ("mos", "mos", 5),
+    ):
+        raw = rec.get(name)
+        value = _number(raw, 0, high)
+        if raw is not None and value is None:
+            return None, f"{name} out of range"
+        row[column] = value if rec["up"] else None
+    return row, ""
+
+
+def event_row(rec, start: float, end: float) -> tuple[dict | None, str]:
+    """A port's down/up event, (None, "") for an event of another type, or (None, why)."""
+    if not isinstance(rec, dict):
+        return None, "not an object"
+    kind = PORT_EVENT_TYPES.get(rec.get("type")) if isinstance(rec.get("type"), str) else None
+    if kind is None:
+        return None, ""
+    ts = _number(rec.get("timestamp"), 0, 4e9)
+    if ts is None:
+        return None, "timestamp is not an epoch"
+    if not start <= ts < end:
+        return None, "timestamp outside the window asked for"
+    ids = {k: _text(rec.get(k)) for k in ("site_id", "mac", "port_id")}
+    missing = [k for k, v in ids.items() if v is None]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    return {
+        "ts": ts,
+        **ids,
+        "circuit_id": f"{ids['mac']}:{ids['port_id']}",
+        "event": kind,
+        "type": rec["type"],
+        "text": (rec.get("text") if isinstance(rec.get("text"), str) else "")[:200],
+    }, ""
+
+
+# ingestion -------------------------------------------------------------------------------------
+class _State:
+    """The feeds' progress hash, read once and written with each page."""
+
+    def __init__(self, r: redis.Redis, org_id: str):
+        self.key = keys.insights_state(org_id)
+        raw = r.hgetall(self.key)
+        self.values = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
+
+    def int(self, name: str) -> int | None:
+        value = self.values.get(name, "")
+        return int(value) if value.lstrip("-").isdigit() else None
+
+    def queue(self, pipe, **changes) -> None:
+        for name, value in changes.items():
+            self.values[name] = "" if value is None else str(value)
+        pipe.hset(self.key, mapping={k: self.values[k] for k in changes})
+
+
+def _quarantine(pipe, org_id: str, feed: str, bad: list[dict], config: InsightsConfig) -> None:
+    if bad:
+        key = keys.quarantine(org_id, f"insights-{feed}")
+        pipe.rpush(key, *[json.dumps(b, default=str)[:2000] for b in bad])
+        pipe.expire(key, config.quarantine_ttl_seconds)
+
+
+def run_insights(
+    client: MistClient,
+    r: redis.Redis,
+    config: InsightsConfig | None = None,
+    now: Callable[[], float] | None = None,
+    feeds: tuple[str, ...] = feed_store.FEEDS,
+    on_page: Callable[[str, int], None] | None = None,
+) -> InsightsResult:
+    """Bring the feeds up to now: the SLE of every complete hour not yet fetched, this slot's
+    VPN paths, the events since the last cursor. One ingestion per org at a time."""
+    config = config or InsightsConfig()
+    now = now or client.clock
+    calls = client.calls
+    org_id = client.resolve_org_id()
+    lock = r.lock(
+        keys.insights_lock(org_id),
+        timeout=config.lock_ttl_seconds,
+        blocking=False,
+        thread_local=False,
+    )
+    if not lock.acquire():
+        raise InsightsLockedError(f"another ingestion of org {org_id}'s insight feeds is running")
+    result = InsightsResult()
+    try:
+        state = _State(r, org_id)
+        t = now()
+        if "sle" in feeds:
+            _sle(client, r, org_id, state, config, t, result, on_page)
+        if "paths" in feeds:
+            _paths(client, r, org_id, state, config, t, result, on_page)
+        if "events" in feeds:
+            _events(client, r, org_id, state, config, t, result, on_page)
+        return result
+    finally:
+        result.calls = client.calls - calls
+        with contextlib.suppress(LockError, redis.RedisError):
+            lock.release()
+
+
+def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
+    this_hour = int(t // 3600 * 3600)
+    hour = state.int("sle_next_hour")
+    if hour is None:
+        hour = this_hour - config.sle_backfill_hours * 3600
+    hour = max(hour, this_hour - config.sle_backfill_hours * 3600)
+    path = f"/api/v1/orgs/{org_id}/insights/sites-sle"
+    while hour < this_hour:  # complete hours only
+        page = (state.int("sle_page") or 0) + 1 if state.int("sle_hour") == hour else 1
+        if page > 1:
+            result.resumed.append(f"sle {hour} page {page}")
+        while page <= MAX_PAGES:
+            body = client.get(
+                path,
+                {
+                    "sle": "wan",
+                    "start": hour,
+                    "end": hour + 3600,
+                    "interval": "1h",
+                    "limit": config.page_limit,
+                    "page": page,
+                },
+            ).body
+            items = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise MistRequestError(f"GET {path} returned no `results` list", f"GET {path}", 1)
+            rows, bad = [], []
+            for rec in items:
+                row, why = sle_row(rec, hour)
+                if row is None:
+                    bad.append({"reason": why, "record": rec})
+                else:
+                    rows.append(row)
+            total = body.get("total")
+            done = (
+                not items
+                or isinstance(total, bool)
+                or not isinstance(total, int)
+                or page * config.page_limit >= total
+            )
+            pipe = r.pipeline(transaction=False)
+            feed_store.queue_rows(pipe, "sle", rows, config.raw_ttl_seconds)
+            _quarantine(pipe, org_id, "sle", bad, config)
+            if done:
+                state.queue(pipe, sle_next_hour=hour + 3600, sle_hour=None, sle_page=None)
+            else:
+                state.queue(pipe, sle_hour=hour, sle_page=page)
+            pipe.execute()
+            result.sle_rows += len(rows)
+            result.quarantined["sle"] += len(bad)
+            if on_page:
+                on_page("sle", len(rows))
+            if done:
+                break
+            page += 1
+        result.sle_hours += 1
+        hour += 3600
+
+
+def _paths(client, r, org_id, state, config, t, result, on_page) -> None:
+    slot = int(t // config.interval_seconds * config.interval_seconds)
+    if state.int("paths_done") == slot:
+        return
+    start_url = None
+    if state.int("paths_slot") == slot and state.values.get("paths_next"):
+        start_url = state.values["paths_next"]
+        result.resumed.append(f"paths {slot}")
+    path = f"/api/v1/orgs/{org_id}/stats/vpn_peers/search"
+    searched = client.iter_search(path, {"limit": config.page_limit}, start_url=start_url)
+    for pages, (body, nxt) in enumerate(searched, start=1):
+        if pages > MAX_PAGES:
+            raise MistRequestError(f"GET {path}: more than {MAX_PAGES} pages", f"GET {path}", 0)
+        rows, bad = [], []
+        for rec in body["results"]:
+            row, why = path_row(rec, slot)
+            if row is None:
+                bad.append({"reason": why, "record": rec})
+            else:
+                rows.append(row)
+        pipe = r.pipeline(transaction=False)
+        feed_store.queue_rows(pipe, "paths", rows, config.raw_ttl_seconds)
+        _quarantine(pipe, org_id, "paths", bad, config)
+        if nxt:
+            state.queue(pipe, paths_slot=slot, paths_next=nxt)
+        else:
+            state.queue(pipe, paths_done=slot, paths_slot=None, paths_next=None)
+        pipe.execute()
+        result.paths += len(rows)
+        result.quarantined["paths"] += len(bad)
+        if on_page:
+            on_page("paths", len(rows))
+
+
+def _events(client, r, org_id, state, config, t, result, on_page) -> None:
+    start, end = state.int("events_from"), state.int("events_until")
+    start_url = None
+    if start is not None and end is not None:
+        start_url = state.values.get("events_next") or None  # resume the window in progress
+        result.resumed.append(f"events {start}..{end}")
+    else:
+        cursor = state.int("events_cursor")
+        end = int(t)
+        start = end - config.events_lookback_seconds if cursor is None else cursor
+        start = max(start, end - config.events_max_gap_seconds)
+        if end <= start:
+            return
+        pipe = r.pipeline(transaction=False)
+        state.queue(pipe, events_from=start, events_until=end, events_next=None)
+        pipe.execute()
+    path = f"/api/v1/orgs/{org_id}/devices/events/search"
+    params = {"device_type": "gateway", "start": start, "end": end, "limit": config.page_limit}
+    for pages, (body, nxt) in enumerate(client.iter_search(path, params, start_url=start_url), 1):
+        if pages > MAX_PAGES:
+            raise MistRequestError(f"GET {path}: more than {MAX_PAGES} pages", f"GET {path}", 0)
+        rows, bad = [], []
+        for rec in body["results"]:
+            row, why = event_row(rec, start, end)
+            if row is not None:
+                rows.append(row)
+            elif why:
+                bad.append({"reason": why, "record": rec})
+            else:
+                result.other_events += 1
+        pipe = r.pipeline(transaction=False)
+        feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
+        _quarantine(pipe, org_id, "events", bad, config)
+        if nxt:
+            state.queue(pipe, events_next=nxt)
+        else:  # the window is complete: events now say when ports were down in it
+            feed_store.queue_coverage(pipe, start, end)
+            state.queue(
+                pipe, events_cursor=end, events_from=None, events_until=None, events_next=None
+            )
+        pipe.execute()
+        result.events += len(rows)
+        result.quarantined["events"] += len(bad)
+        if on_page:
+            on_page("events", len(rows))
+    result.event_window = (start, end)

@@ -1,0 +1,132 @@
+"""The WAN insight feeds in Redis: SLE per site-hour, VPN path samples, device events.
+
+Each feed keeps one hash per site-day (`keys.raw_feed`), hash-tagged like the raw samples so
+everything of a site-day shares a cluster slot. Fields are idempotent (an hour, a slot and path,
+an event's instant, device, port and type), so a page saved twice (a resumed ingestion, a
+duplicate in the feed) is stored once. The device-event feed also records which time windows it
+fetched completely: only there do events say exactly when a port was down.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+import redis
+
+from . import keys
+from .samples import day_of
+
+FEEDS = ("sle", "paths", "events")
+SLE_COLUMNS = [
+    "hour",
+    "site_id",
+    "gateway_health",
+    "wan_link_health",
+    "application_health",
+    "num_gateways",
+    "num_clients",
+]
+PATH_COLUMNS = [
+    "ts",
+    "site_id",
+    "path_id",
+    "circuit_id",
+    "mac",
+    "port_id",
+    "peer_mac",
+    "peer_port_id",
+    "peer_site_id",
+    "type",
+    "up",
+    "latency_ms",
+    "jitter_ms",
+    "loss_pct",
+    "mos",
+]
+EVENT_COLUMNS = ["ts", "site_id", "circuit_id", "mac", "port_id", "event", "type", "text"]
+COLUMNS = {"sle": SLE_COLUMNS, "paths": PATH_COLUMNS, "events": EVENT_COLUMNS}
+TIME_COLUMN = {"sle": "hour", "paths": "ts", "events": "ts"}
+
+
+def field_of(feed: str, row: dict) -> str:
+    """The row's field in its site-day hash: what makes two copies of it one."""
+    if feed == "sle":
+        return str(int(row["hour"]))
+    if feed == "paths":
+        return f"{int(row['ts'])}|{row['path_id']}"
+    return f"{row['ts']!r}|{row['mac']}|{row.get('port_id') or ''}|{row['type']}"
+
+
+def queue_rows(
+    pipe: redis.client.Pipeline, feed: str, rows: Iterable[dict], ttl_seconds: int | None
+) -> int:
+    """Queue the rows (each with `site_id` and its time column, epoch seconds) into their
+    site-day hashes; returns how many were queued."""
+    by_key: dict[str, dict[str, str]] = defaultdict(dict)
+    n = 0
+    for row in rows:
+        day = day_of(float(row[TIME_COLUMN[feed]]))
+        by_key[keys.raw_feed(feed, day, row["site_id"])][field_of(feed, row)] = json.dumps(
+            row, separators=(",", ":")
+        )
+        n += 1
+    for key, mapping in by_key.items():
+        pipe.hset(key, mapping=mapping)
+        if ttl_seconds:
+            pipe.expire(key, ttl_seconds)
+    return n
+
+
+def read_site_days(
+    client: redis.Redis, feed: str, site_days: Sequence[tuple[str, str]]
+) -> pd.DataFrame:
+    """Every stored row of the feed for the (day, site) pairs, in one pipelined round trip,
+    sorted by time; times as UTC timestamps. Unreadable values are dropped and counted in
+    `attrs["invalid_values"]`."""
+    pipe = client.pipeline(transaction=False)
+    for day, site in site_days:
+        pipe.hvals(keys.raw_feed(feed, day, site))
+    rows, unreadable = [], 0
+    for values in pipe.execute():
+        for value in values:
+            try:
+                row = json.loads(value)
+            except (ValueError, RecursionError):
+                row = None
+            if not isinstance(row, dict):
+                unreadable += 1
+                continue
+            rows.append(row)
+    columns = COLUMNS[feed]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    time_col = TIME_COLUMN[feed]
+    frame[time_col] = pd.to_datetime(
+        pd.to_numeric(frame[time_col], errors="coerce"), unit="s", utc=True
+    )
+    frame = frame.sort_values([time_col, *columns[1:3]], kind="stable").reset_index(drop=True)
+    frame.attrs["invalid_values"] = unreadable
+    return frame
+
+
+def queue_coverage(pipe: redis.client.Pipeline, start: float, end: float) -> None:
+    """Record that the device-event feed holds every event of [start, end)."""
+    pipe.zadd(keys.event_coverage(), {f"{int(start)}:{int(end)}": int(start)})
+
+
+def event_coverage(client: redis.Redis, start: float, end: float) -> list[tuple[int, int]]:
+    """The fetched windows overlapping [start, end), merged where they touch or overlap."""
+    windows = []
+    for member in client.zrangebyscore(keys.event_coverage(), "-inf", int(end)):
+        s, _, e = (member.decode() if isinstance(member, bytes) else member).partition(":")
+        if s.lstrip("-").isdigit() and e.lstrip("-").isdigit() and int(e) > start:
+            windows.append((int(s), int(e)))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(windows):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged

@@ -1,0 +1,188 @@
+"""The WAN insight feeds (SLE, VPN paths, device events) against the simulator over HTTP and a
+real Redis: what is stored equals the world model, a killed ingestion resumes without losing or
+repeating anything, and bad records are quarantined and counted."""
+
+import math
+
+import numpy as np
+import pytest
+
+from wanperf_dagster.mist import InsightsConfig, InsightsLockedError, run_insights
+from wanperf_dagster.mist.insights import event_row, path_row, sle_row
+from wanperf_dagster.store import insights as feed_store
+from wanperf_dagster.store import keys
+
+from .conftest import NOW, make_client
+
+pytestmark = [pytest.mark.integration, pytest.mark.storage]
+
+DAY = "2025-11-26"
+DAY0 = NOW // 86400 * 86400
+
+
+def _stored(r, sim, feed):
+    return feed_store.read_site_days(r, feed, [(DAY, s.id) for s in sim.org.sites])
+
+
+def _world_events(sim, start, end):
+    ev = sim.world.port_events(sim.org.wan_port_indices(), start, end)
+    return sorted(
+        (float(t), sim.org.circuit_id(p), e)
+        for t, p, e in zip(ev["ts"], ev["port"], ev["event"], strict=True)
+    )
+
+
+def test_one_ingestion_stores_each_feed_as_the_world_has_it(sim, redis_client):
+    client = make_client(sim)
+    config = InsightsConfig(page_limit=15, sle_backfill_hours=3, events_lookback_seconds=9 * 3600)
+    before = sim.calls
+    result = run_insights(client, redis_client, config)
+    assert result.calls == sim.calls - before and result.calls > 0  # all through the budget
+    assert sim.over_budget == 0
+
+    # SLE: the 3 complete hours before 09:03, every site, equal to the world's
+    sle = _stored(redis_client, sim, "sle")
+    assert result.sle_hours == 3 and len(sle) == 3 * len(sim.org.sites) == result.sle_rows
+    for h in range(6, 9):
+        truth = sim.world.site_sle(
+            np.arange(len(sim.org.sites)), DAY0 + h * 3600, DAY0 + (h + 1) * 3600
+        )
+        got = sle[sle["hour"].map(lambda x: x.timestamp()) == DAY0 + h * 3600].set_index("site_id")
+        for row in truth.itertuples():
+            assert got.loc[sim.org.sites[row.site].id, "wan_link_health"] == row.wan_link_health
+
+    # paths: every path once, in this slot
+    paths = _stored(redis_client, sim, "paths")
+    assert len(paths) == len(sim.world.vpn_paths()) == result.paths
+    assert (
+        paths["path_id"].is_unique
+        and (paths["ts"].map(lambda x: x.timestamp()) == NOW // 600 * 600).all()
+    )
+
+    # events: exactly the world's changes in the window, and the window is recorded as covered
+    events = _stored(redis_client, sim, "events")
+    got = sorted(
+        zip(
+            events["ts"].map(lambda x: x.timestamp()),
+            events["circuit_id"],
+            events["event"],
+            strict=True,
+        )
+    )
+    assert got == _world_events(sim, NOW - 9 * 3600, NOW) and got
+    assert result.other_events > 0  # the reboots' GW_REBOOTED, counted and not kept
+    assert feed_store.event_coverage(redis_client, DAY0, DAY0 + 86400) == [(NOW - 9 * 3600, NOW)]
+
+    # the next run an hour later fetches only what is new
+    sim.clock.advance(3600)
+    again = run_insights(client, redis_client, config)
+    assert again.sle_hours == 1 and again.event_window == (NOW, NOW + 3600)
+    assert feed_store.event_coverage(redis_client, DAY0, DAY0 + 86400) == [
+        (NOW - 9 * 3600, NOW + 3600)
+    ]
+    events = _stored(redis_client, sim, "events")
+    assert len(events) == len(_world_events(sim, NOW - 9 * 3600, NOW + 3600))
+
+
+class Killed(BaseException):
+    """The process dying right after a page was saved."""
+
+
+@pytest.mark.parametrize("feed,kill_at", [("sle", 2), ("paths", 2), ("events", 2)])
+def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, feed, kill_at):
+    sim.clock.set(NOW + 5 * 86400)  # a busier stretch: several pages of events
+    client = make_client(sim)
+    config = InsightsConfig(page_limit=7, sle_backfill_hours=2, events_lookback_seconds=2 * 86400)
+    pages = []
+
+    def die(name, n):
+        if name == feed:
+            pages.append(n)
+            if len(pages) == kill_at:
+                raise Killed
+
+    with pytest.raises(Killed):
+        run_insights(client, redis_client, config, feeds=(feed,), on_page=die)
+    assert not feed_store.event_coverage(redis_client, 0, 2**40)  # an unfinished window is not
+    resumed = run_insights(client, redis_client, config, feeds=(feed,))
+    assert resumed.resumed and feed in resumed.resumed[0]
+    t = int(sim.clock.now())
+    days = {(DAY0 + k * 86400, s.id) for k in (3, 4, 5) for s in sim.org.sites}
+    stored = feed_store.read_site_days(
+        redis_client,
+        feed,
+        [(np.datetime64(d, "s").astype(str)[:10], s) for d, s in sorted(days)],
+    )
+    if feed == "sle":
+        assert len(stored) == 2 * len(sim.org.sites)
+    elif feed == "paths":
+        assert len(stored) == len(sim.world.vpn_paths()) and stored["path_id"].is_unique
+    else:
+        got = sorted(
+            zip(
+                stored["ts"].map(lambda x: x.timestamp()),
+                stored["circuit_id"],
+                stored["event"],
+                strict=True,
+            )
+        )
+        assert got == _world_events(sim, t - 2 * 86400, t)
+        assert feed_store.event_coverage(redis_client, 0, 2**40) == [(t - 2 * 86400, t)]
+
+
+def test_one_ingestion_at_a_time(sim, redis_client):
+    client = make_client(sim)
+    lock = redis_client.lock(keys.insights_lock(sim.org.id), timeout=30)
+    assert lock.acquire(blocking=False)
+    with pytest.raises(InsightsLockedError):
+        run_insights(client, redis_client)
+    lock.release()
+
+
+def test_records_from_the_server_are_checked_not_trusted():
+    ok, _ = sle_row({"site_id": "s", "gateway-health": 1, "wan-link-health": 0.5}, 3600)
+    assert ok["wan_link_health"] == 0.5 and ok["application_health"] is None
+    for bad, why in (
+        ({"gateway-health": 1}, "missing site_id"),
+        ({"site_id": "s", "gateway-health": 1.2}, "gateway-health"),
+        ({"site_id": "s", "gateway-health": True}, "gateway-health"),
+        ({"site_id": "s", "gateway-health": 1, "wan-link-health": math.nan}, "wan-link-health"),
+        ({"site_id": "s", "gateway-health": 1, "wan-link-health": "0.9"}, "wan-link-health"),
+        ("[]", "not an object"),
+    ):
+        row, reason = sle_row(bad, 0)
+        assert row is None and why in reason
+    base = {"site_id": "s", "mac": "m", "port_id": "p", "peer_mac": "h", "peer_port_id": "q"}
+    row, _ = path_row({**base, "up": True, "latency": 12, "loss": 0.1, "mos": 4.2}, 600)
+    assert row["path_id"] == "m:p>h:q" and row["circuit_id"] == "m:p" and row["latency_ms"] == 12
+    assert path_row({**base, "up": "yes"}, 0)[0] is None
+    assert "loss" in path_row({**base, "up": True, "loss": 140}, 0)[1]
+    assert "latency" in path_row({**base, "up": True, "latency": -3}, 0)[1]
+    assert "mos" in path_row({**base, "up": True, "mos": 9}, 0)[1]
+    assert "peer_mac" in path_row({**base, "peer_mac": "", "up": True}, 0)[1]
+    event = {"type": "GW_PORT_DOWN", "timestamp": 100.5, "site_id": "s", "mac": "m", "port_id": "p"}
+    assert event_row(event, 100, 200)[0]["event"] == "down"
+    assert event_row({**event, "type": "GW_REBOOTED"}, 100, 200) == (None, "")
+    assert "outside" in event_row({**event, "timestamp": 250}, 100, 200)[1]
+    assert "epoch" in event_row({**event, "timestamp": 10**30}, 100, 200)[1]
+    assert "port_id" in event_row({**event, "port_id": None}, 100, 200)[1]
+
+
+def test_bad_records_are_quarantined_and_counted(sim, redis_client, monkeypatch):
+    """A server that sends broken path records: they are counted and kept aside, the rest stored."""
+    serve = sim._vpn_peer_search
+
+    def broken(path, query, q):
+        status, headers, body = serve(path, query, q)
+        body["results"][0]["loss"] = 250
+        body["results"][1].pop("mac")
+        return status, headers, body
+
+    monkeypatch.setattr(sim, "_vpn_peer_search", broken)
+    result = run_insights(
+        make_client(sim), redis_client, InsightsConfig(page_limit=10), feeds=("paths",)
+    )
+    pages = math.ceil(len(sim.world.vpn_paths()) / 10)
+    assert result.quarantined["paths"] == 2 * pages
+    assert result.paths == len(sim.world.vpn_paths()) - 2 * pages
+    assert redis_client.llen(keys.quarantine(sim.org.id, "insights-paths")) == 2 * pages
