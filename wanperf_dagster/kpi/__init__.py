@@ -13,6 +13,13 @@ from .circuit import (
 )
 from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
+from .insights import (
+    apply_port_events,
+    site_sle_daily,
+    site_wan_health,
+    sle_band,
+    vpn_path_kpis,
+)
 from .rollups import (
     chronic_offenders,
     circuit_trends,
@@ -34,6 +41,7 @@ __all__ = [
     "KPI_DESCRIPTIONS",
     "SNAPSHOT_COLUMNS",
     "KpiConfig",
+    "apply_port_events",
     "bounds_violations",
     "chronic_offenders",
     "circuit_kpis",
@@ -49,8 +57,12 @@ __all__ = [
     "period_circuit_kpis",
     "region_daily_kpis",
     "site_daily_kpis",
+    "site_sle_daily",
+    "site_wan_health",
+    "sle_band",
     "tie_breaker",
     "top_offenders",
+    "vpn_path_kpis",
     "window_circuit_kpis",
     "window_kpis",
 ]

@@ -49,6 +49,8 @@ def kpi_columns(kind: str) -> list[str]:
         "unknown_minutes",
         "availability_pct",
         "flaps",
+        "down_seconds",
+        "state_source",
         "util_samples",
         "util_avg_pct",
         "util_p95_pct",
@@ -76,6 +78,7 @@ INT_COLUMNS = {
     "down_minutes",
     "unknown_minutes",
     "flaps",
+    "down_seconds",
     "util_samples",
     "quality_samples",
     "rx_bytes",
@@ -534,6 +537,10 @@ def aggregate(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["availability_pct"] = np.where(up_m + down_m > 0, up_m / (up_m + down_m) * 100, np.nan)
     out["flaps"] = total(p.flap)
+    out["down_seconds"] = down_m * 60  # exact from port events where they exist (kpi.insights)
+    out["state_source"] = pd.Categorical.from_codes(
+        np.ones(n_seg, dtype=np.int8), categories=["events", "samples"]
+    )
 
     n_util = total(p.util_valid)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -596,6 +603,7 @@ CATEGORICAL_COLUMNS = (
     "role",
     "util_band",
     "util_thresholds",
+    "state_source",
 )
 
 
@@ -613,6 +621,7 @@ def empty_kpis(kind: str) -> pd.DataFrame:
     for c in CATEGORICAL_COLUMNS:
         frame[c] = pd.Categorical([])
     frame["util_band"] = pd.Categorical([], categories=BANDS, ordered=True)
+    frame["state_source"] = pd.Categorical([], categories=["events", "samples"])
     if "day" in frame:
         frame["day"] = frame["day"].astype(object)
     for c in ("hour", "window_start", "window_end"):

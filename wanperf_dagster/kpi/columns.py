@@ -25,8 +25,12 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "up_minutes": "minutes up (interval x samples up)",
     "down_minutes": "minutes down",
     "unknown_minutes": "minutes with no sample or no state: neither up nor down",
-    "availability_pct": "up / (up + down), %; empty when nothing was observed",
-    "flaps": "state changes and flaps between samples (last_flapped moved)",
+    "availability_pct": "share of the time up, %: from port events where covered, else up / (up +"
+    " down) minutes; empty when nothing was observed",
+    "flaps": "up/down changes: from port events where covered, else sampled changes and flaps "
+    "between samples (last_flapped moved)",
+    "down_seconds": "seconds down: exact from port events where covered, else down minutes x 60",
+    "state_source": "where down_seconds, flaps and availability come from: events or samples",
     "util_samples": "samples with a known utilisation",
     "util_avg_pct": "mean utilisation, % of speed (max of rx, tx)",
     "util_p95_pct": "95th percentile utilisation, %",

@@ -1,0 +1,187 @@
+"""The insight KPIs as pure functions: exact down time from events, SLE bands and days, path
+quality, and the site-day view."""
+
+import numpy as np
+import pandas as pd
+
+from wanperf_dagster.kpi import circuit_kpis
+from wanperf_dagster.kpi.insights import (
+    apply_port_events,
+    site_sle_daily,
+    site_wan_health,
+    sle_band,
+    vpn_path_kpis,
+)
+
+D0 = 1_764_115_200  # 2025-11-26 00:00 UTC
+DAY = 86400
+
+
+def _samples(circuit="aa:ge-0/0/0", site="s1", down_slots=()):
+    ts = pd.to_datetime(D0 + 600 * np.arange(144), unit="s", utc=True)
+    up = np.ones(144, dtype=bool)
+    up[list(down_slots)] = False
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "site_id": site,
+            "circuit_id": circuit,
+            "mac": circuit.split(":")[0],
+            "port_id": circuit.split(":")[1],
+            "up": up,
+            "speed_mbps": 100,
+            "rx_bps": 1e6,
+            "tx_bps": 1e6,
+            "rx_bytes": np.arange(144) * 1000,
+            "tx_bytes": np.arange(144) * 1000,
+            "last_flapped": float(D0 - 5000),
+        }
+    )
+
+
+def _events(*rows):
+    return pd.DataFrame(
+        [
+            {"ts": pd.Timestamp(t, unit="s", tz="UTC"), "circuit_id": c, "event": e}
+            for t, c, e in rows
+        ],
+        columns=["ts", "circuit_id", "event"],
+    )
+
+
+def test_events_give_down_seconds_flaps_and_availability_exactly():
+    hourly, daily = circuit_kpis(_samples(down_slots=[61]), 10)
+    assert daily["state_source"].tolist() == ["samples"] and daily["down_seconds"].iloc[0] == 600
+    c = "aa:ge-0/0/0"
+    events = _events(
+        (D0 + 36000.5, c, "down"),
+        (D0 + 36020.5, c, "down"),  # a repeat changes nothing
+        (D0 + 36200.5, c, "up"),
+        (D0 + 10 * 3600 + 3599, c, "down"),  # across the hour: 1 s in hour 10, 60 s in hour 11
+        (D0 + 11 * 3600 + 60, c, "up"),
+    )
+    d, h = apply_port_events(daily, hourly, events, [(D0 - 100, D0 + DAY + 5)], now=D0 + 2 * DAY)
+    row = d.iloc[0]
+    assert row["state_source"] == "events" and row["down_seconds"] == 200 + 61
+    assert row["flaps"] == 4
+    assert abs(row["availability_pct"] - (DAY - 261) / DAY * 100) < 1e-9
+    h = h.set_index(h["hour"].map(lambda x: int(x.timestamp()) - D0) // 3600)
+    assert h.loc[10, "down_seconds"] == 201 and h.loc[11, "down_seconds"] == 60
+    assert h.loc[10, "flaps"] == 3 and h.loc[11, "flaps"] == 1 and h.loc[9, "down_seconds"] == 0
+    assert (h["state_source"] == "events").all()
+
+
+def test_the_state_before_the_first_event_and_uncovered_days():
+    hourly, daily = circuit_kpis(_samples(), 10)
+    c = "aa:ge-0/0/0"
+    up_first = _events((D0 + 300, c, "up"))  # it was down since midnight
+    d, _ = apply_port_events(daily, hourly, up_first, [(D0, D0 + DAY)], now=D0 + 2 * DAY)
+    assert d["down_seconds"].iloc[0] == 300 and d["flaps"].iloc[0] == 1
+    # a window that does not reach the day's end: the samples stay the source
+    d, h = apply_port_events(daily, hourly, up_first, [(D0, D0 + DAY - 4000)], now=D0 + 2 * DAY)
+    assert d["state_source"].iloc[0] == "samples" and d["down_seconds"].iloc[0] == 0
+    assert (
+        h.loc[h["hour"] < pd.Timestamp(D0 + 20 * 3600, unit="s", tz="UTC"), "state_source"]
+        == "samples"
+    ).all()
+    # today: covered up to now (less the feed's lag), a down still open counts until then
+    now = D0 + 12 * 3600
+    open_down = _events((D0 + 11 * 3600, c, "down"))
+    d, _ = apply_port_events(daily, hourly, open_down, [(D0, now - 300)], now=now)
+    assert d["state_source"].iloc[0] == "events" and d["down_seconds"].iloc[0] == 3600 - 300
+    # no event all day while the samples never saw it up: down all the covered day
+    hourly_down, daily_down = circuit_kpis(_samples(down_slots=range(144)), 10)
+    d, _ = apply_port_events(daily_down, hourly_down, _events(), [(D0, D0 + DAY)], now=D0 + DAY)
+    assert d["down_seconds"].iloc[0] == DAY and d["availability_pct"].iloc[0] == 0
+
+
+def test_sle_bands_and_days():
+    assert list(sle_band([0.95, 0.949, 0.80, 0.6, 0.59, np.nan])) == [
+        "healthy",
+        "fair",
+        "fair",
+        "degraded",
+        "critical",
+        np.nan,
+    ]
+    hours = pd.to_datetime(D0 + 3600 * np.arange(24), unit="s", utc=True)
+    wan = np.full(24, 0.99)
+    wan[7], wan[8] = 0.5, 0.1
+    hourly = pd.DataFrame(
+        {
+            "hour": hours,
+            "site_id": "s1",
+            "gateway_health": 1.0,
+            "wan_link_health": wan,
+            "application_health": 0.97,
+            "num_gateways": 1,
+            "num_clients": np.arange(24),
+        }
+    )
+    day = site_sle_daily(hourly).iloc[0]
+    assert day["hours"] == 24 and abs(day["wan_link_health"] - (22 * 0.99 + 0.6) / 24) < 1e-12
+    assert day["wan_link_health_min"] == 0.1 and day["hours_below_fair"] == 2
+    assert day["worst_hour"] == hours[8] and day["wan_link_health_band"] == "fair"
+    assert day["num_clients_max"] == 23 and day["gateway_health_band"] == "healthy"
+
+
+def test_vpn_path_kpis():
+    ts = pd.to_datetime(D0 + 600 * np.arange(6), unit="s", utc=True)
+    samples = pd.DataFrame(
+        {
+            "ts": list(ts) + [ts[0]],  # a repeated slot counts once
+            "site_id": "s1",
+            "path_id": "p1",
+            "circuit_id": "aa:ge-0/0/0",
+            "peer_site_id": "hub",
+            "type": "ipsec",
+            "up": [True, True, True, False, True, True, True],
+            "latency_ms": [10, 20, 200, None, 30, 40, 10],
+            "jitter_ms": [1, 1, 1, None, 1, 60, 1],
+            "loss_pct": [0, 0, 2, None, 0, 0, 0],
+            "mos": [4.4, 4.4, 2.0, None, 4.3, 4.0, 4.4],
+        }
+    )
+    row = vpn_path_kpis(samples, 10).iloc[0]
+    assert row["samples"] == 6 and row["up_minutes"] == 50 and row["down_minutes"] == 10
+    assert abs(row["availability_pct"] - 50 / 60 * 100) < 1e-9
+    assert row["latency_max_ms"] == 200 and row["latency_avg_ms"] == (10 + 20 + 200 + 30 + 40) / 5
+    assert row["latency_minutes_critical"] == 10 and row["latency_minutes_warn"] == 10
+    assert row["jitter_minutes_critical"] == 10 and row["loss_minutes_critical"] == 10
+    assert row["mos_min"] == 2.0
+
+
+def test_site_wan_health_names_the_likely_cause():
+    hourly, daily = circuit_kpis(_samples(down_slots=range(60, 66)), 10)
+    sle = pd.DataFrame(
+        {
+            "day": daily["day"].iloc[0],
+            "site_id": ["s1"],
+            "site_name": ["S1"],
+            "region": ["EMEA"],
+            "wan_link_health": [0.7],
+            "application_health": [0.9],
+            "gateway_health": [1.0],
+            "hours_below_fair": [2],
+        }
+    )
+    paths = pd.DataFrame(
+        {
+            "day": [daily["day"].iloc[0]],
+            "site_id": ["s1"],
+            "path_id": ["p"],
+            "down_minutes": [60],
+            "loss_p95_pct": [0.1],
+            "latency_p95_ms": [30.0],
+            "mos_min": [4.1],
+        }
+    )
+    view = site_wan_health(daily, sle, paths).iloc[0]
+    assert view["likely_cause"] == "outage" and view["down_seconds"] == 3600
+    assert view["wan_link_health_band"] == "degraded" and view["paths"] == 1
+    healthy = site_wan_health(daily, sle.assign(wan_link_health=0.99), paths).iloc[0]
+    assert healthy["likely_cause"] == ""
+    lossy = site_wan_health(
+        circuit_kpis(_samples(), 10)[1], sle, paths.assign(loss_p95_pct=3.0)
+    ).iloc[0]
+    assert lossy["likely_cause"] == "path quality"
