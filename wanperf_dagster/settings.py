@@ -40,6 +40,7 @@ class Settings:
     mist_org_id: str | None = None
     mist_host: str | None = None
     poll_interval: int = 600
+    insight_feeds: tuple[str, ...] = ("sle", "paths", "events")  # WAN insight feeds to ingest
     redis_url: str | None = field(default=None, repr=False)
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
@@ -138,6 +139,9 @@ class Settings:
             mist_org_id=parser.text("MIST_ORG_ID") or None,
             mist_host=host,
             poll_interval=parser.poll_interval(),
+            insight_feeds=parser.subset(
+                "WANPERF_INSIGHT_FEEDS", ("sle", "paths", "events"), ("sle", "paths", "events")
+            ),
             redis_url=parser.redis_url(),
             data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             start_date_setting=parser.date("WANPERF_START_DATE"),
@@ -349,6 +353,26 @@ class _Parser:
             self.fail(name, f"={raw!r} is not a host name or http(s) URL (allowed: {allowed})")
             return None
         return raw
+
+    def subset(
+        self, name: str, allowed: tuple[str, ...], default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """A comma-separated subset of `allowed` ("none" or "-" for none), in allowed order."""
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("none", "-"):
+            return ()
+        given = {v.strip() for v in raw.split(",") if v.strip()}
+        unknown = sorted(given - set(allowed))
+        if unknown:
+            self.fail(
+                name,
+                f"={raw!r}: {', '.join(unknown)} not known (allowed: any of"
+                f" {', '.join(allowed)}, comma-separated, or none)",
+            )
+            return default
+        return tuple(v for v in allowed if v in given)
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = self.text(name).lower()

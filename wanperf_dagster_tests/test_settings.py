@@ -19,6 +19,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     assert s.uses_simulator and s.poll_interval == 600 and s.interval_minutes == 10
     assert s.redis_url is None and s.data_dir == tmp_path.resolve()
     assert (s.backfill_chunk, s.rollup_ttl_days, s.sim_sites, s.sim_seed) == (500, 400, 200, 1)
+    assert s.insight_feeds == ("sle", "paths", "events")
     assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
     assert s.start_date == default_start_date()
     assert not any(tmp_path.iterdir())  # reading the start date wrote nothing
@@ -51,6 +52,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_REDIS_URL", "redis://:pw@h:99999/0", "not a valid URL"),
         ("WANPERF_REDIS_URL", "redis://:pw@h:1/zero", "database 'zero'"),
         ("WANPERF_REDIS_URL", "redis:///0", "names no host"),
+        ("WANPERF_INSIGHT_FEEDS", "sle,wifi", "wifi not known"),
         ("MIST_HOST", "api eu mist com", "not a host name"),
         ("MIST_HOST", "ftp://api.mist.com", "not a host name"),
         ("MIST_HOST", "https://u:p@api.mist.com", "not a plain base URL"),
@@ -88,8 +90,11 @@ def test_accepted_values():
             "WANPERF_REDIS_URL": "rediss://:pw@redis.example:6380/3",
             "WANPERF_START_DATE": "2026-01-31",
             "WANPERF_DEMO_DAYS": "0.5",
+            "WANPERF_INSIGHT_FEEDS": "events, sle",
         }
     )
+    assert s.insight_feeds == ("sle", "events")
+    assert Settings.from_env({"WANPERF_INSIGHT_FEEDS": "none"}).insight_feeds == ()
     assert s.mist_tokens == ("tok-a", "tok-b") and not s.uses_simulator
     assert s.mist_host == "http://127.0.0.1:8765" and s.mist_org_id == "org-1"
     assert s.interval_minutes == 5 and s.start_date == "2026-01-31" and s.demo_days == 0.5

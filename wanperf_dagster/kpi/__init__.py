@@ -14,6 +14,7 @@ from .circuit import (
 from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
 from .insights import (
+    SITE_CAUSES,
     apply_port_events,
     site_sle_daily,
     site_wan_health,
@@ -39,6 +40,7 @@ __all__ = [
     "COLUMN_DESCRIPTIONS",
     "DEFAULT_CONFIG",
     "KPI_DESCRIPTIONS",
+    "SITE_CAUSES",
     "SNAPSHOT_COLUMNS",
     "KpiConfig",
     "apply_port_events",

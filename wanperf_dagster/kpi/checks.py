@@ -41,6 +41,7 @@ RULES = {
     "samples_beyond_slots": "more samples than the bucket has slots",
     "p95_or_avg_above_max": "a p95 or average above the maximum",
     "bytes_beyond_speed": "more bytes than the circuit's speed carries in the minutes the counters span",
+    "down_seconds_beyond_bucket": "down seconds below zero or longer than the bucket",
 }
 
 
@@ -83,4 +84,7 @@ def bounds_violations(
         capacity = speed * 1e6 / 8 * num("counter_minutes") * 60
         most = np.fmax(num("rx_bytes"), num("tx_bytes"))
         out["bytes_beyond_speed"] = rows(steady & (most > capacity * (1 + 1e-6)))
+        if "down_seconds" in kpis:
+            down = num("down_seconds")
+            out["down_seconds_beyond_bucket"] = rows((down < 0) | (down > bucket_minutes * 60))
     return out

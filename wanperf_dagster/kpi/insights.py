@@ -268,6 +268,7 @@ def apply_port_events(
 
 
 # the site-day view ------------------------------------------------------------------------
+SITE_CAUSES = ("outage", "congestion", "path quality", "gateway", "unexplained")
 SITE_HEALTH_COLUMNS = [
     "day",
     "site_id",
@@ -297,7 +298,7 @@ def site_wan_health(
     circuit_kpis: pd.DataFrame, site_sle: pd.DataFrame, path_kpis: pd.DataFrame
 ) -> pd.DataFrame:
     """Per site-day: the WAN SLE beside its circuits' KPIs and its paths' quality, with the
-    likeliest cause of a score below healthy: `outage` (a circuit down 15 minutes or more),
+    likeliest cause of a day below healthy (a mean under 0.95, or an hour under fair): `outage` (a circuit down 15 minutes or more),
     `congestion` (an hour or more above 90 %), `path quality` (p95 loss >= 1 % or latency >=
     150 ms on a path), `gateway` (gateway health below 0.95), else `unexplained`; empty when
     the site is healthy or has no SLE."""
@@ -363,7 +364,8 @@ def site_wan_health(
     above = out.get("longest_above_90", pd.Series(0, index=out.index)).fillna(0)
     cause = np.select(
         [
-            out["wan_link_health"].isna() | (out["wan_link_health"] >= SLE_BAND_FLOORS[2]),
+            out["wan_link_health"].isna()
+            | ((out["wan_link_health"] >= SLE_BAND_FLOORS[2]) & (out["hours_below_fair"] == 0)),
             longest_down >= 15 * 60,
             (out["minutes_above_90"] >= 60) | (above >= 60),
             (out["path_loss_p95_pct"] >= 1) | (out["path_latency_p95_ms"] >= 150),

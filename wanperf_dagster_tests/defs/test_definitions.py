@@ -21,6 +21,11 @@ EXPECTED = {
     "assets": {
         "mist_sites",
         "raw_port_stats",
+        "raw_wan_insights",
+        "port_events",
+        "site_sle",
+        "vpn_path_kpis",
+        "site_wan_health",
         "wan_status_now",
         "wan_alerts",
         "site_snapshots",
@@ -128,7 +133,14 @@ def test_contract_schemas_are_declared_on_the_per_site_assets():
     specs = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}
     columns = {
         name: [c.name for c in specs[name].metadata["dagster/column_schema"].columns]
-        for name in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+        for name in (
+            "site_snapshots",
+            "circuit_kpis",
+            "circuit_kpis_hourly",
+            "port_events",
+            "site_sle",
+            "vpn_path_kpis",
+        )
     }
     assert (
         columns["site_snapshots"][:3] == ["ts", "site_id", "circuit_id"]
@@ -138,6 +150,10 @@ def test_contract_schemas_are_declared_on_the_per_site_assets():
         columns["circuit_kpis"]
     )
     assert "hour" in columns["circuit_kpis_hourly"]
+    assert {"down_seconds", "state_source"} <= set(columns["circuit_kpis"])
+    assert columns["port_events"][:3] == ["ts", "site_id", "circuit_id"]
+    assert {"wan_link_health", "wan_link_health_band"} <= set(columns["site_sle"])
+    assert {"path_id", "mos_min", "loss_p95_pct"} <= set(columns["vpn_path_kpis"])
 
 
 def test_rollups_depend_on_their_own_days_not_on_all_history():
@@ -152,6 +168,7 @@ def test_rollups_depend_on_their_own_days_not_on_all_history():
         "region_kpis": ("2025-11-26", 1),
         "org_kpis": ("2025-11-26", 1),
         "top_offenders": ("2025-11-26", 1),
+        "site_wan_health": ("2025-11-26", 1),
         "congestion_trends": ("2025-11-26", 1),  # its 7-day look-back is read, not declared
         "weekly_circuit_kpis": ("2025-11-24", 7),
         "monthly_circuit_kpis": ("2025-11-01", 30),

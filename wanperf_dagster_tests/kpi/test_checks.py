@@ -36,6 +36,7 @@ BREAKS = {
     "p95_or_avg_above_max": lambda f: f.assign(latency_p95_ms=f["latency_max_ms"] + 1),
     # a counter glitch: 2**62 bytes in a day on a 100 Mbit/s circuit
     "bytes_beyond_speed": lambda f: f.assign(rx_bytes=2**62, speed_mbps=100, speed_changes=0),
+    "down_seconds_beyond_bucket": lambda f: f.assign(down_seconds=86_401),
 }
 
 

@@ -152,7 +152,7 @@ def test_vpn_path_kpis():
 
 
 def test_site_wan_health_names_the_likely_cause():
-    hourly, daily = circuit_kpis(_samples(down_slots=range(60, 66)), 10)
+    _, daily = circuit_kpis(_samples(down_slots=range(60, 66)), 10)
     sle = pd.DataFrame(
         {
             "day": daily["day"].iloc[0],
@@ -179,8 +179,12 @@ def test_site_wan_health_names_the_likely_cause():
     view = site_wan_health(daily, sle, paths).iloc[0]
     assert view["likely_cause"] == "outage" and view["down_seconds"] == 3600
     assert view["wan_link_health_band"] == "degraded" and view["paths"] == 1
-    healthy = site_wan_health(daily, sle.assign(wan_link_health=0.99), paths).iloc[0]
+    healthy = site_wan_health(
+        daily, sle.assign(wan_link_health=0.99, hours_below_fair=0), paths
+    ).iloc[0]
     assert healthy["likely_cause"] == ""
+    one_bad_hour = site_wan_health(daily, sle.assign(wan_link_health=0.99), paths).iloc[0]
+    assert one_bad_hour["likely_cause"] == "outage"  # a healthy mean with an hour below fair
     lossy = site_wan_health(
         circuit_kpis(_samples(), 10)[1], sle, paths.assign(loss_p95_pct=3.0)
     ).iloc[0]

@@ -9,10 +9,12 @@ import pandas as pd
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_POOL, OWNERS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.mist import (
+    InsightsConfig,
     MistAuthError,
     MistPermissionError,
     SweepConfig,
     fetch_inventory,
+    run_insights,
     run_sweep,
 )
 from wanperf_dagster.settings import get_settings
@@ -114,6 +116,55 @@ def raw_port_stats(
             "duration_s": round(time.monotonic() - t0, 2),
             "source": mist.source(),
         },
+    )
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"redis"},
+    owners=OWNERS,
+    pool=MIST_POOL,
+    tags={CADENCE_TAG: "sweep"},
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
+    description="The WAN insight feeds with each sweep: every site's WAN SLE per complete hour, "
+    "every VPN peer path's latency, jitter, loss and MOS, and the gateways' port down/up events "
+    "since the last cursor (WANPERF_INSIGHT_FEEDS). Saved page by page, resumable.",
+)
+def raw_wan_insights(
+    context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
+) -> dg.MaterializeResult:
+    feeds = get_settings().insight_feeds
+    if not feeds:
+        return dg.MaterializeResult(metadata={"feeds": "none (WANPERF_INSIGHT_FEEDS=none)"})
+    client = mist.get_client(budget=redis.get_client())
+    t0 = time.monotonic()
+    with _no_retry_on_auth_errors():
+        result = run_insights(
+            client,
+            redis.get_client(),
+            InsightsConfig(interval_seconds=get_settings().poll_interval),
+            feeds=feeds,
+            on_page=lambda feed, n: context.log.debug(f"{feed}: a page of {n} rows saved"),
+        )
+    if result.resumed:
+        context.log.info(f"resumed: {', '.join(result.resumed)}")
+    window = result.event_window
+    return dg.MaterializeResult(
+        metadata={
+            "feeds": ", ".join(feeds),
+            "sle_hours": result.sle_hours,
+            "sle_rows": result.sle_rows,
+            "vpn_paths": result.paths,
+            "port_events": result.events,
+            "other_events_skipped": result.other_events,
+            **{f"quarantined_{feed}": n for feed, n in result.quarantined.items()},
+            "events_from": dg.MetadataValue.timestamp(float(window[0])) if window else "none",
+            "events_until": dg.MetadataValue.timestamp(float(window[1])) if window else "none",
+            "api_calls": result.calls,
+            "budget_left": client.budget_left(),
+            "duration_s": round(time.monotonic() - t0, 2),
+            "source": mist.source(),
+        }
     )
 
 

@@ -17,7 +17,7 @@ sweep_job = dg.define_asset_job(
     "sweep_job",
     selection=dg.AssetSelection.tag(CADENCE_TAG, "sweep"),
     tags={MIST_API_TAG: "sweep"},
-    description="One sweep of the org, then the current status.",
+    description="One sweep of the org and of its WAN insight feeds, then the current status.",
 )
 inventory_job = dg.define_asset_job(
     "inventory_job",

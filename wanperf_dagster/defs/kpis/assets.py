@@ -32,6 +32,7 @@ from wanperf_dagster.dagster_io.partitions import (
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.dagster_io.storage import site_day_key, site_id_of
 from wanperf_dagster.settings import get_settings
+from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
 
 from .automation import KPI_BACKFILLS
@@ -160,12 +161,16 @@ def circuit_kpis(
     redis: RedisResource,
     site_snapshots: pd.DataFrame,
     mist_sites: pd.DataFrame,
+    port_events: pd.DataFrame,
 ):
     """The pair of samples across midnight (23:50 -> 00:00) counts on the later day, so each
     site-day is computed with the same site's previous day as context: a day's KPIs then equal
     those over the whole history at once. The previous day is read through the storage API, not
     declared as an input, so the chunk runs keep both steps in one run (a day-offset mapping makes
-    Dagster run every snapshot chunk first and the KPI chunks a backfill tick later)."""
+    Dagster run every snapshot chunk first and the KPI chunks a backfill tick later).
+
+    Where the device-event feed covers a day, its port events give the exact down time, flaps and
+    availability (`state_source` says which source each row took)."""
     own = [split_key(k) for k in context.partition_keys]
     previous = {
         site_day_key((dt.date.fromisoformat(d) - dt.timedelta(days=1)).isoformat(), s): (d, s)
@@ -180,6 +185,13 @@ def circuit_kpis(
     if len(days) > 1:  # a range across days: a day's neighbours may be context only
         own_ids = [(d, site_id_of(s)) for d, s in own]
         hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
+    first, last = (
+        dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() for d in (days[0], days[-1])
+    )
+    coverage = feed_store.event_coverage(redis.get_client(), first, last + 86400)
+    daily, hourly = kpi.apply_port_events(
+        daily, hourly, port_events, coverage, now=time.time(), slack_seconds=2 * interval * 60
+    )
     violations = kpi.bounds_violations(daily, interval)
     hourly_violations = kpi.bounds_violations(hourly, interval, bucket_minutes=60)
     _partition_metadata(context, daily, hourly, previous, set(before.missing))
@@ -248,6 +260,8 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
                     "circuits": len(rows),
                     "availability_pct": round(up / (up + down) * 100, 3) if up + down else None,
                     "down_minutes": down,
+                    "down_seconds": int(rows["down_seconds"].sum()),
+                    "state_source": ", ".join(sorted(set(rows["state_source"].astype(str)))),
                     "flaps": int(rows["flaps"].sum()),
                     "minutes_above_90": int(rows["minutes_above_90"].sum()),
                     "on_backup_minutes": int(rows["on_backup_minutes"].sum()),

@@ -137,6 +137,64 @@ def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame)
     return out
 
 
+def _all_sites_of_day(asset: str) -> dg.AssetIn:
+    return dg.AssetIn(
+        asset,
+        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
+        metadata={ALLOW_MISSING: True},
+    )
+
+
+@dg.asset(
+    partitions_def=day_partitions,
+    ins={
+        "circuit_kpis": ALL_SITES_OF_DAY,
+        "site_sle": _all_sites_of_day("site_sle"),
+        "vpn_path_kpis": _all_sites_of_day("vpn_path_kpis"),
+    },
+    automation_condition=DAY_ROLLUPS,
+    group_name="rollups",
+    kinds={"pandas", "redis"},
+    owners=OWNERS,
+    description="Per site and day, what a NOC asks: the site's WAN SLE beside its circuits' KPIs "
+    "and its VPN paths' quality, with the likeliest cause of a score below healthy (outage, "
+    "congestion, path quality, gateway). Worst sites first.",
+)
+def site_wan_health(
+    context: dg.AssetExecutionContext,
+    circuit_kpis: pd.DataFrame,
+    site_sle: pd.DataFrame,
+    vpn_path_kpis: pd.DataFrame,
+) -> pd.DataFrame:
+    out = kpi.site_wan_health(circuit_kpis, site_sle, vpn_path_kpis)
+    below = out[out["likely_cause"] != ""]
+    causes = below["likely_cause"].value_counts().to_dict()
+    context.add_output_metadata(
+        {
+            **_site_days(circuit_kpis),
+            "dagster/row_count": len(out),
+            "sites_below_healthy": len(below),
+            **{f"sites_{c.replace(' ', '_')}": int(causes.get(c, 0)) for c in kpi.SITE_CAUSES},
+            "worst_sites": circuit_table(
+                below,
+                [
+                    "site_name",
+                    "region",
+                    "wan_link_health",
+                    "wan_link_health_band",
+                    "likely_cause",
+                    "down_seconds",
+                    "minutes_above_90",
+                    "path_loss_p95_pct",
+                    "path_mos_min",
+                ],
+                10,
+            ),
+        }
+    )
+    return out
+
+
 @dg.asset(
     partitions_def=day_partitions,
     automation_condition=DAY_ROLLUPS,

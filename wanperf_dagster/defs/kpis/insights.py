@@ -1,0 +1,244 @@
+"""The WAN insight feeds per site-day: port events, the site's WAN SLE, its VPN paths' quality.
+
+Chunked like the snapshots: one run covers up to `WANPERF_BACKFILL_CHUNK` site-days of a day, and
+`circuit_kpis` takes `port_events` as an input, so its exact down time comes in the same run.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from wanperf_dagster import kpi
+from wanperf_dagster.dagster_io.metadata import (
+    KEEP_HISTORY,
+    OWNERS,
+    PARTITION_COLUMNS,
+    TTL_SECONDS,
+    add_partition_metadata,
+    circuit_table,
+)
+from wanperf_dagster.dagster_io.partitions import (
+    site_day_backfill,
+    site_day_partition,
+    site_day_partitions,
+    split_key,
+)
+from wanperf_dagster.dagster_io.resources import RedisResource
+from wanperf_dagster.dagster_io.storage import site_id_of
+from wanperf_dagster.settings import get_settings
+from wanperf_dagster.store import insights as feed_store
+
+from .automation import KPI_BACKFILLS
+
+HOT_TTL = get_settings().hot_days * 86400
+
+
+def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns]
+    )
+
+
+EVENTS_SCHEMA = _schema(
+    ("ts", "timestamp[ns, UTC]", "the instant of the change, to the second (sub-second kept)"),
+    ("site_id", "string", "the Mist site's id"),
+    ("circuit_id", "string", "the WAN circuit: gateway MAC and port"),
+    ("mac", "string", "the gateway's MAC"),
+    ("port_id", "string", "the WAN port"),
+    ("event", "string", "down or up"),
+    ("type", "string", "Mist's event type (GW_PORT_DOWN, GW_PORT_UP)"),
+    ("text", "string", "Mist's text of the event"),
+)
+SCORE = "0..1, the mean over the hours reported"
+SLE_SCHEMA = _schema(
+    ("day", "date32", "the UTC day"),
+    ("site_id", "string", "the Mist site's id"),
+    ("site_name", "string", "the site's name (now)"),
+    ("region", "string", "the site's region"),
+    ("hours", "int64", "hours Mist reported the SLE for"),
+    *(
+        column
+        for m in kpi.insights.SLE_METRICS
+        for column in (
+            (m, "double", f"{m.replace('_', ' ')}: {SCORE}"),
+            (f"{m}_min", "double", "its worst hour"),
+            (f"{m}_band", "string", "healthy >= 0.95, fair >= 0.80, degraded >= 0.60, critical"),
+        )
+    ),
+    ("worst_hour", "timestamp[ns, UTC]", "the hour of the lowest WAN link health"),
+    ("hours_below_fair", "int64", "hours with WAN link health below 0.80"),
+    ("num_gateways", "double", "gateways at the site"),
+    ("num_clients_max", "double", "most clients in an hour"),
+)
+PATH_SCHEMA = _schema(
+    ("day", "date32", "the UTC day"),
+    ("site_id", "string", "the Mist site's id"),
+    ("site_name", "string", "the site's name (now)"),
+    ("region", "string", "the site's region"),
+    ("path_id", "string", "mac:port>peer mac:peer port"),
+    ("circuit_id", "string", "the circuit the path leaves by"),
+    ("peer_site_id", "string", "the hub's site"),
+    ("type", "string", "ipsec (SRX) or svr (SSR)"),
+    ("samples", "int64", "slots sampled"),
+    ("up_minutes", "int64", "minutes up (interval x samples up)"),
+    ("down_minutes", "int64", "minutes down"),
+    ("availability_pct", "double", "up / sampled minutes, %"),
+    *(
+        (f"{n}_{s}_{u}", "double", f"{label} {n} while up")
+        for n, _, u in kpi.insights.PATH_MEASURES
+        for s, label in (("avg", "mean"), ("p95", "95th percentile"), ("max", "highest"))
+    ),
+    ("mos_avg", "double", "mean opinion score, mean (1..4.5)"),
+    ("mos_min", "double", "mean opinion score, lowest"),
+    *(
+        (f"{n}_minutes_{t}", "int64", f"minutes at or over the {t} {n} tier")
+        for n, _, _ in kpi.insights.PATH_MEASURES
+        for t in ("warn", "high", "critical")
+    ),
+)
+SITE_DAY = {"day": "day", "site": "site_id"}
+
+per_site_day = dict(
+    partitions_def=site_day_partitions,
+    backfill_policy=site_day_backfill,
+    automation_condition=KPI_BACKFILLS,
+    deps=["raw_wan_insights"],
+    group_name="kpis",
+    kinds={"pandas", "redis"},
+    owners=OWNERS,
+)
+
+
+def _read(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]:
+    pairs = [split_key(k) for k in context.partition_keys]
+    frame = feed_store.read_site_days(
+        redis.get_client(), feed, [(d, site_id_of(s)) for d, s in pairs]
+    )
+    if frame.attrs.get("invalid_values"):
+        context.log.warning(
+            f"{frame.attrs['invalid_values']} unreadable stored {feed} values dropped"
+        )
+    return pairs, frame
+
+
+def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> None:
+    """Each site-day's own figures (`figures(rows)` of its rows, or of no rows)."""
+    groups = dict(tuple(frame.groupby("site_id", observed=True))) if len(frame) else {}
+    empty = frame.iloc[:0]
+    add_partition_metadata(
+        context,
+        asset,
+        {
+            site_day_partition(day, site): figures(groups.get(site_id_of(site), empty))
+            for day, site in pairs
+        },
+    )
+
+
+@dg.asset(
+    **per_site_day,
+    metadata={
+        PARTITION_COLUMNS: {"day": "ts", "site": "site_id"},
+        TTL_SECONDS: HOT_TTL,
+        KEEP_HISTORY: True,
+        "dagster/column_schema": EVENTS_SCHEMA,
+    },
+    description="Each WAN port's down and up events of the site-day, to the second (Mist's "
+    "GW_PORT_DOWN / GW_PORT_UP device events): where the event feed covers a day, circuit_kpis "
+    "takes its down time and flaps from these instead of the samples.",
+)
+def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
+    pairs, frame = _read(context, redis, "events")
+    _per_partition(
+        context,
+        "port_events",
+        pairs,
+        frame,
+        lambda rows: {
+            "dagster/row_count": len(rows),
+            "downs": int((rows["event"] == "down").sum()),
+            "circuits_with_events": int(rows["circuit_id"].nunique()),
+        },
+    )
+    context.log.info(f"{len(pairs)} site-days: {len(frame):,} port events")
+    return frame
+
+
+@dg.asset(
+    **per_site_day,
+    ins={"mist_sites": dg.AssetIn()},
+    metadata={
+        PARTITION_COLUMNS: SITE_DAY,
+        TTL_SECONDS: HOT_TTL,
+        KEEP_HISTORY: True,
+        "dagster/column_schema": SLE_SCHEMA,
+    },
+    description="The site's WAN SLE of the day (gateway health, WAN link health, application "
+    "health: means over the hours Mist reported, the worst hour) with the bands >= 0.95 healthy, "
+    ">= 0.80 fair, >= 0.60 degraded, below critical.",
+)
+def site_sle(
+    context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame
+) -> pd.DataFrame:
+    pairs, hourly = _read(context, redis, "sle")
+    daily = kpi.site_sle_daily(hourly, kpi.KpiConfig.for_sites(mist_sites))
+
+    def figures(rows) -> dict:
+        if rows.empty:
+            return {"dagster/row_count": 0}
+        row = rows.iloc[0]
+        return {
+            "dagster/row_count": len(rows),
+            "wan_link_health": _score(row["wan_link_health"]),
+            "band": str(row["wan_link_health_band"]),
+            "application_health": _score(row["application_health"]),
+            "hours_below_fair": int(row["hours_below_fair"]),
+        }
+
+    _per_partition(context, "site_sle", pairs, daily, figures)
+    bands = daily["wan_link_health_band"].value_counts().to_dict() if len(daily) else {}
+    context.log.info(f"{len(pairs)} site-days: WAN link health bands {bands}")
+    return daily
+
+
+@dg.asset(
+    **per_site_day,
+    ins={"mist_sites": dg.AssetIn()},
+    metadata={
+        PARTITION_COLUMNS: SITE_DAY,
+        TTL_SECONDS: HOT_TTL,
+        KEEP_HISTORY: True,
+        "dagster/column_schema": PATH_SCHEMA,
+    },
+    description="Each VPN peer path of the site per day: availability, avg/p95/max latency, "
+    "jitter and loss, MOS mean and minimum, minutes over the quality tiers. See docs/kpis.md.",
+)
+def vpn_path_kpis(
+    context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame
+) -> pd.DataFrame:
+    pairs, samples = _read(context, redis, "paths")
+    out = kpi.vpn_path_kpis(
+        samples, get_settings().interval_minutes, kpi.KpiConfig.for_sites(mist_sites)
+    )
+
+    def figures(rows) -> dict:
+        if rows.empty:
+            return {"dagster/row_count": 0}
+        return {
+            "dagster/row_count": len(rows),
+            "path_availability_pct": _score(rows["availability_pct"].min(), 3),
+            "worst_loss_p95_pct": _score(rows["loss_p95_pct"].max(), 3),
+            "worst_mos": _score(rows["mos_min"].min(), 2),
+            "worst_paths": circuit_table(
+                rows.sort_values("mos_min"),
+                ["path_id", "availability_pct", "loss_p95_pct", "latency_p95_ms", "mos_min"],
+                5,
+            ),
+        }
+
+    _per_partition(context, "vpn_path_kpis", pairs, out, figures)
+    context.log.info(f"{len(pairs)} site-days: {len(out):,} path-days")
+    return out
+
+
+def _score(value, places: int = 4):
+    return None if pd.isna(value) else round(float(value), places)

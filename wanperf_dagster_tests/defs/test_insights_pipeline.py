@@ -1,0 +1,169 @@
+"""The WAN insight feeds end to end: sweeps and insight ingestions through a simulated day with
+injected incidents, then the kpis group and the site-day view. Ground truth: port events come
+back exactly, circuit down time to the second, SLE and path figures within one interval."""
+
+import warnings
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from wanperf_dagster.dagster_io.io_manager import RedisIOManager
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.storage import site_day_key, site_partition_keys
+from wanperf_dagster.definitions import defs
+from wanperf_dagster.defs.ingest import assets as ingest
+from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
+from wanperf_dagster.sources import in_process_simulator
+from wanperf_dagster.store import get_tables
+from wanperf_dagster_tests.instance_config import project_instance_overrides
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
+
+DAY0 = 1_764_115_200  # 2025-11-26 00:00 UTC
+DAY = "2025-11-26"
+SITES, SEED = 10, 11
+
+
+@pytest.fixture
+def sim():
+    server = in_process_simulator(SITES, SEED)
+    server.sim.clock.set(DAY0 + 30)
+    yield server.sim
+    server.sim.world.injections.clear()
+    server.sim.clock.set(None)
+
+
+def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
+    org, a = sim.org, sim.org.arrays
+    wan = org.wan_port_indices()
+    primaries = [i for i in wan if a["rank"][i] == 0 and a["site"][i] != 0]
+    down_port, degrade_port, flap_port = primaries[0], primaries[1], primaries[2]
+    # incidents at odd seconds, between samples: only events know them to the second
+    sim.inject(org.circuit_id(down_port), "down", DAY0 + 5 * 3600 + 17, DAY0 + 5 * 3600 + 2843)
+    sim.inject(org.circuit_id(flap_port), "flap", DAY0 + 14 * 3600 + 5, DAY0 + 15 * 3600)
+    sim.inject(org.circuit_id(degrade_port), "degrade", DAY0 + 9 * 3600, DAY0 + 11 * 3600)
+    every_link = [i for i in wan if a["site"][i] == a["site"][down_port]]
+    for i in every_link:  # the down port's whole site offline for 40 minutes: an SLE drop
+        sim.inject(org.circuit_id(i), "down", DAY0 + 20 * 3600, DAY0 + 20 * 3600 + 2400)
+
+    redis = RedisResource(url=redis_url)
+    resources = {
+        "redis": redis,
+        "io_manager": RedisIOManager(redis=redis),
+        "mist": MistApiResource(simulator_sites=SITES, simulator_seed=SEED),
+    }
+    everything = list(defs().assets)
+    with dg.instance_for_test(overrides=project_instance_overrides()) as instance:
+
+        def run(selection, **kw):
+            result = dg.materialize(
+                everything, selection=selection, resources=resources, instance=instance, **kw
+            )
+            assert result.success
+            return result
+
+        run([ingest.mist_sites])
+        sites = get_tables(redis_client, ["mist_sites"], [None])[0][0].to_pandas()
+        site_keys, _ = site_partition_keys(list(sites["site_id"]), list(sites["name"]), [])
+        instance.add_dynamic_partitions("site", site_keys)
+
+        # the day: a sweep and an insight ingestion every slot (the first through the asset)
+        client = resources["mist"].get_client()
+        config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=60)
+        meta = run([ingest.raw_wan_insights]).asset_materializations_for_node("raw_wan_insights")
+        assert meta[0].metadata["vpn_paths"].value == len(sim.world.vpn_paths())
+        for k in range(144):
+            sim.clock.set(DAY0 + k * 600 + 30)
+            run_sweep(client, redis_client, SweepConfig())
+            run_insights(client, redis_client, config)
+        sim.clock.set(DAY0 + 86400 + 45)
+        run_insights(client, redis_client, config)
+
+        tags = {
+            "dagster/asset_partition_range_start": dg.MultiPartitionKey(
+                {"day": DAY, "site": site_keys[0]}
+            ),
+            "dagster/asset_partition_range_end": dg.MultiPartitionKey(
+                {"day": DAY, "site": site_keys[-1]}
+            ),
+        }
+        run(dg.AssetSelection.groups("kpis"), tags=tags)
+        run(["site_wan_health"], partition_key=DAY)
+
+    keys = [site_day_key(DAY, k) for k in site_keys]
+
+    def load(asset):
+        tables, missing = get_tables(redis_client, [asset], keys)
+        assert not missing
+        return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+
+    # port events: exactly the world's changes of the day
+    events = load("port_events")
+    truth = sim.world.port_events(wan, DAY0, DAY0 + 86400)
+    got = sorted(
+        zip(
+            events["ts"].map(lambda x: x.timestamp()),
+            events["circuit_id"],
+            events["event"],
+            strict=True,
+        )
+    )
+    want = sorted(
+        (float(t), org.circuit_id(p), e)
+        for t, p, e in zip(truth["ts"], truth["port"], truth["event"], strict=True)
+    )
+    assert got == want and len(got) > 20
+
+    # circuit KPIs: down seconds and flaps from the events, equal to the truth to the second
+    kpis = load("circuit_kpis").set_index("circuit_id")
+    assert (kpis["state_source"] == "events").all()
+    intervals = sim.world.down_intervals(wan, DAY0, DAY0 + 86400)
+    clipped = intervals["up"].clip(upper=DAY0 + 86400) - intervals["down"].clip(lower=DAY0)
+    down_truth = clipped.groupby(intervals["circuit_id"]).sum()
+    flaps_truth = pd.Series([c for _, c, _ in want]).value_counts()
+    for cid, row in kpis.iterrows():
+        assert row["down_seconds"] == down_truth.get(cid, 0), cid
+        assert row["flaps"] == flaps_truth.get(cid, 0), cid
+        assert abs(row["availability_pct"] - (86400 - down_truth.get(cid, 0)) / 864) < 1e-9
+    hit = kpis.loc[org.circuit_id(down_port)]
+    assert hit["down_seconds"] >= 2826 + 2400 and hit["down_seconds"] % 60 != 0
+    assert kpis.loc[org.circuit_id(flap_port), "flaps"] >= 24  # 12 bounces of 20 s
+
+    # site SLE: the day's means of the hours the simulator served
+    sle = load("site_sle").set_index("site_id")
+    hourly = pd.concat(
+        [
+            sim.world.site_sle(np.arange(SITES), DAY0 + h * 3600, DAY0 + (h + 1) * 3600)
+            for h in range(24)
+        ]
+    )
+    means = hourly.groupby("site")["wan_link_health"].mean()
+    for s, value in means.items():
+        assert abs(sle.loc[org.sites[s].id, "wan_link_health"] - value) < 1e-9
+    dropped = sle.loc[org.sites[a["site"][down_port]].id]
+    assert dropped["wan_link_health_min"] <= 0.4 and dropped["hours_below_fair"] >= 1
+
+    # VPN paths: the degraded path's two hours over the critical latency tier, within a slot
+    paths = load("vpn_path_kpis").set_index("circuit_id")
+    degraded = paths.loc[org.circuit_id(degrade_port)]
+    assert abs(degraded["latency_minutes_critical"] - 120) <= 10
+    assert degraded["loss_p95_pct"] >= 8 and degraded["mos_min"] < 3.5
+    # a path's availability is its state at each slot's ingestion (either end down: down)
+    slots = DAY0 + 600 * np.arange(144) + 30
+    all_paths = sim.world.vpn_paths()
+    for port in (down_port, degrade_port):
+        path = all_paths[all_paths[:, 0] == port]
+        up = sim.world.path_state(np.repeat(path, 144, axis=0), slots)["up"]
+        assert paths.loc[org.circuit_id(port), "down_minutes"] == 10 * int((~up).sum())
+    assert paths.loc[org.circuit_id(down_port), "down_minutes"] >= 80  # both outages seen
+
+    # the site-day view names the outage
+    view = (
+        get_tables(redis_client, ["site_wan_health"], [DAY])[0][0].to_pandas().set_index("site_id")
+    )
+    row = view.loc[org.sites[a["site"][down_port]].id]
+    assert row["likely_cause"] == "outage" and row["down_seconds"] >= 2826 + 2400
+    assert len(view) == SITES
