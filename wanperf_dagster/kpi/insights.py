@@ -152,7 +152,9 @@ def vpn_path_kpis(
 
 # exact down time from port events ---------------------------------------------------------
 def _epoch(values) -> np.ndarray:
-    return pd.to_datetime(values, utc=True).map(lambda x: x.timestamp()).to_numpy(dtype=np.float64)
+    """Epoch seconds (with their fraction) of timestamps, vectorised."""
+    t = pd.to_datetime(pd.Series(values), utc=True)
+    return ((t - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
 
 
 def _day_epochs(days) -> np.ndarray:
@@ -201,28 +203,25 @@ def apply_port_events(
 
     d0 = _day_epochs(daily["day"])
     ok_d, end_d = covered(d0.astype(np.float64), 86400)
-    downs = daily["down_seconds"].to_numpy().copy()
-    flaps = daily["flaps"].to_numpy().copy()
-    avail = daily["availability_pct"].to_numpy(dtype=np.float64).copy()
-    timeline: dict[tuple[str, int], tuple[list, np.ndarray]] = {}
+    span = end_d - d0
     cids = daily["circuit_id"].astype(str).to_numpy()
-    up_m, down_m = daily["up_minutes"].to_numpy(), daily["down_minutes"].to_numpy()
+    # no event all day: the state the samples show (down all day only if never seen up)
+    down_all = (daily["up_minutes"].to_numpy() == 0) & (daily["down_minutes"].to_numpy() > 0)
+    downs = np.where(ok_d, np.where(down_all, span, 0), daily["down_seconds"]).astype(np.int64)
+    flaps = np.where(ok_d, 0, daily["flaps"]).astype(np.int64)
+    timeline: dict[int, tuple[list, np.ndarray]] = {}  # daily row -> (down intervals, events)
     for i in np.flatnonzero(ok_d):
-        key = (cids[i], int(d0[i]))
+        group = by_circuit_day.get((cids[i], int(d0[i])))
+        if group is None:
+            continue
         span_end = float(end_d[i])
-        group = by_circuit_day.get(key)
-        times, kinds = (np.zeros(0), np.zeros(0, dtype=object))
-        if group is not None:
-            inside = group["t"].to_numpy() < span_end
-            times, kinds = group["t"].to_numpy()[inside], group["event"].to_numpy()[inside]
-            if len(kinds):  # repeated events change nothing
-                change = np.r_[True, kinds[1:] != kinds[:-1]]
-                times, kinds = times[change], kinds[change]
-        down_at = (
-            float(d0[i])
-            if (kinds[0] == "up" if len(kinds) else up_m[i] == 0 and down_m[i] > 0)
-            else None
-        )
+        inside = group["t"].to_numpy() < span_end
+        times, kinds = group["t"].to_numpy()[inside], group["event"].to_numpy()[inside]
+        if not len(times):
+            continue
+        change = np.r_[True, kinds[1:] != kinds[:-1]]  # repeated events change nothing
+        times, kinds = times[change], kinds[change]
+        down_at = float(d0[i]) if kinds[0] == "up" else None
         intervals = []
         for t, kind in zip(times.tolist(), kinds.tolist(), strict=True):
             if kind == "down" and down_at is None:
@@ -232,12 +231,13 @@ def apply_port_events(
                 down_at = None
         if down_at is not None:
             intervals.append((down_at, span_end))
-        timeline[key] = (intervals, times)
-        span = span_end - d0[i]
+        timeline[i] = (intervals, times)
         downs[i] = round(sum(e - s for s, e in intervals))
         flaps[i] = len(times)
-        avail[i] = (span - downs[i]) / span * 100 if span > 0 else np.nan
-    daily["down_seconds"], daily["flaps"], daily["availability_pct"] = downs, flaps, avail
+    with np.errstate(invalid="ignore", divide="ignore"):
+        events_avail = np.where(span > 0, (span - downs) / span * 100, np.nan)
+    daily["down_seconds"], daily["flaps"] = downs, flaps
+    daily["availability_pct"] = np.where(ok_d, events_avail, daily["availability_pct"])
     daily["state_source"] = pd.Categorical(
         np.where(ok_d, "events", "samples"), ["events", "samples"]
     )
@@ -245,22 +245,28 @@ def apply_port_events(
     if not hourly.empty:
         h0 = _epoch(hourly["hour"])
         ok_h, end_h = covered(h0, 3600)
-        hc = hourly["circuit_id"].astype(str).to_numpy()
-        hdowns = hourly["down_seconds"].to_numpy().copy()
-        hflaps = hourly["flaps"].to_numpy().copy()
-        havail = hourly["availability_pct"].to_numpy(dtype=np.float64).copy()
-        used = np.zeros(len(hourly), dtype=bool)
-        for j in np.flatnonzero(ok_h):
-            found = timeline.get((hc[j], int(h0[j] // 86400 * 86400)))
-            if found is None:
-                continue
-            intervals, times = found
-            lo, hi = h0[j], end_h[j]
-            hdowns[j] = round(sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in intervals))
-            hflaps[j] = int(((times >= lo) & (times < hi)).sum())
-            havail[j] = (hi - lo - hdowns[j]) / (hi - lo) * 100 if hi > lo else np.nan
-            used[j] = True
-        hourly["down_seconds"], hourly["flaps"], hourly["availability_pct"] = hdowns, hflaps, havail
+        # each hour's daily row (its circuit-day), where that day took the events
+        day_row = pd.Series(np.arange(len(daily)), index=pd.MultiIndex.from_arrays([cids, d0]))
+        keys = pd.MultiIndex.from_arrays(
+            [hourly["circuit_id"].astype(str).to_numpy(), (h0 // 86400 * 86400).astype(np.int64)]
+        )
+        row = day_row.reindex(keys).to_numpy()
+        has_day = ~np.isnan(row)
+        row = np.where(has_day, row, 0).astype(np.int64)
+        used = ok_h & has_day & ok_d[row]
+        lo, hi = h0, np.minimum(end_h, end_d[row])
+        length = np.clip(hi - lo, 0, None)
+        hdowns = np.where(used, np.where(down_all[row], length, 0), hourly["down_seconds"])
+        hflaps = np.where(used, 0, hourly["flaps"])
+        for j in np.flatnonzero(used & np.isin(row, list(timeline))):
+            intervals, times = timeline[row[j]]
+            hdowns[j] = round(sum(max(0.0, min(e, hi[j]) - max(s, lo[j])) for s, e in intervals))
+            hflaps[j] = int(((times >= lo[j]) & (times < hi[j])).sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h_avail = np.where(length > 0, (length - hdowns) / length * 100, np.nan)
+        hourly["down_seconds"] = hdowns.astype(np.int64)
+        hourly["flaps"] = hflaps.astype(np.int64)
+        hourly["availability_pct"] = np.where(used, h_avail, hourly["availability_pct"])
         hourly["state_source"] = pd.Categorical(
             np.where(used, "events", "samples"), ["events", "samples"]
         )
