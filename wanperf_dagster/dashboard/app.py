@@ -93,6 +93,12 @@ TEMPLATES = {
 {% for name, url in links.items() %}<a href="{{ url }}">{{ name }} ↗</a> {% endfor %}</p>
 {% if kpis|length %}<table><tr><th>circuit</th><th>role</th><th class="num">speed Mbit/s</th><th class="num">availability %</th><th class="num">down min</th><th class="num">flaps</th><th class="num">p95 util % (max day)</th><th class="num">min ≥ 90 %</th><th class="num">latency ms</th><th class="num">loss %</th></tr>
 {% for k in kpis %}<tr><td><a href="#{{ k.anchor }}">{{ k.circuit_id }}</a></td><td>{{ k.role }}</td><td class="num">{{ k.speed_mbps }}</td><td class="num {{ 'bad' if k.availability_pct < 99 else '' }}">{{ k.availability_pct }}</td><td class="num">{{ k.down_minutes }}</td><td class="num">{{ k.flaps }}</td><td class="num {{ 'bad' if k.util_p95_pct >= 90 else '' }}">{{ k.util_p95_pct }}</td><td class="num">{{ k.minutes_above_90 }}</td><td class="num">{{ k.latency_avg_ms }}</td><td class="num">{{ k.loss_avg_pct }}</td></tr>{% endfor %}</table>{% endif %}
+{% if sle|length %}<h2>WAN SLE <span class="muted">from <a href="{{ sle_link }}">site_sle ↗</a></span></h2>
+<table><tr><th>day</th><th class="num">WAN link health</th><th>band</th><th class="num">worst hour</th><th class="num">hours below fair</th><th class="num">application health</th><th class="num">gateway health</th></tr>
+{% for d in sle %}<tr><td>{{ d.day }}</td><td class="num {{ 'bad' if d.wan_link_health_band in ('degraded', 'critical') else '' }}">{{ d.wan_link_health }}</td><td>{{ d.wan_link_health_band }}</td><td class="num">{{ d.wan_link_health_min }}</td><td class="num">{{ d.hours_below_fair }}</td><td class="num">{{ d.application_health }}</td><td class="num">{{ d.gateway_health }}</td></tr>{% endfor %}</table>{% endif %}
+{% if paths|length %}<h2>VPN paths <span class="muted">from <a href="{{ paths_link }}">vpn_path_kpis ↗</a></span></h2>
+<table><tr><th>path</th><th class="num">availability %</th><th class="num">down min</th><th class="num">p95 latency ms</th><th class="num">p95 jitter ms</th><th class="num">p95 loss %</th><th class="num">lowest MOS</th></tr>
+{% for p in paths %}<tr><td>{{ p.path_id }}</td><td class="num {{ 'bad' if p.availability_pct is number and p.availability_pct < 99 else '' }}">{{ p.availability_pct }}</td><td class="num">{{ p.down_minutes }}</td><td class="num">{{ p.latency_p95_ms }}</td><td class="num">{{ p.jitter_p95_ms }}</td><td class="num {{ 'bad' if p.loss_p95_pct is number and p.loss_p95_pct >= 1 else '' }}">{{ p.loss_p95_pct }}</td><td class="num {{ 'bad' if p.mos_min is number and p.mos_min < 3.5 else '' }}">{{ p.mos_min }}</td></tr>{% endfor %}</table>{% endif %}
 {% for f in figures %}<div class="fig" id="{{ f.anchor }}">{{ f.html|safe }}
 <span class="muted">from <a href="{{ f.source }}">{{ f.source_name }} ↗</a> in Dagster</span></div>{% endfor %}
 {% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
@@ -260,6 +266,14 @@ class Dashboard:
             }
             for row in kpis.to_dict("records")
         ]
+        sle = [
+            {k: _round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+            for row in self.data.site_sle(site, rng).to_dict("records")
+        ]
+        paths = [
+            {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
+            for row in self.data.site_paths(site, rng).to_dict("records")
+        ]
         return self.render(
             "site.html",
             t0,
@@ -273,6 +287,10 @@ class Dashboard:
             }[resolution],
             figures=figures,
             kpis=kpi_rows,
+            sle=sle,
+            sle_link=self.asset_link("site_sle", partition),
+            paths=paths,
+            paths_link=self.asset_link("vpn_path_kpis", partition),
             links={
                 asset: self.asset_link(asset, partition),
                 "circuit_kpis": self.asset_link("circuit_kpis", partition),

@@ -209,3 +209,30 @@ class DashboardData:
         out["availability_pct"] = _availability(out)
         out["speed_mbps"] = out["speed_mbps"].astype("Int64")
         return out.drop(columns=["up", "observed"]).reset_index()
+
+    def site_sle(self, site: pd.Series, rng: Range) -> pd.DataFrame:
+        """The site's WAN SLE per day of the range (`site_sle`), oldest first."""
+        loaded = self.assets.load_site_days("site_sle", rng.days, [site["site_key"]])
+        frame = loaded.table.to_pandas() if loaded.found else pd.DataFrame()
+        return frame.sort_values("day").reset_index(drop=True) if len(frame) else frame
+
+    def site_paths(self, site: pd.Series, rng: Range) -> pd.DataFrame:
+        """The site's VPN paths over the range, one row per path, worst MOS first."""
+        loaded = self.assets.load_site_days("vpn_path_kpis", rng.days, [site["site_key"]])
+        if not loaded.found:
+            return pd.DataFrame()
+        frame = loaded.table.to_pandas()
+        if frame.empty:
+            return frame
+        out = frame.groupby("path_id").agg(
+            circuit_id=("circuit_id", "last"),
+            up=("up_minutes", "sum"),
+            down_minutes=("down_minutes", "sum"),
+            latency_p95_ms=("latency_p95_ms", "max"),
+            jitter_p95_ms=("jitter_p95_ms", "max"),
+            loss_p95_pct=("loss_p95_pct", "max"),
+            mos_min=("mos_min", "min"),
+        )
+        seen = out["up"] + out["down_minutes"]
+        out["availability_pct"] = (out["up"] / seen * 100).where(seen > 0)
+        return out.drop(columns=["up"]).sort_values("mos_min").reset_index()

@@ -47,7 +47,8 @@ def site_sle_daily(hourly: pd.DataFrame, config: KpiConfig | None = None) -> pd.
     config = config or DEFAULT_CONFIG
     if hourly.empty:
         return _empty(SITE_SLE_COLUMNS, {"day": object, "worst_hour": "datetime64[ns, UTC]"})
-    h = hourly.assign(day=hourly["hour"].dt.date, site_id=hourly["site_id"].astype(str))
+    h = hourly.reset_index(drop=True)  # rows are picked by label below
+    h = h.assign(day=h["hour"].dt.date, site_id=h["site_id"].astype(str))
     grouped = h.groupby(["day", "site_id"], sort=True)
     out = grouped.size().rename("hours").to_frame()
     for m in SLE_METRICS:

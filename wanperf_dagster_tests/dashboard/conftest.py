@@ -62,6 +62,42 @@ def org_day(redis_client):
         ("circuit_kpis_hourly", hourly),
     ):
         assets.save(asset, by_site(frame), 3600, keep_history=True)
+    # the WAN insight assets, from the same world: an hour of each site's SLE, a path per slot
+    site_index = {s.id: k for k, s in enumerate(world.org.sites)}
+    sle_hours = pd.concat(
+        [
+            world.site_sle(
+                list(site_index.values()), DAY0 + h * 3600, DAY0 + (h + 1) * 3600
+            ).assign(hour=pd.Timestamp(DAY0 + h * 3600, unit="s", tz="UTC"))
+            for h in range(24)
+        ]
+    )
+    sle_hours["site_id"] = [world.org.sites[k].id for k in sle_hours["site"]]
+    assets.save("site_sle", by_site(kpi.site_sle_daily(sle_hours, config)), 3600)
+    paths = world.vpn_paths()
+    slots = DAY0 + 600 * pd.RangeIndex(144).to_numpy()
+    rows = []
+    for port, hub in paths.tolist():
+        state = world.path_state([[port, hub]] * 144, slots)
+        cid = world.org.circuit_id(port)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "ts": pd.to_datetime(slots, unit="s", utc=True),
+                    "site_id": world.org.sites[world.org.arrays["site"][port]].id,
+                    "path_id": f"{cid}>{world.org.circuit_id(hub)}",
+                    "circuit_id": cid,
+                    "peer_site_id": world.org.sites[0].id,
+                    "type": "ipsec",
+                    "up": state["up"],
+                    "latency_ms": state["latency"],
+                    "jitter_ms": state["jitter"],
+                    "loss_pct": state["loss"],
+                    "mos": state["mos"],
+                }
+            )
+        )
+    assets.save("vpn_path_kpis", by_site(kpi.vpn_path_kpis(pd.concat(rows), 10, config)), 3600)
     assets.save("region_kpis", {DAY: _table(kpi.region_daily_kpis(daily, config))}, 3600)
     worst, _ = kpi.offender_rows(daily, ["availability_pct", "util_p95_pct"], 5)
     assets.save("top_offenders", {DAY: _table(worst)}, 3600)

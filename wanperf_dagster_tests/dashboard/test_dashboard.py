@@ -106,6 +106,21 @@ def test_a_site_page_draws_every_circuit_with_the_bands(client, org_day):
     assert client.get("/site/no-such-site").status_code == 404
 
 
+def test_a_site_page_shows_its_wan_sle_and_vpn_paths(client, org_day):
+    assets, sites, _, keys_of = org_day
+    site = sites.iloc[1]  # not the hub: it has paths
+    page = client.get(f"/site/{site['site_id']}").text
+    key = f"2025-11-26|{keys_of[site['site_id']]}"
+    sle = assets.load("site_sle", [key]).to_pandas().iloc[0]
+    assert "WAN SLE" in page and str(sle["wan_link_health_band"]) in page
+    assert f">{round(float(sle['wan_link_health']), 3)}<" in page
+    paths = assets.load("vpn_path_kpis", [key]).to_pandas()
+    assert len(paths) and all(p.replace(">", "&gt;") in page for p in paths["path_id"])
+    assert "/assets/vpn_path_kpis?view=partitions" in page
+    hub = sites.iloc[0]  # the hub has no path of its own: no paths table
+    assert "VPN paths" not in client.get(f"/site/{hub['site_id']}").text
+
+
 def test_the_resolution_follows_the_range(client, org_day):
     _, sites, _, _ = org_day
     site = sites.iloc[1]["site_id"]

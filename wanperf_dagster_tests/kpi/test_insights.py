@@ -118,6 +118,7 @@ def test_sle_bands_and_days():
             "num_clients": np.arange(24),
         }
     )
+    hourly.index = [0] * len(hourly)  # an index of repeated labels (a concat) reads the same
     day = site_sle_daily(hourly).iloc[0]
     assert day["hours"] == 24 and abs(day["wan_link_health"] - (22 * 0.99 + 0.6) / 24) < 1e-12
     assert day["wan_link_health_min"] == 0.1 and day["hours_below_fair"] == 2
