@@ -357,6 +357,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         args.days,
         settings.poll_interval,
         on_progress=lambda d, t, t0: demo.progress_bar(d, t, t0, "sweeps"),
+        feeds=settings.insight_feeds,
     )
     if n == 0:
         print("  history already replayed up to now")

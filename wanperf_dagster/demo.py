@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import redis
 
-from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
+from wanperf_dagster.mist import InsightsConfig, MistClient, SweepConfig, run_insights, run_sweep
 from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
 from wanperf_dagster.store import keys, sessions
 
@@ -38,9 +38,10 @@ def replay(
     days: float,
     interval: int = 600,
     on_progress: Callable[[int, int, float], None] | None = None,
+    feeds: tuple[str, ...] = ("sle", "paths", "events"),
 ) -> int:
-    """Sweep the simulated org at every slot of the last `days` days not replayed before.
-    Returns the number of sweeps made."""
+    """Sweep the simulated org, and ingest its WAN insight feeds, at every slot of the last
+    `days` days not replayed before. Returns the number of sweeps made."""
     server = in_process_simulator(sites, seed)
     sim = server.sim
     now = time.time()
@@ -51,12 +52,19 @@ def replay(
         start = max(start, int(done_until) + interval)
     slots = list(range(start, end, interval))
     client = MistClient([SIM_TOKEN], server.url, sim.org.id, clock=sim.clock.now, rate_limit=10**9)
+    # the feeds follow the replay slot by slot: the first slot looks back one slot, and the
+    # state in Redis carries the cursors on from there (or from an earlier replay)
+    insights = InsightsConfig(
+        interval_seconds=interval, sle_backfill_hours=1, events_lookback_seconds=interval
+    )
     t0 = time.monotonic()
     try:
         for k, slot in enumerate(slots, 1):
             sessions.hold_sweeps(r, 60)  # the scheduled sweep yields to the replay
             sim.clock.set(slot + 30)
             run_sweep(client, r, SweepConfig(interval_seconds=interval))
+            if feeds:
+                run_insights(client, r, insights, feeds=feeds)
             r.set(REPLAYED_UNTIL, slot)
             if on_progress:
                 on_progress(k, len(slots), t0)

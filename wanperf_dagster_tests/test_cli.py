@@ -306,3 +306,28 @@ def test_a_bad_start_date_stops_the_replay_before_any_sweep(redis_url, redis_cli
     )
     assert out.returncode == 2 and "WANPERF_START_DATE" in out.stderr
     assert redis_client.dbsize() == 0 and not any(tmp_path.iterdir())
+
+
+def test_the_replay_ingests_the_insight_feeds_slot_by_slot(redis_client):
+    """`make run`'s replay brings the WAN insight feeds along: the events of its whole span,
+    covered without a gap, the SLE of each hour it completed, a path sample per slot."""
+    import time as _time
+
+    from wanperf_dagster import demo
+    from wanperf_dagster.sources import in_process_simulator
+    from wanperf_dagster.store import insights as feed_store
+    from wanperf_dagster.store.samples import day_of
+
+    end = int(_time.time() // 600 * 600)  # as the replay reckons it, an instant later
+    n = demo.replay(redis_client, 4, 23, 0.1)  # 2.4 h: 14 or 15 slots
+    sim = in_process_simulator(4, 23).sim
+    first = end - 600 * n
+    coverage = feed_store.event_coverage(redis_client, 0, 2**40)
+    assert len(coverage) == 1 and coverage[0][0] == first + 30 - 600
+    assert coverage[0][1] == end - 600 + 30  # the last slot's ingestion
+    days = sorted({day_of(first - 600), day_of(end)})
+    pairs = [(d, s.id) for d in days for s in sim.org.sites]
+    paths = feed_store.read_site_days(redis_client, "paths", pairs)
+    assert len(paths) == n * len(sim.world.vpn_paths())
+    sle = feed_store.read_site_days(redis_client, "sle", pairs)
+    assert len(sle) >= 2 * len(sim.org.sites) and sle.groupby("hour").size().eq(4).all()

@@ -307,3 +307,13 @@ def test_the_worst_circuits_are_a_table_with_site_names(page, dagster_ui):
 def test_weeks_and_months_are_filled_by_the_seed(dagster_ui):
     assert _materialized(dagster_ui, "weekly_circuit_kpis") >= 1
     assert _materialized(dagster_ui, "monthly_circuit_kpis") >= 1
+
+
+def test_the_seed_fills_the_insight_assets(dagster_ui):
+    """The replay ingests the WAN insight feeds with its sweeps: their site-days and the site-day
+    view are materialized like the KPIs."""
+    sites = len(_site_partitions(dagster_ui))
+    for asset in ("port_events", "site_sle", "vpn_path_kpis"):
+        assert _materialized(dagster_ui, asset) == _materialized(dagster_ui, "circuit_kpis"), asset
+        assert _materialized(dagster_ui, asset) >= sites, asset
+    assert _materialized(dagster_ui, "site_wan_health") >= 1
