@@ -186,3 +186,41 @@ def test_bad_records_are_quarantined_and_counted(sim, redis_client, monkeypatch)
     assert result.quarantined["paths"] == 2 * pages
     assert result.paths == len(sim.world.vpn_paths()) - 2 * pages
     assert redis_client.llen(keys.quarantine(sim.org.id, "insights-paths")) == 2 * pages
+
+
+def test_server_errors_cut_bodies_and_429s_lose_and_repeat_nothing(sim, redis_client):
+    """5xx, truncated and malformed bodies and a 429 storm: an ingestion that gives up is simply
+    run again, and what is stored in the end equals the world exactly."""
+    from wanperf_dagster.mist import MistError
+
+    sim.faults.update(
+        error_rate=0.25, truncate_rate=0.1, malformed_json_rate=0.05, throttle_next=4, retry_after=0
+    )
+    client = make_client(sim, retries=2)
+    config = InsightsConfig(page_limit=6, sle_backfill_hours=2, events_lookback_seconds=9 * 3600)
+    failures = 0
+    for _ in range(30):
+        try:
+            run_insights(client, redis_client, config)
+            break
+        except MistError:
+            failures += 1
+    else:
+        pytest.fail("the ingestion never completed")
+    sim.faults.update(error_rate=0.0, truncate_rate=0.0, malformed_json_rate=0.0)
+    assert failures >= 1  # the faults did interrupt it
+    assert sim.over_budget == 0
+    events = _stored(redis_client, sim, "events")
+    got = sorted(
+        zip(
+            events["ts"].map(lambda x: x.timestamp()),
+            events["circuit_id"],
+            events["event"],
+            strict=True,
+        )
+    )
+    assert got == _world_events(sim, NOW - 9 * 3600, NOW)
+    assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
+    assert len(_stored(redis_client, sim, "sle")) == 2 * len(sim.org.sites)
+    paths = _stored(redis_client, sim, "paths")
+    assert len(paths) == len(sim.world.vpn_paths()) and paths["path_id"].is_unique
