@@ -74,6 +74,32 @@ def site_sle_daily(hourly: pd.DataFrame, config: KpiConfig | None = None) -> pd.
     return out[SITE_SLE_COLUMNS]
 
 
+SITE_SLE_HOURLY_COLUMNS = [
+    "hour",
+    "site_id",
+    "site_name",
+    "region",
+    *(c for m in SLE_METRICS for c in (m, f"{m}_band")),
+    "num_gateways",
+    "num_clients",
+]
+
+
+def site_sle_hourly(hourly: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
+    """The hourly WAN SLE as Mist reported it, with each score's band and the site's name and
+    region, sorted by site and hour."""
+    config = config or DEFAULT_CONFIG
+    if hourly.empty:
+        return _empty(SITE_SLE_HOURLY_COLUMNS, {"hour": "datetime64[ns, UTC]"})
+    out = hourly.assign(site_id=hourly["site_id"].astype(str)).sort_values(["site_id", "hour"])
+    for m in SLE_METRICS:
+        out[m] = pd.to_numeric(out[m], errors="coerce")
+        out[f"{m}_band"] = sle_band(out[m])
+    out["site_name"] = out["site_id"].map(lambda s: config.site_names.get(s, s))
+    out["region"] = out["site_id"].map(lambda s: config.site_regions.get(s, "unknown"))
+    return out[SITE_SLE_HOURLY_COLUMNS].reset_index(drop=True)
+
+
 def _empty(columns, dtypes: dict) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, np.float64)) for c in columns})
 

@@ -24,6 +24,7 @@ EXPECTED = {
         "raw_wan_insights",
         "port_events",
         "site_sle",
+        "site_sle_hourly",
         "vpn_path_kpis",
         "site_wan_health",
         "wan_status_now",

@@ -143,6 +143,14 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     means = hourly.groupby("site")["wan_link_health"].mean()
     for s, value in means.items():
         assert abs(sle.loc[org.sites[s].id, "wan_link_health"] - value) < 1e-9
+    served = load("site_sle_hourly")
+    assert len(served) == 24 * SITES
+    by_hour = served.set_index(["site_id", served["hour"].map(lambda x: int(x.timestamp()))])
+    for h in (5, 20):
+        truth_hour = sim.world.site_sle(np.arange(SITES), DAY0 + h * 3600, DAY0 + (h + 1) * 3600)
+        for row in truth_hour.itertuples():
+            got = by_hour.loc[(org.sites[row.site].id, DAY0 + h * 3600)]
+            assert got["wan_link_health"] == row.wan_link_health
     dropped = sle.loc[org.sites[a["site"][down_port]].id]
     assert dropped["wan_link_health_min"] <= 0.4 and dropped["hours_below_fair"] >= 1
 

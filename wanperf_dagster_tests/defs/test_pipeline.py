@@ -313,7 +313,7 @@ def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morn
     got = requested(nightly)
     assert got["circuit_kpis"] == {f"2025-11-26|{s}" for s in sites}
     assert got["site_snapshots"] == got["circuit_kpis"] == got["circuit_kpis_hourly"]
-    for per_site_day in ("port_events", "site_sle", "vpn_path_kpis"):
+    for per_site_day in ("port_events", "site_sle", "site_sle_hourly", "vpn_path_kpis"):
         assert got[per_site_day] == got["circuit_kpis"], per_site_day
     for rollup in ("region_kpis", "org_kpis", "top_offenders", "congestion_trends"):
         assert got[rollup] == {"2025-11-26"}, rollup
@@ -324,6 +324,7 @@ def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morn
         "circuit_kpis_hourly",
         "port_events",
         "site_sle",
+        "site_sle_hourly",
         "vpn_path_kpis",
         "site_wan_health",
         "region_kpis",

@@ -8,6 +8,7 @@ from wanperf_dagster.kpi import circuit_kpis
 from wanperf_dagster.kpi.insights import (
     apply_port_events,
     site_sle_daily,
+    site_sle_hourly,
     site_wan_health,
     sle_band,
     vpn_path_kpis,
@@ -124,6 +125,10 @@ def test_sle_bands_and_days():
     assert day["wan_link_health_min"] == 0.1 and day["hours_below_fair"] == 2
     assert day["worst_hour"] == hours[8] and day["wan_link_health_band"] == "fair"
     assert day["num_clients_max"] == 23 and day["gateway_health_band"] == "healthy"
+    hours_out = site_sle_hourly(hourly)
+    assert len(hours_out) == 24 and hours_out["wan_link_health_band"].iloc[8] == "critical"
+    assert hours_out["wan_link_health_band"].iloc[7] == "critical"  # 0.5: below 0.60
+    assert hours_out["wan_link_health_band"].iloc[0] == "healthy"
 
 
 def test_vpn_path_kpis():

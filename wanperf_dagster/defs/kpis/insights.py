@@ -69,6 +69,22 @@ SLE_SCHEMA = _schema(
     ("num_gateways", "double", "gateways at the site"),
     ("num_clients_max", "double", "most clients in an hour"),
 )
+SLE_HOURLY_SCHEMA = _schema(
+    ("hour", "timestamp[ns, UTC]", "the UTC hour (its start)"),
+    ("site_id", "string", "the Mist site's id"),
+    ("site_name", "string", "the site's name (now)"),
+    ("region", "string", "the site's region"),
+    *(
+        column
+        for m in kpi.insights.SLE_METRICS
+        for column in (
+            (m, "double", f"{m.replace('_', ' ')} of the hour, 0..1"),
+            (f"{m}_band", "string", "healthy >= 0.95, fair >= 0.80, degraded >= 0.60, critical"),
+        )
+    ),
+    ("num_gateways", "double", "gateways at the site"),
+    ("num_clients", "double", "clients in the hour"),
+)
 PATH_SCHEMA = _schema(
     ("day", "date32", "the UTC day"),
     ("site_id", "string", "the Mist site's id"),
@@ -163,24 +179,45 @@ def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.D
     return frame
 
 
-@dg.asset(
-    **per_site_day,
-    ins={"mist_sites": dg.AssetIn()},
-    metadata={
-        PARTITION_COLUMNS: SITE_DAY,
-        TTL_SECONDS: HOT_TTL,
-        KEEP_HISTORY: True,
-        "dagster/column_schema": SLE_SCHEMA,
+@dg.multi_asset(
+    partitions_def=site_day_partitions,
+    backfill_policy=site_day_backfill,
+    deps=["raw_wan_insights"],
+    group_name="kpis",
+    outs={
+        "site_sle": dg.AssetOut(
+            kinds={"pandas", "redis"},
+            owners=OWNERS,
+            automation_condition=KPI_BACKFILLS,
+            metadata={
+                PARTITION_COLUMNS: SITE_DAY,
+                TTL_SECONDS: HOT_TTL,
+                KEEP_HISTORY: True,
+                "dagster/column_schema": SLE_SCHEMA,
+            },
+            description="The site's WAN SLE of the day (gateway health, WAN link health, "
+            "application health: means over the hours Mist reported, the worst hour) with the "
+            "bands >= 0.95 healthy, >= 0.80 fair, >= 0.60 degraded, below critical.",
+        ),
+        "site_sle_hourly": dg.AssetOut(
+            kinds={"pandas", "redis"},
+            owners=OWNERS,
+            automation_condition=KPI_BACKFILLS,
+            metadata={
+                PARTITION_COLUMNS: {"day": "hour", "site": "site_id"},
+                TTL_SECONDS: HOT_TTL,
+                KEEP_HISTORY: True,
+                "dagster/column_schema": SLE_HOURLY_SCHEMA,
+            },
+            description="The site's WAN SLE per hour, as Mist reported it, with the same bands.",
+        ),
     },
-    description="The site's WAN SLE of the day (gateway health, WAN link health, application "
-    "health: means over the hours Mist reported, the worst hour) with the bands >= 0.95 healthy, "
-    ">= 0.80 fair, >= 0.60 degraded, below critical.",
 )
-def site_sle(
-    context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame
-) -> pd.DataFrame:
+def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame):
     pairs, hourly = _read(context, redis, "sle")
-    daily = kpi.site_sle_daily(hourly, kpi.KpiConfig.for_sites(mist_sites))
+    config = kpi.KpiConfig.for_sites(mist_sites)
+    daily = kpi.site_sle_daily(hourly, config)
+    hourly = kpi.site_sle_hourly(hourly, config)
 
     def figures(rows) -> dict:
         if rows.empty:
@@ -195,9 +232,13 @@ def site_sle(
         }
 
     _per_partition(context, "site_sle", pairs, daily, figures)
+    _per_partition(
+        context, "site_sle_hourly", pairs, hourly, lambda rows: {"dagster/row_count": len(rows)}
+    )
     bands = daily["wan_link_health_band"].value_counts().to_dict() if len(daily) else {}
     context.log.info(f"{len(pairs)} site-days: WAN link health bands {bands}")
-    return daily
+    yield dg.Output(daily, output_name="site_sle")
+    yield dg.Output(hourly, output_name="site_sle_hourly")
 
 
 @dg.asset(
