@@ -270,7 +270,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"done: sweep {session.id}{resumed}: {session.pages} pages, {session.records:,} records, "
         f"{session.samples:,} samples, {session.quarantined:,} quarantined, {session.calls} calls"
     )
+    if settings.insight_feeds and not args.no_insights:
+        from wanperf_dagster.mist import InsightsConfig, run_insights
+
+        result = run_insights(
+            client,
+            _redis(),
+            InsightsConfig(interval_seconds=settings.poll_interval, page_limit=args.page_limit),
+            feeds=settings.insight_feeds,
+        )
+        window = (
+            f" ({_utc(result.event_window[0])} to {_utc(result.event_window[1])})"
+            if result.event_window
+            else ""
+        )
+        print(
+            f"insights ({', '.join(settings.insight_feeds)}): {result.sle_hours} SLE hours"
+            f" ({result.sle_rows:,} site-hours), {result.paths:,} VPN paths,"
+            f" {result.events:,} port events{window},"
+            f" {sum(result.quarantined.values()):,} quarantined, {result.calls} calls"
+        )
     return 0
+
+
+def _utc(epoch: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -300,6 +326,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(
             f"cache: {len(ages):,} sites; newest {_ago(now - ages[-1][1])} old, oldest "
             f"{_ago(now - ages[0][1])} old; {stale:,} older than two poll intervals"
+        )
+    from wanperf_dagster.store import insights as feed_store
+
+    state = {k.decode(): v.decode() for k, v in r.hgetall(store.keys.insights_state(org)).items()}
+    windows = feed_store.event_coverage(r, 0, now + 86400)
+    if state or windows:
+        next_hour = state.get("sle_next_hour", "")
+        print(
+            "insight feeds: SLE fetched up to "
+            + (_utc(int(next_hour)) if next_hour.isdigit() else "nothing yet")
+            + "; port events covered "
+            + (
+                ", ".join(f"{_utc(s)} to {_utc(e)}" for s, e in windows[-3:])
+                if windows
+                else "nowhere yet"
+            )
+            + (f" ({len(windows)} windows)" if len(windows) > 3 else "")
         )
     client.sync_budget()
     left = client.budget_left()
@@ -697,12 +740,18 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="one sweep of the org's gateway WAN ports into Redis, now",
         description="Fetch every gateway port's stats (paged), save each page to Redis as it arrives."
-        " Resumes an interrupted sweep while its sample slot lasts. Without MIST_API_TOKEN (and"
+        " Resumes an interrupted sweep while its sample slot lasts; then brings the WAN insight"
+        " feeds up to now (WANPERF_INSIGHT_FEEDS; --no-insights skips them). Without MIST_API_TOKEN (and"
         " MIST_HOST) the built-in simulator answers.",
         epilog="examples:\n  wanperf sweep\n  MIST_API_TOKEN=... MIST_HOST=api.eu.mist.com wanperf sweep",
         formatter_class=raw,
     )
     sweep.add_argument("--page-limit", type=int, default=1000, help="records per page (max 1000)")
+    sweep.add_argument(
+        "--no-insights",
+        action="store_true",
+        help="skip the WAN insight feeds (SLE, VPN paths, port events) after the sweep",
+    )
     sweep.set_defaults(func=cmd_sweep)
 
     status = sub.add_parser(

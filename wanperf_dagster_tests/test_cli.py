@@ -26,10 +26,19 @@ def test_sweep_then_status(redis_url, redis_client):
     assert out.returncode == 0, out.stderr
     assert "from the built-in simulator" in out.stdout
     assert "page    1:" in out.stdout and "budget left" in out.stdout
-    assert out.stdout.strip().splitlines()[-1].startswith("done: sweep ")
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2].startswith("done: sweep ")
+    assert (
+        lines[-1].startswith("insights (sle, paths, events): 24 SLE hours")
+        and "VPN paths" in lines[-1]
+    )
     status = run(["status"], redis_url)
     assert status.returncode == 0, status.stderr
     assert "finished" in status.stdout and "cache: 12 sites" in status.stdout
+    assert (
+        "insight feeds: SLE fetched up to" in status.stdout
+        and "port events covered 20" in status.stdout
+    )
     assert "calls left this hour" in status.stdout
 
 
