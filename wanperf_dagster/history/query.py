@@ -8,7 +8,15 @@ import pyarrow.fs as pafs
 
 from .parquet import HistoryStore
 
-HISTORY_ASSETS = ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
+HISTORY_ASSETS = (
+    "site_snapshots",
+    "circuit_kpis",
+    "circuit_kpis_hourly",
+    "port_events",
+    "site_sle",
+    "site_sle_hourly",
+    "vpn_path_kpis",
+)
 
 
 def history_connection(history: HistoryStore, assets=HISTORY_ASSETS) -> duckdb.DuckDBPyConnection:

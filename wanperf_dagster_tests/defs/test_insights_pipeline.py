@@ -11,10 +11,11 @@ import pytest
 
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import site_day_key, site_partition_keys
+from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_partition_keys
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
+from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
 from wanperf_dagster.store import get_tables
 from wanperf_dagster_tests.instance_config import project_instance_overrides
@@ -116,6 +117,12 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         for t, p, e in zip(truth["ts"], truth["port"], truth["event"], strict=True)
     )
     assert got == want and len(got) > 20
+    # and in the history tier, for good: DuckDB reads the same events and SLE days
+    assets = AssetStore.from_settings(get_settings(), client=redis_client)
+    history = assets.history_query(
+        "SELECT (SELECT count(*) FROM port_events) AS events, (SELECT count(*) FROM site_sle) AS sle"
+    ).to_pylist()[0]
+    assert history == {"events": len(got), "sle": SITES}
 
     # circuit KPIs: down seconds and flaps from the events, equal to the truth to the second
     kpis = load("circuit_kpis").set_index("circuit_id")
