@@ -157,7 +157,6 @@ def vpn_path_kpis(
     out["availability_pct"] = out["up_minutes"] / (out["samples"] * interval_minutes) * 100
     up = s[s["up"]]
     tiers = {"latency": config.latency_ms, "jitter": config.jitter_ms, "loss": config.loss_pct}
-    gu = up.groupby(keys, sort=True)
     for name, column, unit in PATH_MEASURES:
         values = pd.to_numeric(up[column], errors="coerce")
         by = values.groupby([up["day"], up["path_id"]])
@@ -170,7 +169,6 @@ def vpn_path_kpis(
     mos = pd.to_numeric(up["mos"], errors="coerce")
     out["mos_avg"] = mos.groupby([up["day"], up["path_id"]]).mean()
     out["mos_min"] = mos.groupby([up["day"], up["path_id"]]).min()
-    del gu
     out = out.reset_index()
     out["site_name"] = out["site_id"].map(lambda x: config.site_names.get(x, x))
     out["region"] = out["site_id"].map(lambda x: config.site_regions.get(x, "unknown"))

@@ -236,7 +236,11 @@ def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
         page = (state.int("sle_page") or 0) + 1 if state.int("sle_hour") == hour else 1
         if page > 1:
             result.resumed.append(f"sle {hour} page {page}")
-        while page <= MAX_PAGES:
+        while True:
+            if page > MAX_PAGES:
+                raise MistRequestError(
+                    f"GET {path}: more than {MAX_PAGES} pages for one hour", f"GET {path}", 0
+                )
             body = client.get(
                 path,
                 {
