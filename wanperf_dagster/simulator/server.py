@@ -322,23 +322,11 @@ class MistSimulator:
                 else:
                     keep = [i for i in ports.tolist() if values[i] == q[name]]
                 ports = np.asarray(keep, dtype=np.int64)
-        try:
-            limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
-        except ValueError:
-            raise ApiError(400, {"detail": "limit must be an integer"}) from None
-        if limit < 1:
-            raise ApiError(400, {"detail": "limit must be positive"})
         now = self.clock.now()
-        offset = 0
-        if "search_after" in q:
-            try:
-                offset, issued = _uncursor(q["search_after"])
-            except Exception:
-                raise ApiError(400, {"detail": "invalid search_after"}) from None
-            if now - issued > self.config.cursor_ttl_seconds:
-                raise ApiError(400, {"detail": "search_after has expired; start the search again"})
-        page = ports[offset : offset + limit]
-        end = offset + len(page)
+        # a `duplicate_records` fault makes each next page repeat the end of the one before
+        page, nxt, limit = self._cursor_page(
+            path, query, q, ports, overlap=self.faults.duplicate_records
+        )
         body = {
             "start": int(now) - 86400,
             "end": int(now),
@@ -346,18 +334,16 @@ class MistSimulator:
             "total": len(ports),
             "results": self.port_records(page, now),
         }
-        if end < len(ports):
-            nxt = max(end - self.faults.duplicate_records, offset + 1)
-            params = {k: v[-1] for k, v in query.items() if k != "search_after"}
-            params["search_after"] = _cursor(nxt, issued if "search_after" in q else now)
-            body["next"] = f"{path}?{urlencode(params)}"
+        if nxt:
+            body["next"] = nxt
         return 200, {}, body
 
-    def _cursor_page(self, path, query, q, items: list, limit_default: int = DEFAULT_LIMIT):
-        """One page of a `next`/`search_after` search over a fixed list: (page, next or None).
-        `next` pins every parameter, so a page never shifts under a moving `now`."""
+    def _cursor_page(self, path, query, q, items, overlap: int = 0):
+        """One page of a `next`/`search_after` search over a fixed sequence: (page, next or
+        None, limit). `next` keeps every parameter, so a page never shifts under a moving `now`;
+        `overlap` makes it start that many items before the end of this page (a fault)."""
         try:
-            limit = min(int(q.get("limit", limit_default)), MAX_LIMIT)
+            limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
         except ValueError:
             raise ApiError(400, {"detail": "limit must be an integer"}) from None
         if limit < 1:
@@ -373,9 +359,10 @@ class MistSimulator:
                 raise ApiError(400, {"detail": "search_after has expired; start the search again"})
         page = items[offset : offset + limit]
         nxt = None
-        if offset + len(page) < len(items):
+        end = offset + len(page)
+        if end < len(items):
             params = {k: v[-1] for k, v in query.items() if k != "search_after"}
-            params["search_after"] = _cursor(offset + len(page), issued)
+            params["search_after"] = _cursor(max(end - overlap, offset + 1), issued)
             nxt = f"{path}?{urlencode(params)}"
         return page, nxt, limit
 

@@ -24,6 +24,12 @@ def _stored(r, sim, feed):
     return feed_store.read_site_days(r, feed, [(DAY, s.id) for s in sim.org.sites])
 
 
+def _event_tuples(events):
+    """(epoch, circuit, down/up) of stored events, sorted."""
+    epochs = events["ts"].map(lambda x: x.timestamp())
+    return sorted(zip(epochs, events["circuit_id"], events["event"], strict=True))
+
+
 def _world_events(sim, start, end):
     ev = sim.world.port_events(sim.org.wan_port_indices(), start, end)
     return sorted(
@@ -61,14 +67,7 @@ def test_one_ingestion_stores_each_feed_as_the_world_has_it(sim, redis_client):
 
     # events: exactly the world's changes in the window, and the window is recorded as covered
     events = _stored(redis_client, sim, "events")
-    got = sorted(
-        zip(
-            events["ts"].map(lambda x: x.timestamp()),
-            events["circuit_id"],
-            events["event"],
-            strict=True,
-        )
-    )
+    got = _event_tuples(events)
     assert got == _world_events(sim, NOW - 9 * 3600, NOW) and got
     assert result.other_events > 0  # the reboots' GW_REBOOTED, counted and not kept
     assert feed_store.event_coverage(redis_client, DAY0, DAY0 + 86400) == [(NOW - 9 * 3600, NOW)]
@@ -118,14 +117,7 @@ def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, f
     elif feed == "paths":
         assert len(stored) == len(sim.world.vpn_paths()) and stored["path_id"].is_unique
     else:
-        got = sorted(
-            zip(
-                stored["ts"].map(lambda x: x.timestamp()),
-                stored["circuit_id"],
-                stored["event"],
-                strict=True,
-            )
-        )
+        got = _event_tuples(stored)
         assert got == _world_events(sim, t - 2 * 86400, t)
         assert feed_store.event_coverage(redis_client, 0, 2**40) == [(t - 2 * 86400, t)]
 
@@ -211,14 +203,7 @@ def test_server_errors_cut_bodies_and_429s_lose_and_repeat_nothing(sim, redis_cl
     assert failures >= 1  # the faults did interrupt it
     assert sim.over_budget == 0
     events = _stored(redis_client, sim, "events")
-    got = sorted(
-        zip(
-            events["ts"].map(lambda x: x.timestamp()),
-            events["circuit_id"],
-            events["event"],
-            strict=True,
-        )
-    )
+    got = _event_tuples(events)
     assert got == _world_events(sim, NOW - 9 * 3600, NOW)
     assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
     assert len(_stored(redis_client, sim, "sle")) == 2 * len(sim.org.sites)

@@ -60,14 +60,20 @@ def mist_sites(
     return sites
 
 
-@dg.asset(
+# what runs with every sweep: one Mist caller at a time; a run that finds another holding the
+# org's lock (or a passing API failure) tries again
+WITH_EACH_SWEEP = dict(
     group_name="ingest",
     kinds={"redis"},
     owners=OWNERS,
     pool=MIST_POOL,
     tags={CADENCE_TAG: "sweep"},
-    # a sweep that finds another one holding the org's lock (or a passing API failure) tries again
     retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
+)
+
+
+@dg.asset(
+    **WITH_EACH_SWEEP,
     check_specs=[
         dg.AssetCheckSpec(
             "sweep_complete",
@@ -120,12 +126,7 @@ def raw_port_stats(
 
 
 @dg.asset(
-    group_name="ingest",
-    kinds={"redis"},
-    owners=OWNERS,
-    pool=MIST_POOL,
-    tags={CADENCE_TAG: "sweep"},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL),
+    **WITH_EACH_SWEEP,
     description="The WAN insight feeds with each sweep: every site's WAN SLE per complete hour, "
     "every VPN peer path's latency, jitter, loss and MOS, and the gateways' port down/up events "
     "since the last cursor (WANPERF_INSIGHT_FEEDS). Saved page by page, resumable.",

@@ -47,6 +47,30 @@ HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"), kpi.KPI_DESCRIPTIO
 COVERAGE_WARN_PCT = 90.0
 
 
+def site_day_metadata(schema: dg.TableSchema, partition_columns: dict | None = None) -> dict:
+    """A day x site asset's value: kept hot in Redis and for good in the history, its rows'
+    partitions found by `partition_columns` (a chunk's frame is split by them)."""
+    return {
+        PARTITION_COLUMNS: partition_columns or SITE_DAY_COLUMNS,
+        TTL_SECONDS: HOT_TTL,
+        KEEP_HISTORY: True,
+        "dagster/column_schema": schema,
+    }
+
+
+def site_day_out(
+    description: str, schema: dg.TableSchema, partition_columns: dict | None = None
+) -> dg.AssetOut:
+    """An output of a chunked day x site step, backfilled by the nightly automation."""
+    return dg.AssetOut(
+        kinds={"pandas", "redis"},
+        owners=OWNERS,
+        automation_condition=KPI_BACKFILLS,
+        metadata=site_day_metadata(schema, partition_columns),
+        description=description,
+    )
+
+
 def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame:
     """The rows of the given (day, site) pairs."""
     pairs = pd.MultiIndex.from_arrays([frame["day"].astype(str), frame["site_id"].astype(str)])
@@ -114,30 +138,13 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     backfill_policy=site_day_backfill,
     group_name="kpis",
     outs={
-        "circuit_kpis": dg.AssetOut(
-            kinds={"pandas", "redis"},
-            owners=OWNERS,
-            automation_condition=KPI_BACKFILLS,
-            metadata={
-                PARTITION_COLUMNS: SITE_DAY_COLUMNS,
-                TTL_SECONDS: HOT_TTL,
-                KEEP_HISTORY: True,
-                "dagster/column_schema": DAILY_SCHEMA,
-            },
-            description="Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time "
-            "above 70/80/90 %), volume, errors, quality, failover. See docs/kpis.md.",
+        "circuit_kpis": site_day_out(
+            "Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time above "
+            "70/80/90 %), volume, errors, quality, failover. See docs/kpis.md.",
+            DAILY_SCHEMA,
         ),
-        "circuit_kpis_hourly": dg.AssetOut(
-            kinds={"pandas", "redis"},
-            owners=OWNERS,
-            automation_condition=KPI_BACKFILLS,
-            metadata={
-                PARTITION_COLUMNS: SITE_DAY_COLUMNS,
-                TTL_SECONDS: HOT_TTL,
-                KEEP_HISTORY: True,
-                "dagster/column_schema": HOURLY_SCHEMA,
-            },
-            description="The same KPIs per circuit and UTC hour.",
+        "circuit_kpis_hourly": site_day_out(
+            "The same KPIs per circuit and UTC hour.", HOURLY_SCHEMA
         ),
     },
     check_specs=[

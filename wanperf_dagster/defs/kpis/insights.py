@@ -9,10 +9,7 @@ import pandas as pd
 
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.metadata import (
-    KEEP_HISTORY,
     OWNERS,
-    PARTITION_COLUMNS,
-    TTL_SECONDS,
     add_partition_metadata,
     circuit_table,
 )
@@ -27,9 +24,8 @@ from wanperf_dagster.dagster_io.storage import site_id_of
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import insights as feed_store
 
+from .assets import site_day_metadata, site_day_out
 from .automation import KPI_BACKFILLS
-
-HOT_TTL = get_settings().hot_days * 86400
 
 
 def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
@@ -111,7 +107,6 @@ PATH_SCHEMA = _schema(
         for t in ("warn", "high", "critical")
     ),
 )
-SITE_DAY = {"day": "day", "site": "site_id"}
 
 per_site_day = dict(
     partitions_def=site_day_partitions,
@@ -152,12 +147,7 @@ def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> 
 
 @dg.asset(
     **per_site_day,
-    metadata={
-        PARTITION_COLUMNS: {"day": "ts", "site": "site_id"},
-        TTL_SECONDS: HOT_TTL,
-        KEEP_HISTORY: True,
-        "dagster/column_schema": EVENTS_SCHEMA,
-    },
+    metadata=site_day_metadata(EVENTS_SCHEMA, {"day": "ts", "site": "site_id"}),
     description="Each WAN port's down and up events of the site-day, to the second (Mist's "
     "GW_PORT_DOWN / GW_PORT_UP device events): where the event feed covers a day, circuit_kpis "
     "takes its down time and flaps from these instead of the samples.",
@@ -185,31 +175,16 @@ def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.D
     deps=["raw_wan_insights"],
     group_name="kpis",
     outs={
-        "site_sle": dg.AssetOut(
-            kinds={"pandas", "redis"},
-            owners=OWNERS,
-            automation_condition=KPI_BACKFILLS,
-            metadata={
-                PARTITION_COLUMNS: SITE_DAY,
-                TTL_SECONDS: HOT_TTL,
-                KEEP_HISTORY: True,
-                "dagster/column_schema": SLE_SCHEMA,
-            },
-            description="The site's WAN SLE of the day (gateway health, WAN link health, "
-            "application health: means over the hours Mist reported, the worst hour) with the "
-            "bands >= 0.95 healthy, >= 0.80 fair, >= 0.60 degraded, below critical.",
+        "site_sle": site_day_out(
+            "The site's WAN SLE of the day (gateway health, WAN link health, application health: "
+            "means over the hours Mist reported, the worst hour) with the bands >= 0.95 healthy, "
+            ">= 0.80 fair, >= 0.60 degraded, below critical.",
+            SLE_SCHEMA,
         ),
-        "site_sle_hourly": dg.AssetOut(
-            kinds={"pandas", "redis"},
-            owners=OWNERS,
-            automation_condition=KPI_BACKFILLS,
-            metadata={
-                PARTITION_COLUMNS: {"day": "hour", "site": "site_id"},
-                TTL_SECONDS: HOT_TTL,
-                KEEP_HISTORY: True,
-                "dagster/column_schema": SLE_HOURLY_SCHEMA,
-            },
-            description="The site's WAN SLE per hour, as Mist reported it, with the same bands.",
+        "site_sle_hourly": site_day_out(
+            "The site's WAN SLE per hour, as Mist reported it, with the same bands.",
+            SLE_HOURLY_SCHEMA,
+            {"day": "hour", "site": "site_id"},
         ),
     },
 )
@@ -244,12 +219,7 @@ def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites
 @dg.asset(
     **per_site_day,
     ins={"mist_sites": dg.AssetIn()},
-    metadata={
-        PARTITION_COLUMNS: SITE_DAY,
-        TTL_SECONDS: HOT_TTL,
-        KEEP_HISTORY: True,
-        "dagster/column_schema": PATH_SCHEMA,
-    },
+    metadata=site_day_metadata(PATH_SCHEMA),
     description="Each VPN peer path of the site per day: availability, avg/p95/max latency, "
     "jitter and loss, MOS mean and minimum, minutes over the quality tiers. See docs/kpis.md.",
 )
