@@ -327,9 +327,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def seed() -> None:
-    """A day of sweeps of the simulated org into the bench's Redis, once for every variant."""
+    """A day of sweeps of the simulated org, and of its WAN insight feeds, into the bench's
+    Redis, once for every variant."""
     from wanperf_dagster import store
-    from wanperf_dagster.mist import SweepConfig, run_sweep
+    from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
     from wanperf_dagster.settings import get_settings
     from wanperf_dagster.sources import client_from_settings, in_process_simulator
 
@@ -337,11 +338,22 @@ def seed() -> None:
     sim = in_process_simulator(settings.sim_sites, settings.sim_seed).sim
     r = store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
     client = client_from_settings(settings)
+    step = 86400 // SWEEPS
+    feeds = InsightsConfig(interval_seconds=step, sle_backfill_hours=1, events_lookback_seconds=60)
     t = time.time()
-    for k in range(SWEEPS):
-        sim.clock.set(DAY0 + k * (86400 // SWEEPS) + 30)
-        run_sweep(client, r, SweepConfig())
-    print(f"seeded {SWEEPS} sweeps in {time.time() - t:.0f} s", file=sys.stderr)
+    insights_s = 0.0
+    for k in range(SWEEPS + 1):  # the last ingestion after midnight completes the day's feeds
+        sim.clock.set(DAY0 + k * step + 30)
+        if k < SWEEPS:
+            run_sweep(client, r, SweepConfig())
+        t1 = time.time()
+        run_insights(client, r, feeds, feeds=settings.insight_feeds)
+        insights_s += time.time() - t1
+    print(
+        f"seeded {SWEEPS} sweeps and insight ingestions in {time.time() - t:.0f} s"
+        f" (insights {insights_s:.0f} s)",
+        file=sys.stderr,
+    )
     print("REPORT " + json.dumps({"seed_s": round(time.time() - t, 1)}))
 
 

@@ -19,21 +19,36 @@ from wanperf_dagster.dagster_io.partitions import (
     site_day_partitions,
 )
 
-SITE_DAY_ASSETS = ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly")
-DAY_ROLLUPS = ("region_kpis", "org_kpis", "top_offenders", "congestion_trends")
+
+def automated_assets() -> tuple[list[str], list[str]]:
+    """(site-day assets, day rollups) the nightly automation backfills: every day x site and
+    every day asset with an automation condition, read from the definitions so the list cannot
+    drift from what `kpi_backfills` emits."""
+    from wanperf_dagster.definitions import defs
+
+    site_days, days = [], []
+    for spec in defs().resolve_all_asset_specs():
+        if spec.automation_condition is None:
+            continue
+        if spec.partitions_def == site_day_partitions:
+            site_days.append(spec.key.to_user_string())
+        elif spec.partitions_def == day_partitions:
+            days.append(spec.key.to_user_string())
+    return sorted(site_days), sorted(days)
 
 
 def add_site_day_backfill(
     instance: dg.DagsterInstance, backfill_id: str, days: list[str], sites: list[str]
 ) -> None:
+    site_day_assets, day_rollups = automated_assets()
     site_days = site_day_partitions.empty_subset().with_partition_keys(
         [site_day_partition(d, s) for d in days for s in sites]
     )
     day_subset = day_partitions.empty_subset().with_partition_keys(days)
     subset = AssetGraphSubset(
         partitions_subsets_by_asset_key={
-            **{dg.AssetKey(a): site_days for a in SITE_DAY_ASSETS},
-            **{dg.AssetKey(a): day_subset for a in DAY_ROLLUPS},
+            **{dg.AssetKey(a): site_days for a in site_day_assets},
+            **{dg.AssetKey(a): day_subset for a in day_rollups},
         }
     )
     instance.add_backfill(

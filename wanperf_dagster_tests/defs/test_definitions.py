@@ -207,3 +207,23 @@ def test_the_day_partitions_are_the_hot_window_and_weeks_keep_the_long_view(tmp_
     today = dt.datetime.now(dt.UTC).date()
     assert int(count) == 36 and first_day == (today - dt.timedelta(days=35)).isoformat()
     assert first_week == "2025-01-06"
+
+
+def test_the_bench_backfill_targets_what_the_nightly_automation_does():
+    from wanperf_dagster_tests.backfills import automated_assets
+
+    site_days, days = automated_assets()
+    assert site_days == sorted(
+        [
+            "site_snapshots",
+            "circuit_kpis",
+            "circuit_kpis_hourly",
+            "port_events",
+            "site_sle",
+            "site_sle_hourly",
+            "vpn_path_kpis",
+        ]
+    )
+    assert days == sorted(
+        ["region_kpis", "org_kpis", "top_offenders", "congestion_trends", "site_wan_health"]
+    )
