@@ -91,7 +91,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
                 {"day": DAY, "site": site_keys[-1]}
             ),
         }
-        run(dg.AssetSelection.groups("kpis"), tags=tags)
+        kpis_run = run(dg.AssetSelection.groups("kpis"), tags=tags)
         run(["site_wan_health"], partition_key=DAY)
 
     keys = [site_day_key(DAY, k) for k in site_keys]
@@ -123,6 +123,18 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         "SELECT (SELECT count(*) FROM port_events) AS events, (SELECT count(*) FROM site_sle) AS sle"
     ).to_pylist()[0]
     assert history == {"events": len(got), "sle": SITES}
+
+    # each site-day's materialization carries its own figures
+    downs_by_site = events[events["event"] == "down"].groupby("site_id").size()
+    for m in kpis_run.asset_materializations_for_node("port_events"):
+        site_id = m.partition.keys_by_dimension["site"].rsplit("_", 1)[-1]
+        assert m.metadata["downs"].value == downs_by_site.get(site_id, 0), site_id
+    bands = {
+        m.partition.keys_by_dimension["site"].rsplit("_", 1)[-1]: m.metadata["band"].value
+        for m in kpis_run.asset_materializations_for_node("site_sle")
+        if m.asset_key == dg.AssetKey("site_sle")
+    }
+    assert len(bands) == SITES
 
     # circuit KPIs: down seconds and flaps from the events, equal to the truth to the second
     kpis = load("circuit_kpis").set_index("circuit_id")
@@ -158,6 +170,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         for row in truth_hour.itertuples():
             got = by_hour.loc[(org.sites[row.site].id, DAY0 + h * 3600)]
             assert got["wan_link_health"] == row.wan_link_health
+    assert all(bands[site] == str(row["wan_link_health_band"]) for site, row in sle.iterrows())
     dropped = sle.loc[org.sites[a["site"][down_port]].id]
     assert dropped["wan_link_health_min"] <= 0.4 and dropped["hours_below_fair"] >= 1
 

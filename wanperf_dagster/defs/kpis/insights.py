@@ -132,14 +132,19 @@ def _read(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]
 
 
 def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> None:
-    """Each site-day's own figures (`figures(rows)` of its rows, or of no rows)."""
-    groups = dict(tuple(frame.groupby("site_id", observed=True))) if len(frame) else {}
+    """Each site-day's own figures (`figures(rows)` of its rows, or of no rows), also when a
+    run spans several days."""
+    groups = {}
+    if len(frame):
+        when = next(c for c in ("day", "ts", "hour") if c in frame)
+        days = frame[when].astype(str) if when == "day" else frame[when].dt.strftime("%Y-%m-%d")
+        groups = dict(tuple(frame.groupby([days, frame["site_id"].astype(str)], observed=True)))
     empty = frame.iloc[:0]
     add_partition_metadata(
         context,
         asset,
         {
-            site_day_partition(day, site): figures(groups.get(site_id_of(site), empty))
+            site_day_partition(day, site): figures(groups.get((day, site_id_of(site)), empty))
             for day, site in pairs
         },
     )
