@@ -288,6 +288,20 @@ def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
         hour += 3600
 
 
+def _search(client, path: str, params: dict, start_url: str | None, result, feed: str):
+    """Pages of a cursor search, from the saved `next` when resuming. A saved cursor the
+    server no longer takes (expired: HTTP 400) restarts the search from its first page: what
+    was saved stays, and saving it again changes nothing (the fields are idempotent)."""
+    try:
+        yield from client.iter_search(path, params, start_url=start_url)
+    except MistRequestError as exc:
+        if start_url is None or exc.status != 400:
+            raise
+        log.warning("%s: the saved cursor was refused (%s); starting the search again", feed, exc)
+        result.resumed.append(f"{feed}: saved cursor refused, searched again from the start")
+        yield from client.iter_search(path, params)
+
+
 def _paths(client, r, org_id, state, config, t, result, on_page) -> None:
     slot = int(t // config.interval_seconds * config.interval_seconds)
     if state.int("paths_done") == slot:
@@ -297,7 +311,7 @@ def _paths(client, r, org_id, state, config, t, result, on_page) -> None:
         start_url = state.values["paths_next"]
         result.resumed.append(f"paths {slot}")
     path = f"/api/v1/orgs/{org_id}/stats/vpn_peers/search"
-    searched = client.iter_search(path, {"limit": config.page_limit}, start_url=start_url)
+    searched = _search(client, path, {"limit": config.page_limit}, start_url, result, "paths")
     for pages, (body, nxt) in enumerate(searched, start=1):
         if pages > MAX_PAGES:
             raise MistRequestError(f"GET {path}: more than {MAX_PAGES} pages", f"GET {path}", 0)
@@ -340,7 +354,8 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         pipe.execute()
     path = f"/api/v1/orgs/{org_id}/devices/events/search"
     params = {"device_type": "gateway", "start": start, "end": end, "limit": config.page_limit}
-    for pages, (body, nxt) in enumerate(client.iter_search(path, params, start_url=start_url), 1):
+    searched = _search(client, path, params, start_url, result, "events")
+    for pages, (body, nxt) in enumerate(searched, 1):
         if pages > MAX_PAGES:
             raise MistRequestError(f"GET {path}: more than {MAX_PAGES} pages", f"GET {path}", 0)
         rows, bad = [], []

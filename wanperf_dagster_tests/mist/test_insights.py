@@ -122,6 +122,30 @@ def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, f
         assert feed_store.event_coverage(redis_client, 0, 2**40) == [(t - 2 * 86400, t)]
 
 
+def test_a_resumed_event_window_whose_cursor_expired_is_searched_again(sim, redis_client):
+    """Killed mid-window, resumed after the saved cursor expired (an hour): the server refuses
+    it, the window is searched again from its first page, and it ends covered and exact."""
+    client = make_client(sim)
+    config = InsightsConfig(page_limit=5, events_lookback_seconds=9 * 3600)
+    pages = []
+
+    def die(name, n):
+        pages.append(n)
+        if len(pages) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_insights(client, redis_client, config, feeds=("events",), on_page=die)
+    sim.clock.advance(2 * 3600)  # past the simulator's cursor lifetime
+    again = run_insights(client, redis_client, config, feeds=("events",))
+    assert any("searched again" in r for r in again.resumed)
+    assert again.event_window == (NOW - 9 * 3600, NOW)  # the window in progress, pinned
+    assert _event_tuples(_stored(redis_client, sim, "events")) == _world_events(
+        sim, NOW - 9 * 3600, NOW
+    )
+    assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
+
+
 def test_one_ingestion_at_a_time(sim, redis_client):
     client = make_client(sim)
     lock = redis_client.lock(keys.insights_lock(sim.org.id), timeout=30)
