@@ -256,12 +256,84 @@ def cluster_vs_single(single) -> None:
     row(f"keys per primary ({len(per_node)})", ", ".join(f"{k:,}" for k in per_node))
 
 
+def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
+    """A chunk's VPN path samples (500 site-days, 3 paths, 144 slots) read in batches of
+    `READ_BATCH` site-days against all at once: Python's peak allocation of each (tracemalloc),
+    side by side."""
+    import time
+    import tracemalloc
+
+    from wanperf_dagster.store import insights as feed_store
+
+    day0 = 1_764_115_200
+    site_ids = [f"{i:08x}-7e1a-4c8e-9d61-{i:012x}" for i in range(sites)]
+    for start in range(0, sites, 50):
+        pipe = client.pipeline(transaction=False)
+        for i in range(start, min(start + 50, sites)):
+            mac = f"5c5b35{i:06x}"
+            feed_store.queue_rows(
+                pipe,
+                "paths",
+                [
+                    {
+                        "ts": day0 + k * 600,
+                        "site_id": site_ids[i],
+                        "path_id": f"{mac}:ge-0/0/{p}>5c5b35ffffff:ge-0/0/0",
+                        "circuit_id": f"{mac}:ge-0/0/{p}",
+                        "mac": mac,
+                        "port_id": f"ge-0/0/{p}",
+                        "peer_mac": "5c5b35ffffff",
+                        "peer_port_id": "ge-0/0/0",
+                        "peer_site_id": site_ids[0],
+                        "type": "ipsec",
+                        "up": True,
+                        "latency_ms": 12.3,
+                        "jitter_ms": 1.2,
+                        "loss_pct": 0.01,
+                        "mos": 4.38,
+                    }
+                    for p in range(paths)
+                    for k in range(144)
+                ],
+                None,
+            )
+        pipe.execute()
+    pairs = [("2025-11-26", s) for s in site_ids]
+
+    def measured(batch: int) -> tuple[float, float, int]:
+        saved, feed_store.READ_BATCH = feed_store.READ_BATCH, batch
+        try:
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            frame = feed_store.read_site_days(client, "paths", pairs)
+            elapsed = time.perf_counter() - t0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        finally:
+            feed_store.READ_BATCH = saved
+        return elapsed, peak / 2**20, len(frame)
+
+    t_batch, m_batch, n = measured(feed_store.READ_BATCH)
+    t_once, m_once, _ = measured(sites)
+    print(f"\n== insight feed read: {sites} site-days of VPN path samples ({n:,} rows) ==")
+    row("", "batched", "at once", "ratio")
+    row(
+        "peak Python allocation (MiB)",
+        f"{m_batch:.0f}",
+        f"{m_once:.0f}",
+        f"{m_once / m_batch:.1f}x",
+    )
+    row("seconds (slowed by tracemalloc)", f"{t_batch:.2f}", f"{t_once:.2f}")
+
+
 def main() -> None:
     with bench_redis() as (url, _server):
         client = store.connect(url)
         print(f"server: {store.server_info(client)}")
         raw_redis(client, url)
         io_manager_path(client)
+        client.flushdb()
+        insight_feed_read(client)
         client.flushdb()
         cluster_vs_single(client)
         client.flushdb()
