@@ -42,6 +42,7 @@ EXPECTED = {
     },
     "asset_checks": {
         "raw_port_stats:sweep_complete",
+        "raw_wan_insights:feeds_clean",
         "raw_port_stats:freshness_check",
         "site_snapshots:no_duplicate_samples",
         "circuit_kpis:kpi_bounds",

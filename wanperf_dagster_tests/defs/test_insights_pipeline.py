@@ -74,8 +74,11 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         # the day: a sweep and an insight ingestion every slot (the first through the asset)
         client = resources["mist"].get_client()
         config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=60)
-        meta = run([ingest.raw_wan_insights]).asset_materializations_for_node("raw_wan_insights")
+        first = run([ingest.raw_wan_insights])
+        meta = first.asset_materializations_for_node("raw_wan_insights")
         assert meta[0].metadata["vpn_paths"].value == len(sim.world.vpn_paths())
+        [clean] = first.get_asset_check_evaluations()
+        assert clean.check_name == "feeds_clean" and clean.passed
         for k in range(144):
             sim.clock.set(DAY0 + k * 600 + 30)
             run_sweep(client, redis_client, SweepConfig())
@@ -195,3 +198,14 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     row = view.loc[org.sites[a["site"][down_port]].id]
     assert row["likely_cause"] == "outage" and row["down_seconds"] >= 2826 + 2400
     assert len(view) == SITES
+
+
+def test_the_feeds_check_fails_on_a_quarantined_record():
+    from wanperf_dagster.mist import InsightsResult
+
+    result = InsightsResult()
+    assert ingest.feeds_clean(result, ("sle", "paths", "events")).passed
+    result.quarantined["paths"] = 2
+    check = ingest.feeds_clean(result, ("sle", "paths", "events"))
+    assert not check.passed and check.metadata["quarantined_paths"].value == 2
+    assert check.severity == dg.AssetCheckSeverity.WARN

@@ -127,6 +127,14 @@ def raw_port_stats(
 
 @dg.asset(
     **WITH_EACH_SWEEP,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "feeds_clean",
+            asset="raw_wan_insights",
+            description="no record of any feed was quarantined (warn: each is kept aside in Redis "
+            "with the reason, and counted per feed)",
+        )
+    ],
     description="The WAN insight feeds with each sweep: every site's WAN SLE per complete hour, "
     "every VPN peer path's latency, jitter, loss and MOS, and the gateways' port down/up events "
     "since the last cursor (WANPERF_INSIGHT_FEEDS). Saved page by page, resumable.",
@@ -136,7 +144,10 @@ def raw_wan_insights(
 ) -> dg.MaterializeResult:
     feeds = get_settings().insight_feeds
     if not feeds:
-        return dg.MaterializeResult(metadata={"feeds": "none (WANPERF_INSIGHT_FEEDS=none)"})
+        return dg.MaterializeResult(
+            metadata={"feeds": "none (WANPERF_INSIGHT_FEEDS=none)"},
+            check_results=[feeds_clean(None, feeds)],
+        )
     client = mist.get_client(budget=redis.get_client())
     t0 = time.monotonic()
     with _no_retry_on_auth_errors():
@@ -151,6 +162,7 @@ def raw_wan_insights(
         context.log.info(f"resumed: {', '.join(result.resumed)}")
     window = result.event_window
     return dg.MaterializeResult(
+        check_results=[feeds_clean(result, feeds)],
         metadata={
             "feeds": ", ".join(feeds),
             "sle_hours": result.sle_hours,
@@ -165,7 +177,24 @@ def raw_wan_insights(
             "budget_left": client.budget_left(),
             "duration_s": round(time.monotonic() - t0, 2),
             "source": mist.source(),
-        }
+        },
+    )
+
+
+def feeds_clean(result, feeds: tuple[str, ...]) -> dg.AssetCheckResult:
+    """Passes when no record of the feeds this run fetched was quarantined."""
+    if result is None:
+        return dg.AssetCheckResult(
+            check_name="feeds_clean", passed=True, metadata={"feeds": "none"}
+        )
+    return dg.AssetCheckResult(
+        check_name="feeds_clean",
+        passed=sum(result.quarantined.values()) == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "feeds": ", ".join(feeds),
+            **{f"quarantined_{feed}": n for feed, n in result.quarantined.items()},
+        },
     )
 
 
