@@ -342,7 +342,7 @@ def seed() -> None:
     feeds = InsightsConfig(interval_seconds=step, sle_backfill_hours=1, events_lookback_seconds=60)
     t = time.time()
     insights_s = 0.0
-    for k in range(SWEEPS + 1):  # the last ingestion after midnight completes the day's feeds
+    for k in range(SWEEPS + 2):  # the next day's first two ingestions complete the day's feeds
         sim.clock.set(DAY0 + k * step + 30)
         if k < SWEEPS:
             run_sweep(client, r, SweepConfig())

@@ -50,6 +50,8 @@ class InsightsConfig:
     sle_backfill_hours: int = 24  # the first run fetches this many past hours of SLE
     events_lookback_seconds: int = 86400  # the first run fetches events this far back
     events_max_gap_seconds: int = 7 * 86400  # never ask further back (a gap stays uncovered)
+    # events reach Mist late: a window ends this long before now, and the next one starts there
+    events_settle_seconds: int = 120
     lock_ttl_seconds: float = 300.0
 
 
@@ -262,6 +264,11 @@ def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
                     bad.append({"reason": why, "record": rec})
                 else:
                     rows.append(row)
+            served_end = _number(body.get("end"), 0, 4e9)
+            if served_end is not None and served_end < hour + 3600:
+                # the server's clock has not finished the hour (skew): ask again next time
+                log.info("the SLE of %s is not complete on the server yet", hour)
+                return
             total = body.get("total")
             done = (
                 not items
@@ -344,7 +351,7 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         result.resumed.append(f"events {start}..{end}")
     else:
         cursor = state.int("events_cursor")
-        end = int(t)
+        end = int(t) - config.events_settle_seconds
         start = end - config.events_lookback_seconds if cursor is None else cursor
         start = max(start, end - config.events_max_gap_seconds)
         if end <= start:
@@ -354,10 +361,15 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         pipe.execute()
     path = f"/api/v1/orgs/{org_id}/devices/events/search"
     params = {"device_type": "gateway", "start": start, "end": end, "limit": config.page_limit}
+    # what the server says it searched: never more than asked (a clock behind ours cuts it)
+    covered = end
     searched = _search(client, path, params, start_url, result, "events")
     for pages, (body, nxt) in enumerate(searched, 1):
         if pages > MAX_PAGES:
             raise MistRequestError(f"GET {path}: more than {MAX_PAGES} pages", f"GET {path}", 0)
+        served_end = _number(body.get("end"), 0, 4e9)
+        if served_end is not None:
+            covered = max(min(covered, int(served_end)), start)
         rows, bad = [], []
         for rec in body["results"]:
             row, why = event_row(rec, start, end)
@@ -373,13 +385,14 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         if nxt:
             state.queue(pipe, events_next=nxt)
         else:  # the window is complete: events now say when ports were down in it
-            feed_store.queue_coverage(pipe, start, end)
+            if covered > start:
+                feed_store.queue_coverage(pipe, start, covered)
             state.queue(
-                pipe, events_cursor=end, events_from=None, events_until=None, events_next=None
+                pipe, events_cursor=covered, events_from=None, events_until=None, events_next=None
             )
         pipe.execute()
         result.events += len(rows)
         result.quarantined["events"] += len(bad)
         if on_page:
             on_page("events", len(rows))
-    result.event_window = (start, end)
+    result.event_window = (start, covered)

@@ -368,7 +368,8 @@ class MistSimulator:
 
     def _time_range(self, q: dict, max_days: int = 31) -> tuple[int, int]:
         """[start, end) of a request: epoch seconds or relative ("-1d", "-2h", "now"), with
-        `duration` ("1d", "2h", "10m"); the end is never after now."""
+        `duration` ("1d", "2h", "10m"). What lies after now is not served: the end is cut to
+        now (no earlier than the start), and the envelope's `end` says so."""
         now = int(self.clock.now())
         try:
             end = _when(q.get("end", "now"), now)
@@ -376,12 +377,11 @@ class MistSimulator:
             start = _when(q["start"], now) if "start" in q else end - duration
         except ValueError as exc:
             raise ApiError(400, {"detail": str(exc)}) from None
-        end = min(end, now)
         if end <= start:
-            raise ApiError(400, {"detail": "end must be after start (and not in the future)"})
+            raise ApiError(400, {"detail": "end must be after start"})
         if end - start > max_days * 86400:
             raise ApiError(400, {"detail": f"the range may span at most {max_days} days"})
-        return start, end
+        return start, max(min(end, now), start)
 
     def _sites_sle(self, q: dict):
         """The WAN SLE of each site over [start, end), paged by page/limit."""
@@ -399,7 +399,7 @@ class MistSimulator:
         n = len(self.org.sites)
         sites = np.arange((page - 1) * limit, min(page * limit, n), dtype=np.int64)
         results = []
-        if len(sites):
+        if len(sites) and end > start:
             sle = self.world.site_sle(sites, start, end)
             for row in sle.itertuples(index=False):
                 results.append(
@@ -490,6 +490,8 @@ class MistSimulator:
     def device_events(self, start: int, end: int) -> list[dict]:
         """Every gateway event in [start, end), sorted by time: each WAN port's GW_PORT_DOWN and
         GW_PORT_UP, and each GW_REBOOTED (the same instants as the port stats and the truth)."""
+        if end <= start:
+            return []
         key = (start, end, len(self.world.injections))
         cached = self._events_cache.get(key)
         if cached is not None:
@@ -539,8 +541,8 @@ class MistSimulator:
 
     def _device_event_search(self, path, query, q):
         start, end = self._time_range(q)
-        if "search_after" not in q and ("start" not in q or "end" not in q):
-            # pin the range, so `next` pages the same events however long the paging takes
+        if "search_after" not in q:
+            # pin the range as served, so `next` pages the same events however long it takes
             query = {**query, "start": [str(start)], "end": [str(end)]}
         events = self.device_events(start, end)
         if q.get("device_type", "all") not in ("all", "gateway"):

@@ -83,7 +83,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
             sim.clock.set(DAY0 + k * 600 + 30)
             run_sweep(client, redis_client, SweepConfig())
             run_insights(client, redis_client, config)
-        sim.clock.set(DAY0 + 86400 + 45)
+        sim.clock.set(DAY0 + 86400 + 600 + 30)  # the next slot's ingestion covers the day's end
         run_insights(client, redis_client, config)
 
         tags = {

@@ -40,7 +40,12 @@ def _world_events(sim, start, end):
 
 def test_one_ingestion_stores_each_feed_as_the_world_has_it(sim, redis_client):
     client = make_client(sim)
-    config = InsightsConfig(page_limit=15, sle_backfill_hours=3, events_lookback_seconds=9 * 3600)
+    config = InsightsConfig(
+        page_limit=15,
+        sle_backfill_hours=3,
+        events_lookback_seconds=9 * 3600,
+        events_settle_seconds=0,
+    )
     before = sim.calls
     result = run_insights(client, redis_client, config)
     assert result.calls == sim.calls - before and result.calls > 0  # all through the budget
@@ -91,7 +96,12 @@ class Killed(BaseException):
 def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, feed, kill_at):
     sim.clock.set(NOW + 5 * 86400)  # a busier stretch: several pages of events
     client = make_client(sim)
-    config = InsightsConfig(page_limit=7, sle_backfill_hours=2, events_lookback_seconds=2 * 86400)
+    config = InsightsConfig(
+        page_limit=7,
+        sle_backfill_hours=2,
+        events_lookback_seconds=2 * 86400,
+        events_settle_seconds=0,
+    )
     pages = []
 
     def die(name, n):
@@ -126,7 +136,7 @@ def test_a_resumed_event_window_whose_cursor_expired_is_searched_again(sim, redi
     """Killed mid-window, resumed after the saved cursor expired (an hour): the server refuses
     it, the window is searched again from its first page, and it ends covered and exact."""
     client = make_client(sim)
-    config = InsightsConfig(page_limit=5, events_lookback_seconds=9 * 3600)
+    config = InsightsConfig(page_limit=5, events_lookback_seconds=9 * 3600, events_settle_seconds=0)
     pages = []
 
     def die(name, n):
@@ -144,6 +154,30 @@ def test_a_resumed_event_window_whose_cursor_expired_is_searched_again(sim, redi
         sim, NOW - 9 * 3600, NOW
     )
     assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
+
+
+def test_a_server_clock_behind_ours_cuts_the_windows_it_has_not_reached(sim, redis_client):
+    """Our clock 58 minutes ahead of the server's: the events are covered up to the server's
+    now (what it says it searched), and an hour the server has not finished waits for the next
+    run instead of being stored partial or skipped."""
+    client = make_client(sim)
+    client.clock = lambda: sim.clock.now() + 58 * 60  # 10:01 here, 09:03 there
+    config = InsightsConfig(sle_backfill_hours=3, events_lookback_seconds=3600)
+    first = run_insights(client, redis_client, config)
+    assert first.event_window == (NOW + 58 * 60 - 120 - 3600, NOW)
+    assert feed_store.event_coverage(redis_client, 0, 2**40)[-1][1] == NOW
+    hours = sorted({h.timestamp() for h in _stored(redis_client, sim, "sle")["hour"]})
+    assert hours == [DAY0 + 7 * 3600, DAY0 + 8 * 3600]  # 09:00 is not over on the server
+    sim.clock.advance(3600)  # 10:03 there: 09:00 is complete now
+    run_insights(client, redis_client, config)
+    hours = sorted({h.timestamp() for h in _stored(redis_client, sim, "sle")["hour"]})
+    assert hours == [DAY0 + 7 * 3600, DAY0 + 8 * 3600, DAY0 + 9 * 3600]
+    assert _event_tuples(_stored(redis_client, sim, "events")) == _world_events(
+        sim, NOW + 58 * 60 - 120 - 3600, NOW + 3600
+    )
+    assert feed_store.event_coverage(redis_client, 0, 2**40) == [
+        (NOW + 58 * 60 - 120 - 3600, NOW + 3600)
+    ]
 
 
 def test_one_ingestion_at_a_time(sim, redis_client):
@@ -213,7 +247,12 @@ def test_server_errors_cut_bodies_and_429s_lose_and_repeat_nothing(sim, redis_cl
         error_rate=0.25, truncate_rate=0.1, malformed_json_rate=0.05, throttle_next=4, retry_after=0
     )
     client = make_client(sim, retries=2)
-    config = InsightsConfig(page_limit=6, sle_backfill_hours=2, events_lookback_seconds=9 * 3600)
+    config = InsightsConfig(
+        page_limit=6,
+        sle_backfill_hours=2,
+        events_lookback_seconds=9 * 3600,
+        events_settle_seconds=0,
+    )
     failures = 0
     for _ in range(30):
         try:
