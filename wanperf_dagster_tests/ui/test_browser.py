@@ -35,6 +35,12 @@ ASSETS = [
     "weekly_circuit_kpis",
     "monthly_circuit_kpis",
     "congestion_trends",
+    "raw_wan_insights",
+    "port_events",
+    "site_sle",
+    "site_sle_hourly",
+    "vpn_path_kpis",
+    "site_wan_health",
 ]
 
 
@@ -172,12 +178,15 @@ def test_asset_graph_shows_every_asset(page, dagster_ui):
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "asset-groups.png"))
     seen = ""
+    # a tall window: the graph draws only the nodes in view, and the kpis group has 8 assets
+    page.set_viewport_size({"width": 2000, "height": 2600})
     for group in ("ingest", "status", "kpis", "rollups"):  # each group's graph, unfolded
         page.goto(f"http://127.0.0.1:{dagster_ui}/locations/{LOCATION}/asset-groups/{group}")
         page.locator("text=Latest event").first.wait_for()
         page.wait_for_timeout(1500)
         seen += page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / f"asset-graph-{group}.png"))
+    page.set_viewport_size({"width": 1600, "height": 1000})
     missing = [a for a in ASSETS if a not in seen]
     assert not missing, f"not in the asset graph: {missing}"
 
