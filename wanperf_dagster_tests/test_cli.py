@@ -329,6 +329,7 @@ def test_the_replay_ingests_the_insight_feeds_slot_by_slot(redis_client):
 
     end = int(_time.time() // 600 * 600)  # as the replay reckons it, an instant later
     n = demo.replay(redis_client, 4, 23, 0.1)  # 2.4 h: 14 or 15 slots
+    assert int(redis_client.get(demo.REPLAYED_UNTIL)) == end - 600  # how far it got
     sim = in_process_simulator(4, 23).sim
     first = end - 600 * n
     coverage = feed_store.event_coverage(redis_client, 0, 2**40)
