@@ -326,6 +326,60 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
     row("seconds (slowed by tracemalloc)", f"{t_batch:.2f}", f"{t_once:.2f}")
 
 
+_LOAD_PEAK = """
+import sys, time
+from wanperf_dagster.dagster_io import storage
+from wanperf_dagster.store import connect
+storage.LOAD_BATCH = int(sys.argv[3])
+keys = [storage.site_day_key("2026-11-26", f"SITE-{i:05d}_{i:08x}") for i in range(int(sys.argv[2]))]
+t0 = time.perf_counter()
+loaded = storage.AssetStore(connect(sys.argv[1])).load("circuit_kpis", keys)
+elapsed = time.perf_counter() - t0
+hwm = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) // 1024
+print(loaded.table.num_rows, round(elapsed, 2), hwm)
+"""
+
+
+def many_partitions_load(client, url: str, sites: int = 10_000) -> None:
+    """A day of circuit_kpis over 10,000 site partitions through `AssetStore.load` (what a day
+    rollup's input is): `LOAD_BATCH` partitions at a time against all at once, each in a fresh
+    process, its peak RSS side by side."""
+    import sys
+
+    from wanperf_dagster import kpi
+    from wanperf_dagster.dagster_io.storage import LOAD_BATCH, site_day_key
+
+    _, daily = kpi.circuit_kpis(site_day_frame(1), 10)
+    blob = store.encode_table(pa.Table.from_pandas(daily, preserve_index=False))
+    for start in range(0, sites, 1000):
+        pipe = client.pipeline(transaction=False)
+        for i in range(start, min(start + 1000, sites)):
+            key = site_day_key("2026-11-26", f"SITE-{i:05d}_{i:08x}")
+            pipe.set(store.keys.asset_value(["circuit_kpis"], key), blob)
+        pipe.execute()
+
+    def measured(batch: int) -> tuple[int, float, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", _LOAD_PEAK, url, str(sites), str(batch)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return int(out[0]), float(out[1]), int(out[2])
+
+    rows, t_batch, m_batch = measured(LOAD_BATCH)
+    _, t_once, m_once = measured(sites)
+    print(f"\n== a day of circuit_kpis over {sites:,} site partitions ({rows:,} rows) ==")
+    row("", f"{LOAD_BATCH} at a time", "all at once", "ratio")
+    row(
+        "peak RSS of the loading process (MiB)",
+        f"{m_batch}",
+        f"{m_once}",
+        f"{m_once / m_batch:.1f}x",
+    )
+    row("seconds", f"{t_batch:.2f}", f"{t_once:.2f}")
+
+
 def main() -> None:
     with bench_redis() as (url, _server):
         client = store.connect(url)
@@ -334,6 +388,8 @@ def main() -> None:
         io_manager_path(client)
         client.flushdb()
         insight_feed_read(client)
+        client.flushdb()
+        many_partitions_load(client, url)
         client.flushdb()
         cluster_vs_single(client)
         client.flushdb()

@@ -93,6 +93,9 @@ class Loaded:
         return self.table.to_pandas()
 
 
+LOAD_BATCH = 500  # partitions decoded and joined at a time when loading many
+
+
 class AssetStore:
     """Stored asset values in two tiers. The hot tier is Redis: one compressed Arrow table per
     asset partition, read and written in pipelined round trips (never one per partition), kept
@@ -157,15 +160,28 @@ class AssetStore:
         """The partitions' rows as one table (dictionary columns re-encoded over the whole).
 
         A partition never materialized raises `PartitionNotFoundError` naming the asset and the
-        keys, unless `allow_missing`, when it is left out and listed in `missing`."""
+        keys, unless `allow_missing`, when it is left out and listed in `missing`.
+
+        Read `LOAD_BATCH` partitions at a time, each batch made one contiguous table before the
+        next: every decoded partition is a table of its own with its schema, and a day of
+        circuit_kpis over 10,000 sites held at once took the process from 164 to 1,150 MiB for
+        8 MiB of rows (`bench storage`, 220 MiB in batches)."""
         keys = list(partition_keys)
-        tables, missing = store.get_tables(self.client, _path(asset), keys)
-        if missing and self.history is not None:
-            tables, missing = self._with_history(asset, keys, tables, missing)
+        parts, missing, found = [], [], 0
+        for start in range(0, len(keys), LOAD_BATCH):
+            batch = keys[start : start + LOAD_BATCH]
+            tables, absent = store.get_tables(self.client, _path(asset), batch)
+            if absent and self.history is not None:
+                tables, absent = self._with_history(asset, batch, tables, absent)
+            missing += absent
+            found += len(tables)
+            if tables:
+                parts.append(store.concat_partitions(tables).combine_chunks())
+            del tables
         if missing and not allow_missing:
             raise missing_error(asset, missing)
-        table = store.concat_partitions(tables) if tables else pa.table({})
-        return Loaded(table=table, missing=missing, found=len(tables))
+        table = store.concat_partitions(parts) if parts else pa.table({})
+        return Loaded(table=table, missing=missing, found=found)
 
     def _with_history(self, asset, keys, tables, missing):
         """Fill the site-days Redis no longer holds from the history tier, in key order."""

@@ -65,3 +65,29 @@ def test_site_day_keys_are_dagsters():
     key = site_day_key("2026-11-26", "site-1")
     assert key == str(dg.MultiPartitionKey({"day": "2026-11-26", "site": "site-1"}))
     assert split_site_day_key(key) == ("2026-11-26", "site-1")
+
+
+def test_a_load_in_batches_equals_a_load_at_once(redis_client, monkeypatch):
+    """Many partitions are read a batch at a time; the table, the missing keys and the sorted
+    dictionaries are the same as one read of all of them, in key order."""
+    from wanperf_dagster.dagster_io import storage
+
+    assets = AssetStore(redis_client)
+    sites = [f"s{i:02d}" for i in range(11)]
+    assets.save(
+        "circuit_kpis",
+        {site_day_key("2026-11-26", s): _kpis(s, 1 + i % 3) for i, s in enumerate(sites)},
+        ttl_seconds=3600,
+    )
+    keys = [site_day_key("2026-11-26", s) for s in sites[::-1]] + ["2026-11-26|gone"]
+    at_once = assets.load("circuit_kpis", keys, allow_missing=True)
+    monkeypatch.setattr(storage, "LOAD_BATCH", 3)
+    batched = assets.load("circuit_kpis", keys, allow_missing=True)
+    assert batched.table.equals(at_once.table) and batched.table.num_rows == 21
+    assert batched.missing == at_once.missing == ["2026-11-26|gone"]
+    assert batched.found == at_once.found == 11
+    frame = batched.to_pandas()
+    assert list(frame["site_id"].cat.categories) == sorted(sites)
+    assert list(dict.fromkeys(frame["site_id"].astype(str))) == sites[::-1]  # key order
+    with pytest.raises(PartitionNotFoundError):
+        assets.load("circuit_kpis", keys)
