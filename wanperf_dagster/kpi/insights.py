@@ -329,10 +329,11 @@ def site_wan_health(
     circuit_kpis: pd.DataFrame, site_sle: pd.DataFrame, path_kpis: pd.DataFrame
 ) -> pd.DataFrame:
     """Per site-day: the WAN SLE beside its circuits' KPIs and its paths' quality, with the
-    likeliest cause of a day below healthy (a mean under 0.95, or an hour under fair): `outage` (a circuit down 15 minutes or more),
-    `congestion` (an hour or more above 90 %), `path quality` (p95 loss >= 1 % or latency >=
-    150 ms on a path), `gateway` (gateway health below 0.95), else `unexplained`; empty when
-    the site is healthy or has no SLE."""
+    likeliest cause of a day below healthy (a mean under 0.95, or an hour under fair), first
+    match wins: `outage` (a circuit down 15 minutes or more), `congestion` (an hour or more
+    above 90 %), `path quality` (p95 loss >= 1 % or latency >= 150 ms on a path), `gateway`
+    (gateway health below 0.95), else `unexplained`; empty when the site is healthy or has no
+    SLE."""
     key = ["day", "site_id"]
     frames = []
     if len(circuit_kpis):
