@@ -77,20 +77,21 @@ def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame
     return frame[pairs.isin(site_days)].reset_index(drop=True)
 
 
-@dg.asset(
+# a single-output day x site asset, chunked and backfilled like the others
+CHUNKED_SITE_DAY = dict(
     partitions_def=site_day_partitions,
     backfill_policy=site_day_backfill,
     automation_condition=KPI_BACKFILLS,
-    deps=["raw_port_stats"],
     group_name="kpis",
     kinds={"pandas", "redis"},
     owners=OWNERS,
-    metadata={
-        PARTITION_COLUMNS: {"day": "ts", "site": "site_id"},
-        TTL_SECONDS: HOT_TTL,
-        KEEP_HISTORY: True,
-        "dagster/column_schema": SNAPSHOT_SCHEMA,
-    },
+)
+
+
+@dg.asset(
+    **CHUNKED_SITE_DAY,
+    deps=["raw_port_stats"],
+    metadata=site_day_metadata(SNAPSHOT_SCHEMA, {"day": "ts", "site": "site_id"}),
     check_specs=[
         dg.AssetCheckSpec(
             "no_duplicate_samples",

@@ -9,7 +9,6 @@ import pandas as pd
 
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.metadata import (
-    OWNERS,
     add_partition_metadata,
     circuit_table,
 )
@@ -24,8 +23,7 @@ from wanperf_dagster.dagster_io.storage import site_id_of
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.store import insights as feed_store
 
-from .assets import site_day_metadata, site_day_out
-from .automation import KPI_BACKFILLS
+from .assets import CHUNKED_SITE_DAY, site_day_metadata, site_day_out
 
 
 def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
@@ -108,15 +106,7 @@ PATH_SCHEMA = _schema(
     ),
 )
 
-per_site_day = dict(
-    partitions_def=site_day_partitions,
-    backfill_policy=site_day_backfill,
-    automation_condition=KPI_BACKFILLS,
-    deps=["raw_wan_insights"],
-    group_name="kpis",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-)
+per_site_day = dict(**CHUNKED_SITE_DAY, deps=["raw_wan_insights"])
 
 
 def _read(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]:
