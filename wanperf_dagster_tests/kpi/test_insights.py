@@ -13,30 +13,28 @@ from wanperf_dagster.kpi.insights import (
     sle_band,
     vpn_path_kpis,
 )
+from wanperf_dagster_tests.kpi.helpers import samples
 
 D0 = 1_764_115_200  # 2025-11-26 00:00 UTC
 DAY = 86400
 
 
-def _samples(circuit="aa:ge-0/0/0", site="s1", down_slots=()):
-    ts = pd.to_datetime(D0 + 600 * np.arange(144), unit="s", utc=True)
-    up = np.ones(144, dtype=bool)
-    up[list(down_slots)] = False
-    return pd.DataFrame(
-        {
-            "ts": ts,
-            "site_id": site,
-            "circuit_id": circuit,
-            "mac": circuit.split(":")[0],
-            "port_id": circuit.split(":")[1],
-            "up": up,
-            "speed_mbps": 100,
-            "rx_bps": 1e6,
-            "tx_bps": 1e6,
-            "rx_bytes": np.arange(144) * 1000,
-            "tx_bytes": np.arange(144) * 1000,
-            "last_flapped": float(D0 - 5000),
-        }
+def _samples(down_slots=()):
+    """A day of 10-minute samples of one circuit (`helpers.samples`), down in the given slots."""
+    down = set(down_slots)
+    return samples(
+        [
+            {
+                "minute": 10 * k,
+                "up": k not in down,
+                "rx_bps": 1_000_000,
+                "tx_bps": 1_000_000,
+                "rx_bytes": 1000 * k,
+                "tx_bytes": 1000 * k,
+            }
+            for k in range(144)
+        ],
+        day="2025-11-26",
     )
 
 

@@ -25,12 +25,19 @@ from wanperf_dagster.dagster_io.resources import RedisResource
 
 from ..kpis.automation import DAY_ROLLUPS, PERIOD_ROLLUPS
 
+
 # every site partition of the input's period; site-days never materialized are left out
-ALL_SITES_OF_DAY = dg.AssetIn(
-    "circuit_kpis",
-    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
-    metadata={ALLOW_MISSING: True},
-)
+def _all_sites_of_day(asset: str) -> dg.AssetIn:
+    """An input of every site partition of the rollup's day (site-days never materialized are
+    left out)."""
+    return dg.AssetIn(
+        asset,
+        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
+        metadata={ALLOW_MISSING: True},
+    )
+
+
+ALL_SITES_OF_DAY = _all_sites_of_day("circuit_kpis")
 
 # a rollup of one day of circuit_kpis over every site partition of that day
 day_rollup = functools.partial(
@@ -135,14 +142,6 @@ def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame)
     }
     context.add_output_metadata({**tables, **_site_days(circuit_kpis)})
     return out
-
-
-def _all_sites_of_day(asset: str) -> dg.AssetIn:
-    return dg.AssetIn(
-        asset,
-        partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="day"),
-        metadata={ALLOW_MISSING: True},
-    )
 
 
 @dg.asset(
