@@ -57,8 +57,10 @@ def _date(text: str | None) -> dt.date | None:
 
 
 def _availability(summed: pd.DataFrame) -> np.ndarray:
-    """up / observed minutes, % (empty where nothing was observed), as the KPIs define it."""
-    return np.where(summed["observed"] > 0, summed["up"] / summed["observed"] * 100, np.nan)
+    """(observed - down) / observed seconds, % (empty where nothing was observed), as the KPIs
+    define it: exact where port events covered the days."""
+    seen = summed["observed_seconds"]
+    return np.where(seen > 0, (seen - summed["down_seconds"]) / seen * 100, np.nan)
 
 
 class DashboardData:
@@ -120,16 +122,15 @@ class DashboardData:
         return frame[frame["status"] == "open"] if "status" in frame else frame
 
     def regions(self, rng: Range) -> pd.DataFrame:
-        """Per region over the range: availability (weighted by observed minutes) and the mean of
+        """Per region over the range: availability (weighted by observed time) and the mean of
         the days' p95 utilisation."""
         loaded = self.assets.load("region_kpis", rng.days, allow_missing=True)
         if not loaded.found:
             return pd.DataFrame()
-        frame = loaded.table.to_pandas()
-        frame["observed"] = frame["up_minutes"] + frame["down_minutes"]
+        frame = kpi.with_state_seconds(loaded.table.to_pandas())
         out = frame.groupby("region", observed=True).agg(
-            up=("up_minutes", "sum"),
-            observed=("observed", "sum"),
+            down_seconds=("down_seconds", "sum"),
+            observed_seconds=("observed_seconds", "sum"),
             util_p95_pct=("util_p95_pct", "mean"),
             circuits=("circuits", "max"),
             days=("day", "nunique"),
@@ -146,8 +147,8 @@ class DashboardData:
         return pd.DataFrame()
 
     def worst_sites(self, rng: Range, n: int = 10) -> pd.DataFrame:
-        """The range's last day with KPIs, per site (every circuit's minutes summed): lowest
-        availability first, then most minutes down."""
+        """The range's last day with KPIs, per site (every circuit's time summed): lowest
+        availability first, then most time down."""
         sites = self.sites()
         for day in reversed(rng.days):
             loaded = self.assets.load_site_days("circuit_kpis", [day], sites["site_key"].tolist())
@@ -157,8 +158,9 @@ class DashboardData:
             return pd.DataFrame()
         per_site = kpi.site_daily_kpis(loaded.table.to_pandas())
         per_site["site_id"] = per_site["site_id"].astype(str)
+        per_site["down_min"] = per_site["down_seconds"] / 60
         ranked = per_site.sort_values(
-            ["availability_pct", "down_minutes"], ascending=[True, False], na_position="last"
+            ["availability_pct", "down_seconds"], ascending=[True, False], na_position="last"
         ).head(n)
         return ranked.merge(sites[["site_id", "name"]], on="site_id", how="left")
 
@@ -191,15 +193,13 @@ class DashboardData:
         loaded = self.assets.load_site_days("circuit_kpis", rng.days, [site["site_key"]])
         if not loaded.found:
             return pd.DataFrame()
-        frame = loaded.table.to_pandas()
+        frame = kpi.with_state_seconds(loaded.table.to_pandas())
         frame["circuit_id"] = frame["circuit_id"].astype(str)
-        frame["observed"] = frame["up_minutes"] + frame["down_minutes"]
         out = frame.groupby("circuit_id").agg(
             role=("role", "last"),
             speed_mbps=("speed_mbps", "last"),
-            up=("up_minutes", "sum"),
-            observed=("observed", "sum"),
-            down_minutes=("down_minutes", "sum"),
+            down_seconds=("down_seconds", "sum"),
+            observed_seconds=("observed_seconds", "sum"),
             flaps=("flaps", "sum"),
             util_p95_pct=("util_p95_pct", "max"),
             minutes_above_90=("minutes_above_90", "sum"),
@@ -207,8 +207,9 @@ class DashboardData:
             loss_avg_pct=("loss_avg_pct", "mean"),
         )
         out["availability_pct"] = _availability(out)
+        out["down_min"] = out["down_seconds"] / 60
         out["speed_mbps"] = out["speed_mbps"].astype("Int64")
-        return out.drop(columns=["up", "observed"]).reset_index()
+        return out.drop(columns=["down_seconds", "observed_seconds"]).reset_index()
 
     def site_sle(self, site: pd.Series, rng: Range) -> pd.DataFrame:
         """The site's WAN SLE per day of the range (`site_sle`), oldest first."""

@@ -51,14 +51,20 @@ def thirteen_month_trends(
 ) -> pa.Table:
     """Per circuit over the `months` calendar months up to `end_month` (YYYY-MM-01): each
     month's p95 utilisation (the 95th percentile of its daily p95s) and availability (from
-    summed minutes), the least-squares slope of the monthly p95 (points per day), and the days
+    summed down and observed seconds: exact where port events covered a day), the least-squares slope of the monthly p95 (points per day), and the days
     until it crosses `threshold` at that slope (null when not rising, or already above)."""
+    stored = {row[0] for row in con.sql("DESCRIBE circuit_kpis").fetchall()}
+    # days stored before the seconds existed count their sampled minutes
+    down, seen = "down_minutes * 60", "(up_minutes + down_minutes) * 60"
+    if "observed_seconds" in stored:
+        down = f"coalesce(down_seconds, {down})"
+        seen = f"coalesce(observed_seconds, {seen})"
     sql = f"""
     WITH daily AS (
         SELECT circuit_id::VARCHAR AS circuit_id, site_id::VARCHAR AS site_id,
                site_name::VARCHAR AS site_name, region::VARCHAR AS region,
                CAST(day AS DATE) AS day, util_p95_pct,
-               up_minutes, down_minutes
+               {down} AS down_s, {seen} AS seen_s
         FROM circuit_kpis
         WHERE CAST(day AS DATE) >= (DATE '{end_month}' - INTERVAL {months - 1} MONTH)
           AND CAST(day AS DATE) < (DATE '{end_month}' + INTERVAL 1 MONTH)
@@ -67,8 +73,8 @@ def thirteen_month_trends(
         SELECT circuit_id, any_value(site_id) AS site_id, any_value(site_name) AS site_name,
                any_value(region) AS region, date_trunc('month', day) AS month,
                quantile_cont(util_p95_pct, 0.95) AS p95_util_pct,
-               CASE WHEN sum(up_minutes + down_minutes) > 0
-                    THEN sum(up_minutes) * 100.0 / sum(up_minutes + down_minutes) END
+               CASE WHEN sum(seen_s) > 0
+                    THEN (sum(seen_s) - sum(down_s)) * 100.0 / sum(seen_s) END
                    AS availability_pct
         FROM daily GROUP BY circuit_id, date_trunc('month', day)
     ),

@@ -34,6 +34,7 @@ from .rollups import (
     tie_breaker,
     top_offenders,
     window_kpis,
+    with_state_seconds,
 )
 
 __all__ = [
@@ -69,4 +70,5 @@ __all__ = [
     "vpn_path_kpis",
     "window_circuit_kpis",
     "window_kpis",
+    "with_state_seconds",
 ]

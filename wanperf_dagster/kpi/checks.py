@@ -41,7 +41,8 @@ RULES = {
     "samples_beyond_slots": "more samples than the bucket has slots",
     "p95_or_avg_above_max": "a p95 or average above the maximum",
     "bytes_beyond_speed": "more bytes than the circuit's speed carries in the minutes the counters span",
-    "down_seconds_beyond_bucket": "down seconds below zero or longer than the bucket",
+    "down_seconds_beyond_bucket": "down or observed seconds below zero or longer than the bucket,"
+    " or down seconds longer than the observed",
 }
 
 
@@ -86,5 +87,8 @@ def bounds_violations(
         out["bytes_beyond_speed"] = rows(steady & (most > capacity * (1 + 1e-6)))
         if "down_seconds" in kpis:
             down = num("down_seconds")
-            out["down_seconds_beyond_bucket"] = rows((down < 0) | (down > bucket_minutes * 60))
+            seen = num("observed_seconds") if "observed_seconds" in kpis else down
+            out["down_seconds_beyond_bucket"] = rows(
+                (down < 0) | (seen < 0) | (seen > bucket_minutes * 60) | (down > seen)
+            )
     return out

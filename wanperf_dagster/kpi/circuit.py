@@ -50,6 +50,7 @@ def kpi_columns(kind: str) -> list[str]:
         "availability_pct",
         "flaps",
         "down_seconds",
+        "observed_seconds",
         "state_source",
         "util_samples",
         "util_avg_pct",
@@ -79,6 +80,7 @@ INT_COLUMNS = {
     "unknown_minutes",
     "flaps",
     "down_seconds",
+    "observed_seconds",
     "util_samples",
     "quality_samples",
     "rx_bytes",
@@ -538,6 +540,7 @@ def aggregate(
         out["availability_pct"] = np.where(up_m + down_m > 0, up_m / (up_m + down_m) * 100, np.nan)
     out["flaps"] = total(p.flap)
     out["down_seconds"] = down_m * 60  # exact from port events where they exist (kpi.insights)
+    out["observed_seconds"] = (up_m + down_m) * 60
     out["state_source"] = pd.Categorical.from_codes(
         np.ones(n_seg, dtype=np.int8), categories=["events", "samples"]
     )

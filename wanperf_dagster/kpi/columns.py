@@ -30,6 +30,8 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "flaps": "up/down changes: from port events where covered, else sampled changes and flaps "
     "between samples (last_flapped moved)",
     "down_seconds": "seconds down: exact from port events where covered, else down minutes x 60",
+    "observed_seconds": "seconds whose state is known: the span port events cover, else (up + "
+    "down) minutes x 60; availability is (observed - down) / observed",
     "state_source": "where down_seconds, flaps and availability come from: events or samples",
     "util_samples": "samples with a known utilisation",
     "util_avg_pct": "mean utilisation, % of speed (max of rx, tx)",

@@ -194,9 +194,9 @@ def apply_port_events(
     now: float,
     slack_seconds: int = 1200,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The circuit KPIs with `down_seconds`, `flaps` and `availability_pct` from the port
-    events wherever the event feed covers the bucket (`state_source` = "events"), from the
-    samples elsewhere ("samples": down minutes x 60, the sampled flaps).
+    """The circuit KPIs with `down_seconds`, `observed_seconds`, `flaps` and `availability_pct`
+    from the port events wherever the event feed covers the bucket (`state_source` = "events"),
+    from the samples elsewhere ("samples": minutes x 60, the sampled flaps).
 
     A bucket is covered when one fetched window holds its start and reaches its end, or, for
     the bucket still running, `now` less `slack_seconds` (the feed's lag). Within a circuit's
@@ -206,6 +206,9 @@ def apply_port_events(
     daily, hourly = daily.copy(), hourly.copy()
     for frame in (daily, hourly):
         frame["down_seconds"] = (frame["down_minutes"] * 60).astype(np.int64)
+        frame["observed_seconds"] = ((frame["up_minutes"] + frame["down_minutes"]) * 60).astype(
+            np.int64
+        )
         frame["state_source"] = pd.Categorical(["samples"] * len(frame), ["events", "samples"])
     if daily.empty or not coverage:
         return daily, hourly
@@ -262,6 +265,9 @@ def apply_port_events(
     with np.errstate(invalid="ignore", divide="ignore"):
         events_avail = np.where(span > 0, (span - downs) / span * 100, np.nan)
     daily["down_seconds"], daily["flaps"] = downs, flaps
+    daily["observed_seconds"] = np.where(
+        ok_d, np.rint(span), daily["observed_seconds"].to_numpy()
+    ).astype(np.int64)
     daily["availability_pct"] = np.where(ok_d, events_avail, daily["availability_pct"])
     daily["state_source"] = pd.Categorical(
         np.where(ok_d, "events", "samples"), ["events", "samples"]
@@ -290,6 +296,9 @@ def apply_port_events(
         with np.errstate(invalid="ignore", divide="ignore"):
             h_avail = np.where(length > 0, (length - hdowns) / length * 100, np.nan)
         hourly["down_seconds"] = hdowns.astype(np.int64)
+        hourly["observed_seconds"] = np.where(
+            used, np.rint(length), hourly["observed_seconds"].to_numpy()
+        ).astype(np.int64)
         hourly["flaps"] = hflaps.astype(np.int64)
         hourly["availability_pct"] = np.where(used, h_avail, hourly["availability_pct"])
         hourly["state_source"] = pd.Categorical(

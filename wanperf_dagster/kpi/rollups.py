@@ -1,10 +1,11 @@
 """Rollups of circuit KPI rows: site / region / org per day, weekly and monthly per circuit,
 operational windows, top-N and chronic offenders, trends.
 
-Weighting: minutes, bytes, packets, errors and counts are summed; availability, coverage and error
-rate are recomputed from the sums (never an average of percentages); averages are weighted by their
-sample counts; maxima are maxima. Percentiles cannot be rolled up exactly from daily rows: a rolled
-up p95 is the sample-weighted mean of the daily p95s (see docs/kpis.md).
+Weighting: minutes, seconds, bytes, packets, errors and counts are summed; availability (from
+down and observed seconds), coverage and error rate are recomputed from the sums (never an
+average of percentages); averages are weighted by their sample counts; maxima are maxima.
+Percentiles cannot be rolled up exactly from daily rows: a rolled up p95 is the sample-weighted
+mean of the daily p95s (see docs/kpis.md).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _SUMS = [
     "counter_minutes",
     "up_minutes",
     "down_minutes",
+    "down_seconds",
+    "observed_seconds",
     "flaps",
     "util_samples",
     "rx_bytes",
@@ -97,15 +100,37 @@ def _weighted(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
+def with_state_seconds(daily: pd.DataFrame) -> pd.DataFrame:
+    """`daily` with `down_seconds` and `observed_seconds`, from the minutes for rows stored
+    before those columns existed (a load across both has them null there)."""
+    fallback = {
+        "down_seconds": lambda: daily["down_minutes"] * 60,
+        "observed_seconds": lambda: (daily["up_minutes"] + daily["down_minutes"]) * 60,
+    }
+    filled = {}
+    for col, minutes in fallback.items():
+        if col not in daily:
+            filled[col] = minutes().astype(np.int64)
+        elif daily[col].isna().any():
+            filled[col] = daily[col].fillna(minutes()).astype(np.int64)
+    return daily.assign(**filled) if filled else daily
+
+
 def _rollup(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Roll circuit rows up to `keys` (sums, maxima, weighted means, rates from sums)."""
+    """Roll circuit rows up to `keys` (sums, maxima, weighted means, rates from sums).
+
+    Availability comes from the seconds, so a circuit whose day the port events cover weighs in
+    with its exact down time, and one without with its sampled minutes."""
+    daily = with_state_seconds(daily)
     grouped = daily.groupby(keys, sort=True, dropna=False)
     out = grouped[_SUMS].sum()
     out = out.join(grouped[_MAXES].max())
     out = out.join(_weighted(daily, keys))
     out["circuits"] = grouped["circuit_id"].nunique()
-    known = out["up_minutes"] + out["down_minutes"]
-    out["availability_pct"] = (out["up_minutes"] / known * 100).where(known > 0)
+    observed = out["observed_seconds"]
+    out["availability_pct"] = ((observed - out["down_seconds"]) / observed * 100).where(
+        observed > 0
+    )
     out["error_rate"] = (out["errors"] / out["packets"]).where(out["packets"] > 0)
     return out.reset_index()
 
@@ -127,7 +152,7 @@ def _circuit_flags(daily: pd.DataFrame, keys: list[str], config: KpiConfig) -> p
     )
     flags = pd.DataFrame(
         {
-            "circuits_down": daily["down_minutes"] > 0,
+            "circuits_down": with_state_seconds(daily)["down_seconds"] > 0,
             "circuits_above_90": daily["util_p95_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
             >= thr,
             "circuits_failed_over": daily["failover_minutes"] > 0,

@@ -45,6 +45,19 @@ def org_day(redis_client):
     config = kpi.KpiConfig.for_sites(sites)
     samples = world_samples(world, DAY0, 144)
     hourly, daily = kpi.circuit_kpis(samples, 10, config)
+    # the day's port events, as the kpis group applies them: exact down time to the second
+    wan = world.org.wan_port_indices()
+    events = world.port_events(wan, DAY0, DAY0 + 86400)
+    events = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(events["ts"], unit="s", utc=True),
+            "circuit_id": [world.org.circuit_id(p) for p in events["port"]],
+            "event": events["event"],
+        }
+    )
+    daily, hourly = kpi.apply_port_events(
+        daily, hourly, events, [(DAY0, DAY0 + 86400)], now=DAY0 + 2 * 86400
+    )
     assets = AssetStore.from_settings(get_settings(), client=redis_client)
     assets.save("mist_sites", {None: _table(sites)}, None)
     keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}

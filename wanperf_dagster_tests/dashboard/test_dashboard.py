@@ -54,7 +54,7 @@ def test_the_overview_names_sites_and_regions(client, org_day):
     assert re.search(rf"circuits<b>{circuits}</b>", page)
     # the worst sites: lowest availability first, by name, with their figures
     per_site = kpi.site_daily_kpis(daily).sort_values(
-        ["availability_pct", "down_minutes"], ascending=[True, False]
+        ["availability_pct", "down_seconds"], ascending=[True, False]
     )
     section = page.split("Worst sites", 1)[1].split("Worst circuits", 1)[0]
     first = per_site.iloc[0]
@@ -62,6 +62,9 @@ def test_the_overview_names_sites_and_regions(client, org_day):
         str(per_site.iloc[1]["site_name"])
     )
     assert f">{round(float(first['availability_pct']), 2)}<" in section
+    # exact from the port events: down time to the second, shown in minutes
+    assert (daily["state_source"] == "events").all() and (daily["down_seconds"] % 60 != 0).any()
+    assert f">{round(first['down_seconds'] / 60, 2)}<" in section
 
 
 def test_search_by_name_or_id(client, org_day):

@@ -60,7 +60,7 @@ def test_search_open_a_circuit_change_the_range(dashboard, org_day):
         cells = table.locator("tr").nth(1).locator("td").all_inner_texts()
         assert cells[0] == circuit
         assert float(cells[3]) == round(float(stored["availability_pct"]), 2)
-        assert int(float(cells[4])) == int(stored["down_minutes"])
+        assert float(cells[4]) == round(stored["down_seconds"] / 60, 2)
         assert int(float(cells[5])) == int(stored["flaps"])
         assert float(cells[6]) == round(float(stored["util_p95_pct"]), 2)
         figures = page.locator(".js-plotly-plot").count()

@@ -95,7 +95,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
             ),
         }
         kpis_run = run(dg.AssetSelection.groups("kpis"), tags=tags)
-        run(["site_wan_health"], partition_key=DAY)
+        run(["site_wan_health", "org_kpis"], partition_key=DAY)
 
     keys = [site_day_key(DAY, k) for k in site_keys]
 
@@ -150,6 +150,26 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         assert row["down_seconds"] == down_truth.get(cid, 0), cid
         assert row["flaps"] == flaps_truth.get(cid, 0), cid
         assert abs(row["availability_pct"] - (86400 - down_truth.get(cid, 0)) / 864) < 1e-9
+    assert (kpis["observed_seconds"] == 86400).all()
+    # and the org's day weighs every circuit's exact down time, not its sampled minutes
+    [org_day] = get_tables(redis_client, ["org_kpis"], [DAY])[0][0].to_pylist()
+    exact = 100 * (1 - sum(down_truth.get(cid, 0) for cid in kpis.index) / (86400 * len(kpis)))
+    assert org_day["down_seconds"] == kpis["down_seconds"].sum()
+    assert abs(org_day["availability_pct"] - exact) < 1e-9
+    # the down port's site-day in the UI: its availability from the same exact seconds
+    site_of_hit = str(kpis.loc[org.circuit_id(down_port), "site_id"])
+    [meta] = [
+        m.metadata
+        for m in kpis_run.asset_materializations_for_node("circuit_kpis")
+        if m.asset_key == dg.AssetKey("circuit_kpis")
+        and m.partition.keys_by_dimension["site"].endswith(site_of_hit)
+    ]
+    on_site = kpis[kpis["site_id"].astype(str) == site_of_hit]
+    down_on_site = sum(down_truth.get(cid, 0) for cid in on_site.index)
+    assert meta["down_seconds"].value == down_on_site
+    assert meta["availability_pct"].value == round(
+        100 * (1 - down_on_site / (86400 * len(on_site))), 3
+    )
     hit = kpis.loc[org.circuit_id(down_port)]
     assert hit["down_seconds"] >= 2826 + 2400 and hit["down_seconds"] % 60 != 0
     assert kpis.loc[org.circuit_id(flap_port), "flaps"] >= 24  # 12 bounces of 20 s

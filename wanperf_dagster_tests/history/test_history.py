@@ -394,9 +394,13 @@ def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
         days_in = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).day
         for d in range(days_in):
             day = first + dt.timedelta(days=d)
-            by_day.setdefault(day.isoformat(), []).append(
-                _daily_rows(day, 30.0 + 3 * m, up=720 if d == 0 else 1440)
-            )
+            row = _daily_rows(day, 30.0 + 3 * m, up=720 if d == 0 else 1440)
+            if m >= 1:  # stored since the exact seconds existed; month 0 before (no columns)
+                row["down_seconds"] = row["down_minutes"] * 60
+                row["observed_seconds"] = 86400
+                if m == 1 and d == 0:  # port events: down 61 s, not the sampled 12 hours
+                    row["down_seconds"] = 61
+            by_day.setdefault(day.isoformat(), []).append(row)
     for day, rows in by_day.items():
         history.write_site_days("circuit_kpis", day, {"s1": pa.Table.from_pylist(rows)})
     out = thirteen_month_trends(history_connection(history), months[-1].isoformat()).to_pylist()
@@ -411,4 +415,12 @@ def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
     days_first = (pd.Timestamp(months[0]) + pd.offsets.MonthEnd(0)).day
     assert first["availability"] == pytest.approx(
         (days_first * 1440 - 720) / (days_first * 1440) * 100
+    )
+    days_second = (pd.Timestamp(months[1]) + pd.offsets.MonthEnd(0)).day
+    assert row["by_month"][1]["availability"] == pytest.approx(
+        (days_second * 86400 - 61) / (days_second * 86400) * 100
+    )
+    days_third = (pd.Timestamp(months[2]) + pd.offsets.MonthEnd(0)).day
+    assert row["by_month"][2]["availability"] == pytest.approx(
+        (days_third * 1440 - 720) / (days_third * 1440) * 100
     )

@@ -53,6 +53,14 @@ def test_each_rule_fails_on_a_frame_built_to_break_it(kpis, rule):
     assert sum(found.values()) == found[rule] or rule == "minutes_beyond_bucket", found
 
 
+def test_down_time_longer_than_the_time_observed_breaks_the_bound(kpis):
+    daily, _ = kpis
+    broken = daily.head(3).assign(down_seconds=700, observed_seconds=600)
+    assert bounds_violations(broken, 10)["down_seconds_beyond_bucket"] == 3
+    stored_before = daily.head(3).drop(columns=["observed_seconds"]).assign(down_seconds=700)
+    assert bounds_violations(stored_before, 10)["down_seconds_beyond_bucket"] == 0
+
+
 def test_bytes_are_not_bounded_by_a_speed_that_changed(kpis):
     daily, _ = kpis
     changed = daily.head(2).assign(rx_bytes=2**62, speed_changes=1)

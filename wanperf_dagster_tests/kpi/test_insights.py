@@ -62,12 +62,12 @@ def test_events_give_down_seconds_flaps_and_availability_exactly():
     d, h = apply_port_events(daily, hourly, events, [(D0 - 100, D0 + DAY + 5)], now=D0 + 2 * DAY)
     row = d.iloc[0]
     assert row["state_source"] == "events" and row["down_seconds"] == 200 + 61
-    assert row["flaps"] == 4
+    assert row["flaps"] == 4 and row["observed_seconds"] == DAY
     assert abs(row["availability_pct"] - (DAY - 261) / DAY * 100) < 1e-9
     h = h.set_index(h["hour"].map(lambda x: int(x.timestamp()) - D0) // 3600)
     assert h.loc[10, "down_seconds"] == 201 and h.loc[11, "down_seconds"] == 60
     assert h.loc[10, "flaps"] == 3 and h.loc[11, "flaps"] == 1 and h.loc[9, "down_seconds"] == 0
-    assert (h["state_source"] == "events").all()
+    assert (h["state_source"] == "events").all() and (h["observed_seconds"] == 3600).all()
 
 
 def test_the_state_before_the_first_event_and_uncovered_days():
@@ -79,6 +79,7 @@ def test_the_state_before_the_first_event_and_uncovered_days():
     # a window that does not reach the day's end: the samples stay the source
     d, h = apply_port_events(daily, hourly, up_first, [(D0, D0 + DAY - 4000)], now=D0 + 2 * DAY)
     assert d["state_source"].iloc[0] == "samples" and d["down_seconds"].iloc[0] == 0
+    assert d["observed_seconds"].iloc[0] == (d["up_minutes"] + d["down_minutes"]).iloc[0] * 60
     assert (
         h.loc[h["hour"] < pd.Timestamp(D0 + 20 * 3600, unit="s", tz="UTC"), "state_source"]
         == "samples"
@@ -88,6 +89,7 @@ def test_the_state_before_the_first_event_and_uncovered_days():
     open_down = _events((D0 + 11 * 3600, c, "down"))
     d, _ = apply_port_events(daily, hourly, open_down, [(D0, now - 300)], now=now)
     assert d["state_source"].iloc[0] == "events" and d["down_seconds"].iloc[0] == 3600 - 300
+    assert d["observed_seconds"].iloc[0] == 12 * 3600 - 300  # the day so far, less the lag
     # no event all day while the samples never saw it up: down all the covered day
     hourly_down, daily_down = circuit_kpis(_samples(down_slots=range(144)), 10)
     d, _ = apply_port_events(daily_down, hourly_down, _events(), [(D0, D0 + DAY)], now=D0 + DAY)

@@ -1,4 +1,4 @@
-"""Rollups weight correctly: availability from minutes, averages by samples, maxima as maxima."""
+"""Rollups weight correctly: availability from observed and down time, averages by samples, maxima as maxima."""
 
 import datetime as dt
 
@@ -45,6 +45,39 @@ def test_site_region_org_availability_from_minutes_not_mean_of_percentages():
     assert site.loc["s2"].availability_pct == pytest.approx(50.0)
     org = org_daily_kpis(daily).iloc[0]
     assert org.up_minutes == 1500 and org.availability_pct == pytest.approx(region.availability_pct)
+
+
+def test_rollups_weigh_exact_event_seconds_and_read_rows_stored_before_them():
+    rows = [{"minute": m, "circuit": "aa:ge-0/0/0", "site": "s1"} for m in range(0, 1440, 10)]
+    rows += [
+        {"minute": m, "circuit": "bb:ge-0/0/0", "site": "s2", "up": m != 600}
+        for m in range(0, 1440, 10)
+    ]
+    daily = daily_circuit_kpis(samples(rows), 10)
+    sampled = org_daily_kpis(daily).iloc[0]
+    assert sampled.down_seconds == 600 and sampled.observed_seconds == 2 * 86400
+    # port events say aa bounced for 7 s between samples and bb was down 61 s, not 10 minutes
+    exact = daily.set_index("circuit_id")
+    exact.loc["aa:ge-0/0/0", ["down_seconds", "observed_seconds"]] = [7, 86400]
+    exact.loc["bb:ge-0/0/0", ["down_seconds", "observed_seconds"]] = [61, 86400]
+    exact = exact.reset_index()
+    org = org_daily_kpis(exact).iloc[0]
+    assert org.availability_pct == pytest.approx((2 * 86400 - 68) / (2 * 86400) * 100)
+    assert org.down_minutes == 10 and org.coverage_pct == pytest.approx(100.0)  # still sampled
+    assert org.circuits_down == 2  # the bounce the samples missed counts
+    weekly = period_circuit_kpis(exact, "W").set_index("circuit_id")
+    assert weekly.loc["bb:ge-0/0/0"].availability_pct == pytest.approx((86400 - 61) / 864)
+    # rows stored before the seconds existed roll up from their minutes
+    old = daily.drop(columns=["down_seconds", "observed_seconds"])
+    before = org_daily_kpis(old).iloc[0]
+    assert before.availability_pct == pytest.approx(sampled.availability_pct)
+    assert before.availability_pct == pytest.approx((2 * 1440 - 10) / (2 * 1440) * 100)
+    # a load across both: the older row's seconds are null, and come from its minutes
+    mixed = exact.astype({"down_seconds": "Int64", "observed_seconds": "Int64"})
+    mixed.loc[mixed["circuit_id"] == "bb:ge-0/0/0", ["down_seconds", "observed_seconds"]] = pd.NA
+    both = org_daily_kpis(mixed).iloc[0]
+    assert both.down_seconds == 7 + 600 and both.observed_seconds == 2 * 86400
+    assert both.availability_pct == pytest.approx((2 * 86400 - 607) / (2 * 86400) * 100)
 
 
 def test_weighted_utilisation_and_error_rate_from_sums():

@@ -205,7 +205,7 @@ def circuit_kpis(
     _partition_metadata(context, daily, hourly, previous, set(before.missing))
     context.log.info(
         f"{len(own)} site-days: {len(daily):,} circuits, {len(hourly):,} circuit-hours;"
-        f" {int((daily['down_minutes'] > 0).sum())} circuits down at some point,"
+        f" {int((daily['down_seconds'] > 0).sum())} circuits down at some point,"
         f" {int((daily['minutes_above_90'] > 0).sum())} above 90 %"
     )
     low = _under_covered(daily, interval)
@@ -256,9 +256,9 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
         if rows is None or rows.empty:
             figures.update({"dagster/row_count": 0, "circuits": 0})
         else:
-            up, down = int(rows["up_minutes"].sum()), int(rows["down_minutes"].sum())
+            seen, down_s = int(rows["observed_seconds"].sum()), int(rows["down_seconds"].sum())
             worst = rows.sort_values(
-                ["availability_pct", "down_minutes"], ascending=[True, False], na_position="last"
+                ["availability_pct", "down_seconds"], ascending=[True, False], na_position="last"
             ).iloc[0]
             figures.update(
                 {
@@ -266,9 +266,9 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
                     "site": str(rows["site_name"].iloc[0]),
                     "region": str(rows["region"].iloc[0]),
                     "circuits": len(rows),
-                    "availability_pct": round(up / (up + down) * 100, 3) if up + down else None,
-                    "down_minutes": down,
-                    "down_seconds": int(rows["down_seconds"].sum()),
+                    "availability_pct": round((seen - down_s) / seen * 100, 3) if seen else None,
+                    "down_minutes": int(rows["down_minutes"].sum()),
+                    "down_seconds": down_s,
                     "state_source": ", ".join(sorted(set(rows["state_source"].astype(str)))),
                     "flaps": int(rows["flaps"].sum()),
                     "minutes_above_90": int(rows["minutes_above_90"].sum()),
