@@ -31,8 +31,9 @@ $(DEV): $(STAMP)
 run: $(STAMP)
 	$(BIN)/wanperf dev
 
+# -X faulthandler: a crash of the test process (a C extension, say) prints every thread's stack
 test: $(DEV)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -X faulthandler -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV)
 	$(BIN)/python -m bench

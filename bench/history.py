@@ -157,10 +157,10 @@ def main() -> None:
         end_month = (start + pd.Timedelta(days=DAYS - 1)).strftime("%Y-%m-01")
         times = []
         for _ in range(3):
-            con = history_connection(history)
-            t0 = time.perf_counter()
-            out = thirteen_month_trends(con, end_month)
-            times.append(time.perf_counter() - t0)
+            with history_connection(history) as con:
+                t0 = time.perf_counter()
+                out = thirteen_month_trends(con, end_month)
+                times.append(time.perf_counter() - t0)
         row(
             "13-month trend query (DuckDB), median of 3",
             f"{statistics.median(times):.2f} s",

@@ -7,12 +7,16 @@ used by the Dagster resource, the CLI and the demo.
 
 from __future__ import annotations
 
+import atexit
+import os
+
 from wanperf_dagster.mist import MistClient, split_tokens
 from wanperf_dagster.settings import Settings
 
 SIM_TOKEN = "simulator-token"
 
 _SIMULATORS: dict = {}
+_OWNER_PID: list[int] = []  # the process that started them (a forked child must not stop them)
 
 
 def in_process_simulator(sites: int, seed: int, now: float | None = None):
@@ -29,8 +33,22 @@ def in_process_simulator(sites: int, seed: int, now: float | None = None):
         sim = MistSimulator(
             SimulatorConfig(sites=sites, seed=seed, tokens=(SIM_TOKEN,), now=now, admin=True)
         )
+        if not _OWNER_PID:
+            _OWNER_PID.append(os.getpid())
+            atexit.register(stop_in_process_simulators)
         _SIMULATORS[key] = SimulatorServer(sim).start()
     return _SIMULATORS[key]
+
+
+def stop_in_process_simulators() -> None:
+    """Stop every simulator this process started, before the interpreter finalizes (their
+    threads must not wake then); a later `in_process_simulator` starts afresh."""
+    if _OWNER_PID and _OWNER_PID[0] != os.getpid():
+        _SIMULATORS.clear()  # a forked child: the serving threads are its parent's
+        return
+    while _SIMULATORS:
+        _, server = _SIMULATORS.popitem()
+        server.stop()
 
 
 def simulator_client(sites: int, seed: int, **kwargs) -> MistClient:

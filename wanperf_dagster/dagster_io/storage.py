@@ -223,14 +223,16 @@ class AssetStore:
         """A DuckDB query over the history tier, one view per asset (`circuit_kpis`, ...)."""
         if self.history is None:
             raise RuntimeError("no history tier is configured")
-        return history_connection(self.history).sql(sql).to_arrow_table()
+        with history_connection(self.history) as con:  # closed here, never left to the GC
+            return con.sql(sql).to_arrow_table()
 
     def thirteen_month_trends(self, end_month: str, months: int = 13) -> pa.Table:
         """Per circuit: p95 utilisation and availability by month, the trend, and the days until
         p95 crosses 80 % (`history.thirteen_month_trends`)."""
         if self.history is None:
             raise RuntimeError("no history tier is configured")
-        return thirteen_month_trends(history_connection(self.history), end_month, months)
+        with history_connection(self.history) as con:
+            return thirteen_month_trends(con, end_month, months)
 
     def latest(self, asset: str | Sequence[str]) -> pa.Table | None:
         """An unpartitioned asset's stored value, or None before its first materialization."""

@@ -8,8 +8,10 @@ and (only when enabled) admin endpoints outside `/api/v1` for the clock, faults 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -903,14 +905,49 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class _TrackingServer(ThreadingHTTPServer):
+    """A thread per connection that knows its open connections, so a stop can close them: a
+    client's kept-alive connection otherwise leaves its thread waiting in `recv` until the
+    process ends, and a thread woken while the interpreter is finalizing can crash it."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self, timeout: float = 5.0) -> int:
+        """Close every open connection and wait (up to `timeout`) for their threads to let
+        go of them; how many were still open."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):  # closed by its client meanwhile
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        while self._open and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(open_now)
+
+
 class SimulatorServer:
     """The simulator on a loopback port, served by a thread pool in a background thread."""
 
     def __init__(self, sim: MistSimulator | None = None, host: str = "127.0.0.1", port: int = 0):
         self.sim = sim or MistSimulator()
         handler = type("Handler", (_Handler,), {"sim": self.sim})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _TrackingServer((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property
@@ -920,7 +957,10 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="mist-simulator", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long a stop waits for the loop, at most
+            name="mist-simulator",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -929,7 +969,11 @@ class SimulatorServer:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        """Stop serving, close the clients' open connections and the listening socket."""
+        if self._thread is not None and self._thread.is_alive():
+            self.httpd.shutdown()  # waits for the serving loop: only where it runs
+        self._thread = None
+        self.httpd.close_connections()
         self.httpd.server_close()
 
     def __enter__(self) -> SimulatorServer:

@@ -1,4 +1,5 @@
-"""The codec of stored tables: an Arrow IPC stream, compressed whole as one zstd frame.
+"""The codec of stored tables: an Arrow IPC stream, compressed whole as one zstd frame; and the
+parse of stored JSON values (raw samples and feed rows).
 
 A stored value is usually small (a site-day: a few circuits), so Arrow's own per-buffer
 compression does poorly on it: every column's buffers are padded to 64 bytes and compressed one
@@ -10,7 +11,9 @@ still read.
 
 from __future__ import annotations
 
+import json
 import struct
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -42,3 +45,38 @@ def decode_table(blob: bytes) -> pa.Table:
         )
         return ipc.open_stream(stream).read_all()
     return ipc.open_stream(pa.py_buffer(blob)).read_all()  # a plain (or per-buffer) stream
+
+
+def decode_json_values(
+    values: Sequence[bytes | str], accept: Callable[[object], bool]
+) -> tuple[list, int]:
+    """The stored JSON values parsed, and how many were unreadable (not JSON, or not what
+    `accept` takes), dropped one by one so a bad value never fails the read of the others.
+
+    One parse of the values joined as a JSON array while every value is whole (the usual case:
+    `bench storage` measures it against a parse per value); value by value when that parse
+    does not give one accepted row per value. A value that is whole on its own is parsed the
+    same either way."""
+    if not values:
+        return [], 0
+    try:
+        if isinstance(values[0], bytes):
+            joined: bytes | str = b"[" + b",".join(values) + b"]"
+        else:
+            joined = "[" + ",".join(values) + "]"
+        parsed = json.loads(joined)
+    except (TypeError, ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, list) and len(parsed) == len(values) and all(map(accept, parsed)):
+        return parsed, 0
+    rows, unreadable = [], 0
+    for value in values:
+        try:
+            row = json.loads(value)
+        except (TypeError, ValueError, RecursionError):
+            row = None
+        if accept(row):
+            rows.append(row)
+        else:
+            unreadable += 1
+    return rows, unreadable

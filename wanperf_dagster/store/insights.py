@@ -17,6 +17,7 @@ import pandas as pd
 import redis
 
 from . import keys
+from .codec import decode_json_values
 from .samples import day_of
 
 FEEDS = ("sle", "paths", "events")
@@ -99,15 +100,9 @@ def read_site_days(
             pipe.hvals(keys.raw_feed(feed, day, site))
         rows = []
         for values in pipe.execute():
-            for value in values:
-                try:
-                    row = json.loads(value)
-                except (ValueError, RecursionError):
-                    row = None
-                if not isinstance(row, dict):
-                    unreadable += 1
-                    continue
-                rows.append(row)
+            parsed, bad = decode_json_values(values, lambda row: isinstance(row, dict))
+            rows += parsed
+            unreadable += bad
         if rows:
             frames.append(pd.DataFrame.from_records(rows, columns=columns))
         del rows

@@ -17,6 +17,7 @@ import redis
 from wanperf_dagster.contract import FLOAT_FIELDS, INT_FIELDS, RAW_FIELDS, SNAPSHOT_COLUMNS
 
 from . import keys
+from .codec import decode_json_values
 
 DAY_S = 86400
 
@@ -63,6 +64,10 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
     worker up by 300 MiB (`bench backfill`)."""
     frames, unreadable = [], 0
     width = len(RAW_FIELDS)
+
+    def is_sample(row) -> bool:
+        return isinstance(row, list) and len(row) == width
+
     for start in range(0, len(site_days), READ_BATCH):
         batch = site_days[start : start + READ_BATCH]
         pipe = client.pipeline(transaction=False)
@@ -70,16 +75,10 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
             pipe.hvals(keys.raw_samples(day, site))
         site_col, rows = [], []
         for (_, site), values in zip(batch, pipe.execute(), strict=True):
-            for value in values:
-                try:
-                    row = json.loads(value)
-                except (ValueError, RecursionError):
-                    row = None
-                if not isinstance(row, list) or len(row) != width:
-                    unreadable += 1  # never one bad value failing the read of a whole chunk
-                    continue
-                rows.append(row)
-                site_col.append(site)
+            parsed, bad = decode_json_values(values, is_sample)
+            unreadable += bad
+            rows += parsed
+            site_col += [site] * len(parsed)
         if rows:
             frames.append(samples_frame(site_col, rows))
     if not frames:

@@ -95,3 +95,49 @@ def test_a_partition_outside_the_run_is_refused():
     assert not result.success
     error = result.failure_data_for_node("strays").error
     assert "does not target" in error.message and "2026-11-03" in error.message
+
+
+def test_a_circuit_table_types_its_columns_as_arrow_would():
+    """The table's schema is read from the dtypes; it names each type as the Arrow schema of
+    the converted rows would (`readable_type`), and the records hold plain values."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = pd.DataFrame(
+        {
+            "circuit_id": pd.Categorical(["a:ge-0/0/0", "b:ge-0/0/1"]),
+            "site_name": ["Lyon", None],
+            "flaps": np.array([3, 0], dtype=np.int64),
+            "down_seconds": pd.array([61, None], dtype="Int64"),
+            "availability_pct": [99.929, np.nan],
+            "congested": [True, False],
+            "skipped": [1, 2],
+        }
+    )
+    columns = ["circuit_id", "site_name", "flaps", "down_seconds", "availability_pct", "congested"]
+    table = meta_module.circuit_table(frame, [*columns, "not_there"], 5).value
+    whole = frame[columns].head(1)  # a nullable int with a gap cannot be converted to int64
+    converted = whole.astype(meta_module._plain_types(whole))
+    arrow = pa.Schema.from_pandas(converted, preserve_index=False)
+    assert [(c.name, c.type) for c in table.schema.columns] == [
+        (f.name, meta_module.readable_type(f.type)) for f in arrow
+    ]
+    assert [c.type for c in table.schema.columns] == [
+        "string",
+        "string",
+        "int",
+        "int",
+        "float",
+        "bool",
+    ]
+    assert table.records[0].data == {
+        "circuit_id": "a:ge-0/0/0",
+        "site_name": "Lyon",
+        "flaps": 3,
+        "down_seconds": 61,
+        "availability_pct": 99.93,
+        "congested": True,
+    }
+    assert table.records[1].data["down_seconds"] is None
+    assert table.records[1].data["site_name"] is None

@@ -202,6 +202,14 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     degraded = paths.loc[org.circuit_id(degrade_port)]
     assert abs(degraded["latency_minutes_critical"] - 120) <= 10
     assert degraded["loss_p95_pct"] >= 8 and degraded["mos_min"] < 3.5
+    # its site-day in the UI names it as the worst path
+    [path_meta] = [
+        m.metadata
+        for m in kpis_run.asset_materializations_for_node("vpn_path_kpis")
+        if m.partition.keys_by_dimension["site"].endswith(str(degraded["site_id"]))
+    ]
+    assert path_meta["worst_path"].value.startswith(f"{degraded['path_id']} (MOS ")
+    assert path_meta["worst_mos"].value == round(float(degraded["mos_min"]), 2)
     # a path's availability is its state at each slot's ingestion (either end down: down)
     slots = DAY0 + 600 * np.arange(144) + 30
     all_paths = sim.world.vpn_paths()

@@ -10,7 +10,7 @@ import pytest
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
+from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_id_of
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.sources import in_process_simulator
@@ -69,9 +69,10 @@ def test_days_materialized_one_at_a_time_equal_the_whole_history(swept, redis_cl
         sites = store.site_ids()
         instance.add_dynamic_partitions("site", sites)
 
-        def materialize_day(day: str):
+        def materialize_day(day: str, last_day: str | None = None):
             first, last = (
-                dg.MultiPartitionKey({"day": day, "site": s}) for s in (sites[0], sites[-1])
+                dg.MultiPartitionKey({"day": d, "site": s})
+                for d, s in ((day, sites[0]), (last_day or day, sites[-1]))
             )
             return run(
                 dg.AssetSelection.groups("kpis"),
@@ -130,3 +131,33 @@ def test_days_materialized_one_at_a_time_equal_the_whole_history(swept, redis_cl
             _sorted(stored("circuit_kpis", DAYS[1:]), ["day", "circuit_id"]),
             _sorted(before, ["day", "circuit_id"]),
         )
+
+        # one run across two days, as a chunk that spans midnight: each site-day's figures on
+        # its materialization are its own, not its site's over both days
+        across = materialize_day(DAYS[1], DAYS[2])
+        rows = stored("circuit_kpis", DAYS[1:])
+        per = rows.groupby(
+            [rows["day"].astype(str), rows["site_id"].astype(str)], observed=True
+        ).agg(circuits=("circuit_id", "size"), flaps=("flaps", "sum"))
+        events = [
+            e
+            for e in across.asset_materializations_for_node("circuit_kpis")
+            if e.asset_key == dg.AssetKey("circuit_kpis")
+        ]
+        assert len(events) == 2 * len(sites) == len(per)
+        for event in events:
+            dims = event.partition.keys_by_dimension
+            want = per.loc[(dims["day"], site_id_of(dims["site"]))]
+            assert event.metadata["circuits"].value == want["circuits"], event.partition
+            assert event.metadata["flaps"].value == want["flaps"], event.partition
+            assert event.metadata["previous_day_available"].value is True
+        samples = stored("site_snapshots", DAYS[1:])
+        per_day = samples.groupby(
+            [samples["ts"].dt.strftime("%Y-%m-%d"), samples["site_id"].astype(str)], observed=True
+        ).size()
+        snapshot_events = across.asset_materializations_for_node("site_snapshots")
+        assert len(snapshot_events) == 2 * len(sites)
+        for event in snapshot_events:
+            dims = event.partition.keys_by_dimension
+            want = per_day.loc[(dims["day"], site_id_of(dims["site"]))]
+            assert event.metadata["dagster/row_count"].value == want, event.partition

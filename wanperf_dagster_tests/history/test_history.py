@@ -278,11 +278,11 @@ def test_a_site_left_in_two_parts_reads_as_the_newest_and_the_next_write_cleans_
     table, _ = history.read_days("circuit_kpis", [DAY])
     assert table.num_rows == len(daily)
     assert history.dataset("circuit_kpis").count_rows() == len(daily)
-    con = history_connection(history, assets=["circuit_kpis"])
-    assert con.execute("SELECT count(*), max(flaps) FROM circuit_kpis").fetchone() == (
-        len(daily),
-        777,
-    )
+    with history_connection(history, assets=["circuit_kpis"]) as con:
+        assert con.execute("SELECT count(*), max(flaps) FROM circuit_kpis").fetchone() == (
+            len(daily),
+            777,
+        )
     history.write_site_days("circuit_kpis", DAY, {sites[-1]: tables[sites[-1]]})
     assert not history.pending("circuit_kpis", DAY)
     held = [set(s) for _, s in history._index("circuit_kpis", DAY)]
@@ -306,12 +306,12 @@ def test_duckdb_answers_over_the_history(history, day_kpis):
     _, daily, hourly, _ = day_kpis
     history.write_site_days("circuit_kpis", DAY, _by_site(daily))
     history.write_site_days("circuit_kpis_hourly", DAY, _by_site(hourly))
-    con = history_connection(history)
-    rows = con.execute(
-        "SELECT day, count(*) AS circuits, sum(rx_bytes) AS rx FROM circuit_kpis GROUP BY day"
-    ).fetchall()
+    with history_connection(history) as con:
+        rows = con.execute(
+            "SELECT day, count(*) AS circuits, sum(rx_bytes) AS rx FROM circuit_kpis GROUP BY day"
+        ).fetchall()
+        hours = con.execute("SELECT count(DISTINCT hour) FROM circuit_kpis_hourly").fetchone()[0]
     assert rows == [(dt.date.fromisoformat(DAY), len(daily), int(daily["rx_bytes"].sum()))]
-    hours = con.execute("SELECT count(DISTINCT hour) FROM circuit_kpis_hourly").fetchone()[0]
     assert hours == 24
 
 
@@ -403,7 +403,8 @@ def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
             by_day.setdefault(day.isoformat(), []).append(row)
     for day, rows in by_day.items():
         history.write_site_days("circuit_kpis", day, {"s1": pa.Table.from_pylist(rows)})
-    out = thirteen_month_trends(history_connection(history), months[-1].isoformat()).to_pylist()
+    with history_connection(history) as con:
+        out = thirteen_month_trends(con, months[-1].isoformat()).to_pylist()
     assert len(out) == 1
     row = out[0]
     assert row["months"] == 13 and row["latest_p95_pct"] == pytest.approx(66.0)

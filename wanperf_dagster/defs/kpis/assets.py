@@ -108,13 +108,18 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     # which partition key each site has, for readers without a Dagster instance (the CLI)
     redis.asset_store().register_site_keys(sorted({s for _, s in pairs}))
     dupes = int(frame.duplicated(["ts", "circuit_id"]).sum())
-    # each site-day's own figures; the chunk's go to the run's log
-    per_site = frame.groupby("site_id", observed=True).agg(
-        samples=("circuit_id", "size"), circuits=("circuit_id", "nunique"), last=("ts", "max")
-    )
+    # each site-day's own figures (a chunk may span days); the chunk's go to the run's log
+    per_site_day = frame.groupby(
+        [frame["ts"].dt.floor("D").rename("d"), frame["site_id"].astype(str).rename("s")],
+        observed=True,
+    ).agg(samples=("circuit_id", "size"), circuits=("circuit_id", "nunique"), last=("ts", "max"))
+    if len(per_site_day):
+        days = per_site_day.index.levels[0].strftime("%Y-%m-%d")
+        per_site_day.index = per_site_day.index.set_levels(days, level=0)
+    stats = per_site_day.to_dict("index")
     by_partition = {}
     for day, site in pairs:
-        row = per_site.loc[site_id_of(site)] if site_id_of(site) in per_site.index else None
+        row = stats.get((day, site_id_of(site)))
         by_partition[site_day_partition(day, site)] = {
             "dagster/row_count": int(row["samples"]) if row is not None else 0,
             "circuits": int(row["circuits"]) if row is not None else 0,
@@ -238,46 +243,81 @@ def circuit_kpis(
 
 
 def _partition_metadata(context, daily, hourly, previous, missing_before) -> None:
-    """Each site-day's own figures on its materializations (not the chunk's)."""
-    by_site = {site: rows for site, rows in daily.groupby("site_id", observed=True)}
+    """Each site-day's own figures on its materializations (not the chunk's, nor another day's
+    of the same site when a chunk spans days), from one grouped pass over the chunk's rows."""
     dashboard_url = get_settings().dashboard_url
-    hours = hourly.groupby("site_id", observed=True).size()
+    sums, worst, hours = {}, {}, {}
+    if len(daily):
+        keys = [daily["day"].astype(str).rename("d"), daily["site_id"].astype(str).rename("s")]
+        grouped = daily.assign(
+            events=daily["state_source"] == "events", samples=daily["state_source"] == "samples"
+        ).groupby(keys, observed=True, sort=False)
+        sums = grouped.agg(
+            circuits=("circuit_id", "size"),
+            site=("site_name", "first"),
+            region=("region", "first"),
+            observed_seconds=("observed_seconds", "sum"),
+            down_seconds=("down_seconds", "sum"),
+            down_minutes=("down_minutes", "sum"),
+            flaps=("flaps", "sum"),
+            minutes_above_90=("minutes_above_90", "sum"),
+            on_backup_minutes=("on_backup_minutes", "sum"),
+            events=("events", "any"),
+            samples=("samples", "any"),
+        ).to_dict("index")
+        ranked = daily.assign(d=keys[0], s=keys[1]).sort_values(
+            ["availability_pct", "down_seconds"],
+            ascending=[True, False],
+            na_position="last",
+            kind="stable",
+        )
+        first = ranked.drop_duplicates(["d", "s"])
+        worst = dict(
+            zip(
+                zip(first["d"], first["s"], strict=True),
+                zip(first["circuit_id"].astype(str), first["availability_pct"], strict=True),
+                strict=True,
+            )
+        )
+    if len(hourly):
+        hours = hourly.groupby(
+            [hourly["day"].astype(str), hourly["site_id"].astype(str)], observed=True
+        ).size()
     daily_meta, hourly_meta = {}, {}
     for key, (day, site) in previous.items():
         partition = site_day_partition(day, site)
-        rows = by_site.get(site_id_of(site))
+        site_id = site_id_of(site)
         figures: dict = {
             "previous_day_available": key not in missing_before,
             # this site-day on the NOC dashboard: its circuits' time series
             "dashboard": dg.MetadataValue.url(
-                f"{dashboard_url}/site/{quote(site_id_of(site), safe='')}?from={day}&to={day}"
+                f"{dashboard_url}/site/{quote(site_id, safe='')}?from={day}&to={day}"
             ),
         }
-        if rows is None or rows.empty:
+        row = sums.get((day, site_id))
+        if row is None:
             figures.update({"dagster/row_count": 0, "circuits": 0})
         else:
-            seen, down_s = int(rows["observed_seconds"].sum()), int(rows["down_seconds"].sum())
-            worst = rows.sort_values(
-                ["availability_pct", "down_seconds"], ascending=[True, False], na_position="last"
-            ).iloc[0]
+            seen, down_s = int(row["observed_seconds"]), int(row["down_seconds"])
+            circuit, availability = worst[(day, site_id)]
             figures.update(
                 {
-                    "dagster/row_count": len(rows),
-                    "site": str(rows["site_name"].iloc[0]),
-                    "region": str(rows["region"].iloc[0]),
-                    "circuits": len(rows),
+                    "dagster/row_count": int(row["circuits"]),
+                    "site": str(row["site"]),
+                    "region": str(row["region"]),
+                    "circuits": int(row["circuits"]),
                     "availability_pct": round((seen - down_s) / seen * 100, 3) if seen else None,
-                    "down_minutes": int(rows["down_minutes"].sum()),
+                    "down_minutes": int(row["down_minutes"]),
                     "down_seconds": down_s,
-                    "state_source": ", ".join(sorted(set(rows["state_source"].astype(str)))),
-                    "flaps": int(rows["flaps"].sum()),
-                    "minutes_above_90": int(rows["minutes_above_90"].sum()),
-                    "on_backup_minutes": int(rows["on_backup_minutes"].sum()),
-                    "worst_circuit": f"{worst['circuit_id']} ({_pct(worst['availability_pct'])})",
+                    "state_source": ", ".join(name for name in ("events", "samples") if row[name]),
+                    "flaps": int(row["flaps"]),
+                    "minutes_above_90": int(row["minutes_above_90"]),
+                    "on_backup_minutes": int(row["on_backup_minutes"]),
+                    "worst_circuit": f"{circuit} ({_pct(availability)})",
                 }
             )
         daily_meta[partition] = figures
-        hourly_meta[partition] = {"dagster/row_count": int(hours.get(site_id_of(site), 0))}
+        hourly_meta[partition] = {"dagster/row_count": int(hours.get((day, site_id), 0))}
     add_partition_metadata(context, "circuit_kpis", daily_meta)
     add_partition_metadata(context, "circuit_kpis_hourly", hourly_meta)
 
