@@ -325,6 +325,44 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
     )
     row("seconds (slowed by tracemalloc)", f"{t_batch:.2f}", f"{t_once:.2f}")
 
+    # the stored JSON: one parse per site-day (the values joined as an array) against one parse
+    # per value, the read otherwise the same; median of 3 each, interleaved
+    import json
+    import statistics
+
+    def one_by_one(values, accept):
+        rows, bad = [], 0
+        for value in values:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if accept(parsed):
+                rows.append(parsed)
+            else:
+                bad += 1
+        return rows, bad
+
+    joined_s, per_value_s = [], []
+    bulk = feed_store.decode_json_values
+    for _ in range(3):
+        for decode, times in ((bulk, joined_s), (one_by_one, per_value_s)):
+            feed_store.decode_json_values = decode
+            try:
+                t0 = time.perf_counter()
+                feed_store.read_site_days(client, "paths", pairs)
+                times.append(time.perf_counter() - t0)
+            finally:
+                feed_store.decode_json_values = bulk
+    joined, per_value = statistics.median(joined_s), statistics.median(per_value_s)
+    row("", "joined", "per value", "ratio")
+    row(
+        "read seconds (one JSON parse a site-day or a value), median of 3",
+        f"{joined:.2f}",
+        f"{per_value:.2f}",
+        f"{per_value / joined:.1f}x",
+    )
+
 
 _LOAD_PEAK = """
 import sys, time
