@@ -357,7 +357,7 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
     joined, per_value = statistics.median(joined_s), statistics.median(per_value_s)
     row("", "joined", "per value", "ratio")
     row(
-        "read seconds (one JSON parse a site-day or a value), median of 3",
+        "read s (median of 3)",
         f"{joined:.2f}",
         f"{per_value:.2f}",
         f"{per_value / joined:.1f}x",
