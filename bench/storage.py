@@ -327,21 +327,9 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
 
     # the stored JSON: one parse per site-day (the values joined as an array) against one parse
     # per value, the read otherwise the same; median of 3 each, interleaved
-    import json
     import statistics
 
-    def one_by_one(values, accept):
-        rows, bad = [], 0
-        for value in values:
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-            if accept(parsed):
-                rows.append(parsed)
-            else:
-                bad += 1
-        return rows, bad
+    from wanperf_dagster.store.codec import decode_each_json_value as one_by_one
 
     joined_s, per_value_s = [], []
     bulk = feed_store.decode_json_values

@@ -69,6 +69,13 @@ def decode_json_values(
         parsed = None
     if isinstance(parsed, list) and len(parsed) == len(values) and all(map(accept, parsed)):
         return parsed, 0
+    return decode_each_json_value(values, accept)
+
+
+def decode_each_json_value(
+    values: Sequence[bytes | str], accept: Callable[[object], bool]
+) -> tuple[list, int]:
+    """`decode_json_values` one value at a time: what it means, and its fallback."""
     rows, unreadable = [], 0
     for value in values:
         try:
