@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,7 +29,8 @@ from .client import MistClient, MistRequestError
 
 log = logging.getLogger(__name__)
 
-PORT_EVENT_TYPES = {"GW_PORT_DOWN": "down", "GW_PORT_UP": "up"}  # unverified upstream: assumed
+# the spec lists no event types; public Mist webhook tools and a captured event use these
+PORT_EVENT_TYPES = {"GW_PORT_DOWN": "down", "GW_PORT_UP": "up"}
 SLE_SCORES = {
     "gateway-health": "gateway_health",
     "wan-link-health": "wan_link_health",
@@ -71,6 +73,23 @@ class InsightsResult:
 # records ---------------------------------------------------------------------------------------
 def _text(value, limit: int = 128) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+# "SNMP_TRAP_LINK_DOWN: ifIndex 518, ifAdminStatus up(1), ifOperStatus down(2), ifName ge-0/0/4":
+# how a gateway's port event words its port where the event carries no `port_id`
+IF_NAME_RE = re.compile(r"\bifName[\s:=]+([A-Za-z0-9][A-Za-z0-9/._:-]{0,63})")
+
+
+def _event_port(rec: dict) -> str | None:
+    """The event's port: its `port_id` (the spec lists one), else the interface its text names
+    (the GW_PORT_DOWN / GW_PORT_UP events seen in the field carry it only there), with a
+    trailing `,` or `.` of the sentence left out."""
+    port = _text(rec.get("port_id"))
+    if port is not None:
+        return port
+    text = rec.get("text")
+    match = IF_NAME_RE.search(text) if isinstance(text, str) else None
+    return match.group(1).rstrip(".:") if match else None
 
 
 def _number(value, low: float, high: float) -> float | None:
@@ -145,10 +164,11 @@ def event_row(rec, start: float, end: float) -> tuple[dict | None, str]:
         return None, "timestamp is not an epoch"
     if not start <= ts < end:
         return None, "timestamp outside the window asked for"
-    ids = {k: _text(rec.get(k)) for k in ("site_id", "mac", "port_id")}
+    ids = {k: _text(rec.get(k)) for k in ("site_id", "mac")}
+    ids["port_id"] = _event_port(rec)
     missing = [k for k, v in ids.items() if v is None]
     if missing:
-        return None, f"missing {', '.join(missing)}"
+        return None, f"missing {', '.join(missing)}".replace("port_id", "port_id (nor ifName)")
     return {
         "ts": ts,
         **ids,

@@ -508,19 +508,23 @@ class MistSimulator:
         ):
             gw = org.gateways[a["gw"][port]]
             pid = org.port_id[port]
-            out.append(
-                {
-                    "timestamp": float(t),
-                    "type": "GW_PORT_DOWN" if kind == "down" else "GW_PORT_UP",
-                    "org_id": org.id,
-                    "site_id": org.sites[gw.site_index].id,
-                    "mac": gw.mac,
-                    "model": gw.model,
-                    "device_type": "gateway",
-                    "port_id": pid,
-                    "text": f"{pid} {'down' if kind == 'down' else 'up'}",
-                }
-            )
+            down = kind == "down"
+            event = {
+                "timestamp": float(t),
+                "type": "GW_PORT_DOWN" if down else "GW_PORT_UP",
+                "org_id": org.id,
+                "site_id": org.sites[gw.site_index].id,
+                "mac": gw.mac,
+                "model": gw.model,
+                "device_type": "gateway",
+                # the gateway's link trap, as events seen in the field word it
+                "text": f"SNMP_TRAP_LINK_{'DOWN' if down else 'UP'}: ifIndex {513 + a['rank'][port]},"
+                f" ifAdminStatus up(1), ifOperStatus {'down(2)' if down else 'up(1)'},"
+                f" ifName {pid}",
+            }
+            if a["gw"][port] % 2 == 0:  # every other gateway names its port only in the text
+                event["port_id"] = pid
+            out.append(event)
         for t, g in zip(reboots["ts"].tolist(), reboots["gateway"].tolist(), strict=True):
             gw = org.gateways[g]
             out.append(
@@ -535,7 +539,7 @@ class MistSimulator:
                     "text": "gateway rebooted",
                 }
             )
-        out.sort(key=lambda e: (e["timestamp"], e["mac"], e.get("port_id", ""), e["type"]))
+        out.sort(key=lambda e: (e["timestamp"], e["mac"], e["text"], e["type"]))
         if len(self._events_cache) > 16:
             self._events_cache.clear()
         self._events_cache[key] = out

@@ -218,6 +218,33 @@ def test_records_from_the_server_are_checked_not_trusted():
     assert "port_id" in event_row({**event, "port_id": None}, 100, 200)[1]
 
 
+def test_a_port_event_names_its_port_in_port_id_or_in_its_link_trap_text():
+    """A GW_PORT_DOWN as a gateway sent it in the field: no port_id, the port only in the
+    text of its SNMP link trap."""
+    field = {
+        "type": "GW_PORT_DOWN",
+        "timestamp": 1601274808,
+        "site_id": "f5fcbee5-fbca-45b3-8bf1-1619ede87879",
+        "mac": "2c21311c37b0",
+        "device_type": "gateway",
+        "text": "SNMP_TRAP_LINK_DOWN: ifIndex 518, ifAdminStatus up(1), ifOperStatus down(2),"
+        " ifName ge-0/0/4",
+    }
+    row, why = event_row(field, 1601274800, 1601274900)
+    assert (
+        why == "" and row["port_id"] == "ge-0/0/4" and row["circuit_id"] == "2c21311c37b0:ge-0/0/4"
+    )
+    # the end of a sentence is not part of the name; a port_id, where given, wins
+    ended = {**field, "text": "link down, ifName ge-0/0/1."}
+    assert event_row(ended, 1601274800, 1601274900)[0]["port_id"] == "ge-0/0/1"
+    assert event_row({**field, "port_id": "ge-0/0/2"}, 1601274800, 1601274900)[0]["port_id"] == (
+        "ge-0/0/2"
+    )
+    for text in ("port went down", "ifName ", "ifName ,ge-0/0/4", None, 42):
+        row, why = event_row({**field, "text": text}, 1601274800, 1601274900)
+        assert row is None and "port_id (nor ifName)" in why, text
+
+
 def test_bad_records_are_quarantined_and_counted(sim, redis_client, monkeypatch):
     """A server that sends broken path records: they are counted and kept aside, the rest stored."""
     serve = sim._vpn_peer_search

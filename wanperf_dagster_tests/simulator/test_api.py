@@ -353,8 +353,13 @@ def test_device_events_agree_with_the_port_stats(api):
     assert ports and any(e["type"] == "GW_REBOOTED" for e in events)
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     index = {org.circuit_id(i): i for i in org.wan_port_indices().tolist()}
-    for e in ports[:40]:
-        port, t = index[f"{e['mac']}:{e['port_id']}"], int(e["timestamp"])
+    # every event names its port in the link trap's text; every other gateway's also in port_id
+    named = [e["text"].rsplit("ifName ", 1)[1] for e in ports]
+    assert all(e["text"].startswith("SNMP_TRAP_LINK_") for e in ports)
+    assert all(e.get("port_id", n) == n for e, n in zip(ports, named, strict=True))
+    assert {"port_id" in e for e in ports} == {True, False}
+    for e, name in list(zip(ports, named, strict=True))[:40]:
+        port, t = index[f"{e['mac']}:{name}"], int(e["timestamp"])
         s = sim.world.state(np.array([port, port]), np.array([t - 1, t]), last_flapped=False)
         went_down = e["type"] == "GW_PORT_DOWN"
         assert s["up"][1] != went_down and s["up"][0] == went_down, e
