@@ -6,7 +6,10 @@ import sys
 import time
 
 ALL = ["storage", "simulator", "kpi", "sweep", "history", "instance", "dashboard", "backfill"]
-ON_REQUEST = ["make_run"]  # installs everything from a fresh clone: minutes, run by name only
+ON_REQUEST = [
+    "make_run",
+    "chunk",
+]  # run by name only: make_run installs from a fresh clone (minutes); chunk compares a revision (--ref)
 
 if __name__ == "__main__":
     args = sys.argv[1:]
