@@ -119,9 +119,8 @@ def with_state_seconds(daily: pd.DataFrame) -> pd.DataFrame:
 def _rollup(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Roll circuit rows up to `keys` (sums, maxima, weighted means, rates from sums).
 
-    Availability comes from the seconds, so a circuit whose day the port events cover weighs in
-    with its exact down time, and one without with its sampled minutes."""
-    daily = with_state_seconds(daily)
+    Availability comes from the seconds (`with_state_seconds`), so a circuit whose day the port
+    events cover weighs in with its exact down time, and one without with its sampled minutes."""
     grouped = daily.groupby(keys, sort=True, dropna=False)
     out = grouped[_SUMS].sum()
     out = out.join(grouped[_MAXES].max())
@@ -152,7 +151,7 @@ def _circuit_flags(daily: pd.DataFrame, keys: list[str], config: KpiConfig) -> p
     )
     flags = pd.DataFrame(
         {
-            "circuits_down": with_state_seconds(daily)["down_seconds"] > 0,
+            "circuits_down": daily["down_seconds"] > 0,
             "circuits_above_90": daily["util_p95_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
             >= thr,
             "circuits_failed_over": daily["failover_minutes"] > 0,
@@ -167,6 +166,7 @@ def _group_rollup(daily: pd.DataFrame, keys: list[str], config: KpiConfig | None
     config = config or DEFAULT_CONFIG
     if daily.empty:
         return pd.DataFrame(columns=[*keys, "circuits", *_SUMS])
+    daily = with_state_seconds(daily)
     out = _rollup(daily, keys)
     out = _with_span(out, out["circuits"].to_numpy() * 1440)  # circuit-minutes
     return out.merge(_circuit_flags(daily, keys, config), on=keys)
@@ -210,7 +210,7 @@ def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
         return pd.DataFrame(
             columns=["period_start", "period_days", "site_id", "region", "circuit_id", *_SUMS]
         )
-    daily = daily.copy()
+    daily = with_state_seconds(daily).copy()
     daily["period_start"] = period_start(daily["day"], freq).to_numpy()
     day_ts = pd.to_datetime(daily["day"].astype(str))
     bounds = day_ts.groupby(daily["period_start"]).agg(["min", "max"])
