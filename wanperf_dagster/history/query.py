@@ -51,8 +51,9 @@ def thirteen_month_trends(
 ) -> pa.Table:
     """Per circuit over the `months` calendar months up to `end_month` (YYYY-MM-01): each
     month's p95 utilisation (the 95th percentile of its daily p95s) and availability (from
-    summed down and observed seconds: exact where port events covered a day), the least-squares slope of the monthly p95 (points per day), and the days
-    until it crosses `threshold` at that slope (null when not rising, or already above)."""
+    summed down and observed seconds: exact where port events covered a day), the least-squares
+    slope of the monthly p95 (points per day), and the days until it crosses `threshold` at that
+    slope (null when not rising, or already above)."""
     stored = {row[0] for row in con.sql("DESCRIBE circuit_kpis").fetchall()}
     # days stored before the seconds existed count their sampled minutes
     down, seen = "down_minutes * 60", "(up_minutes + down_minutes) * 60"

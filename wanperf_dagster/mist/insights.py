@@ -83,7 +83,7 @@ IF_NAME_RE = re.compile(r"\bifName[\s:=]+([A-Za-z0-9][A-Za-z0-9/._:-]{0,63})")
 def _event_port(rec: dict) -> str | None:
     """The event's port: its `port_id` (the spec lists one), else the interface its text names
     (the GW_PORT_DOWN / GW_PORT_UP events seen in the field carry it only there), with a
-    trailing `,` or `.` of the sentence left out."""
+    trailing `.` or `:` of the sentence left out."""
     port = _text(rec.get("port_id"))
     if port is not None:
         return port
@@ -166,9 +166,9 @@ def event_row(rec, start: float, end: float) -> tuple[dict | None, str]:
         return None, "timestamp outside the window asked for"
     ids = {k: _text(rec.get(k)) for k in ("site_id", "mac")}
     ids["port_id"] = _event_port(rec)
-    missing = [k for k, v in ids.items() if v is None]
+    missing = [k if k != "port_id" else "port_id (nor ifName)" for k, v in ids.items() if v is None]
     if missing:
-        return None, f"missing {', '.join(missing)}".replace("port_id", "port_id (nor ifName)")
+        return None, f"missing {', '.join(missing)}"
     return {
         "ts": ts,
         **ids,
