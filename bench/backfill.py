@@ -3,8 +3,12 @@
 with its code server, run workers in their own processes — against one run per partition,
 measured on 20 partitions the same way in the same session and extrapolated.
 
+The daemon is `wanperf daemon`, which starts a new backfill's runs within seconds; the same
+backfill runs a second time under Dagster's own 30-s backfill loop (`WANPERF_BACKFILL_WAKE_SECONDS=0`)
+beside it, to show what is Dagster's and what is ours (`--no-dagster-loop` skips that).
+
 `python -m bench backfill [--instance postgres] [--executor celery] [--workers N] [--sites N]`
-runs the same backfill of the same seeded data a second time on that deployment (the Postgres
+runs the same backfill of the same seeded data once more on that deployment (the Postgres
 instance in a database of its own, steps on N `wanperf worker` processes over RabbitMQ) and prints
 it beside the SQLite in-process path (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
 WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK default;
@@ -50,6 +54,11 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--executor", choices=("in_process", "celery"), default="in_process")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
     parser.add_argument("--sites", type=int, default=SITES)
+    parser.add_argument(
+        "--no-dagster-loop",
+        action="store_true",
+        help="skip the run under Dagster's own 30-s backfill loop",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,9 +79,11 @@ def _child(env: dict, *args: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     opts = _options(argv or [])
-    variants = [("sqlite", "in_process")]
-    if (opts.instance, opts.executor) != variants[0]:
-        variants.append((opts.instance, opts.executor))
+    variants = [("sqlite", "in_process", "wake")]
+    if not opts.no_dagster_loop:
+        variants.append(("sqlite", "in_process", "dagster"))
+    if (opts.instance, opts.executor) != variants[0][:2]:
+        variants.append((opts.instance, opts.executor, "wake"))
     with bench_redis() as (url, _), tempfile.TemporaryDirectory(prefix="wanperf-bench-") as tmp:
         base = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "DAGSTER_"))},
@@ -86,9 +97,10 @@ def main(argv: list[str] | None = None) -> None:
             base["WANPERF_BACKFILL_CHUNK"] = os.environ["WANPERF_BENCH_BACKFILL_CHUNK"]
         seeded = _child({**base, "WANPERF_DATA_DIR": f"{tmp}/seed"}, "--seed")
         reports = {}
-        for instance, executor in variants:
-            home = f"{tmp}/{instance}-{executor}"
+        for instance, executor, loop in variants:
+            home = f"{tmp}/{instance}-{executor}-{loop}"
             env = {**base, "WANPERF_DATA_DIR": home, "DAGSTER_HOME": home}
+            env["WANPERF_BACKFILL_WAKE_SECONDS"] = "2" if loop == "wake" else "0"
             if instance == "postgres":  # a database of its own, dropped when the bench ends
                 env["WANPERF_DAGSTER_PG_URL"] = make_postgres_database(PG)
             if executor == "celery":
@@ -96,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                 env["WANPERF_CELERY_BROKER"] = BROKER
                 env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
             per_partition = PER_PARTITION_SAMPLE if len(variants) == 1 else 0
-            reports[(instance, executor)] = _child(
+            reports[(instance, executor, loop)] = _child(
                 env,
                 "--drive",
                 str(opts.workers if executor == "celery" else 0),
@@ -107,11 +119,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print(opts, seeded: dict, reports: dict) -> None:
     short = {"sqlite": "sqlite", "postgres": "pg", "in_process": "local", "celery": "celery"}
-    names = [f"{short[i]}/{short[e]}" for i, e in reports]  # fits a 14-character column
+    # fits a 14-character column
+    names = [f"{short[i]}/{short[e]}" if w == "wake" else "dagster loop" for i, e, w in reports]
     first = next(iter(reports.values()))
     print(
         f"\n== backfill: 1 day x {first['sites']:,} sites, {SWEEPS} sweeps (seeded in"
-        f" {seeded['seed_s']:.0f} s), {HISTORY_DAYS} days of partitions, a running dagster-daemon =="
+        f" {seeded['seed_s']:.0f} s), {HISTORY_DAYS} days of partitions, a running `wanperf daemon`"
+        " (dagster loop: Dagster's own 30-s backfill loop) =="
     )
     row("", *names)
     chunked = {name: rep["chunked"] for name, rep in zip(names, reports.values(), strict=True)}
@@ -185,6 +199,7 @@ def _role(pid: int) -> str:
         ("spawn_main", "run worker (largest)"),  # the code server spawns each run's process
         ("api grpc", "code server"),
         ("dagster-daemon", "daemon"),
+        ("wanperf daemon", "daemon"),
         ("celery", "celery worker (largest)"),  # a worker and its pool process
     ):
         if marker in cmd:
@@ -295,7 +310,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
 
 def _daemon(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        [str(Path(sys.executable).parent / "wanperf"), "daemon", "--", "-w", "workspace.yaml"],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.DEVNULL,

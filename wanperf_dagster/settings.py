@@ -45,6 +45,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
     backfill_chunk: int = 500
+    backfill_wake_seconds: float = 2.0  # `wanperf daemon`: how often it looks for backfill work
     rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
     hot_days: int = 35  # site-day values in Redis (and day x site partitions); all in history
     history_url: str | None = None  # WANPERF_HISTORY_URL; None: <data_dir>/history
@@ -146,6 +147,7 @@ class Settings:
             data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
+            backfill_wake_seconds=parser.wake_seconds("WANPERF_BACKFILL_WAKE_SECONDS"),
             rollup_ttl_days=parser.integer("WANPERF_ROLLUP_TTL_DAYS", 400, 1, 3660),
             hot_days=parser.integer("WANPERF_HOT_DAYS", 35, RAW_SAMPLE_DAYS, 400),
             history_url=parser.history_url(),
@@ -298,6 +300,10 @@ class _Parser:
             self.fail(name, f"={raw} is out of range (allowed: above {low:g}, up to {high:g})")
             return default
         return value
+
+    def wake_seconds(self, name: str) -> float:
+        """Seconds between looks for backfill work; 0 turns the looking off."""
+        return 0.0 if self.text(name) in ("0", "0.0") else self.number(name, 2.0, 0, 30)
 
     def poll_interval(self) -> int:
         name = "WANPERF_POLL_INTERVAL"

@@ -58,7 +58,8 @@ def test_errors_are_one_clear_line(redis_url):
 
 
 @pytest.mark.parametrize(
-    "command", ["dev", "redis", "sweep", "status", "sim", "seed", "export", "top"]
+    "command",
+    ["dev", "redis", "sweep", "status", "sim", "seed", "export", "top", "daemon", "worker"],
 )
 def test_every_subcommand_has_a_description_and_an_example(command, tmp_path):
     from wanperf_dagster.cli import build_parser
@@ -76,6 +77,20 @@ def test_every_subcommand_has_a_description_and_an_example(command, tmp_path):
     )
     assert out.returncode == 0 and "example" in out.stdout
     assert not any(tmp_path.iterdir())
+
+
+def test_the_daemons_passed_on_help_is_dagsters_and_writes_nothing(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "wanperf_dagster.cli", "daemon", "--", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "WANPERF_DATA_DIR": str(tmp_path / "d")},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Usage: wanperf daemon run" in out.stdout and "--workspace" in out.stdout
+    assert not any(tmp_path.iterdir())  # no instance config written under the data dir
 
 
 def test_days_are_read_relative_or_exact():

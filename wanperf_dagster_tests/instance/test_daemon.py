@@ -1,0 +1,128 @@
+"""`wanperf daemon`: Dagster's backfill loop, woken by backfill work instead of a fixed 30 s.
+
+Every wait here is bounded by a long timeout that the test never reaches when the wake works:
+what is asserted is why a wait ended (shutdown, work, or its timeout), never how long it took.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import dagster as dg
+import dagster._daemon.controller as controller
+import pytest
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.storage.tags import BACKFILL_ID_TAG
+from dagster._core.test_utils import create_run_for_test
+from dagster._daemon.daemon import BackfillDaemon, SpanMarker
+
+from wanperf_dagster.instance import daemon
+from wanperf_dagster.instance.daemon import BackfillWake
+from wanperf_dagster_tests.instance_config import project_instance_overrides
+
+pytestmark = pytest.mark.dagster
+
+LONG = 60.0  # a wait that ends on work or shutdown long before this
+
+
+@pytest.fixture
+def instance():
+    # the project's instance: SQLite, or Postgres in CI's second pass (timestamps stored apart)
+    with dg.instance_for_test(overrides=project_instance_overrides()) as inst:
+        yield inst
+
+
+def _backfill(instance: dg.DagsterInstance, backfill_id: str) -> None:
+    instance.add_backfill(
+        PartitionBackfill(
+            backfill_id=backfill_id,
+            status=BulkActionStatus.REQUESTED,
+            from_failure=False,
+            tags={},
+            backfill_timestamp=time.time(),
+        )
+    )
+
+
+def _later(action, delay: float = 0.3) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(delay), action()))
+    thread.start()
+    return thread
+
+
+def test_a_new_backfill_ends_the_wait(instance):
+    wake = BackfillWake(threading.Event(), instance, poll_seconds=0.05)
+    thread = _later(lambda: _backfill(instance, "new"))
+    assert wake.wait(LONG) is False  # not a shutdown: the loop goes round at once
+    thread.join()
+    assert wake.early_wakes == 1
+
+
+def test_a_backfill_seen_before_the_wait_does_not_wake_it(instance):
+    _backfill(instance, "old")
+    wake = BackfillWake(threading.Event(), instance, poll_seconds=0.05)
+    assert wake.wait(0.5) is False
+    assert wake.early_wakes == 0
+
+
+def test_a_backfill_added_while_an_iteration_ran_wakes_the_next_wait(instance):
+    wake = BackfillWake(threading.Event(), instance, poll_seconds=0.05)
+    assert wake.wait(0.2) is False and wake.early_wakes == 0
+    _backfill(instance, "during the iteration")  # after that wait returned, before the next
+    assert wake.wait(LONG) is False
+    assert wake.early_wakes == 1
+    assert wake.wait(0.3) is False and wake.early_wakes == 1  # and only once
+
+
+def test_a_finished_run_of_a_backfill_ends_the_wait_and_another_run_does_not(instance):
+    of_backfill = create_run_for_test(
+        instance, job_name="chunk", tags={BACKFILL_ID_TAG: "b1"}, status=dg.DagsterRunStatus.STARTED
+    )
+    other = create_run_for_test(instance, job_name="sweep", status=dg.DagsterRunStatus.STARTED)
+    wake = BackfillWake(threading.Event(), instance, poll_seconds=0.05)
+    thread = _later(lambda: instance.report_run_failed(other), delay=0.05)
+    assert wake.wait(0.6) is False and wake.early_wakes == 0
+    thread.join()
+    thread = _later(lambda: instance.report_run_failed(of_backfill))
+    assert wake.wait(LONG) is False
+    thread.join()
+    assert wake.early_wakes == 1
+
+
+def test_shutdown_ends_the_wait_as_shutdown(instance):
+    event = threading.Event()
+    wake = BackfillWake(event, instance, poll_seconds=0.05)
+    thread = _later(wake.set)
+    assert wake.wait(LONG) is True
+    thread.join()
+    assert wake.is_set() and event.is_set() and wake.early_wakes == 0
+
+
+def test_dagster_backfill_loop_waits_on_the_event_it_is_given(instance):
+    """The pinned Dagster's loop must sleep on the daemon's event: the wake relies on it."""
+    early = daemon.early_backfill_daemon(0.05)(settings={"use_threads": False})
+    shutdown = threading.Event()
+    context = SimpleNamespace(instance=instance)  # with no backfill, the loop reads only this
+    loop = early.core_loop(context, shutdown)
+    assert next(loop) is SpanMarker.START_SPAN
+    assert next(loop) is None  # the iteration: no backfill
+    assert next(loop) is SpanMarker.END_SPAN
+    thread = _later(lambda: _backfill(instance, "wakes the loop"))
+    assert next(loop) is None  # Dagster's wait ended: 30 s unless our event woke it
+    thread.join()
+    assert early.wake.early_wakes == 1
+    assert next(loop) is SpanMarker.START_SPAN
+
+
+def test_install_swaps_the_controllers_backfill_daemon_and_zero_keeps_dagsters(
+    instance, monkeypatch
+):
+    monkeypatch.setattr(controller, "BackfillDaemon", BackfillDaemon)
+    daemon.install(0)
+    assert type(controller.create_daemon_of_type("BACKFILL", instance)) is BackfillDaemon
+    daemon.install(2)
+    made = controller.create_daemon_of_type("BACKFILL", instance)
+    assert isinstance(made, BackfillDaemon) and type(made) is not BackfillDaemon
+    assert made.daemon_type() == "BACKFILL"
