@@ -165,6 +165,10 @@ def _print(opts, seeded: dict, reports: dict) -> None:
             *(str(c["peak_rss_mib"].get(role, "-")) for c in chunked.values()),
         )
     row(
+        "  the daemon's peak reached (s after submit)",
+        *(str(c.get("peak_rss_at_s", {}).get("daemon", "-")) for c in chunked.values()),
+    )
+    row(
         "peak RSS: all of them at once (MiB)",
         *(str(c["peak_total_rss_mib"]) for c in chunked.values()),
     )
@@ -240,6 +244,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         )
 
     peak: dict[str, int] = {}
+    peak_at: dict[str, int] = {}
     by_pid: dict[int, int] = {}  # each run worker's peak, to tell chunk runs from the rollup run
     peak_total = 0
     t0 = time.time()
@@ -250,6 +255,8 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         pids = _descendants(roots)
         tree = [(_role(pid), *_rss_kib(pid)) for pid in pids]
         for pid, (role, _, hwm) in zip(pids, tree, strict=True):
+            if hwm > peak.get(role, 0):  # when each role's peak was reached tells whose it is
+                peak_at[role] = round(time.time() - t0)
             peak[role] = max(peak.get(role, 0), hwm)
             if role.startswith("run worker"):
                 by_pid[pid] = max(by_pid.get(pid, 0), hwm)
@@ -304,6 +311,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         "completed_s": round(completed, 1) if completed else None,
         "status": status.value,
         "peak_rss_mib": {role: round(kib / 1024) for role, kib in sorted(peak.items())},
+        "peak_rss_at_s": dict(sorted(peak_at.items())),
         "peak_total_rss_mib": round(peak_total / 1024),
     }
 

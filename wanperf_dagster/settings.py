@@ -46,6 +46,7 @@ class Settings:
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
     backfill_chunk: int = 500
     backfill_wake_seconds: float = 2.0  # `wanperf daemon`: how often it looks for backfill work
+    automation_interval: int = 30  # seconds between evaluations of the kpi_backfills automation
     rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
     hot_days: int = 35  # site-day values in Redis (and day x site partitions); all in history
     history_url: str | None = None  # WANPERF_HISTORY_URL; None: <data_dir>/history
@@ -148,6 +149,7 @@ class Settings:
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
             backfill_wake_seconds=parser.wake_seconds("WANPERF_BACKFILL_WAKE_SECONDS"),
+            automation_interval=parser.integer("WANPERF_AUTOMATION_INTERVAL", 30, 30, 3600),
             rollup_ttl_days=parser.integer("WANPERF_ROLLUP_TTL_DAYS", 400, 1, 3660),
             hot_days=parser.integer("WANPERF_HOT_DAYS", 35, RAW_SAMPLE_DAYS, 400),
             history_url=parser.history_url(),

@@ -21,6 +21,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     assert (s.backfill_chunk, s.rollup_ttl_days, s.sim_sites, s.sim_seed) == (500, 400, 200, 1)
     assert s.insight_feeds == ("sle", "paths", "events")
     assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
+    assert (s.backfill_wake_seconds, s.automation_interval) == (2.0, 30)
     assert s.start_date == default_start_date()
     assert not any(tmp_path.iterdir())  # reading the start date wrote nothing
 
@@ -39,6 +40,9 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_BACKFILL_CHUNK", "0", "allowed: 1 to"),
         ("WANPERF_BACKFILL_CHUNK", "many", "not a whole number"),
         ("WANPERF_ROLLUP_TTL_DAYS", "-1", "allowed: 1 to"),
+        ("WANPERF_BACKFILL_WAKE_SECONDS", "-1", "above 0, up to 30"),
+        ("WANPERF_BACKFILL_WAKE_SECONDS", "soon", "not a number"),
+        ("WANPERF_AUTOMATION_INTERVAL", "5", "allowed: 30 to 3600"),
         ("WANPERF_HOT_DAYS", "30", "allowed: 31 to 400"),
         ("WANPERF_HISTORY_URL", "ftp://h/x", "scheme 'ftp'"),
         ("WANPERF_HISTORY_URL", "s3://", "names no bucket"),
@@ -67,6 +71,12 @@ def test_a_bad_value_is_one_line_naming_the_variable(name, value, says):
     message = str(err.value)
     assert message.startswith(name) and says in message and "\n" not in message
     assert "pw@" not in message and "tok-secret-123" not in message
+
+
+def test_the_backfill_wake_can_be_turned_off_and_tuned():
+    assert Settings.from_env({"WANPERF_BACKFILL_WAKE_SECONDS": "0"}).backfill_wake_seconds == 0
+    assert Settings.from_env({"WANPERF_BACKFILL_WAKE_SECONDS": "0.5"}).backfill_wake_seconds == 0.5
+    assert Settings.from_env({"WANPERF_AUTOMATION_INTERVAL": "120"}).automation_interval == 120
 
 
 def test_every_bad_value_is_reported_at_once():

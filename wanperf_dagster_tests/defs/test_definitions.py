@@ -210,6 +210,25 @@ def test_the_day_partitions_are_the_hot_window_and_weeks_keep_the_long_view(tmp_
     assert first_week == "2025-01-06"
 
 
+def test_the_automation_is_evaluated_as_often_as_the_setting_says(tmp_path):
+    script = (
+        "from wanperf_dagster.definitions import defs\n"
+        "print(defs().get_sensor_def('kpi_backfills').minimum_interval_seconds)"
+    )
+    seen = []
+    for value in (None, "120"):
+        env = {**os.environ, "WANPERF_DATA_DIR": str(tmp_path)}
+        env.pop("WANPERF_AUTOMATION_INTERVAL", None)
+        if value:
+            env["WANPERF_AUTOMATION_INTERVAL"] = value
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        seen.append(int(out.stdout.split()[-1]))
+    assert seen == [30, 120]
+
+
 def test_the_bench_backfill_targets_what_the_nightly_automation_does():
     from wanperf_dagster_tests.backfills import automated_assets
 

@@ -126,3 +126,25 @@ def test_install_swaps_the_controllers_backfill_daemon_and_zero_keeps_dagsters(
     made = controller.create_daemon_of_type("BACKFILL", instance)
     assert isinstance(made, BackfillDaemon) and type(made) is not BackfillDaemon
     assert made.daemon_type() == "BACKFILL"
+
+
+def _rss_mib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+
+def test_between_iterations_the_daemon_gives_freed_memory_back():
+    """What an iteration freed in a worker thread's arena is returned, not kept at its peak."""
+    kept = []
+
+    def iteration():
+        garbage = [bytearray(1000) for _ in range(150_000)]  # ~150 MiB of malloc'd chunks
+        kept.append(bytearray(1000))  # allocated last, so the freed chunks are not the heap's top
+        del garbage
+
+    thread = threading.Thread(target=iteration)
+    thread.start()
+    thread.join()
+    before = _rss_mib()
+    daemon.return_freed_memory()
+    assert before - _rss_mib() > 100, (before, _rss_mib())
