@@ -8,14 +8,20 @@ wait changes: the shutdown event it sleeps on also wakes when a backfill is requ
 of an in-progress backfill ends, checked every `WANPERF_BACKFILL_WAKE_SECONDS`. Between those
 events the loop keeps Dagster's 30 s, so a large backfill is not evaluated more often for nothing.
 
-This touches two private names of the pinned Dagster (the controller's `BackfillDaemon` and the
-event its loop waits on); `test_daemon.py` fails if either stops being what this relies on.
+It also keeps the daemon's memory down where glibc allows: two malloc arenas, and what an
+iteration freed returned to the system before the next wait.
+
+This relies on private names of the pinned Dagster (the controller's `BackfillDaemon`, the event
+its loop waits on, the backfill filters; docs/architecture.md lists them); `test_daemon.py` fails
+if they stop being what this relies on.
 """
 
 from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import functools
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -59,7 +65,8 @@ class BackfillWake:
         self._shutdown.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        since, deadline = self._since, time.monotonic() + (timeout or 0)
+        since = self._since
+        deadline = time.monotonic() + (math.inf if timeout is None else timeout)
         return_freed_memory()  # between iterations, the daemon's memory is mostly garbage
         try:
             while True:
@@ -108,6 +115,7 @@ def install(poll_seconds: float) -> None:
         controller.BackfillDaemon = early_backfill_daemon(poll_seconds)  # type: ignore[misc]
 
 
+@functools.cache
 def _libc():
     try:
         libc = ctypes.CDLL("libc.so.6")
