@@ -671,8 +671,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         passed += ["-m", "wanperf_dagster.definitions"]
     wake = settings.backfill_wake_seconds
     print(
-        "dagster-daemon: a new backfill starts within "
-        + (f"{wake:g} s (WANPERF_BACKFILL_WAKE_SECONDS)" if wake else "30 s (Dagster's loop)"),
+        "wanperf daemon: looks for new backfills and their finished runs every "
+        + (f"{wake:g} s (WANPERF_BACKFILL_WAKE_SECONDS)" if wake else "30 s (Dagster's own loop)"),
         flush=True,
     )
     daemon.run(passed, wake)

@@ -305,7 +305,17 @@ class _Parser:
 
     def wake_seconds(self, name: str) -> float:
         """Seconds between looks for backfill work; 0 turns the looking off."""
-        return 0.0 if self.text(name) in ("0", "0.0") else self.number(name, 2.0, 0, 30)
+        raw = self.text(name)
+        allowed = "allowed: 0 (Dagster's own 30-s loop), or seconds up to 30"
+        try:
+            value = float(raw) if raw else 2.0
+        except ValueError:
+            self.fail(name, f"={raw!r} is not a number ({allowed})")
+            return 2.0
+        if not 0 <= value <= 30:
+            self.fail(name, f"={raw} is out of range ({allowed})")
+            return 2.0
+        return value
 
     def poll_interval(self) -> int:
         name = "WANPERF_POLL_INTERVAL"
