@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
                 env["WANPERF_EXECUTOR"] = "celery"
                 env["WANPERF_CELERY_BROKER"] = BROKER
                 env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
-            per_partition = PER_PARTITION_SAMPLE if len(variants) == 1 else 0
+            # one run per partition beside the chunked run, when no deployment is compared
+            alone = (opts.instance, opts.executor) == ("sqlite", "in_process")
+            per_partition = PER_PARTITION_SAMPLE if alone and loop == "wake" else 0
             reports[(instance, executor, loop)] = _child(
                 env,
                 "--drive",
@@ -146,10 +148,10 @@ def _print(opts, seeded: dict, reports: dict) -> None:
         )
         per_run = single["executing_s"] / PER_PARTITION_SAMPLE
         extrapolated = single["first_run_s"] + per_run * first["sites"]
+        slower = extrapolated / first["chunked"]["last_materialized_s"]
         row(
-            f"  extrapolated to {first['sites']:,} partitions",
+            f"  extrapolated to {first['sites']:,} partitions ({slower:.0f}x the chunked run)",
             f"{extrapolated:.0f}",
-            f"{extrapolated / first['chunked']['last_materialized_s']:.0f}x",
         )
     row(
         "materialized site_snapshots / circuit_kpis", *(r["materialized"] for r in reports.values())
