@@ -148,7 +148,9 @@ class Settings:
             data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
-            backfill_wake_seconds=parser.wake_seconds("WANPERF_BACKFILL_WAKE_SECONDS"),
+            backfill_wake_seconds=parser.number(
+                "WANPERF_BACKFILL_WAKE_SECONDS", 2.0, 0, 30, zero_means="Dagster's own 30-s loop"
+            ),
             automation_interval=parser.integer("WANPERF_AUTOMATION_INTERVAL", 30, 30, 3600),
             rollup_ttl_days=parser.integer("WANPERF_ROLLUP_TTL_DAYS", 400, 1, 3660),
             hot_days=parser.integer("WANPERF_HOT_DAYS", 35, RAW_SAMPLE_DAYS, 400),
@@ -289,32 +291,26 @@ class _Parser:
             return default
         return value
 
-    def number(self, name: str, default: float, low: float, high: float) -> float:
+    def number(
+        self, name: str, default: float, low: float, high: float, zero_means: str | None = None
+    ) -> float:
+        """A number above `low`, up to `high`; with `zero_means`, 0 is allowed too and says that."""
         raw = self.text(name)
         if not raw:
             return default
+        allowed = (
+            f"allowed: 0 ({zero_means}), or above 0 up to {high:g}"
+            if zero_means
+            else f"allowed: above {low:g}, up to {high:g}"
+        )
         try:
             value = float(raw)
         except ValueError:
-            self.fail(name, f"={raw!r} is not a number (allowed: above {low:g}, up to {high:g})")
-            return default
-        if not (low < value <= high):
-            self.fail(name, f"={raw} is out of range (allowed: above {low:g}, up to {high:g})")
-            return default
-        return value
-
-    def wake_seconds(self, name: str) -> float:
-        """Seconds between looks for backfill work; 0 turns the looking off."""
-        raw = self.text(name)
-        allowed = "allowed: 0 (Dagster's own 30-s loop), or seconds up to 30"
-        try:
-            value = float(raw) if raw else 2.0
-        except ValueError:
             self.fail(name, f"={raw!r} is not a number ({allowed})")
-            return 2.0
-        if not 0 <= value <= 30:
+            return default
+        if not (low < value <= high or (zero_means and value == 0)):
             self.fail(name, f"={raw} is out of range ({allowed})")
-            return 2.0
+            return default
         return value
 
     def poll_interval(self) -> int:
