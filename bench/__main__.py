@@ -5,7 +5,17 @@ import importlib
 import sys
 import time
 
-ALL = ["storage", "simulator", "kpi", "sweep", "history", "instance", "dashboard", "backfill"]
+ALL = [
+    "storage",
+    "simulator",
+    "kpi",
+    "sweep",
+    "history",
+    "instance",
+    "dashboard",
+    "automation",
+    "backfill",
+]
 ON_REQUEST = [
     "make_run",
     "chunk",

@@ -140,6 +140,17 @@ def _print(opts, seeded: dict, reports: dict) -> None:
     ):
         row(label, *(f"{c[key]:.1f}" if c.get(key) is not None else "-" for c in chunked.values()))
     row("  runs", *(str(c["runs"]) for c in chunked.values()))
+    row(
+        "  kpi_backfills evaluations meanwhile (failed)",
+        *(f"{c['automation_ticks']} ({c['automation_failed']})" for c in chunked.values()),
+    )
+    row(
+        "    the slowest (s)",
+        *(
+            str(c["automation_slowest_s"] if c["automation_slowest_s"] is not None else "-")
+            for c in chunked.values()
+        ),
+    )
     single = first.get("per_partition")
     if single:
         row(
@@ -305,6 +316,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     # the backfill daemon creates the runs (queued) on its tick; the queue then starts them
     created = min(rec.create_timestamp.timestamp() for rec in records) - t0
     return {
+        **_automation_ticks(instance, t0),
         "runs": len(runs),
         "first_created_s": round(created, 1),
         "first_run_s": round(first_run, 1),
@@ -315,6 +327,26 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         "peak_rss_mib": {role: round(kib / 1024) for role, kib in sorted(peak.items())},
         "peak_rss_at_s": dict(sorted(peak_at.items())),
         "peak_total_rss_mib": round(peak_total / 1024),
+    }
+
+
+def _automation_ticks(instance, since: float) -> dict:
+    """The `kpi_backfills` evaluations during the backfill: how many, how many failed, the
+    slowest (the rollups' guards are evaluated on each while site-days are in progress)."""
+    from dagster._core.scheduler.instigation import TickStatus
+
+    states = [s for s in instance.all_instigator_state() if s.instigator_name == "kpi_backfills"]
+    if not states:
+        return {"automation_ticks": 0, "automation_failed": 0, "automation_slowest_s": None}
+    ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, after=since)
+    failed = [t for t in ticks if t.status == TickStatus.FAILURE]
+    for tick in failed[:1]:
+        print(f"kpi_backfills tick failed: {tick.error}", file=sys.stderr)
+    spans = [t.end_timestamp - t.timestamp for t in ticks if t.end_timestamp]
+    return {
+        "automation_ticks": len(ticks),
+        "automation_failed": len(failed),
+        "automation_slowest_s": round(max(spans), 1) if spans else None,
     }
 
 

@@ -1,5 +1,5 @@
 """A chunked backfill of site-days exactly as the `kpi_backfills` automation sensor emits one
-(Dagster's asset daemon adds `PartitionBackfill.from_asset_graph_subset` of the requested
+(Dagster's sensor daemon adds `PartitionBackfill.from_asset_graph_subset` of the requested
 subset), for tests and benchmarks that submit a backfill at a time of their choosing.
 
 Private Dagster APIs, used here only (tests and bench/), pinned with the Dagster version.

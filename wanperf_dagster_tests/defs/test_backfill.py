@@ -1,6 +1,7 @@
-"""The nightly backfill through Dagster's own machinery, not a mock: the asset daemon evaluates
-the `kpi_backfills` automation sensor across its 00:20 tick, the backfill it emits runs through
-the backfill daemon's iteration, and every partition ends materialized, in a handful of runs."""
+"""The nightly backfill through Dagster's own machinery, not a mock: the sensor daemon evaluates
+the `kpi_backfills` automation sensor (user code) across its 00:20 tick, the backfill it emits
+runs through the backfill daemon's iteration, and every partition ends materialized, in a
+handful of runs."""
 
 import json
 import math

@@ -283,7 +283,7 @@ def test_partition_sensor_names_partitions_and_keeps_them_through_renames(
 
 
 def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morning(instance):
-    """The kpi_backfills conditions, evaluated as the asset daemon does (a preview: nothing is
+    """The kpi_backfills conditions, evaluated as the sensor daemon does (a preview: nothing is
     launched or added): nothing before a tick, yesterday after 00:20, the last 3 complete days
     after 03:40, for every site partition and the day rollups; never today, weeks or months."""
     sites = [f"s{i:02d}" for i in range(7)]

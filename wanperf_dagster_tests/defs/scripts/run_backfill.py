@@ -1,5 +1,5 @@
 """The nightly backfill through Dagster's own machinery, in a fresh process (so the chunk size
-comes from the environment): the asset daemon evaluates the project's `kpi_backfills` automation
+comes from the environment): the sensor daemon evaluates the project's `kpi_backfills` automation
 sensor before and after its 00:20 UTC tick (time frozen), the backfill it emits is executed by the
 backfill daemon's iteration, and a JSON report is printed.
 
@@ -29,8 +29,8 @@ def main() -> None:
     from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
-    from dagster._daemon.asset_daemon import AssetDaemon
     from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._daemon.sensor import execute_sensor_iteration
 
     from wanperf_dagster import store
     from wanperf_dagster.dagster_io.storage import AssetStore
@@ -89,15 +89,10 @@ def main() -> None:
         )
         logger = logging.getLogger("backfill-test")
         with create_test_daemon_workspace_context(target, instance) as ctx:
-            daemon = AssetDaemon(
-                settings=instance.get_auto_materialize_settings(), pre_sensor_interval_seconds=0
-            )
 
-            def tick(at: dt.datetime) -> None:
+            def tick(at: dt.datetime) -> None:  # the sensor daemon: kpi_backfills is user code
                 with freeze_time(at):
-                    daemon._run_iteration_impl(
-                        ctx, threadpool_executor=None, amp_tick_futures={}, debug_crash_flags={}
-                    )
+                    list(execute_sensor_iteration(ctx, logger, None, None))
 
             tick(NIGHT - dt.timedelta(minutes=15))  # before the nightly tick: nothing requested
             before = len(instance.get_backfills())
