@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from wanperf_dagster.store import EmbeddedRedis, connect
 
@@ -44,3 +48,20 @@ def peak_rss_mib() -> float:
 
 def row(label: str, *cols) -> None:
     print(f"  {label:<52}" + "".join(f"{c:>14}" for c in cols))
+
+
+def child_report(module: str, env: dict, *args: str, timeout: float) -> dict:
+    """Runs `python -m bench.<module> ARGS` in a process of its own (its own settings and
+    memory) and returns the JSON of its last `REPORT ` line."""
+    out = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [x for x in out.stdout.splitlines() if x.startswith("REPORT ")]
+    if out.returncode or not lines:
+        raise SystemExit(f"{module} benchmark step {args} failed (exit {out.returncode})")
+    return json.loads(lines[-1][len("REPORT ") :])

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from wanperf_dagster_tests.instance_config import make_postgres_database
 
-from ._common import bench_redis, row
+from ._common import bench_redis, child_report, row
 
 SITES = int(os.environ.get("WANPERF_BENCH_BACKFILL_SITES", "2000"))
 # a day of 10-minute sweeps, as the product makes them
@@ -63,18 +63,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
 
 
 def _child(env: dict, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.backfill", *args],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        timeout=5400,
-    )
-    lines = [x for x in out.stdout.splitlines() if x.startswith("REPORT ")]
-    if out.returncode or not lines:
-        raise SystemExit(f"backfill benchmark step {args} failed (exit {out.returncode})")
-    return json.loads(lines[-1][7:])
+    return child_report("backfill", env, *args, timeout=5400)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,7 +130,11 @@ def _print(opts, seeded: dict, reports: dict) -> None:
         row(label, *(f"{c[key]:.1f}" if c.get(key) is not None else "-" for c in chunked.values()))
     row("  runs", *(str(c["runs"]) for c in chunked.values()))
     row(
-        "  kpi_backfills evaluations meanwhile (failed)",
+        "  then runs outside it (weeks, months), the last done at (s)",
+        *(f"{c.get('after_runs', 0)}, {c.get('after_done_s') or '-'}" for c in chunked.values()),
+    )
+    row(
+        "  kpi_backfills evaluations since submission (failed)",
         *(f"{c['automation_ticks']} ({c['automation_failed']})" for c in chunked.values()),
     )
     row(
@@ -263,8 +256,9 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     t0 = time.time()
     add_site_day_backfill(instance, backfill_id, [DAY], sites)  # as kpi_backfills emits it
     first_run = last = completed = None
-    while time.time() - t0 < 1800:
-        time.sleep(1)
+
+    def sample() -> None:
+        nonlocal peak_total
         pids = _descendants(roots)
         tree = [(_role(pid), *_rss_kib(pid)) for pid in pids]
         for pid, (role, _, hwm) in zip(pids, tree, strict=True):
@@ -274,6 +268,10 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
             if role.startswith("run worker"):
                 by_pid[pid] = max(by_pid.get(pid, 0), hwm)
         peak_total = max(peak_total, sum(cur for _, cur, _ in tree))
+
+    while time.time() - t0 < 1800:
+        time.sleep(1)
+        sample()
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         if first_run is None:
             started = [r for r in runs if r.status != dg.DagsterRunStatus.QUEUED]
@@ -286,6 +284,20 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
             completed = time.time() - t0
             if last is None and done_count() == len(sites):
                 last = completed
+            break
+    # the automation then refreshes the week's and month's rollups (its next evaluation): their
+    # runs are sampled to their end too
+    settle = time.time()
+    while time.time() - settle < 600:
+        time.sleep(1)
+        sample()
+        active = instance.get_runs(
+            dg.RunsFilter(
+                created_after=_utc(t0), statuses=[dg.DagsterRunStatus(x) for x in ACTIVE]
+            ),
+            limit=1,
+        )
+        if not active and time.time() - settle > AUTOMATION_SETTLE_S:
             break
     if last is None:
         raise SystemExit(f"backfill {backfill_id} did not materialize every partition")
@@ -301,12 +313,20 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         for rec in records
     )
     print(f"{backfill_id}: runs (start, end, assets, range) {detail[:6]}", file=sys.stderr)
-    for rec in records:  # the run's own log names its process
-        kind = (
-            "chunk"
-            if "dagster/asset_partition_range_start" in rec.dagster_run.tags
-            else "day rollups"
-        )
+    # and the runs outside it since submission: the week and month rollups the automation
+    # requests once the day's site-days are done
+    others = [
+        rec
+        for rec in instance.get_run_records(dg.RunsFilter(created_after=_utc(t0)))
+        if rec.dagster_run.tags.get("dagster/backfill") != backfill_id
+    ]
+    for rec in [*records, *others]:  # the run's own log names its process
+        if rec.dagster_run.tags.get("dagster/backfill") != backfill_id:
+            kind = "after the backfill"
+        elif "dagster/asset_partition_range_start" in rec.dagster_run.tags:
+            kind = "chunk"
+        else:
+            kind = "day rollups"
         for entry in instance.all_logs(rec.dagster_run.run_id):
             match = re.search(r"\(pid: (\d+)\)", entry.message or "")
             if match and int(match.group(1)) in by_pid:
@@ -315,8 +335,11 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
                 break
     # the backfill daemon creates the runs (queued) on its tick; the queue then starts them
     created = min(rec.create_timestamp.timestamp() for rec in records) - t0
+    ends = [rec.end_time for rec in others if rec.end_time]
     return {
         **_automation_ticks(instance, t0),
+        "after_runs": len(others),
+        "after_done_s": round(max(ends) - t0, 1) if ends else None,
         "runs": len(runs),
         "first_created_s": round(created, 1),
         "first_run_s": round(first_run, 1),
@@ -328,6 +351,19 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         "peak_rss_at_s": dict(sorted(peak_at.items())),
         "peak_total_rss_mib": round(peak_total / 1024),
     }
+
+
+AUTOMATION_SETTLE_S = 45  # the automation's next evaluation (every 30 s) and its run's start
+ACTIVE = [
+    "QUEUED",
+    "NOT_STARTED",
+    "STARTING",
+    "STARTED",
+]
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
 def _automation_ticks(instance, since: float) -> dict:
