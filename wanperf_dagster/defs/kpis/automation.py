@@ -71,8 +71,9 @@ class SiteDaysInProgress(dg.AutomationCondition):
     """True for a rollup's day, week or month while any site-day of it is in an active run or
     backfill: what `any_deps_in_progress()` says for these rollups, read from the runs' partition
     tags and the backfills' remaining targets. Dagster's operator maps each candidate partition
-    onto every site of its days for each dependency, on every evaluation: at 10,000 sites the
-    daemon held 1.3 GiB doing that during a backfill (`python -m bench automation`)."""
+    onto every site of its days for each dependency, on every evaluation, and keeps them: 2.7 s
+    and 34 MiB more per evaluation at 2,000 sites (`python -m bench automation`), a daemon of
+    1.3 GiB at 10,000."""
 
     @property
     def name(self) -> str:
