@@ -332,6 +332,15 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
             if match and int(match.group(1)) in by_pid:
                 role = f"run worker, {kind} (largest)"
                 peak[role] = max(peak.get(role, 0), by_pid[int(match.group(1))])
+                if kind == "after the backfill":  # which rollups, what partitions, how big
+                    run = rec.dagster_run
+                    print(
+                        f"after the backfill: {sorted(k.to_user_string() for k in run.asset_selection or [])}"
+                        f" {run.tags.get('dagster/partition', '')}"
+                        f" {round((rec.start_time or t0) - t0)}-{round((rec.end_time or t0) - t0)} s"
+                        f" {by_pid[int(match.group(1))] // 1024} MiB",
+                        file=sys.stderr,
+                    )
                 break
     # the backfill daemon creates the runs (queued) on its tick; the queue then starts them
     created = min(rec.create_timestamp.timestamp() for rec in records) - t0
