@@ -130,7 +130,7 @@ def _print(opts, seeded: dict, reports: dict) -> None:
         row(label, *(f"{c[key]:.1f}" if c.get(key) is not None else "-" for c in chunked.values()))
     row("  runs", *(str(c["runs"]) for c in chunked.values()))
     row(
-        "  then runs outside it (weeks, months), the last done at (s)",
+        "  then other runs (weeks, months, sensors' jobs), the last done at (s)",
         *(f"{c.get('after_runs', 0)}, {c.get('after_done_s') or '-'}" for c in chunked.values()),
     )
     row(
@@ -235,6 +235,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
 
+    from wanperf_dagster.defs.kpis.automation import ACTIVE_RUN_STATUSES
     from wanperf_dagster_tests.backfills import add_site_day_backfill
 
     keys = [dg.AssetKey("site_snapshots"), dg.AssetKey("circuit_kpis")]
@@ -292,10 +293,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         time.sleep(1)
         sample()
         active = instance.get_runs(
-            dg.RunsFilter(
-                created_after=_utc(t0), statuses=[dg.DagsterRunStatus(x) for x in ACTIVE]
-            ),
-            limit=1,
+            dg.RunsFilter(created_after=_utc(t0), statuses=ACTIVE_RUN_STATUSES), limit=1
         )
         if not active and time.time() - settle > AUTOMATION_SETTLE_S:
             break
@@ -363,12 +361,6 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
 
 
 AUTOMATION_SETTLE_S = 45  # the automation's next evaluation (every 30 s) and its run's start
-ACTIVE = [
-    "QUEUED",
-    "NOT_STARTED",
-    "STARTING",
-    "STARTED",
-]
 
 
 def _utc(ts: float) -> dt.datetime:
