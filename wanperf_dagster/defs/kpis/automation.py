@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from wanperf_dagster.dagster_io.partitions import split_key
 from wanperf_dagster.settings import get_settings
 
 NIGHTLY_CRON = "20 0 * * *"  # yesterday, once its last sweep is in
@@ -50,7 +51,7 @@ ACTIVE_RUN_STATUSES = [
 
 
 def _day_of(site_day_key) -> dt.date:
-    return dt.date.fromisoformat(str(site_day_key).split("|", 1)[0])
+    return dt.date.fromisoformat(split_key(site_day_key)[0])
 
 
 def days_of_run(tags: Mapping[str, str]) -> set[dt.date] | None:
@@ -115,7 +116,7 @@ def _partitions_holding(partitions_def, candidate, days: set[dt.date]) -> set[st
     """The candidate partition keys (days, weeks, months) whose time window holds one of `days`."""
     if not days:
         return set()
-    starts = sorted(dt.datetime.combine(d, dt.time(), dt.UTC) for d in days)
+    starts = [dt.datetime.combine(d, dt.time(), dt.UTC) for d in days]
     held = set()
     for key in candidate.expensively_compute_partition_keys():
         window = partitions_def.time_window_for_partition_key(key)
