@@ -56,6 +56,7 @@ class Gateway:
     model: str
     serial: str
     node: int  # 0, or 1 for the second node of an HA pair
+    flaky: bool = False  # its site's circuits misbehave more, and it goes offline more often
 
 
 @dataclass
@@ -174,6 +175,7 @@ def build_org(seed: int = 1, n_sites: int = 200) -> Org:
                 model=rng.choice(["SRX320", "SRX345", "SSR120", "SSR130"]),
                 serial=f"CW{rng.getrandbits(40):010X}",
                 node=node,
+                flaky=flaky,
             )
             site_gws.append(len(gateways))
             gateways.append(gw)

@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -77,6 +78,12 @@ class Faults:
     malformed_json_next: int = 0
     throttle_next: int = 0  # the next N API calls get 429 (a storm), not charged to the budget
     error_status: int = 503
+    # the device-event feed as real ones are: events never sent, sent twice (the copy arrives
+    # last), served out of time order; each decided per event, so a window asked again loses
+    # and repeats the same ones
+    event_loss_rate: float = 0.0
+    event_repeat_rate: float = 0.0
+    event_disorder: int = 0
 
     def update(self, **changes) -> None:
         names = {f.name for f in fields(self)}
@@ -107,6 +114,8 @@ class SimulatorConfig:
     now: float | None = None  # fixed simulated start time; None = real time
     cursor_ttl_seconds: int = 3600
     faults: Faults = field(default_factory=Faults)
+    gateway_offline: bool = True  # gateways go offline now and then (docs/simulator.md)
+    churn: tuple[int, int] | None = None  # sites and circuits added and removed in [start, end)
 
 
 def _coerce_fault(name: str, raw: str):
@@ -168,7 +177,9 @@ class MistSimulator:
     def __init__(self, config: SimulatorConfig | None = None, org: Org | None = None):
         self.config = config or SimulatorConfig()
         self.org = org or build_org(self.config.seed, self.config.sites)
-        self.world = World(self.org)
+        self.world = World(self.org, offline=self.config.gateway_offline)
+        if self.config.churn:
+            self.world.set_churn(*self.config.churn)
         self.clock = Clock(self.config.now)
         self.faults = self.config.faults
         self._usage: dict[str, tuple[int, int]] = {}  # token -> (window, calls)
@@ -260,7 +271,7 @@ class MistSimulator:
                     )
                 match rest:
                     case ["sites"]:
-                        return self._paged(self._site_json, q)
+                        return self._paged(self._sites_now(), q)
                     case ["sitegroups"]:
                         return self._paged(self._sitegroups(), q)
                     case ["stats", "devices"]:
@@ -325,6 +336,7 @@ class MistSimulator:
                     keep = [i for i in ports.tolist() if values[i] == q[name]]
                 ports = np.asarray(keep, dtype=np.int64)
         now = self.clock.now()
+        ports = self.served_ports(ports, now)
         # a `duplicate_records` fault makes each next page repeat the end of the one before
         page, nxt, limit = self._cursor_page(
             path, query, q, ports, overlap=self.faults.duplicate_records
@@ -339,6 +351,13 @@ class MistSimulator:
         if nxt:
             body["next"] = nxt
         return 200, {}, body
+
+    def served_ports(self, ports: np.ndarray, now: float | None = None) -> np.ndarray:
+        """The ports the stats hold at `now`: a port exists and its gateway answers, or it is
+        not in the stats at all."""
+        now = int(self.clock.now() if now is None else now)
+        dev = self.org.arrays["dev"][ports]
+        return ports[self.world.exists(ports, now) & ~self.world.offline(dev, now)]
 
     def _cursor_page(self, path, query, q, items, overlap: int = 0):
         """One page of a `next`/`search_after` search over a fixed sequence: (page, next or
@@ -398,8 +417,10 @@ class MistSimulator:
             raise ApiError(400, {"detail": f"bad interval, limit or page: {exc}"}) from None
         if limit < 1 or page < 1:
             raise ApiError(400, {"detail": "limit and page must be positive"})
-        n = len(self.org.sites)
-        sites = np.arange((page - 1) * limit, min(page * limit, n), dtype=np.int64)
+        every = np.arange(len(self.org.sites), dtype=np.int64)
+        every = every[self.world.site_exists(every, start)]
+        n = len(every)
+        sites = every[(page - 1) * limit : page * limit]
         results = []
         if len(sites) and end > start:
             sle = self.world.site_sle(sites, start, end)
@@ -429,6 +450,7 @@ class MistSimulator:
         """Every VPN peer path now, filtered by `mac`, `site_id`, `type`; cursor paging."""
         org, a = self.org, self.org.arrays
         paths = self.world.vpn_paths()
+        paths = paths[self.world.exists(paths[:, 0], int(self.clock.now()))]
         if "site_id" in q:
             try:
                 paths = paths[a["site"][paths[:, 0]] == org.site_index(q["site_id"])]
@@ -525,6 +547,33 @@ class MistSimulator:
             if a["gw"][port] % 2 == 0:  # every other gateway names its port only in the text
                 event["port_id"] = pid
             out.append(event)
+        gone = ~self.world.site_exists(
+            np.array([org.gateways[g].site_index for g in reboots["gateway"]], dtype=np.int64),
+            reboots["ts"].to_numpy(dtype=np.int64),
+        )
+        reboots = reboots[~gone] if len(reboots) else reboots
+        offline = self.world.gateway_events(start, end)
+        for t, g, kind in zip(
+            offline["ts"].tolist(),
+            offline["gateway"].tolist(),
+            offline["event"].tolist(),
+            strict=True,
+        ):
+            gw = org.gateways[g]
+            out.append(
+                {
+                    "timestamp": float(t),
+                    "type": "GW_DISCONNECTED" if kind == "disconnected" else "GW_CONNECTED",
+                    "org_id": org.id,
+                    "site_id": org.sites[gw.site_index].id,
+                    "mac": gw.mac,
+                    "model": gw.model,
+                    "device_type": "gateway",
+                    "text": "device disconnected from the cloud"
+                    if kind == "disconnected"
+                    else "device connected to the cloud",
+                }
+            )
         for t, g in zip(reboots["ts"].tolist(), reboots["gateway"].tolist(), strict=True):
             gw = org.gateways[g]
             out.append(
@@ -550,7 +599,7 @@ class MistSimulator:
         if "search_after" not in q:
             # pin the range as served, so `next` pages the same events however long it takes
             query = {**query, "start": [str(start)], "end": [str(end)]}
-        events = self.device_events(start, end)
+        events = self._as_a_real_feed(self.device_events(start, end), start, end)
         if q.get("device_type", "all") not in ("all", "gateway"):
             events = []
         if "type" in q:
@@ -564,6 +613,27 @@ class MistSimulator:
         if nxt:
             body["next"] = nxt
         return 200, {}, body
+
+    def _as_a_real_feed(self, events: list[dict], start: int, end: int) -> list[dict]:
+        """The events as a feed with the `event_*` faults serves them: some never sent, some
+        sent again after the rest, all out of order. Each event's fate is a hash of what it is,
+        so every window that holds it treats it alike."""
+        f = self.faults
+        if not (f.event_loss_rate or f.event_repeat_rate or f.event_disorder):
+            return events
+        kept, again = [], []
+        for e in events:
+            identity = repr((self.org.seed, e["timestamp"], e["mac"], e["type"], e["text"]))
+            fate = zlib.crc32(identity.encode()) / 2**32
+            if fate < f.event_loss_rate:
+                continue
+            kept.append(e)
+            if fate < f.event_loss_rate + f.event_repeat_rate:
+                again.append(dict(e))
+        served = kept + again
+        if f.event_disorder:
+            random.Random(f"disorder:{self.org.seed}:{start}:{end}").shuffle(served)
+        return served
 
     # records --------------------------------------------------------------------------------
     def port_records(self, ports: np.ndarray, now: float) -> list[dict]:
@@ -652,6 +722,19 @@ class MistSimulator:
             "modified_time": self.org.created_time,
         }
 
+    def _sites_now(self) -> list[dict]:
+        """The sites that exist now; a site added later says so in its `created_time`."""
+        now = int(self.clock.now())
+        idx = np.arange(len(self.org.sites), dtype=np.int64)
+        out = []
+        for i in idx[self.world.site_exists(idx, now)].tolist():
+            site = self._site_json[i]
+            added = int(self.world.site_added[i])
+            if added > 0:
+                site = {**site, "created_time": added, "modified_time": added}
+            out.append(site)
+        return out
+
     def _sitegroups(self) -> list[dict]:
         members: dict[str, list[str]] = {}
         for s in self.org.sites:
@@ -672,10 +755,16 @@ class MistSimulator:
         org, a = self.org, self.org.arrays
         now = int(self.clock.now())
         wan = org.wan_port_indices()
+        wan = wan[self.world.exists(wan, now)]
         s = self.world.state(wan, now)
         by_gw: dict[int, list[int]] = {}
         for j, i in enumerate(wan.tolist()):
             by_gw.setdefault(int(a["gw"][i]), []).append(j)
+        gw_index = np.arange(len(org.gateways), dtype=np.int64)
+        offline_since = self.world.offline_since(gw_index, now)
+        gw_exists = self.world.site_exists(
+            np.array([g.site_index for g in org.gateways], dtype=np.int64), now
+        )
         per_site: dict[int, int] = {}
         for gw in org.gateways:
             per_site[gw.site_index] = per_site.get(gw.site_index, 0) + 1
@@ -684,9 +773,12 @@ class MistSimulator:
         for g, js in by_gw.items():
             boot_of_gw[g] = int(s["boot"][js[0]])
         for g, gw in enumerate(org.gateways):
+            if not gw_exists[g]:
+                continue
             js = by_gw.get(g, [])
             boot = boot_of_gw.get(g, now - 86400)
             rebooting = now - boot < 240
+            offline = offline_since[g] >= 0
             if_stat = {}
             for j in js:
                 i = int(wan[j])
@@ -711,9 +803,9 @@ class MistSimulator:
                     "serial": gw.serial,
                     "org_id": org.id,
                     "site_id": org.sites[gw.site_index].id,
-                    "status": "disconnected" if rebooting else "connected",
-                    "last_seen": float(boot if rebooting else now),
-                    "uptime": 0 if rebooting else now - boot,
+                    "status": "disconnected" if rebooting or offline else "connected",
+                    "last_seen": float(offline_since[g] if offline else boot if rebooting else now),
+                    "uptime": 0 if rebooting or offline else now - boot,
                     "is_ha": per_site[gw.site_index] > 1,
                     "if_stat": if_stat,
                 }
@@ -793,6 +885,8 @@ class MistSimulator:
                     "sites": len(self.org.sites),
                     "ports": self.org.n_ports,
                     "wan_ports": int(self.org.arrays["is_wan"].sum()),
+                    # what the port stats hold now: existing, their gateway online
+                    "wan_ports_served": int(self.served_ports(self.org.wan_port_indices()).size),
                     "seed": self.org.seed,
                 },
             )

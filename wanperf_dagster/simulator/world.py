@@ -15,9 +15,17 @@ Model, per WAN circuit:
   and at reboots, and as a down and an up event.
 - *reboots*: per device, a chance per day plus one forced reboot every 32 days; the device is down
   for 4 minutes and its byte/packet/error counters restart from zero.
+- *gateways offline*: per gateway, a chance per day (2 %, 8 % at flaky sites) of going offline for
+  10 minutes to 8 hours: unreachable, every WAN port of it down. The API serves no port stats of
+  it meanwhile, its device stats say `disconnected` since `last_seen`, and the events say
+  GW_DISCONNECTED and GW_CONNECTED; the port events it could not send then are never sent.
+- *churn* (`set_churn`, off unless asked): sites, and the third and fourth circuits of sites,
+  added or removed at instants within a range; nothing exists outside its lifetime (no stats, no
+  events, not in the inventory).
 - *utilisation*: a diurnal curve in the site's local time, noise per 10-minute slot, congestion
   episodes (30-180 min, +30-70 % of the link), capped at 100 %. While the site's primary is down,
-  its backup (rank 1) carries the primary's traffic on top of its own: that is failover.
+  its backup (rank 1), or when that is down too the next secondary up in the site's order,
+  carries the primary's traffic on top of its own: that is failover.
 - *quality*: latency, jitter and loss around a per-circuit base, worse during degradation
   episodes and when utilisation passes 90 %; absent while the port is down and on circuits that
   do not report quality.
@@ -59,6 +67,10 @@ CONG, CONG_START, CONG_DUR, CONG_SIZE, DEGR, DEGR_START, DEGR_DUR, DEGR_SIZE, NO
     10, 20
 )
 FORCED = 20
+OFFLINE, OFF_START, OFF_LEN, OFF_DUR, CHURN, CHURN_AT = range(23, 29)
+P_OFFLINE = (0.02, 0.08)  # a gateway's chance per day of going offline (flaky sites: the second)
+OFFLINE_MAX_S = 8 * HOUR
+NEVER = np.int64(2**62)
 
 
 def _mix(*parts) -> np.ndarray:
@@ -101,11 +113,106 @@ class Injection:
 class World:
     """State of the org's ports at any instant (epoch seconds, UTC)."""
 
-    def __init__(self, org: Org):
+    def __init__(self, org: Org, offline: bool = True):
         self.org = org
         self.seed = np.uint64(org.seed)
         self.a = org.arrays
         self.injections: list[Injection] = []
+        self.offline_enabled = offline
+        # each site's WAN port of each rank (the primary first), -1 where it has none
+        wan = org.wan_port_indices()
+        self.site_rank_port = np.full((len(org.sites), 4), -1, dtype=np.int64)
+        self.site_rank_port[self.a["site"][wan], self.a["rank"][wan]] = wan
+        self.p_offline = np.array([P_OFFLINE[g.flaky] for g in org.gateways], dtype=np.float64)
+        # lifetimes: each site and port exists in [added, removed) (set_churn); always by default
+        self.site_added = np.full(len(org.sites), -NEVER, dtype=np.int64)
+        self.site_removed = np.full(len(org.sites), NEVER, dtype=np.int64)
+        self.port_added = np.full(org.n_ports, -NEVER, dtype=np.int64)
+        self.port_removed = np.full(org.n_ports, NEVER, dtype=np.int64)
+
+    # lifetimes -----------------------------------------------------------------------------
+    def set_churn(self, start: int, end: int, sites: float = 0.08, circuits: float = 0.3) -> None:
+        """Sites (never the hub) and circuits of rank 2 and 3 (never a primary or its backup)
+        added or removed at instants in [start, end): half of the `sites` share is added then,
+        half removed; likewise `circuits` of the eligible ones."""
+        a = self.a
+        n_sites = len(self.org.sites)
+        idx = np.arange(n_sites, dtype=np.int64)
+        u = _u(self.seed, CHURN, idx, 0)
+        at = int(start) + (_u(self.seed, CHURN_AT, idx, 0) * (int(end) - int(start))).astype(
+            np.int64
+        )
+        eligible = idx != HUB_SITE
+        self.site_added = np.where(eligible & (u < sites / 2), at, -NEVER)
+        self.site_removed = np.where(eligible & (u >= sites / 2) & (u < sites), at, NEVER)
+        ports = np.arange(self.org.n_ports, dtype=np.int64)
+        u = _u(self.seed, CHURN, ports, 1)
+        at = int(start) + (_u(self.seed, CHURN_AT, ports, 1) * (int(end) - int(start))).astype(
+            np.int64
+        )
+        eligible = a["is_wan"] & (a["rank"] >= 2)
+        self.port_added = np.where(eligible & (u < circuits / 2), at, -NEVER)
+        self.port_removed = np.where(eligible & (u >= circuits / 2) & (u < circuits), at, NEVER)
+
+    def exists(self, ports, t) -> np.ndarray:
+        """Whether each port (and its site) exists at t."""
+        ports = np.asarray(ports, dtype=np.int64)
+        t = np.asarray(t, dtype=np.int64)
+        site = self.a["site"][ports]
+        return (
+            (self.site_added[site] <= t)
+            & (t < self.site_removed[site])
+            & (self.port_added[ports] <= t)
+            & (t < self.port_removed[ports])
+        )
+
+    def site_exists(self, sites, t) -> np.ndarray:
+        sites = np.asarray(sites, dtype=np.int64)
+        return (self.site_added[sites] <= t) & (t < self.site_removed[sites])
+
+    # gateways offline ----------------------------------------------------------------------
+    def _offline_episode(self, devs: np.ndarray, day: np.ndarray):
+        """(start, end) of each gateway's offline episode begun on that day, or (-1, -1)."""
+        occurs = _u(self.seed, OFFLINE, devs, day) < self.p_offline[devs]
+        if not self.offline_enabled:
+            occurs = np.zeros(np.broadcast(devs, day).shape, dtype=bool)
+        start = day * DAY + (_u(self.seed, OFF_START, devs, day) * DAY).astype(np.int64)
+        pick = _u(self.seed, OFF_LEN, devs, day)
+        frac = _u(self.seed, OFF_DUR, devs, day)
+        minutes = np.where(
+            pick < 0.6, 10 + frac * 50, np.where(pick < 0.95, 60 + frac * 180, 240 + frac * 240)
+        )
+        end = start + (minutes * 60).astype(np.int64)
+        return np.where(occurs, start, -1), np.where(occurs, end, -1)
+
+    def offline_since(self, devs, t) -> np.ndarray:
+        """When each gateway went offline, if it is offline at t; else -1."""
+        devs = np.asarray(devs, dtype=np.int64)
+        t = np.broadcast_to(np.asarray(t, dtype=np.int64), devs.shape)
+        if not self.offline_enabled or not len(devs):
+            return np.full(devs.shape, -1, dtype=np.int64)
+        days = (t // DAY)[:, None] - np.arange(2)[None, :]  # an episode lasts under a day
+        s, e = self._offline_episode(devs[:, None], days)
+        on = (s >= 0) & (s <= t[:, None]) & (t[:, None] < e)
+        return np.where(on, s, -1).max(axis=1)
+
+    def offline(self, devs, t) -> np.ndarray:
+        """Whether each gateway is offline (unreachable, its WAN ports down) at t."""
+        return self.offline_since(devs, t) >= 0
+
+    def offline_episodes(self, start: int, end: int, devs=None) -> pd.DataFrame:
+        """Each offline episode overlapping [start, end): `gateway`, `down`, `up` (epoch s)."""
+        devs = np.arange(len(self.org.gateways), dtype=np.int64) if devs is None else devs
+        devs = np.unique(np.asarray(devs, dtype=np.int64))
+        days = np.arange((int(start) - OFFLINE_MAX_S) // DAY, (int(end) - 1) // DAY + 1)
+        dd, dv = np.tile(days, len(devs)), np.repeat(devs, len(days))
+        s, e = self._offline_episode(dv, dd)
+        keep = (s >= 0) & (e > start) & (s < end)
+        return (
+            pd.DataFrame({"gateway": dv[keep], "down": s[keep], "up": e[keep]})
+            .sort_values(["down", "gateway"])
+            .reset_index(drop=True)
+        )
 
     def inject(self, port: int, kind: str, start: int, end: int) -> Injection:
         """Force an incident onto a port (tests and demos); the ground truth shows it too."""
@@ -239,7 +346,20 @@ class World:
 
     def _last_flapped_with_injections(self, ports, t, boot) -> np.ndarray:
         best = self.last_flapped(ports, t, boot)
+        if self.offline_enabled:  # going offline and coming back are changes of the ports too
+            days = (t // DAY)[:, None] - np.arange(LOOKBACK_DAYS)[None, :]
+            s, e = self._offline_episode(self.a["dev"][ports][:, None], days)
+            edges = np.concatenate([s, e], axis=1)
+            edges = np.where((edges >= 0) & (edges <= t[:, None]), edges, -1).max(axis=1)
+            best = np.maximum(best, edges)
         return np.maximum(best, self._injected_last_flap(ports, t)) if self.injections else best
+
+    def _port_down(self, ports: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Whether each port is down at t, every reason included."""
+        down = self._down(ports, t, self.last_reboot(self.a["dev"][ports], t))
+        if self.injections:
+            down |= self._injected("down", ports, t) | self._injected("flap", ports, t)
+        return down
 
     def _down(self, ports: np.ndarray, t: np.ndarray, boot: np.ndarray) -> np.ndarray:
         hours = (t // HOUR)[:, None] - np.arange(OUTAGE_LOOKBACK_H + 1)[None, :]
@@ -248,7 +368,7 @@ class World:
         rebooting = (boot <= t) & (t < boot + REBOOT_DOWN_S)
         flap = self._flap_at(ports, t // HOUR)
         bouncing = (flap >= 0) & (flap <= t) & (t < flap + FLAP_BOUNCE_S)
-        return in_outage | rebooting | bouncing
+        return in_outage | rebooting | bouncing | self.offline(self.a["dev"][ports], t)
 
     def _episode(self, ports, t, window_h, p, kinds, min_dur, max_dur) -> np.ndarray:
         """Size of the episode (0 when none) active at t: one chance per window, may spill over."""
@@ -295,18 +415,28 @@ class World:
             down |= self._injected("down", ports, t) | self._injected("flap", ports, t)
         util = self._own_util(ports, t)
 
-        # failover: the backup carries the primary's traffic while the primary is down
-        is_backup = (a["site_backup"][ports] == ports) & (a["site_primary"][ports] >= 0)
+        # failover: while the primary is down, the first secondary up in the site's order (the
+        # backup, else the next) carries the primary's traffic on top of its own
+        rank = a["rank"][ports]
+        secondary = np.flatnonzero((rank >= 1) & (a["site_primary"][ports] >= 0))
         carried = np.zeros(len(ports))
-        if is_backup.any():
-            prim = a["site_primary"][ports][is_backup]
-            tb = t[is_backup]
-            prim_boot = self.last_reboot(a["dev"][prim], tb)
-            prim_down = self._down(prim, tb, prim_boot)
-            if self.injections:
-                prim_down |= self._injected("down", prim, tb) | self._injected("flap", prim, tb)
-            load = self._own_util(prim, tb) * a["speed"][prim] / a["speed"][ports][is_backup]
-            carried[is_backup] = np.where(prim_down, load, 0.0)
+        if len(secondary):
+            prim = a["site_primary"][ports][secondary]
+            tb = t[secondary]
+            takes = self._port_down(prim, tb)
+            site = a["site"][ports][secondary]
+            for k in range(1, int(rank[secondary].max())):
+                lower = self.site_rank_port[site, k]
+                need = np.flatnonzero((rank[secondary] > k) & takes)
+                if not len(need):
+                    continue
+                there = lower[need] >= 0
+                gone = np.ones(len(need), dtype=bool)
+                p_, t_ = lower[need][there], tb[need][there]
+                gone[there] = self._port_down(p_, t_) | ~self.exists(p_, t_)
+                takes[need] &= gone
+            load = self._own_util(prim, tb) * a["speed"][prim] / a["speed"][ports][secondary]
+            carried[secondary] = np.where(takes, load, 0.0)
         failover = carried > 0
         util = np.where(down, 0.0, np.clip(util + carried, 0.0, 1.0))
         if self.injections:
@@ -393,9 +523,11 @@ class World:
     def truth(self, ports, start: int, minutes: int) -> pd.DataFrame:
         """The true state of the ports minute by minute from `start` (epoch s, floored to a minute).
 
-        Columns: `ts`, `circuit_id`, `site_id`, `up`, `util_pct`, `failover`, `rx_bps`, `tx_bps`,
-        `latency_ms`, `jitter_ms`, `loss_pct` (null when down or not reported), `flaps` (up/down
-        changes within the minute: a one-second bounce is two), `rx_bytes` (the counter).
+        Columns: `ts`, `circuit_id`, `site_id`, `exists` (the circuit and its site exist: outside
+        its lifetime nothing else of the row means anything), `up`, `offline` (its gateway is
+        offline: down too), `util_pct`, `failover`, `rx_bps`, `tx_bps`, `latency_ms`,
+        `jitter_ms`, `loss_pct` (null when down or not reported), `flaps` (up/down changes within
+        the minute: a one-second bounce is two), `rx_bytes` (the counter).
         """
         ports = np.asarray(ports, dtype=np.int64)
         start = int(start) // 60 * 60
@@ -411,7 +543,9 @@ class World:
                 "ts": pd.to_datetime(tt, unit="s", utc=True),
                 "circuit_id": [org.circuit_id(i) for i in pp],
                 "site_id": [org.sites[org.arrays["site"][i]].id for i in pp],
+                "exists": self.exists(pp, tt),
                 "up": s["up"],
+                "offline": self.offline(org.arrays["dev"][pp], tt),
                 "util_pct": s["util"] * 100,
                 "failover": s["failover"],
                 "rx_bps": s["rx_bps"],
@@ -446,6 +580,11 @@ class World:
             + ((reboot >= t) & (reboot < t + 60))
             + ((reboot + REBOOT_DOWN_S >= t) & (reboot + REBOOT_DOWN_S < t + 60))
         )
+        if self.offline_enabled:
+            days = (t // DAY)[:, None] - np.arange(2)[None, :]
+            s, e = self._offline_episode(devs[:, None], days)
+            n = n + ((s >= t[:, None]) & (s < t[:, None] + 60)).sum(axis=1)
+            n = n + ((s >= 0) & (e >= t[:, None]) & (e < t[:, None] + 60)).sum(axis=1)
         if self.injections:
             n = n + self._injected_events(ports, t)
         return n.astype(np.int64)
@@ -469,6 +608,10 @@ class World:
             (pp[flap >= 0], flap[flap >= 0], flap[flap >= 0] + FLAP_BOUNCE_S),
             (pd_[boot >= 0], boot[boot >= 0], boot[boot >= 0] + REBOOT_DOWN_S),
         ]
+        if self.offline_enabled:
+            off = self.offline_episodes(start, end, self.a["dev"][ports])
+            of_port = pd.DataFrame({"port": ports, "gateway": self.a["dev"][ports]}).merge(off)
+            parts.append(tuple(of_port[c].to_numpy(dtype=np.int64) for c in ("port", "down", "up")))
         mine = set(ports.tolist())
         for inj in self.injections:
             if inj.port not in mine or inj.kind not in ("down", "flap"):
@@ -502,9 +645,12 @@ class World:
         return out
 
     def port_events(self, ports, start: int, end: int) -> pd.DataFrame:
-        """Each up/down change of the ports in [start, end): `ts` (epoch s), `port`, `event`
-        ("down" or "up"), sorted by time, then port, then down before up."""
-        iv = self.down_intervals(ports, start, end)
+        """Each up/down change of the ports in [start, end) that their gateway reported: `ts`
+        (epoch s), `port`, `event` ("down" or "up"), sorted by time, then port, then down before
+        up. A gateway offline reports nothing (from going offline to coming back, both
+        included), and a port outside its lifetime has no events."""
+        # an interval that ends exactly at `start` ends in the window: its up is an event of it
+        iv = self.down_intervals(ports, int(start) - 1, end)
         downs = iv[(iv["down"] >= start) & (iv["down"] < end)]
         ups = iv[(iv["up"] >= start) & (iv["up"] < end)]
         out = pd.concat(
@@ -514,7 +660,30 @@ class World:
             ],
             ignore_index=True,
         )
+        out = out[self.exists(out["port"].to_numpy(), out["ts"].to_numpy())]
+        if self.offline_enabled and len(out):
+            gw = self.a["dev"][out["port"].to_numpy(dtype=np.int64)]
+            off = self.offline_episodes(start, end, gw)
+            silent = np.zeros(len(out), dtype=bool)
+            ts = out["ts"].to_numpy(dtype=np.int64)
+            for g, d, u in off.itertuples(index=False):
+                silent |= (gw == g) & (ts >= d) & (ts <= u)
+            out = out[~silent]
         return out.sort_values(["ts", "port", "event"]).reset_index(drop=True)
+
+    def gateway_events(self, start: int, end: int) -> pd.DataFrame:
+        """Each gateway going offline (`disconnected`) and coming back (`connected`) in
+        [start, end), while its site exists: `ts`, `gateway`, `event`."""
+        off = self.offline_episodes(start, end)
+        parts = [
+            off[["down", "gateway"]].rename(columns={"down": "ts"}).assign(event="disconnected"),
+            off[["up", "gateway"]].rename(columns={"up": "ts"}).assign(event="connected"),
+        ]
+        out = pd.concat(parts, ignore_index=True)
+        out = out[(out["ts"] >= start) & (out["ts"] < end)]
+        site = np.array([g.site_index for g in self.org.gateways], dtype=np.int64)
+        out = out[self.site_exists(site[out["gateway"].to_numpy(dtype=np.int64)], out["ts"])]
+        return out.sort_values(["ts", "gateway"]).reset_index(drop=True)
 
     def reboots_between(self, start: int, end: int) -> pd.DataFrame:
         """Each gateway reboot in [start, end): `ts`, `gateway` (index)."""
@@ -577,7 +746,7 @@ class World:
         gws = np.flatnonzero(np.isin(gw_site, sites))
         gg, tt = np.repeat(gws, minutes), np.tile(grid, len(gws))
         boot = self.last_reboot(gg, tt)
-        healthy_gw = ~((boot <= tt) & (tt < boot + REBOOT_DOWN_S))
+        healthy_gw = ~((boot <= tt) & (tt < boot + REBOOT_DOWN_S)) & ~self.offline(gg, tt)
         gw_frame = pd.DataFrame({"site": gw_site[gg], "ok": healthy_gw})
         out["gateway_health"] = out["site"].map(gw_frame.groupby("site")["ok"].mean())
         out["num_gateways"] = out["site"].map(pd.Series(gw_site).value_counts()).fillna(0)

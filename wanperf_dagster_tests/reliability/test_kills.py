@@ -67,7 +67,7 @@ def sim_process():
     org = proc.stdout.readline().strip().split("=", 1)[1]
     auth = {"Authorization": f"Token {TOKEN}"}
     requests.get(f"{base}/admin/faults?slow_rate=1&slow_seconds=0.03", headers=auth, timeout=5)
-    wan = requests.get(f"{base}/admin/org", headers=auth, timeout=5).json()["wan_ports"]
+    wan = requests.get(f"{base}/admin/org", headers=auth, timeout=5).json()["wan_ports_served"]
     yield base, org, wan
     proc.kill()
     proc.wait()
