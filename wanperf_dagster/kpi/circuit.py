@@ -121,6 +121,7 @@ class Prepared:
     region_of_circuit: np.ndarray
     name_of_circuit: np.ndarray  # the site's name
     primary_of_circuit: np.ndarray  # bool
+    order_of_circuit: np.ndarray  # 0 the primary, then the secondaries in the site's order
     thresholds_label_of_circuit: np.ndarray
     slot: np.ndarray  # minutes since epoch, floored to the interval
     up: np.ndarray  # bool
@@ -209,7 +210,7 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
     same = np.r_[False, codes[1:] == codes[:-1]]  # the previous row is the same circuit
     prev = np.r_[0, np.arange(len(rows) - 1)]
     speed = col("speed_mbps")
-    failover, on_backup = _failover(codes, slot, interval, circuits, up, down, rate, config)
+    failover, on_backup = _failover(codes, slot, interval, circuits, up, down, rate, speed, config)
     return Prepared(
         interval=interval,
         n=len(rows),
@@ -301,12 +302,18 @@ def _circuit_attributes(
     thresholds_of = np.array(
         [config.thresholds_for(r) for r in region_of], dtype=np.float64
     ).reshape(-1, 3)
+    primary = config.is_primary(circuits).to_numpy(dtype=bool)
+    ordered = circuits.assign(secondary=~primary).sort_values(
+        ["site_id", "secondary", "port_id", "circuit_id"], kind="stable"
+    )
+    order = ordered.groupby("site_id", sort=False).cumcount().sort_index().to_numpy()
     return {
         "site_of_circuit": site_of,
         "port_of_circuit": port_of,
         "region_of_circuit": np.asarray(region_of, dtype=object),
         "name_of_circuit": np.asarray(name_of, dtype=object),
-        "primary_of_circuit": config.is_primary(circuits).to_numpy(dtype=bool),
+        "primary_of_circuit": primary,
+        "order_of_circuit": order.astype(np.int64),
         "thresholds_label_of_circuit": np.array(
             ["/".join(f"{x:g}" for x in t) for t in thresholds_of.tolist()], dtype=object
         ),
@@ -348,6 +355,12 @@ def _ffill_within(values: np.ndarray, same: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _bfill_within(values: np.ndarray, same_next: np.ndarray) -> np.ndarray:
+    """Backward-fill NaN within each circuit's run of rows (`same_next` marks rows whose next
+    row is the same circuit), never across circuits."""
+    return _ffill_within(values[::-1], same_next[::-1])[::-1]
+
+
 def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
     """Each counter's increase since the circuit's last sample that reported it; a decrease is a
     reset (reboot), so the counter restarted from zero and its value is the increase. A sample
@@ -366,18 +379,19 @@ def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
 
 
 def _failover(
-    codes, slot, interval, circuits, up, down, rate, config: KpiConfig
+    codes, slot, interval, circuits, up, down, rate, speed, config: KpiConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """(took the load, site on backup) per row; docs/kpis.md, Failover.
 
     While a site's primary is known down, a secondary that is up and carrying traffic keeps the
-    site running: the site is *on backup* (marked on the primary's row). The secondary *credited*
-    with failover is the one that took the primary's load: its traffic rose over its own level in
-    the last slot before, in which the primary was known up, by at least `takeover_rise` of that
-    level; of several, the largest rise. It is chosen once per outage (at the outage's first slot
-    with such a circuit), so a burst elsewhere later cannot steal it; in a slot where it is not
-    up and carrying, the largest such rise that slot. At most one circuit per site and slot.
-    """
+    site running: the site is *on backup* (marked on the primary's row). The secondary
+    *credited* with failover is the one that carried the load the primary lost, judged against
+    that load, not against the secondary's own level: as the outage began, its traffic rose by
+    what it could take of the load (all of it, or its headroom when the load is larger: an LTE
+    backup saturates), within `takeover_tolerance`; of several such, the closest. Where none
+    does (a small load on a busy link is within its own variation, the traffic cannot tell),
+    the first in the site's order: the designated backup. Chosen once per outage; in a slot where it is not up and
+    carrying (it failed too), the same rule picks among that slot's others."""
     n = len(codes)
     credited = np.zeros(n, dtype=bool)
     on_backup = np.zeros(n, dtype=bool)
@@ -396,45 +410,74 @@ def _failover(
         False, (p_site[1:] == p_site[:-1]) & (p_slot[1:] - p_slot[:-1] == interval) & p_down[:-1]
     ]
     outage_of_primary_row = np.cumsum(p_down & ~follows) - 1
+    outage_start = p_slot[p_down & ~follows]  # by outage
     pos = np.clip(np.searchsorted(p_key, key), 0, len(p_key) - 1)
     found = p_key[pos] == key
     primary_down = found & p_down[pos]
     primary_up = found & up[p_rows][pos]
     outage = np.where(primary_down, outage_of_primary_row[pos], -1)
-
-    # each circuit's traffic in its last slot (before this one) in which the primary was up
     if not primary_down.any():
         return credited, on_backup
+
+    # each circuit's traffic in its last slot before this one in which it and the primary were
+    # up (the first such slot after, where the outage began before the data)
     same = np.r_[False, codes[1:] == codes[:-1]]
     with np.errstate(invalid="ignore"):
-        level = np.where(primary_up & ~np.isnan(rate), rate, np.nan)
-    level = _ffill_within(level, same)
-    before = np.nan_to_num(np.where(same, np.r_[np.nan, level[:-1]], np.nan), nan=0.0)
+        level = np.where(primary_up & up & ~np.isnan(rate), rate, np.nan)
+    before = np.where(same, np.r_[np.nan, _ffill_within(level, same)[:-1]], np.nan)
+    after = _bfill_within(level, np.r_[codes[1:] == codes[:-1], False])
+    before = np.where(np.isnan(before), after, before)
+    lost = np.where(found, before[p_rows][pos], np.nan)  # the load the primary carried
     traffic = np.nan_to_num(rate, nan=0.0)
-    rise = traffic - before
 
-    candidate = ~is_primary & primary_down & up & (traffic >= config.carrying_min_bps)
-    on_backup[p_rows[np.unique(pos[candidate])]] = True
-    took = candidate & (rise >= np.maximum(config.takeover_rise * before, config.carrying_min_bps))
-    rows = np.flatnonzero(took)
+    carrying = ~is_primary & primary_down & up & (traffic >= config.carrying_min_bps)
+    on_backup[p_rows[np.unique(pos[carrying])]] = True
+    # nothing to take over where the primary carried nothing (unknown: it may have)
+    candidate = carrying & ~(lost < config.carrying_min_bps)
+    rows = np.flatnonzero(candidate)
     if not len(rows):
         return credited, on_backup
-    # who took the load of each outage: the largest rise at its first slot with a taker
-    order = np.lexsort((codes[rows], -traffic[rows], -rise[rows], slot[rows], outage[rows]))
-    ranked = rows[order]
-    first_of_outage = np.r_[True, outage[ranked][1:] != outage[ranked][:-1]]
+    headroom = np.clip(speed[rows] * 1e6 - before[rows], 0, None)
+    could_take = np.fmin(lost[rows], headroom)  # NaN only when neither is known
+    miss = np.abs(traffic[rows] - before[rows] - could_take)
+    known = ~np.isnan(miss) & (could_take > 0)
+    order = circuits["order_of_circuit"][codes[rows]]
+
+    # per outage and candidate: the rise against what it could take, in the outage's first two
+    # slots (the load it lost is known from just before; the primary's own traffic moves on,
+    # through the day, while it is down)
+    n_codes = len(circuits["order_of_circuit"]) + 1
+    _, inverse = np.unique(outage[rows] * n_codes + codes[rows], return_inverse=True)
+    fresh = slot[rows] - outage_start[outage[rows]] < 2 * interval
+    counted = known & fresh
+    missed = np.bincount(inverse, np.where(counted, miss, 0.0))
+    expected = np.bincount(inverse, np.where(counted, could_take, 0.0))
+    unknown = np.bincount(inverse, fresh & ~known) > 0
+    there = np.bincount(inverse, fresh) > 0  # up and carrying when the outage began
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(expected > 0, missed / expected, np.inf)
+    fits = there & ~unknown & (relative <= config.takeover_tolerance)
+    first = np.unique(inverse, return_index=True)[1]
+    g_outage, g_code, g_order = outage[rows][first], codes[rows][first], order[first]
+    # the closest fit; where none fits, the site's order (those there from the start first)
+    closeness = np.where(fits, relative, 0.0)
+    pick = np.lexsort((g_code, g_order, ~there, closeness, ~fits, g_outage))
+    chosen = pick[np.r_[True, g_outage[pick][1:] != g_outage[pick][:-1]]]
     taker = np.full(int(outage.max()) + 1, -1, dtype=np.int64)
-    taker[outage[ranked][first_of_outage]] = codes[ranked][first_of_outage]
-    keeps = candidate & (outage >= 0)
-    keeps[keeps] = taker[outage[keeps]] == codes[keeps]
-    credited |= keeps
-    # slots of an outage whose taker is not up and carrying: the largest rise that slot
-    rest = rows[~np.isin(key[rows], np.unique(key[keeps]))]
-    if len(rest):
-        order = np.lexsort((codes[rest], -traffic[rest], -rise[rest], key[rest]))
-        best = rest[order]
-        first_in_slot = np.r_[True, key[best][1:] != key[best][:-1]]
-        credited[best[first_in_slot]] = True
+    taker[g_outage[chosen]] = g_code[chosen]
+    keeps = taker[outage[rows]] == codes[rows]
+    credited[rows[keeps]] = True
+    # slots of an outage whose taker is not up and carrying: the same rule, that slot alone
+    rest = ~np.isin(key[rows], key[rows[keeps]])
+    if rest.any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative_now = np.where(known, miss / could_take, np.inf)
+        fit_now = relative_now <= config.takeover_tolerance
+        r = np.flatnonzero(rest)
+        closeness = np.where(fit_now, relative_now, 0.0)[r]
+        by_slot = r[np.lexsort((codes[rows][r], order[r], closeness, ~fit_now[r], key[rows][r]))]
+        first_in_slot = np.r_[True, key[rows][by_slot][1:] != key[rows][by_slot][:-1]]
+        credited[rows[by_slot[first_in_slot]]] = True
     return credited, on_backup
 
 

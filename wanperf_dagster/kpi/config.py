@@ -13,7 +13,8 @@ QUALITY_TIERS = ("warn", "high", "critical")
 
 def first_port_is_primary(circuits: pd.DataFrame) -> pd.Series:
     """Default role rule: per site, the WAN port that sorts first by (port id, circuit id) is
-    primary; every other is secondary. Takes columns site_id, circuit_id, port_id."""
+    primary; every other is secondary, the next in that order the designated backup. Takes
+    columns site_id, circuit_id, port_id."""
     ordered = circuits.sort_values(["site_id", "port_id", "circuit_id"], kind="stable")
     first = ~ordered.duplicated("site_id")
     return pd.Series(first.to_numpy(), index=ordered["circuit_id"].to_numpy()).reindex(
@@ -38,9 +39,10 @@ class KpiConfig:
     is_primary: Callable[[pd.DataFrame], pd.Series] = first_port_is_primary
     # a secondary "carries traffic" when up and max(rx, tx) >= this many bits/s
     carrying_min_bps: float = 1.0
-    # a secondary "took the primary's load" when its traffic rose by at least this share of its
-    # level before the primary went down (noise on an unrelated link stays well below)
-    takeover_rise: float = 0.2
+    # a secondary "took the primary's load" when, over the outage, its traffic rose by what it
+    # could take of the load the primary lost (that load, or the secondary's headroom if less),
+    # give or take this share of it (docs/kpis.md, Failover)
+    takeover_tolerance: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("util_thresholds", "jitter_ms", "latency_ms", "loss_pct"):

@@ -259,6 +259,77 @@ def test_when_the_taker_goes_down_the_next_circuit_that_took_load_is_credited():
     assert one(out, "aa:ge-0/0/0").on_backup_minutes == 40
 
 
+def _outage_site(secondaries: dict, primary_bps: float, down=(30, 60), minutes=90, speed=1000):
+    """A site whose primary (ge-0/0/0) is down in [down); `secondaries` maps a circuit to
+    (speed Mbit/s, its traffic at minute m as a function)."""
+    rows = []
+    for m in range(0, minutes, 10):
+        is_down = down[0] <= m < down[1]
+        rows.append(
+            {
+                "minute": m,
+                "circuit": "aa:ge-0/0/0",
+                "up": not is_down,
+                "speed_mbps": speed,
+                "rx_bps": 0 if is_down else primary_bps,
+            }
+        )
+        for circuit, (mbps, traffic) in secondaries.items():
+            rows.append(
+                {"minute": m, "circuit": circuit, "speed_mbps": mbps, "rx_bps": traffic(m, is_down)}
+            )
+    return daily_circuit_kpis(samples(rows), 10)
+
+
+def test_a_small_primary_failing_onto_a_busy_big_backup_is_failover():
+    """0.7 Mbit/s moving onto a 10 G link at 3 Gbit/s is lost in its noise: the rise is judged
+    against the load the primary lost, and the only place it can go is the backup."""
+    noise = [0.0, 3e8, -2e8, 1e8, -3e8, 2e8, -1e8, 0.0, 2e8]
+    out = _outage_site(
+        {"aa:xe-0/0/1": (10_000, lambda m, d: 3e9 + noise[m // 10] + (7e5 if d else 0))},
+        primary_bps=7e5,
+        speed=10,
+    )
+    assert one(out, "aa:xe-0/0/1").failover_minutes == 30
+    assert one(out, "aa:ge-0/0/0").on_backup_minutes == 30
+
+
+def test_a_saturated_lte_backup_beats_a_busy_links_daytime_growth():
+    """The primary loses 200 Mbit/s; the LTE backup (50 Mbit/s) fills up, all it can take; a
+    10 G link next in the site's order grows by 80 Mbit/s a slot through the morning, more than
+    the LTE rose, but far from the 200 it would have taken. The LTE failed over."""
+    out = _outage_site(
+        {
+            "aa:ge-0/0/1": (10_000, lambda m, d: 1.5e9 + m * 8e6),
+            "aa:lte0": (50, lambda m, d: 50e6 if d else 2e6),
+        },
+        primary_bps=200e6,
+    )
+    assert one(out, "aa:lte0").failover_minutes == 30
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 0
+
+
+def test_when_the_traffic_cannot_tell_the_designated_backup_is_credited():
+    """Two busy secondaries whose own swings dwarf a 1 Mbit/s load: neither rise says who took
+    it, so the next circuit in the site's order (the designated backup) is credited."""
+    swing = [0.0, 4e8, -3e8, 2e8, -4e8, 3e8, -2e8, 1e8, 0.0]
+    out = _outage_site(
+        {
+            "aa:ge-0/0/1": (10_000, lambda m, d: 2e9 + swing[m // 10]),
+            "aa:ge-0/0/2": (10_000, lambda m, d: 2e9 - swing[m // 10]),
+        },
+        primary_bps=1e6,
+    )
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 30
+    assert one(out, "aa:ge-0/0/2").failover_minutes == 0
+
+
+def test_no_failover_where_the_primary_carried_nothing_but_the_site_ran_on_backup():
+    out = _outage_site({"aa:ge-0/0/1": (100, lambda m, d: 5e6)}, primary_bps=0)
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 0
+    assert one(out, "aa:ge-0/0/0").on_backup_minutes == 30
+
+
 def test_hourly_rows_split_the_day_and_sum_to_daily():
     rows = util_rows([75] * 12, start_minute=30) + [{"minute": 200, "up": False}]
     daily = one(daily_circuit_kpis(samples(rows), 10))
