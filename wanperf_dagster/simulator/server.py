@@ -756,7 +756,7 @@ class MistSimulator:
         now = int(self.clock.now())
         wan = org.wan_port_indices()
         wan = wan[self.world.exists(wan, now)]
-        s = self.world.state(wan, now)
+        s = self.world.state(wan, now, last_flapped=False)
         by_gw: dict[int, list[int]] = {}
         for j, i in enumerate(wan.tolist()):
             by_gw.setdefault(int(a["gw"][i]), []).append(j)
@@ -894,7 +894,8 @@ class MistSimulator:
 
     def inject(self, circuit_id: str, kind: str, start: int, end: int):
         """Force an incident onto a WAN circuit for [start, end) (`World.inject`): `down`,
-        `congest` or `flap`. The served stats and the ground truth both show it."""
+        `congest`, `flap`, `degrade` or `offline` (its gateway). The served stats, the events and
+        the ground truth all show it."""
         wan = self.org.wan_port_indices().tolist()
         ports = [i for i in wan if self.org.circuit_id(i) == circuit_id]
         if not ports:
@@ -953,6 +954,9 @@ class MistSimulator:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MistSimulator/1"
+    # headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK of the headers, 40 ms a response on a kept-alive connection
+    disable_nagle_algorithm = True
     sim: MistSimulator  # set on the subclass
 
     def log_message(self, format, *args):  # quiet: tests and the demo read stdout

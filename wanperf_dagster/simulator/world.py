@@ -90,7 +90,7 @@ def _u(*parts) -> np.ndarray:
     return (_mix(*parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-INJECTED_KINDS = ("down", "congest", "flap", "degrade")
+INJECTED_KINDS = ("down", "congest", "flap", "degrade", "offline")
 FLAP_BOUNCE_S = 1  # a natural flap: down for one second
 HUB_SITE = 0  # the site whose primary port every other site's paths lead to
 PATH_LEG = 21  # hash stream of a path's hub-leg latency
@@ -102,7 +102,8 @@ FLAP_DOWN_S = 20  # ...for 20 seconds
 @dataclass(frozen=True)
 class Injection:
     """An incident forced onto one port for [start, end): `down` (an outage), `congest` (the
-    port runs at 96 % of its speed) or `flap` (a 20-second bounce every 5 minutes)."""
+    port runs at 96 % of its speed), `flap` (a 20-second bounce every 5 minutes), `degrade`, or
+    `offline` (the port's gateway goes offline, every WAN port of it with it)."""
 
     port: int
     kind: str
@@ -194,7 +195,17 @@ class World:
         days = (t // DAY)[:, None] - np.arange(2)[None, :]  # an episode lasts under a day
         s, e = self._offline_episode(devs[:, None], days)
         on = (s >= 0) & (s <= t[:, None]) & (t[:, None] < e)
-        return np.where(on, s, -1).max(axis=1)
+        since = np.where(on, s, -1).max(axis=1)
+        for inj in self._offline_injections():
+            gw = self.a["dev"][inj.port]
+            hit = (devs == gw) & (t >= inj.start) & (t < inj.end)
+            since = np.where(
+                hit, np.where(since >= 0, np.minimum(since, inj.start), inj.start), since
+            )
+        return since
+
+    def _offline_injections(self) -> list[Injection]:
+        return [i for i in self.injections if i.kind == "offline"] if self.offline_enabled else []
 
     def offline(self, devs, t) -> np.ndarray:
         """Whether each gateway is offline (unreachable, its WAN ports down) at t."""
@@ -208,8 +219,17 @@ class World:
         dd, dv = np.tile(days, len(devs)), np.repeat(devs, len(days))
         s, e = self._offline_episode(dv, dd)
         keep = (s >= 0) & (e > start) & (s < end)
+        gw, s, e = dv[keep], s[keep], e[keep]
+        forced = [
+            (self.a["dev"][i.port], i.start, i.end)
+            for i in self._offline_injections()
+            if self.a["dev"][i.port] in devs and i.end > start and i.start < end
+        ]
+        if forced:
+            f = np.array(forced, dtype=np.int64).reshape(-1, 3)
+            gw, s, e = np.r_[gw, f[:, 0]], np.r_[s, f[:, 1]], np.r_[e, f[:, 2]]
         return (
-            pd.DataFrame({"gateway": dv[keep], "down": s[keep], "up": e[keep]})
+            pd.DataFrame({"gateway": gw, "down": s, "up": e})
             .sort_values(["down", "gateway"])
             .reset_index(drop=True)
         )
@@ -240,7 +260,11 @@ class World:
         """The latest change an injection made at or before t (-1 when none)."""
         best = np.full(len(ports), -1, dtype=np.int64)
         for inj in self.injections:
-            mine = (ports == inj.port) & (t >= inj.start)
+            offline = inj.kind == "offline"
+            target = (
+                self.a["dev"][ports] == self.a["dev"][inj.port] if offline else ports == inj.port
+            )
+            mine = target & (t >= inj.start)
             if not mine.any():
                 continue
             if inj.kind == "flap":
@@ -248,7 +272,7 @@ class World:
                 k = (last - inj.start) // FLAP_PERIOD_S
                 bounce = inj.start + k * FLAP_PERIOD_S
                 change = np.where(last - bounce >= FLAP_DOWN_S, bounce + FLAP_DOWN_S, bounce)
-            elif inj.kind == "down":
+            elif inj.kind == "down" or (offline and self.offline_enabled):
                 change = np.where(t >= inj.end, inj.end, inj.start)
             else:
                 continue
@@ -331,7 +355,10 @@ class World:
         n = np.zeros(len(ports), dtype=np.int64)
         for inj in self.injections:
             mine = ports == inj.port
-            if inj.kind == "down":
+            if inj.kind == "offline" and self.offline_enabled:
+                mine = self.a["dev"][ports] == self.a["dev"][inj.port]
+                edges = np.array([inj.start, inj.end])
+            elif inj.kind == "down":
                 edges = np.array([inj.start, inj.end])
             elif inj.kind == "flap":
                 starts = np.arange(inj.start, inj.end, FLAP_PERIOD_S)
