@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 
 # the spec lists no event types; public Mist webhook tools and a captured event use these
 PORT_EVENT_TYPES = {"GW_PORT_DOWN": "down", "GW_PORT_UP": "up"}
+# a gateway going offline (unreachable: its WAN down) and coming back, as public Mist tools name
+# them; and what the gateways' own status says at each ingestion (`stats/devices`), stored beside
+# them: offline now (GW_STATUS), and since when (GW_LAST_SEEN)
+DEVICE_EVENT_TYPES = {"GW_DISCONNECTED": "offline", "GW_CONNECTED": "online"}
+STATUS_NOW, STATUS_SINCE = "GW_STATUS", "GW_LAST_SEEN"
 SLE_SCORES = {
     "gateway-health": "gateway_health",
     "wan-link-health": "wan_link_health",
@@ -55,6 +61,7 @@ class InsightsConfig:
     # events reach Mist late: a window ends this long before now, and the next one starts there
     events_settle_seconds: int = 120
     lock_ttl_seconds: float = 300.0
+    circuits_ttl_seconds: int = 400 * 86400  # the register of each site's circuits
 
 
 @dataclass
@@ -64,7 +71,11 @@ class InsightsResult:
     paths: int = 0
     events: int = 0
     other_events: int = 0  # events of other types, not kept
-    quarantined: dict[str, int] = field(default_factory=lambda: {"sle": 0, "paths": 0, "events": 0})
+    quarantined: dict[str, int] = field(
+        default_factory=lambda: {"sle": 0, "paths": 0, "events": 0, "devices": 0}
+    )
+    gateways: int = 0  # in the gateways' status
+    offline_gateways: int = 0  # of them, offline now
     resumed: list[str] = field(default_factory=list)
     event_window: tuple[int, int] | None = None
     calls: int = 0
@@ -153,10 +164,13 @@ def path_row(rec, slot: int) -> tuple[dict | None, str]:
 
 
 def event_row(rec, start: float, end: float) -> tuple[dict | None, str]:
-    """A port's down/up event, (None, "") for an event of another type, or (None, why)."""
+    """A port's down/up event or a gateway's going offline or coming back, (None, "") for an
+    event of another type, or (None, why)."""
     if not isinstance(rec, dict):
         return None, "not an object"
-    kind = PORT_EVENT_TYPES.get(rec.get("type")) if isinstance(rec.get("type"), str) else None
+    kind_of = rec.get("type") if isinstance(rec.get("type"), str) else None
+    port_event = kind_of in PORT_EVENT_TYPES
+    kind = PORT_EVENT_TYPES.get(kind_of) or DEVICE_EVENT_TYPES.get(kind_of)
     if kind is None:
         return None, ""
     ts = _number(rec.get("timestamp"), 0, 4e9)
@@ -165,18 +179,56 @@ def event_row(rec, start: float, end: float) -> tuple[dict | None, str]:
     if not start <= ts < end:
         return None, "timestamp outside the window asked for"
     ids = {k: _text(rec.get(k)) for k in ("site_id", "mac")}
-    ids["port_id"] = _event_port(rec)
+    if port_event:
+        ids["port_id"] = _event_port(rec)
     missing = [k if k != "port_id" else "port_id (nor ifName)" for k, v in ids.items() if v is None]
     if missing:
         return None, f"missing {', '.join(missing)}"
     return {
         "ts": ts,
-        **ids,
-        "circuit_id": f"{ids['mac']}:{ids['port_id']}",
+        "site_id": ids["site_id"],
+        "circuit_id": f"{ids['mac']}:{ids['port_id']}" if port_event else None,
+        "mac": ids["mac"],
+        "port_id": ids.get("port_id"),
         "event": kind,
-        "type": rec["type"],
+        "type": kind_of,
         "text": (rec.get("text") if isinstance(rec.get("text"), str) else "")[:200],
     }, ""
+
+
+MAC_RE = re.compile(r"[0-9a-f]{12}")
+
+
+def gateway_status(rec, now: float) -> tuple[list[dict], list[str], str]:
+    """One gateway's status record: (the offline rows to store, its WAN ports, why it was
+    refused or ""). A gateway offline gives a row for now and one for since when (`last_seen`,
+    when it is plausible: not after now, not over a week before); one online gives none."""
+    if not isinstance(rec, dict):
+        return [], [], "not an object"
+    mac, site = _text(rec.get("mac")), _text(rec.get("site_id"))
+    if mac is None or site is None or not MAC_RE.fullmatch(mac):
+        return [], [], "missing or malformed mac or site_id"
+    status = rec.get("status")
+    if status not in ("connected", "disconnected"):
+        return [], [], f"status {str(status)[:20]!r} is neither connected nor disconnected"
+    stats = rec.get("if_stat") if isinstance(rec.get("if_stat"), dict) else {}
+    ports = sorted(
+        {
+            port
+            for name, v in stats.items()
+            if isinstance(v, dict) and (v.get("port_usage") == "wan" or v.get("wan_name"))
+            for port in [_text(v.get("port_id")) or _text(str(name).split(".")[0], 64)]
+            if port is not None
+        }
+    )
+    if status == "connected":
+        return [], ports, ""
+    base = {"site_id": site, "circuit_id": None, "mac": mac, "port_id": None, "event": "offline"}
+    rows = [{"ts": float(now), **base, "type": STATUS_NOW, "text": "disconnected"}]
+    since = _number(rec.get("last_seen"), now - 7 * 86400, now)
+    if since is not None:
+        rows.append({**base, "ts": since, "type": STATUS_SINCE, "text": "last seen"})
+    return rows, ports, ""
 
 
 # ingestion -------------------------------------------------------------------------------------
@@ -240,6 +292,7 @@ def run_insights(
             _paths(client, r, org_id, state, config, t, result, on_page)
         if "events" in feeds:
             _events(client, r, org_id, state, config, t, result, on_page)
+            _devices(client, r, org_id, config, t, result, on_page)
         return result
     finally:
         result.calls = client.calls - calls
@@ -416,3 +469,37 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         if on_page:
             on_page("events", len(rows))
     result.event_window = (start, covered)
+
+
+def _devices(client, r, org_id, config, t, result, on_page) -> None:
+    """The gateways' status now: those offline are stored beside the events (offline now, and
+    since when), and every gateway's WAN ports go into its site's register of circuits (first
+    and last seen), so a circuit whose gateway is dark still has a row each day."""
+    path = f"/api/v1/orgs/{org_id}/stats/devices"
+    pages = 0
+    for page in client.iter_pages(path, {"type": "gateway"}, limit=config.page_limit):
+        pages += 1
+        rows, bad = [], []
+        circuits: dict[str, list[str]] = defaultdict(list)
+        for rec in page:
+            offline, ports, why = gateway_status(rec, t)
+            if why:
+                bad.append({"reason": why, "record": rec})
+                continue
+            rows += offline
+            result.gateways += 1
+            result.offline_gateways += bool(offline)
+            circuits[rec["site_id"]] += [f"{rec['mac']}:{port}" for port in ports]
+        pipe = r.pipeline(transaction=False)
+        feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
+        for site, ids in circuits.items():
+            feed_store.queue_circuits_seen(pipe, site, ids, t, config.circuits_ttl_seconds)
+        _quarantine(pipe, org_id, "devices", bad, config)
+        pipe.execute()
+        result.quarantined["devices"] += len(bad)
+        if on_page:
+            on_page("devices", len(page))
+    if pages:  # the listing was read in full: what it no longer lists is gone
+        pipe = r.pipeline(transaction=False)
+        feed_store.queue_circuits_checked(pipe, t, config.circuits_ttl_seconds)
+        pipe.execute()

@@ -139,3 +139,57 @@ def event_coverage(client: redis.Redis, start: float, end: float) -> list[tuple[
         else:
             merged.append((s, e))
     return merged
+
+
+def queue_circuits_seen(
+    pipe: redis.client.Pipeline, site_id: str, circuit_ids: Sequence[str], t: float, ttl: int
+) -> None:
+    """Record that the site has these circuits at `t`: each one's first sight is kept, its last
+    moves forward (the register behind a site's expected circuits)."""
+    if not circuit_ids:
+        return
+    mapping = {c: float(t) for c in circuit_ids}
+    first, last = keys.circuits_first(site_id), keys.circuits_last(site_id)
+    pipe.zadd(first, mapping, nx=True)
+    pipe.zadd(last, mapping, gt=True)
+    pipe.expire(first, ttl)
+    pipe.expire(last, ttl)
+
+
+CIRCUIT_COLUMNS = ["site_id", "circuit_id", "first_seen", "last_seen"]
+
+
+def read_circuits(client: redis.Redis, site_ids: Sequence[str]) -> pd.DataFrame:
+    """Every circuit the sites have had: `site_id`, `circuit_id`, `first_seen`, `last_seen`
+    (epoch seconds), in one pipelined round trip."""
+    pipe = client.pipeline(transaction=False)
+    for site in site_ids:
+        pipe.zrange(keys.circuits_first(site), 0, -1, withscores=True)
+        pipe.zrange(keys.circuits_last(site), 0, -1, withscores=True)
+    replies = pipe.execute()
+    rows = []
+    for k, site in enumerate(site_ids):
+        last = {_str(c): s for c, s in replies[2 * k + 1]}
+        for c, first in replies[2 * k]:
+            c = _str(c)
+            rows.append((site, c, float(first), float(last.get(c, first))))
+    return pd.DataFrame.from_records(rows, columns=CIRCUIT_COLUMNS)
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def queue_circuits_checked(pipe: redis.client.Pipeline, t: float, ttl: int) -> None:
+    """Record when the gateways' listing was last read in full: a circuit it no longer lists
+    since then is gone (removed), not merely dark."""
+    pipe.set(keys.circuits_checked(), repr(float(t)), ex=ttl)
+
+
+def circuits_checked(client: redis.Redis) -> float | None:
+    """When the gateways' listing was last read in full, or None."""
+    raw = client.get(keys.circuits_checked())
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None

@@ -117,3 +117,18 @@ def event_coverage() -> str:
     """Sorted set of the time windows the device-event feed has fully fetched ("start:end",
     scored by start): where events, not samples, say when a port was down."""
     return f"{NAMESPACE}:events:coverage"
+
+
+def circuits_first(site_id: str) -> str:
+    """Sorted set: each circuit the site has had, scored by when it was first seen."""
+    return f"{NAMESPACE}:circuits:{{{site_id}}}:first"
+
+
+def circuits_last(site_id: str) -> str:
+    """Sorted set: each circuit the site has had, scored by when it was last seen."""
+    return f"{NAMESPACE}:circuits:{{{site_id}}}:last"
+
+
+def circuits_checked() -> str:
+    """When the gateways' listing (and so every site's circuits) was last read in full."""
+    return f"{NAMESPACE}:circuits:checked"

@@ -25,7 +25,8 @@ def _stored(r, sim, feed):
 
 
 def _event_tuples(events):
-    """(epoch, circuit, down/up) of stored events, sorted."""
+    """(epoch, circuit, down/up) of the stored port events, sorted (the gateways' rows aside)."""
+    events = events[events["circuit_id"].notna()]
     epochs = events["ts"].map(lambda x: x.timestamp())
     return sorted(zip(epochs, events["circuit_id"], events["event"], strict=True))
 
@@ -85,7 +86,7 @@ def test_one_ingestion_stores_each_feed_as_the_world_has_it(sim, redis_client):
         (NOW - 9 * 3600, NOW + 3600)
     ]
     events = _stored(redis_client, sim, "events")
-    assert len(events) == len(_world_events(sim, NOW - 9 * 3600, NOW + 3600))
+    assert _event_tuples(events) == _world_events(sim, NOW - 9 * 3600, NOW + 3600)
 
 
 class Killed(BaseException):
@@ -299,3 +300,52 @@ def test_server_errors_cut_bodies_and_429s_lose_and_repeat_nothing(sim, redis_cl
     assert len(_stored(redis_client, sim, "sle")) == 2 * len(sim.org.sites)
     paths = _stored(redis_client, sim, "paths")
     assert len(paths) == len(sim.world.vpn_paths()) and paths["path_id"].is_unique
+
+
+def test_gateways_offline_are_stored_as_events_and_status_and_their_circuits_registered(
+    sim, redis_client
+):
+    """A gateway offline: while it is, each ingestion stores its status (offline now, and since
+    when); after, its GW_DISCONNECTED and GW_CONNECTED. Every gateway's WAN ports, dark or not,
+    go into their site's register of circuits, first and last seen."""
+    off = sim.world.offline_episodes(DAY0, DAY0 + 86400)
+    episode = off[(off["down"] > DAY0 + 600) & (off["up"] < DAY0 + 86400 - 3600)].iloc[0]
+    gw = sim.org.gateways[int(episode.gateway)]
+    client = make_client(sim)
+    config = InsightsConfig(events_lookback_seconds=3600, events_settle_seconds=0)
+    inside = int(episode.down) + 300
+    sim.clock.set(inside)
+    result = run_insights(client, redis_client, config, feeds=("events",))
+    assert result.offline_gateways >= 1 and result.gateways == len(sim.org.gateways)
+    day = sample_store_day(inside)
+    rows = feed_store.read_site_days(
+        redis_client, "events", [(day, sim.org.sites[gw.site_index].id)]
+    )
+    mine = rows[rows["mac"] == gw.mac]
+    mine = mine[mine["type"].isin(["GW_STATUS", "GW_LAST_SEEN"])]
+    status = {t: x.timestamp() for t, x in zip(mine["type"], mine["ts"], strict=True)}
+    assert status == {"GW_STATUS": inside, "GW_LAST_SEEN": episode.down}
+    assert mine["circuit_id"].isna().all() and (mine["event"] == "offline").all()
+    sim.clock.set(int(episode.up) + 600)
+    run_insights(client, redis_client, config, feeds=("events",))
+    rows = feed_store.read_site_days(
+        redis_client, "events", [(day, sim.org.sites[gw.site_index].id)]
+    )
+    mine = rows[(rows["mac"] == gw.mac) & rows["type"].str.endswith("CONNECTED")]
+    assert sorted(zip(mine["type"], mine["ts"].map(lambda x: x.timestamp()), strict=True)) == [
+        ("GW_CONNECTED", episode.up),
+        ("GW_DISCONNECTED", episode.down),
+    ]
+    # the register: every WAN port of every gateway, first and last seen
+    registry = feed_store.read_circuits(redis_client, [s.id for s in sim.org.sites])
+    wan = {sim.org.circuit_id(i) for i in sim.org.wan_port_indices()}
+    assert set(registry["circuit_id"]) == wan
+    assert (registry["first_seen"] == inside).all()
+    assert (registry["last_seen"] == int(episode.up) + 600).all()
+    assert feed_store.circuits_checked(redis_client) == int(episode.up) + 600
+
+
+def sample_store_day(t):
+    from wanperf_dagster.store.samples import day_of
+
+    return day_of(t)
