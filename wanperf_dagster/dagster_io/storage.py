@@ -29,6 +29,7 @@ import redis
 from wanperf_dagster import store
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
 from wanperf_dagster.settings import Settings
+from wanperf_dagster.store import insights as feed_store
 
 
 class PartitionNotFoundError(KeyError):
@@ -244,6 +245,22 @@ class AssetStore:
         first inventory."""
         sites = self.latest("mist_sites")
         return None if sites is None else sites.column("site_id").to_pylist()
+
+    # what the feeds say beside the assets --------------------------------------------------
+    def circuits(self, site_ids: Sequence[str]):
+        """Every circuit the sites have had, with when each was first and last seen in the
+        gateways' own listing (`site_id`, `circuit_id`, `first_seen`, `last_seen`): the
+        circuits a site-day must have a row for, and when each came and went."""
+        return feed_store.read_circuits(self.client, list(site_ids))
+
+    def circuits_checked(self) -> float | None:
+        """When the gateways' listing was last read in full (None: never)."""
+        return feed_store.circuits_checked(self.client)
+
+    def event_coverage(self, start: float, end: float) -> list[tuple[int, int]]:
+        """The windows of [start, end) the device-event feed fetched completely: where events,
+        not samples, say when a port was down."""
+        return feed_store.event_coverage(self.client, start, end)
 
     # site keys ------------------------------------------------------------------------------
     def register_site_keys(self, site_keys: Sequence[str]) -> None:

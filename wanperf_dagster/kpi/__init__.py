@@ -13,15 +13,16 @@ from .circuit import (
 )
 from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
+from .existence import lifetimes
 from .insights import (
     SITE_CAUSES,
-    apply_port_events,
     site_sle_daily,
     site_sle_hourly,
     site_wan_health,
     sle_band,
     vpn_path_kpis,
 )
+from .outages import apply_port_events, exact_failover
 from .rollups import (
     chronic_offenders,
     circuit_trends,
@@ -36,6 +37,7 @@ from .rollups import (
     window_kpis,
     with_state_seconds,
 )
+from .site_day import site_day_kpis
 
 __all__ = [
     "BOUNDS_RULES",
@@ -52,15 +54,18 @@ __all__ = [
     "circuit_trends",
     "daily_circuit_kpis",
     "empty_kpis",
+    "exact_failover",
     "first_port_is_primary",
     "hourly_circuit_kpis",
     "kpi_columns",
     "kpi_measures",
+    "lifetimes",
     "offender_rows",
     "org_daily_kpis",
     "period_circuit_kpis",
     "region_daily_kpis",
     "site_daily_kpis",
+    "site_day_kpis",
     "site_sle_daily",
     "site_sle_hourly",
     "site_wan_health",

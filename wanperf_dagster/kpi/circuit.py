@@ -7,6 +7,7 @@ numpy `reduceat` calls and percentiles one sort per measure. See docs/kpis.md fo
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,9 +16,14 @@ import pyarrow as pa
 
 from wanperf_dagster import contract
 
+from . import existence
 from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
 
 SNAPSHOT_COLUMNS = list(contract.SNAPSHOT_COLUMNS)
+# a row that stands for a circuit-hour without any sample (the circuit exists: `lifetimes`)
+PLACEHOLDER = "_placeholder"
+# a down row made of a gateway's own status saying it is offline (no port stats meanwhile)
+OFFLINE_SAMPLE = "_offline"
 REQUIRED_COLUMNS = list(contract.REQUIRED_COLUMNS)
 COUNTERS = list(contract.COUNTERS)
 QUALITY = [
@@ -51,7 +57,10 @@ def kpi_columns(kind: str) -> list[str]:
         "flaps",
         "down_seconds",
         "observed_seconds",
+        "unknown_seconds",
+        "offline_seconds",
         "state_source",
+        "event_contradictions",
         "util_samples",
         "util_avg_pct",
         "util_p95_pct",
@@ -68,6 +77,7 @@ def kpi_columns(kind: str) -> list[str]:
     for name, _, _ in QUALITY:
         cols += [f"{name}_minutes_{tier}" for tier in QUALITY_TIERS]
     cols += ["failover_minutes", "failover_events", "on_backup_minutes"]
+    cols += ["failover_seconds", "on_backup_seconds"]
     return cols
 
 
@@ -81,6 +91,11 @@ INT_COLUMNS = {
     "flaps",
     "down_seconds",
     "observed_seconds",
+    "unknown_seconds",
+    "offline_seconds",
+    "event_contradictions",
+    "failover_seconds",
+    "on_backup_seconds",
     "util_samples",
     "quality_samples",
     "rx_bytes",
@@ -137,6 +152,8 @@ class Prepared:
     quality: dict[str, np.ndarray]
     failover: np.ndarray  # bool: this circuit took the load of its site's primary, which was down
     on_backup: np.ndarray  # bool, on primaries' rows: down, with the site running on a secondary
+    real: np.ndarray  # bool: a sample, not a placeholder for a circuit-hour without any
+    offline: np.ndarray  # bool: down because the gateway said it was offline
 
     def select(self, keep: np.ndarray) -> Prepared:
         """Only the rows where `keep`: the per-row measures were computed with every row (a
@@ -160,6 +177,8 @@ class Prepared:
                 "span",
                 "failover",
                 "on_backup",
+                "real",
+                "offline",
             )
         }
         return replace(
@@ -207,8 +226,14 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
     circuits = _circuit_attributes(df, rows, codes, circuit_ids, config)
     thresholds_of = circuits.pop("thresholds_of")
     rate, util, util_valid = _utilisation(col, up)
-    same = np.r_[False, codes[1:] == codes[:-1]]  # the previous row is the same circuit
-    prev = np.r_[0, np.arange(len(rows) - 1)]
+    real = ~_flag(df, PLACEHOLDER)[rows]
+    offline = _flag(df, OFFLINE_SAMPLE)[rows] & down
+    # each sample's predecessor: the circuit's previous sample (placeholders are not samples)
+    circuit_continues = np.r_[False, codes[1:] == codes[:-1]]
+    latest_real = _ffill_within(np.where(real, np.arange(len(rows)), np.nan), circuit_continues)
+    before = np.where(circuit_continues, np.r_[np.nan, latest_real[:-1]], np.nan)
+    same = real & ~np.isnan(before)  # a sample with a previous sample of the same circuit
+    prev = np.where(same, before, 0).astype(np.int64)
     speed = col("speed_mbps")
     failover, on_backup = _failover(codes, slot, interval, circuits, up, down, rate, speed, config)
     return Prepared(
@@ -227,11 +252,19 @@ def prepare(samples, interval_minutes: int, config: KpiConfig | None = None) -> 
         speed=speed,
         speed_change=same & (speed != speed[prev]) & ~np.isnan(speed) & ~np.isnan(speed[prev]),
         span=np.where(same, slot - slot[prev], 0),
-        deltas=_counter_deltas(col, same, prev),
+        deltas=_counter_deltas(col, same, prev, circuit_continues),
         quality={name: np.where(up, col(column), np.nan) for name, column, _ in QUALITY},
         failover=failover,
         on_backup=on_backup,
+        real=real,
+        offline=offline,
     )
+
+
+def _flag(df: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in df:
+        return np.zeros(len(df), dtype=bool)
+    return df[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def _check_interval(interval_minutes: int) -> int:
@@ -361,7 +394,7 @@ def _bfill_within(values: np.ndarray, same_next: np.ndarray) -> np.ndarray:
     return _ffill_within(values[::-1], same_next[::-1])[::-1]
 
 
-def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
+def _counter_deltas(col, same, prev, circuit_continues) -> dict[str, np.ndarray]:
     """Each counter's increase since the circuit's last sample that reported it; a decrease is a
     reset (reboot), so the counter restarted from zero and its value is the increase. A sample
     without the counter adds nothing; the next one that has it takes the whole increase since the
@@ -369,7 +402,7 @@ def _counter_deltas(col, same, prev) -> dict[str, np.ndarray]:
     deltas = {}
     for name in COUNTERS:
         x = col(name)
-        known = _ffill_within(x, same)  # the last known value, per circuit
+        known = _ffill_within(x, circuit_continues)  # the last known value, per circuit
         d = x - known[prev]
         with np.errstate(invalid="ignore"):
             d = np.where(d < 0, x, d)
@@ -573,7 +606,7 @@ def aggregate(
     ends = np.r_[starts[1:], p.n] - 1
     out["speed_mbps"] = p.speed[ends]  # the bucket's last sample: what the circuit runs at now
     out["speed_changes"] = total(p.speed_change)
-    samples = np.diff(np.r_[starts, p.n])
+    samples = total(p.real & ~p.offline)  # port samples: not placeholders, not the gateway's status
     up_m, down_m = total(p.up) * step, total(p.down) * step
     out["samples"] = samples
     out["coverage_pct"] = (up_m + down_m) / minutes_per_bucket * 100
@@ -582,11 +615,14 @@ def aggregate(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["availability_pct"] = np.where(up_m + down_m > 0, up_m / (up_m + down_m) * 100, np.nan)
     out["flaps"] = total(p.flap)
-    out["down_seconds"] = down_m * 60  # exact from port events where they exist (kpi.insights)
+    out["down_seconds"] = down_m * 60  # exact from port events where they exist (kpi.outages)
     out["observed_seconds"] = (up_m + down_m) * 60
+    out["unknown_seconds"] = out["unknown_minutes"] * 60
+    out["offline_seconds"] = total(p.offline) * step * 60
     out["state_source"] = pd.Categorical.from_codes(
         np.ones(n_seg, dtype=np.int8), categories=["events", "samples"]
     )
+    out["event_contradictions"] = np.zeros(n_seg, dtype=np.int64)
 
     n_util = total(p.util_valid)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -637,6 +673,8 @@ def aggregate(
         False, p.failover[:-1] & (seg[1:] == seg[:-1]) & (p.slot[1:] == p.slot[:-1] + step)
     ]
     out["failover_events"] = total(p.failover & ~prev_fo)
+    out["failover_seconds"] = out["failover_minutes"] * 60
+    out["on_backup_seconds"] = out["on_backup_minutes"] * 60
     return pd.DataFrame(out), starts
 
 
@@ -707,19 +745,41 @@ def _from_prepared(
 
 
 def circuit_kpis(
-    samples, interval_minutes: int, config: KpiConfig | None = None, days=None
+    samples,
+    interval_minutes: int,
+    config: KpiConfig | None = None,
+    days=None,
+    spans: pd.DataFrame | None = None,
+    now: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(hourly, daily) from one preparation of the samples: what the `circuit_kpis` asset uses.
 
     With `days`, rows only for those UTC days; samples of other days still count as what came
     before (the previous day's last sample gives a day's first interval its start), so a day's
-    KPIs equal those computed over the whole history at once."""
+    KPIs equal those computed over the whole history at once. With `spans` (`lifetimes`: when
+    each circuit existed on each day), every circuit that existed has its rows, sampled or not,
+    and its unknown minutes are those of its lifetime up to `now`, not of the whole bucket."""
+    hourly, daily, _ = prepared_circuit_kpis(samples, interval_minutes, config, days, spans, now)
+    return hourly, daily
+
+
+def prepared_circuit_kpis(samples, interval_minutes, config=None, days=None, spans=None, now=None):
+    """`circuit_kpis`, and the preparation it aggregated (None without samples)."""
     config = config or DEFAULT_CONFIG
+    if spans is not None and len(spans):
+        frame = _as_frame(samples)
+        extra = existence.placeholders(spans, frame, PLACEHOLDER)
+        if len(extra):
+            frame = pd.concat([frame, extra], ignore_index=True)
+        samples = frame
     p = prepare(samples, interval_minutes, config)
-    return (
-        _from_prepared(p, 60, "hourly", config, days),
-        _from_prepared(p, 1440, "daily", config, days),
-    )
+    hourly = _from_prepared(p, 60, "hourly", config, days)
+    daily = _from_prepared(p, 1440, "daily", config, days)
+    if spans is not None:
+        now = time.time() if now is None else now
+        hourly = existence.bound_unknown(hourly, "hourly", spans, now)
+        daily = existence.bound_unknown(daily, "daily", spans, now)
+    return hourly, daily, p
 
 
 def daily_circuit_kpis(

@@ -32,7 +32,12 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "down_seconds": "seconds down: exact from port events where covered, else down minutes x 60",
     "observed_seconds": "seconds whose state is known: the span port events cover, else (up + "
     "down) minutes x 60; availability is (observed - down) / observed",
+    "unknown_seconds": "seconds of the circuit's life in the bucket (up to now) whose state is"
+    " unknown: nobody observed them, or the events and samples disagreed there",
+    "offline_seconds": "of the down seconds, those its gateway was offline (unreachable)",
     "state_source": "where down_seconds, flaps and availability come from: events or samples",
+    "event_contradictions": "stretches where events and samples disagreed (a transition nobody "
+    "reported): unknown time, counted; 0 where the samples were the source",
     "util_samples": "samples with a known utilisation",
     "util_avg_pct": "mean utilisation, % of speed (max of rx, tx)",
     "util_p95_pct": "95th percentile utilisation, %",
@@ -49,6 +54,10 @@ KPI_DESCRIPTIONS: dict[str, str] = {
     "failover_minutes": "minutes this circuit carried its site's primary's load",
     "failover_events": "separate runs of failover minutes",
     "on_backup_minutes": "on the primary: minutes down while the site ran on a secondary",
+    "failover_seconds": "seconds this circuit carried its site's primary's load: to the second "
+    "where events covered the site's circuits, else failover minutes x 60",
+    "on_backup_seconds": "on the primary: seconds down while the site ran on a secondary (exact"
+    " where events covered the site's circuits)",
 }
 for _t in UTIL_TIERS:
     KPI_DESCRIPTIONS[f"minutes_above_{_t}"] = f"minutes at or above the {_t} % tier (in all)"

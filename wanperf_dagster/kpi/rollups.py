@@ -48,6 +48,9 @@ _SUMS = [
     "down_minutes",
     "down_seconds",
     "observed_seconds",
+    "unknown_seconds",
+    "offline_seconds",
+    "event_contradictions",
     "flaps",
     "util_samples",
     "rx_bytes",
@@ -58,6 +61,8 @@ _SUMS = [
     "failover_minutes",
     "failover_events",
     "on_backup_minutes",
+    "failover_seconds",
+    "on_backup_seconds",
     *(f"minutes_above_{t}" for t in UTIL_TIERS),
     *(f"{n}_minutes_{tier}" for n, _, _ in QUALITY for tier in QUALITY_TIERS),
 ]
@@ -101,11 +106,16 @@ def _weighted(daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def with_state_seconds(daily: pd.DataFrame) -> pd.DataFrame:
-    """`daily` with `down_seconds` and `observed_seconds`, from the minutes for rows stored
-    before those columns existed (a load across both has them null there)."""
+    """`daily` with the seconds columns, from the minutes for rows stored before those columns
+    existed (a load across both has them null there)."""
     fallback = {
         "down_seconds": lambda: daily["down_minutes"] * 60,
         "observed_seconds": lambda: (daily["up_minutes"] + daily["down_minutes"]) * 60,
+        "unknown_seconds": lambda: daily["unknown_minutes"] * 60,
+        "offline_seconds": lambda: daily["down_minutes"] * 0,
+        "event_contradictions": lambda: daily["down_minutes"] * 0,
+        "failover_seconds": lambda: daily["failover_minutes"] * 60,
+        "on_backup_seconds": lambda: daily["on_backup_minutes"] * 60,
     }
     filled = {}
     for col, minutes in fallback.items():
@@ -154,7 +164,7 @@ def _circuit_flags(daily: pd.DataFrame, keys: list[str], config: KpiConfig) -> p
             "circuits_down": daily["down_seconds"] > 0,
             "circuits_above_90": daily["util_p95_pct"].to_numpy(dtype=np.float64, na_value=np.nan)
             >= thr,
-            "circuits_failed_over": daily["failover_minutes"] > 0,
+            "circuits_failed_over": daily["failover_seconds"] > 0,
         },
         index=daily.index,
     )

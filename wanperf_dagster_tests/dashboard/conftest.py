@@ -55,8 +55,8 @@ def org_day(redis_client):
             "event": events["event"],
         }
     )
-    daily, hourly = kpi.apply_port_events(
-        daily, hourly, events, [(DAY0, DAY0 + 86400)], now=DAY0 + 2 * 86400
+    daily, hourly, _ = kpi.apply_port_events(
+        daily, hourly, events, [(DAY0, DAY0 + 86400)], now=DAY0 + 2 * 86400, samples=samples
     )
     assets = AssetStore.from_settings(get_settings(), client=redis_client)
     assets.save("mist_sites", {None: _table(sites)}, None)

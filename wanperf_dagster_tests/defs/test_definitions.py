@@ -46,6 +46,7 @@ EXPECTED = {
         "raw_port_stats:freshness_check",
         "site_snapshots:no_duplicate_samples",
         "circuit_kpis:kpi_bounds",
+        "circuit_kpis:events_agree_with_samples",
         "circuit_kpis:coverage",
     },
     "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job"},

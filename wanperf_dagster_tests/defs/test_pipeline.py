@@ -102,7 +102,12 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
 
     result = run(dg.AssetSelection.groups("kpis"), tags=site_range_tags(site_keys))
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {"no_duplicate_samples", "kpi_bounds", "coverage"}
+    assert {c.check_name for c in checks} == {
+        "no_duplicate_samples",
+        "kpi_bounds",
+        "coverage",
+        "events_agree_with_samples",
+    }
     assert all(c.passed for c in checks if c.check_name != "coverage")
     keys = [site_day_key(DAY, k) for k in site_keys]
     snap_tables, missing = get_tables(redis_client, ["site_snapshots"], keys)

@@ -57,3 +57,22 @@ def util_rows(
             continue
         rows.append({"minute": start_minute + k * step, "rx_bps": int(u * 1e6), **extra})
     return rows
+
+
+def day_of_samples(down_slots=(), day: str = "2025-11-26") -> pd.DataFrame:
+    """A day of 10-minute samples (at hh:m0:05) of one circuit, down in the given slots."""
+    down = set(down_slots)
+    return samples(
+        [
+            {
+                "minute": 10 * k,
+                "up": k not in down,
+                "rx_bps": 1_000_000,
+                "tx_bps": 1_000_000,
+                "rx_bytes": 1000 * k,
+                "tx_bytes": 1000 * k,
+            }
+            for k in range(144)
+        ],
+        day=day,
+    )

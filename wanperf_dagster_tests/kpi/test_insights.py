@@ -1,99 +1,21 @@
-"""The insight KPIs as pure functions: exact down time from events, SLE bands and days, path
-quality, and the site-day view."""
+"""The insight KPIs as pure functions: SLE bands and days, path quality, and the site-day view
+(exact down time from events: test_outages.py)."""
 
 import numpy as np
 import pandas as pd
 
 from wanperf_dagster.kpi import circuit_kpis
 from wanperf_dagster.kpi.insights import (
-    apply_port_events,
     site_sle_daily,
     site_sle_hourly,
     site_wan_health,
     sle_band,
     vpn_path_kpis,
 )
-from wanperf_dagster_tests.kpi.helpers import samples
+from wanperf_dagster_tests.kpi.helpers import day_of_samples as _samples
 
 D0 = 1_764_115_200  # 2025-11-26 00:00 UTC
 DAY = 86400
-
-
-def _samples(down_slots=()):
-    """A day of 10-minute samples of one circuit (`helpers.samples`), down in the given slots."""
-    down = set(down_slots)
-    return samples(
-        [
-            {
-                "minute": 10 * k,
-                "up": k not in down,
-                "rx_bps": 1_000_000,
-                "tx_bps": 1_000_000,
-                "rx_bytes": 1000 * k,
-                "tx_bytes": 1000 * k,
-            }
-            for k in range(144)
-        ],
-        day="2025-11-26",
-    )
-
-
-def _events(*rows):
-    return pd.DataFrame(
-        [
-            {"ts": pd.Timestamp(t, unit="s", tz="UTC"), "circuit_id": c, "event": e}
-            for t, c, e in rows
-        ],
-        columns=["ts", "circuit_id", "event"],
-    )
-
-
-def test_events_give_down_seconds_flaps_and_availability_exactly():
-    hourly, daily = circuit_kpis(_samples(down_slots=[61]), 10)
-    assert daily["state_source"].tolist() == ["samples"] and daily["down_seconds"].iloc[0] == 600
-    c = "aa:ge-0/0/0"
-    events = _events(
-        (D0 + 36000.5, c, "down"),
-        (D0 + 36020.5, c, "down"),  # a repeat changes nothing
-        (D0 + 36200.5, c, "up"),
-        (D0 + 10 * 3600 + 3599, c, "down"),  # across the hour: 1 s in hour 10, 60 s in hour 11
-        (D0 + 11 * 3600 + 60, c, "up"),
-    )
-    d, h = apply_port_events(daily, hourly, events, [(D0 - 100, D0 + DAY + 5)], now=D0 + 2 * DAY)
-    row = d.iloc[0]
-    assert row["state_source"] == "events" and row["down_seconds"] == 200 + 61
-    assert row["flaps"] == 4 and row["observed_seconds"] == DAY
-    assert abs(row["availability_pct"] - (DAY - 261) / DAY * 100) < 1e-9
-    h = h.set_index(h["hour"].map(lambda x: int(x.timestamp()) - D0) // 3600)
-    assert h.loc[10, "down_seconds"] == 201 and h.loc[11, "down_seconds"] == 60
-    assert h.loc[10, "flaps"] == 3 and h.loc[11, "flaps"] == 1 and h.loc[9, "down_seconds"] == 0
-    assert (h["state_source"] == "events").all() and (h["observed_seconds"] == 3600).all()
-
-
-def test_the_state_before_the_first_event_and_uncovered_days():
-    hourly, daily = circuit_kpis(_samples(), 10)
-    c = "aa:ge-0/0/0"
-    up_first = _events((D0 + 300, c, "up"))  # it was down since midnight
-    d, _ = apply_port_events(daily, hourly, up_first, [(D0, D0 + DAY)], now=D0 + 2 * DAY)
-    assert d["down_seconds"].iloc[0] == 300 and d["flaps"].iloc[0] == 1
-    # a window that does not reach the day's end: the samples stay the source
-    d, h = apply_port_events(daily, hourly, up_first, [(D0, D0 + DAY - 4000)], now=D0 + 2 * DAY)
-    assert d["state_source"].iloc[0] == "samples" and d["down_seconds"].iloc[0] == 0
-    assert d["observed_seconds"].iloc[0] == (d["up_minutes"] + d["down_minutes"]).iloc[0] * 60
-    assert (
-        h.loc[h["hour"] < pd.Timestamp(D0 + 20 * 3600, unit="s", tz="UTC"), "state_source"]
-        == "samples"
-    ).all()
-    # today: covered up to now (less the feed's lag), a down still open counts until then
-    now = D0 + 12 * 3600
-    open_down = _events((D0 + 11 * 3600, c, "down"))
-    d, _ = apply_port_events(daily, hourly, open_down, [(D0, now - 300)], now=now)
-    assert d["state_source"].iloc[0] == "events" and d["down_seconds"].iloc[0] == 3600 - 300
-    assert d["observed_seconds"].iloc[0] == 12 * 3600 - 300  # the day so far, less the lag
-    # no event all day while the samples never saw it up: down all the covered day
-    hourly_down, daily_down = circuit_kpis(_samples(down_slots=range(144)), 10)
-    d, _ = apply_port_events(daily_down, hourly_down, _events(), [(D0, D0 + DAY)], now=D0 + DAY)
-    assert d["down_seconds"].iloc[0] == DAY and d["availability_pct"].iloc[0] == 0
 
 
 def test_sle_bands_and_days():

@@ -32,7 +32,6 @@ from wanperf_dagster.dagster_io.partitions import (
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.dagster_io.storage import site_day_key, site_id_of
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
 
 from .automation import KPI_BACKFILLS
@@ -45,6 +44,8 @@ SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], []), SNAPSH
 DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"), kpi.KPI_DESCRIPTIONS)
 HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"), kpi.KPI_DESCRIPTIONS)
 COVERAGE_WARN_PCT = 90.0
+# a feed that loses this share of its circuit-days' events is not to be trusted for down time
+CONTRADICTED_MAX_PCT = 5.0
 
 
 def site_day_metadata(schema: dg.TableSchema, partition_columns: dict | None = None) -> dict:
@@ -162,6 +163,13 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
             + " (none)",
         ),
         dg.AssetCheckSpec(
+            "events_agree_with_samples",
+            asset="circuit_kpis",
+            description="circuit-days whose port events and samples disagreed (a transition "
+            "nobody reported: the time between is unknown) at most "
+            f"{CONTRADICTED_MAX_PCT:.0f} % of those the event feed covered",
+        ),
+        dg.AssetCheckSpec(
             "coverage",
             asset="circuit_kpis",
             description=f"circuits observed under {COVERAGE_WARN_PCT:.0f} % of their day so far "
@@ -189,22 +197,27 @@ def circuit_kpis(
         site_day_key((dt.date.fromisoformat(d) - dt.timedelta(days=1)).isoformat(), s): (d, s)
         for d, s in own
     }
-    before = redis.asset_store().load("site_snapshots", list(previous), allow_missing=True)
+    assets = redis.asset_store()
+    before = assets.load("site_snapshots", list(previous), allow_missing=True)
     samples = pd.concat([before.to_pandas(), site_snapshots], ignore_index=True)
     interval = get_settings().interval_minutes
-    config = kpi.KpiConfig.for_sites(mist_sites)
     days = sorted({d for d, _ in own})
-    hourly, daily = kpi.circuit_kpis(samples, interval, config, days=days)
-    if len(days) > 1:  # a range across days: a day's neighbours may be context only
-        own_ids = [(d, site_id_of(s)) for d, s in own]
-        hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     first, last = (
         dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() for d in (days[0], days[-1])
     )
-    coverage = feed_store.event_coverage(redis.get_client(), first, last + 86400)
-    daily, hourly = kpi.apply_port_events(
-        daily, hourly, port_events, coverage, now=time.time(), slack_seconds=2 * interval * 60
+    hourly, daily = kpi.site_day_kpis(
+        samples,
+        port_events,
+        assets.event_coverage(first, last + 86400),
+        interval,
+        kpi.KpiConfig.for_sites(mist_sites),
+        days,
+        now=time.time(),
+        registry=assets.circuits(sorted({site_id_of(s) for _, s in own})),
+        checked_at=assets.circuits_checked(),
     )
+    own_ids = [(d, site_id_of(s)) for d, s in own]
+    hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     violations = kpi.bounds_violations(daily, interval)
     hourly_violations = kpi.bounds_violations(hourly, interval, bucket_minutes=60)
     _partition_metadata(context, daily, hourly, previous, set(before.missing))
@@ -214,6 +227,7 @@ def circuit_kpis(
         f" {int((daily['minutes_above_90'] > 0).sum())} above 90 %"
     )
     low = _under_covered(daily, interval)
+    disagreed = _contradicted(daily)
     yield dg.Output(daily, output_name="circuit_kpis")
     yield dg.Output(hourly, output_name="circuit_kpis_hourly")
     yield dg.AssetCheckResult(
@@ -223,6 +237,18 @@ def circuit_kpis(
         metadata={
             **{f"daily_rows_{rule}": n for rule, n in violations.items()},
             **{f"hourly_rows_{rule}": n for rule, n in hourly_violations.items()},
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="events_agree_with_samples",
+        asset_key="circuit_kpis",
+        passed=disagreed["share_pct"] <= CONTRADICTED_MAX_PCT,
+        metadata={
+            **{k: v for k, v in disagreed.items() if k != "worst"},
+            "threshold_pct": CONTRADICTED_MAX_PCT,
+            "worst": circuit_table(
+                disagreed["worst"], ["site_name", "circuit_id", "event_contradictions"], 5
+            ),
         },
     )
     yield dg.AssetCheckResult(
@@ -258,7 +284,9 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
             region=("region", "first"),
             observed_seconds=("observed_seconds", "sum"),
             down_seconds=("down_seconds", "sum"),
-            down_minutes=("down_minutes", "sum"),
+            unknown_seconds=("unknown_seconds", "sum"),
+            offline_seconds=("offline_seconds", "sum"),
+            event_contradictions=("event_contradictions", "sum"),
             flaps=("flaps", "sum"),
             minutes_above_90=("minutes_above_90", "sum"),
             on_backup_minutes=("on_backup_minutes", "sum"),
@@ -307,8 +335,12 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
                     "region": str(row["region"]),
                     "circuits": int(row["circuits"]),
                     "availability_pct": round((seen - down_s) / seen * 100, 3) if seen else None,
-                    "down_minutes": int(row["down_minutes"]),
+                    # one down figure everywhere: the exact seconds, also shown in minutes
+                    "down_minutes": round(down_s / 60, 1),
                     "down_seconds": down_s,
+                    "unknown_seconds": int(row["unknown_seconds"]),
+                    "offline_seconds": int(row["offline_seconds"]),
+                    "event_contradictions": int(row["event_contradictions"]),
                     "state_source": ", ".join(name for name in ("events", "samples") if row[name]),
                     "flaps": int(row["flaps"]),
                     "minutes_above_90": int(row["minutes_above_90"]),
@@ -320,6 +352,19 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
         hourly_meta[partition] = {"dagster/row_count": int(hours.get((day, site_id), 0))}
     add_partition_metadata(context, "circuit_kpis", daily_meta)
     add_partition_metadata(context, "circuit_kpis_hourly", hourly_meta)
+
+
+def _contradicted(daily: pd.DataFrame) -> dict:
+    """Of the circuit-days the event feed covered, how many had events and samples disagree."""
+    covered = daily[daily["state_source"] == "events"]
+    hit = covered[covered["event_contradictions"] > 0]
+    return {
+        "circuit_days_covered": len(covered),
+        "circuit_days_contradicted": len(hit),
+        "contradictions": int(covered["event_contradictions"].sum()),
+        "share_pct": round(100 * len(hit) / len(covered), 2) if len(covered) else 0.0,
+        "worst": hit.sort_values("event_contradictions", ascending=False),
+    }
 
 
 def _pct(value) -> str:
