@@ -27,7 +27,12 @@ import pyarrow as pa
 import redis
 
 from wanperf_dagster import store
-from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
+from wanperf_dagster.history import (
+    HistoryStore,
+    daily_p95,
+    history_connection,
+    thirteen_month_trends,
+)
 from wanperf_dagster.settings import Settings
 from wanperf_dagster.store import insights as feed_store
 
@@ -227,13 +232,17 @@ class AssetStore:
         with history_connection(self.history) as con:  # closed here, never left to the GC
             return con.sql(sql).to_arrow_table()
 
-    def thirteen_month_trends(self, end_month: str, months: int = 13) -> pa.Table:
-        """Per circuit: p95 utilisation and availability by month, the trend, and the days until
-        p95 crosses 80 % (`history.thirteen_month_trends`)."""
+    def thirteen_month_trends(self, end_month: str, months: int = 13) -> tuple[pa.Table, pa.Table]:
+        """Per circuit: p95 utilisation and availability by month and the end month's p95
+        (`history.thirteen_month_trends`); and every circuit's daily p95 over those months,
+        what the capacity forecast fits (`history.daily_p95`)."""
         if self.history is None:
             raise RuntimeError("no history tier is configured")
         with history_connection(self.history) as con:
-            return thirteen_month_trends(con, end_month, months)
+            return (
+                thirteen_month_trends(con, end_month, months),
+                daily_p95(con, end_month, months),
+            )
 
     def latest(self, asset: str | Sequence[str]) -> pa.Table | None:
         """An unpartitioned asset's stored value, or None before its first materialization."""

@@ -3,6 +3,12 @@ on any filesystem pyarrow reaches (a local directory, or S3 and its look-alikes)
 DuckDB. A plain library: no Dagster, no Redis (a lock is passed in)."""
 
 from .parquet import HistoryStore, open_filesystem
-from .query import history_connection, thirteen_month_trends
+from .query import daily_p95, history_connection, thirteen_month_trends
 
-__all__ = ["HistoryStore", "history_connection", "open_filesystem", "thirteen_month_trends"]
+__all__ = [
+    "HistoryStore",
+    "daily_p95",
+    "history_connection",
+    "open_filesystem",
+    "thirteen_month_trends",
+]

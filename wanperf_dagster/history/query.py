@@ -47,13 +47,14 @@ def history_connection(history: HistoryStore, assets=HISTORY_ASSETS) -> duckdb.D
 
 
 def thirteen_month_trends(
-    con: duckdb.DuckDBPyConnection, end_month: str, months: int = 13, threshold: float = 80.0
+    con: duckdb.DuckDBPyConnection, end_month: str, months: int = 13
 ) -> pa.Table:
     """Per circuit over the `months` calendar months up to `end_month` (YYYY-MM-01): each
     month's p95 utilisation (the 95th percentile of its daily p95s) and availability (from
-    summed down and observed seconds: exact where port events covered a day), the least-squares
-    slope of the monthly p95 (points per day), and the days until it crosses `threshold` at that
-    slope (null when not rising, or already above)."""
+    summed down and observed seconds: exact where port events covered a day), and the end
+    month's p95 as `latest_p95_pct` (empty when that month has no data for the circuit: an
+    older month's is never shown as the latest). The trend and the forecast are computed from
+    the daily p95s (`daily_p95`, `kpi.capacity_forecast`)."""
     stored = {row[0] for row in con.sql("DESCRIBE circuit_kpis").fetchall()}
     # days stored before the seconds existed count their sampled minutes
     down, seen = "down_minutes * 60", "(up_minutes + down_minutes) * 60"
@@ -67,8 +68,7 @@ def thirteen_month_trends(
                CAST(day AS DATE) AS day, util_p95_pct,
                {down} AS down_s, {seen} AS seen_s
         FROM circuit_kpis
-        WHERE CAST(day AS DATE) >= (DATE '{end_month}' - INTERVAL {months - 1} MONTH)
-          AND CAST(day AS DATE) < (DATE '{end_month}' + INTERVAL 1 MONTH)
+        WHERE {_months_window(end_month, months)}
     ),
     monthly AS (
         SELECT circuit_id, any_value(site_id) AS site_id, any_value(site_name) AS site_name,
@@ -78,20 +78,28 @@ def thirteen_month_trends(
                     THEN (sum(seen_s) - sum(down_s)) * 100.0 / sum(seen_s) END
                    AS availability_pct
         FROM daily GROUP BY circuit_id, date_trunc('month', day)
-    ),
-    fitted AS (
-        SELECT circuit_id, any_value(site_id) AS site_id, any_value(site_name) AS site_name,
-               any_value(region) AS region, count(p95_util_pct) AS months,
-               regr_slope(p95_util_pct, epoch(month) / 86400.0) AS slope_per_day,
-               arg_max(p95_util_pct, month) AS latest_p95_pct,
-               list(struct_pack(month := month, p95 := p95_util_pct,
-                                availability := availability_pct) ORDER BY month) AS by_month
-        FROM monthly GROUP BY circuit_id
     )
-    SELECT circuit_id, site_id, site_name, region, months, by_month,
-           latest_p95_pct, slope_per_day,
-           CASE WHEN slope_per_day > 0 AND latest_p95_pct < {threshold}
-                THEN ({threshold} - latest_p95_pct) / slope_per_day END AS days_to_threshold
-    FROM fitted ORDER BY days_to_threshold NULLS LAST, latest_p95_pct DESC
+    SELECT circuit_id, any_value(site_id) AS site_id, any_value(site_name) AS site_name,
+           any_value(region) AS region, count(p95_util_pct) AS months,
+           list(struct_pack(month := month, p95 := p95_util_pct,
+                            availability := availability_pct) ORDER BY month) AS by_month,
+           max(p95_util_pct) FILTER (WHERE month = DATE '{end_month}') AS latest_p95_pct
+    FROM monthly GROUP BY circuit_id ORDER BY circuit_id
     """
     return con.sql(sql).to_arrow_table()
+
+
+def daily_p95(con: duckdb.DuckDBPyConnection, end_month: str, months: int = 13) -> pa.Table:
+    """Every circuit's daily p95 utilisation over the months up to `end_month`: what the
+    capacity forecast fits."""
+    return con.sql(
+        f"""SELECT circuit_id::VARCHAR AS circuit_id, CAST(day AS DATE) AS day, util_p95_pct
+        FROM circuit_kpis WHERE {_months_window(end_month, months)} AND util_p95_pct IS NOT NULL"""
+    ).to_arrow_table()
+
+
+def _months_window(end_month: str, months: int) -> str:
+    return (
+        f"CAST(day AS DATE) >= (DATE '{end_month}' - INTERVAL {months - 1} MONTH)"
+        f" AND CAST(day AS DATE) < (DATE '{end_month}' + INTERVAL 1 MONTH)"
+    )

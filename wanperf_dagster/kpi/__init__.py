@@ -1,5 +1,6 @@
 """KPI engine: pure, vectorised pandas/numpy maths on `site_snapshots` samples (no Dagster, no Redis)."""
 
+from . import forecast
 from .checks import RULES as BOUNDS_RULES
 from .checks import bounds_violations
 from .circuit import (
@@ -14,6 +15,7 @@ from .circuit import (
 from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
 from .existence import lifetimes
+from .forecast import capacity_forecast
 from .insights import (
     SITE_CAUSES,
     site_sle_daily,
@@ -49,6 +51,7 @@ __all__ = [
     "KpiConfig",
     "apply_port_events",
     "bounds_violations",
+    "capacity_forecast",
     "chronic_offenders",
     "circuit_kpis",
     "circuit_trends",
@@ -56,6 +59,7 @@ __all__ = [
     "empty_kpis",
     "exact_failover",
     "first_port_is_primary",
+    "forecast",
     "hourly_circuit_kpis",
     "kpi_columns",
     "kpi_measures",

@@ -90,7 +90,19 @@ ROLLUP_DESCRIPTIONS: dict[str, str] = {
     "util_now_pct": "utilisation at the latest sample, %",
     "last_seen": "when the circuit was last sampled",
     "days": "days with a value",
-    "slope_per_day": "least-squares change per day",
+    "slope_per_day": "change per day: least squares over the last days (congestion_trends), "
+    "Theil-Sen over weekly medians of the daily p95 (circuit_trends_13m)",
+    "slope_low_per_day": "the low end of the slope's 90 % band",
+    "slope_high_per_day": "the high end of the slope's 90 % band",
+    "level_pct": "where the fitted p95 line stands on the last day, %",
+    "history_days": "days with a daily p95 in the 13 months",
+    "days_to_threshold": "days until the fitted p95 crosses 80 % (empty: not rising, above, or "
+    "too little history)",
+    "days_to_threshold_earliest": "the soonest the band allows",
+    "days_to_threshold_latest": "the latest the band allows (empty: it may never cross)",
+    "forecast": "insufficient history, no recent data, above threshold, rising, rising, "
+    "uncertain, or not rising",
+    "latest_p95_pct": "the partition month's p95 of daily p95s (empty: no data that month)",
     "latest": "the latest day's value",
     "trend": "rising, falling, stable, or insufficient data",
     "congested_and_rising": "at or above the first tier now, and rising",

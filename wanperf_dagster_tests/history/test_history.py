@@ -16,14 +16,20 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
-from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
+from wanperf_dagster.history import (
+    HistoryStore,
+    daily_p95,
+    history_connection,
+    thirteen_month_trends,
+)
+from wanperf_dagster.kpi import capacity_forecast
+from wanperf_dagster.kpi import forecast as kpi_forecast
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.store import keys
 from wanperf_dagster_tests.sim_samples import world_samples
@@ -368,13 +374,13 @@ def test_a_crash_between_the_tiers_is_repaired_by_the_next_materialization(
     assert found[(DAY, site)].column("flaps").to_pylist() == [7] * first.num_rows
 
 
-def _daily_rows(day: dt.date, p95: float, up: int = 1440) -> dict:
+def _daily_rows(day: dt.date, p95: float, up: int = 1440, circuit: str = "aa:ge-0/0/0") -> dict:
     return {
         "day": day,
         "site_id": "s1",
         "site_name": "Lyon",
         "region": "EMEA",
-        "circuit_id": "aa:ge-0/0/0",
+        "circuit_id": circuit,
         "util_p95_pct": p95,
         "up_minutes": up,
         "down_minutes": 1440 - up,
@@ -384,8 +390,9 @@ def _daily_rows(day: dt.date, p95: float, up: int = 1440) -> dict:
 def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
     """Thirteen months of one circuit: its daily p95 is 30 % in month 0 and rises by 3 points a
     month; one day a month is down half the day. By hand: each month's p95 of daily p95s is
-    30 + 3m (every day of a month alike), the slope is 3 points per ~30.4 days, and from the
-    last month's 66 % it takes (80 - 66) / slope days to reach 80 %."""
+    30 + 3m (every day of a month alike), the latest 66 %; the forecast over the daily p95s
+    finds about 3 points per ~30.4 days. A second circuit stopped a month early: it has no
+    latest month, never an older month's value in its place."""
     history = HistoryStore(str(tmp_path / "history"))
     start = dt.date(2025, 11, 1)
     months = [(start.replace(day=1) + pd.DateOffset(months=m)).date() for m in range(13)]
@@ -402,16 +409,21 @@ def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
                     row["down_seconds"] = 61
             by_day.setdefault(day.isoformat(), []).append(row)
     for day, rows in by_day.items():
+        if day < months[-1].isoformat():  # the second circuit, with the first's columns
+            rows.append({**rows[0], "circuit_id": "aa:ge-0/0/1"})
         history.write_site_days("circuit_kpis", day, {"s1": pa.Table.from_pylist(rows)})
     with history_connection(history) as con:
         out = thirteen_month_trends(con, months[-1].isoformat()).to_pylist()
-    assert len(out) == 1
-    row = out[0]
+        daily = daily_p95(con, months[-1].isoformat()).to_pandas()
+    assert len(out) == 2
+    row, stopped = out
     assert row["months"] == 13 and row["latest_p95_pct"] == pytest.approx(66.0)
-    month_days = np.array([(pd.Timestamp(m) - pd.Timestamp(months[0])).days for m in months])
-    slope = np.polyfit(month_days, 30.0 + 3 * np.arange(13), 1)[0]
-    assert row["slope_per_day"] == pytest.approx(slope, rel=1e-9)
-    assert row["days_to_threshold"] == pytest.approx((80 - 66) / slope, rel=1e-9)
+    assert stopped["months"] == 12 and stopped["latest_p95_pct"] is None
+    forecast = capacity_forecast(daily, kpi_forecast.month_end(months[-1].isoformat()))
+    mine = forecast.set_index("circuit_id").loc["aa:ge-0/0/0"]
+    assert mine["forecast"] == "rising"
+    assert mine["slope_per_day"] == pytest.approx(3 * 12 / 365, rel=0.15)
+    assert forecast.set_index("circuit_id").loc["aa:ge-0/0/1", "forecast"] == "no recent data"
     first = row["by_month"][0]
     days_first = (pd.Timestamp(months[0]) + pd.offsets.MonthEnd(0)).day
     assert first["availability"] == pytest.approx(

@@ -308,28 +308,34 @@ monthly_circuit_kpis = _period_asset(
     owners=OWNERS,
     description="Thirteen months up to the partition's month, per circuit, from the history tier "
     "(DuckDB over Parquet): p95 utilisation (the 95th percentile of the daily p95s) and "
-    "availability by month, the trend of the monthly p95 (points per day), and the days until it "
-    "crosses 80 % at that pace. See docs/kpis.md.",
+    "availability by month, and the capacity forecast: the trend of the daily p95 (Theil-Sen "
+    "over weekly medians, with its 90 % band) and the days until it crosses 80 %, or "
+    "'insufficient history' under four weeks. See docs/kpis.md.",
 )
 def circuit_trends_13m(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
-    table = redis.asset_store().thirteen_month_trends(context.partition_key)
-    out = table.to_pandas()
-    crossing = out[out["days_to_threshold"].notna()] if len(out) else out
+    month = context.partition_key
+    monthly, daily = redis.asset_store().thirteen_month_trends(month)
+    end = min(kpi.forecast.month_end(month), dt.datetime.now(dt.UTC).date())
+    out = monthly.to_pandas().merge(
+        kpi.capacity_forecast(daily.to_pandas(), end), on="circuit_id", how="left"
+    )
+    out["forecast"] = out["forecast"].fillna("insufficient history")
+    crossing = out[(out["forecast"] == "rising") & (out["days_to_threshold"] <= 90)]
     context.add_output_metadata(
         {
             "circuits": len(out),
-            "crossing_80_within_90_days": int((crossing["days_to_threshold"] <= 90).sum())
-            if len(crossing)
-            else 0,
+            "crossing_80_within_90_days": len(crossing),
+            "forecasts": dg.MetadataValue.json(out["forecast"].value_counts().to_dict()),
             "soonest": circuit_table(
-                crossing.assign(by_month=None),
+                crossing.sort_values("days_to_threshold").assign(by_month=None),
                 [
                     "site_name",
                     "region",
                     "circuit_id",
-                    "latest_p95_pct",
+                    "level_pct",
                     "slope_per_day",
                     "days_to_threshold",
+                    "days_to_threshold_latest",
                 ],
             ),
         }
