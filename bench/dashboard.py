@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import socket
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -44,7 +46,8 @@ def _save_site_days(assets: AssetStore, asset: str, frame: pd.DataFrame, keys_of
     )
 
 
-def _timed(url: str, **params) -> tuple[float, int]:
+def _timed(url: str, **params) -> tuple[float, int, float]:
+    """(median seconds, bytes, the first request's seconds: nothing cached on the server)."""
     times, size = [], 0
     for _ in range(REPEAT):
         t0 = time.perf_counter()
@@ -52,7 +55,7 @@ def _timed(url: str, **params) -> tuple[float, int]:
         times.append(time.perf_counter() - t0)
         response.raise_for_status()
         size = len(response.content)
-    return statistics.median(times), size
+    return statistics.median(times), size, times[0]
 
 
 def main() -> None:
@@ -120,10 +123,51 @@ def main() -> None:
                 {"from": "2025-10-28", "to": DAY},
             ),
         ):
-            seconds, size = _timed(base + path, **params)
+            seconds, size, first = _timed(base + path, **params)
             row(label, f"{seconds:.3f}", f"{size:,}")
+            if path == "/":  # the day's worst sites are read and summed once a minute
+                row("  its first request (nothing cached on the server)", f"{first:.3f}")
+        _in_chromium(
+            base,
+            (
+                ("overview (today)", "/"),
+                ("site page, 1 day of samples", f"/site/{site['site_id']}"),
+            ),
+        )
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _in_chromium(base: str, pages) -> None:
+    """Each page loaded in headless Chromium, every asset included (the load event), median of
+    REPEAT: in a fresh browser context each time (nothing cached: a first visit), and reloaded
+    in one (plotly.js cached). Goal: the overview usable within 1 s."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        print("(no Chromium: the in-browser load times are skipped; apt-get install chromium)")
+        return
+    from playwright.sync_api import sync_playwright
+
+    print(f"in headless Chromium, to the load event, every asset included (median of {REPEAT}):")
+    row("page", "first visit s", "cached s")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        for label, path in pages:
+            cold, warm = [], []
+            for _ in range(REPEAT):
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(base + path, wait_until="load")
+                cold.append(_load_seconds(page))
+                page.reload(wait_until="load")
+                warm.append(_load_seconds(page))
+                context.close()
+            row(label, f"{statistics.median(cold):.3f}", f"{statistics.median(warm):.3f}")
+        browser.close()
+
+
+def _load_seconds(page) -> float:
+    return page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000
 
 
 if __name__ == "__main__":

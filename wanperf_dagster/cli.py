@@ -580,6 +580,9 @@ def cmd_top(args: argparse.Namespace) -> int:
     cols = ["rank", "site_name", "region", "circuit_id", args.kpi, second]
     cols = list(dict.fromkeys(c for c in cols if c in top.columns))
     view = top[cols].copy()
+    if "down_seconds" in view:  # the one down figure, in minutes as the dashboard shows it
+        view.insert(view.columns.get_loc("down_seconds"), "down_min", view["down_seconds"] / 60)
+        view = view.drop(columns="down_seconds")
     for c in view.columns:
         if view[c].dtype.kind == "f":
             view[c] = view[c].round(2)

@@ -158,9 +158,14 @@ def test_top_prints_the_worst_circuits_with_their_sites(redis_url, stored_kpis):
     assert str(worst["circuit_id"]) in lines[2] and str(worst["site_name"]) in lines[2]
     # ties on the KPI are ordered by the second one
     tied = run(["top", "--kpi", "availability_pct", "--day", "2025-11-26", "-n", "40"], redis_url)
-    rows = [line.split() for line in tied.stdout.strip().splitlines()[2:]]
+    lines = tied.stdout.strip().splitlines()
+    assert lines[0].endswith("(ties by down_seconds)") and lines[1].split()[-1] == "down_min"
+    rows = [line.split() for line in lines[2:]]
     avail = [(float(r[4]), -float(r[5])) for r in rows]
     assert avail == sorted(avail)
+    # the one down figure: the exact seconds, shown in minutes as the dashboard shows them
+    first = stored_kpis.set_index(stored_kpis["circuit_id"].astype(str)).loc[rows[0][3]]
+    assert float(rows[0][5]) == round(first["down_seconds"] / 60, 2)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from wanperf_dagster.store import samples as sample_store
 
 from .notify import Destination
 from .rules import LOOKBACK_S, AlertRules, Incident, open_incidents
-from .state import DispatchReport, dispatch
+from .state import DispatchReport, dispatch, open_alerts
 
 
 def evaluate(
@@ -29,7 +29,10 @@ def evaluate(
 ) -> tuple[list[Incident], DispatchReport]:
     days = sorted({sample_store.day_of(now), sample_store.day_of(now - LOOKBACK_S)})
     samples = sample_store.read_site_days(client, [(d, s) for d in days for s in site_ids])
-    incidents = open_incidents(samples, interval_minutes, rules, config, now=now)
+    first_seen = {i.key: i.since for i in open_alerts(client, org_id)}
+    incidents = open_incidents(
+        samples, interval_minutes, rules, config, now=now, first_seen=first_seen
+    )
     report = dispatch(
         client, org_id, incidents, destinations, at=now, links=links, **dispatch_options
     )

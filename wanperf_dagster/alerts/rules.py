@@ -90,14 +90,30 @@ def _utilisation(frame: pd.DataFrame) -> pd.Series:
     return (rate / speed.where(speed > 0)) * 100
 
 
+def duration(seconds: float) -> str:
+    """How long, as a NOC reads it: 40 min, 2 h 05 min, 3 d 4 h."""
+    minutes = max(int(seconds // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
 def open_incidents(
     samples: pd.DataFrame,
     interval_minutes: int,
     rules: AlertRules,
     config: KpiConfig,
     now: int | None = None,
+    first_seen: dict[str, int] | None = None,
 ) -> list[Incident]:
-    """The incidents the samples show at their latest instant (or `now`)."""
+    """The incidents the samples show at their latest instant (or `now`). `first_seen` holds
+    when each incident still open was first seen (the alert state): its duration counts from
+    there, not from the start of the samples read (two hours)."""
+    first_seen = first_seen or {}
     if samples is None or samples.empty:
         return []
     frame = samples.copy()
@@ -125,15 +141,17 @@ def open_incidents(
         runs = runs[runs["samples"] * interval_minutes >= minutes]
         for circuit, row in runs.iterrows():
             site = site_of[circuit]
-            held = int(row["samples"]) * interval_minutes
+            since = min(int(row["since"]), first_seen.get(f"{kind}@{circuit}", now))
+            # each sample stands for its slot: a run of one sample has lasted one interval
+            held = duration(now - since + interval_minutes * 60)
             incidents.append(
                 Incident(
                     kind,
                     site,
                     name(site),
                     circuit,
-                    int(row["since"]),
-                    value_of(circuit, held),
+                    since,
+                    value_of(circuit, (now - since) // 60 + interval_minutes),
                     detail_of(circuit, held),
                 )
             )
@@ -145,7 +163,7 @@ def open_incidents(
         down,
         rules.down_minutes,
         lambda c, held: float(held),
-        lambda c, held: f"down for {held} min",
+        lambda c, held: f"down for {held}",
     )
     # (kind, the figure, when it trips, minutes it must last, how it reads)
     figures = (
@@ -187,11 +205,11 @@ def open_incidents(
             minutes,
             lambda c, held, last=last, places=places: round(float(last[c]), places),
             lambda c, held, last=last, rule=rule, tier=tier, shown=shown: (
-                f"{rule.format(tier)} for {held} min (now {shown.format(last[c])})"
+                f"{rule.format(tier)} for {held} (now {shown.format(last[c])})"
             ),
         )
     incidents += _flapping(frame, rules, now, site_of, name)
-    incidents += _on_backup(frame, config, name)
+    incidents += _on_backup(frame, config, name, now, first_seen)
     return sorted(incidents, key=lambda i: (KINDS.index(i.kind), i.site_name, i.key))
 
 
@@ -229,7 +247,7 @@ def _flapping(frame, rules, now, site_of, name) -> list[Incident]:
     return out
 
 
-def _on_backup(frame, config: KpiConfig, name) -> list[Incident]:
+def _on_backup(frame, config: KpiConfig, name, now, first_seen) -> list[Incident]:
     """A site whose primary circuit is down at its latest sample while another is up."""
     latest = frame.groupby("circuit_id", sort=False).tail(1)
     circuits = latest[["site_id", "circuit_id", "port_id"]].reset_index(drop=True)
@@ -246,15 +264,17 @@ def _on_backup(frame, config: KpiConfig, name) -> list[Incident]:
         if prim.empty or not prim["up"].eq(False).all() or not others["up"].eq(True).any():
             continue
         backup = others[others["up"].eq(True)]["circuit_id"].iloc[0]
+        since = min(int(prim["ts"].iloc[0]), first_seen.get(f"on_backup@{site}", now))
         out.append(
             Incident(
                 "on_backup",
                 site,
                 name(site),
                 None,
-                int(prim["ts"].iloc[0]),
+                since,
                 float(len(prim)),
-                f"primary {prim['circuit_id'].iloc[0]} down, running on {backup}",
+                f"primary {prim['circuit_id'].iloc[0]} down, running on {backup}"
+                f" (for {duration(now - since)})",
             )
         )
     return out

@@ -97,8 +97,11 @@ def dispatch(
             if first and told:
                 report.opened.append(incident)
             entry["told"] = sorted(told)
-            # kept even when nobody was told yet: the next evaluation retries, and the incident's
+            # its figures and text as they are now (a recovery then says how it ended); kept
+            # even when nobody was told yet: the next evaluation retries, and the incident's
             # first instant stays the one first seen
+            first_since = entry["incident"].get("since", incident.since)
+            entry["incident"] = {**asdict(incident), "since": min(first_since, incident.since)}
             writes.hset(state_key, key, json.dumps(entry))
         for key, entry in stored.items():
             if key in now_open:

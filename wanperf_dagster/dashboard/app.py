@@ -10,6 +10,8 @@ Starlette and uvicorn come with dagster-webserver already."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gzip
 import html
 import time
 from pathlib import Path
@@ -22,23 +24,37 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
+from wanperf_dagster.alerts.rules import duration
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
 from wanperf_dagster.settings import Settings
 
-from .data import DashboardData, Range
+from .data import DashboardData, Now, Range
 
 BANDS = (70, 80, 90)
 BAND_COLOURS = {70: "#f2c744", 80: "#f08c2e", 90: "#d6453d"}
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_URL = f"/static/plotly-{plotly.__version__}.min.js"
+
+
+@functools.cache
+def _gzipped(path: Path) -> bytes:
+    return gzip.compress(path.read_bytes(), compresslevel=6)
+
 
 TEMPLATES = {
     "base.html": """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} · wanperf NOC</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<script src="/static/plotly.min.js"></script>
+{% if plotly %}<script src="{{ plotly }}"></script>{% endif %}
 <style>
  body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
  header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
@@ -46,6 +62,9 @@ TEMPLATES = {
  main{padding:16px 20px} h1{font-size:20px;margin:4px 0 12px} h2{font-size:16px;margin:18px 0 8px}
  table{border-collapse:collapse;background:#fff;font-size:13px} td,th{padding:4px 10px;border-bottom:1px solid #e3e6eb;text-align:left}
  th{background:#eef0f4} .num{text-align:right} .bad{color:#c0392b;font-weight:600} .ok{color:#1e8449}
+ .unknown{color:#6b7280} .warn{color:#b9770e;font-weight:600} .asof{margin:0 0 10px;font-size:13px}
+ .bars{display:flex;gap:24px;flex-wrap:wrap;background:#fff;margin:10px 0;padding:8px;border-radius:6px}
+ .bars svg text{font-size:11px;fill:#1d2330}
  .cards{display:flex;gap:12px;flex-wrap:wrap} .card{background:#fff;padding:10px 16px;border-radius:6px;min-width:140px}
  .card b{display:block;font-size:26px} form.inline{display:inline-flex;gap:6px;align-items:center}
  .muted{color:#6b7280;font-size:12px} .fig{background:#fff;margin:10px 0;padding:6px;border-radius:6px}
@@ -60,20 +79,18 @@ TEMPLATES = {
 <p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
     "overview.html": """{% extends "base.html" %}{% block main %}
 <h1>WAN overview · {{ rng.start }}{% if rng.end != rng.start %} → {{ rng.end }}{% endif %}</h1>
+<p class="asof {{ 'unknown' if now.stale else '' }}" id="as-of">{{ as_of_text }}</p>
 <div class="cards">
- <div class="card">circuits<b>{{ circuits }}</b></div>
- <div class="card">down now<b class="{{ 'bad' if down_now else 'ok' }}">{{ down_now }}</b></div>
- <div class="card">congested now (≥ 90 %)<b class="{{ 'bad' if congested_now else 'ok' }}">{{ congested_now }}</b></div>
- <div class="card">open alerts<b class="{{ 'bad' if alerts|length else 'ok' }}">{{ alerts|length }}</b></div>
+ {% for c in cards %}<div class="card" id="card-{{ c.id }}">{{ c.label }}<b class="{{ c.cls }}">{{ c.value }}</b></div>{% endfor %}
 </div>
-{% if alerts|length %}<h2>Open alerts</h2><table><tr><th>kind</th><th>site</th><th>circuit</th><th>what</th><th>since</th></tr>
-{% for a in alerts %}<tr><td class="bad">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a></td><td>{{ a.circuit_id or '' }}</td><td>{{ a.detail }}</td><td>{{ a.since }}</td></tr>{% endfor %}</table>{% endif %}
+{% if alerts %}<h2>Open alerts</h2><table><tr><th>kind</th><th>site</th><th>circuit</th><th>what</th><th>since</th><th>for</th></tr>
+{% for a in alerts %}<tr><td class="bad">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a></td><td>{{ a.circuit_id or '' }}</td><td>{{ a.detail }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>By region <a class="muted" href="{{ links.region_kpis }}">region_kpis ↗</a></h2>
 {% if regions|length %}<table><tr><th>region</th><th class="num">circuits</th><th class="num">availability %</th><th class="num">p95 utilisation %</th><th class="num">days</th></tr>
 {% for r in regions %}<tr><td><a href="{{ r.link }}">{{ r.region }}</a></td><td class="num">{{ r.circuits }}</td><td class="num">{{ "%.2f"|format(r.availability_pct) }}</td><td class="num">{{ "%.1f"|format(r.util_p95_pct) }}</td><td class="num">{{ r.days }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">No region KPIs for these days yet: materialize <code>region_kpis</code>.</p>{% endif %}
 {{ region_fig|safe }}
-<h2>Worst sites ({{ worst_sites_day }}) <a class="muted" href="{{ links.circuit_kpis }}">circuit_kpis ↗</a></h2>
+<h2>Worst sites by time down ({{ worst_sites_day }}) <a class="muted" href="{{ links.circuit_kpis }}">circuit_kpis ↗</a></h2>
 {% if worst_sites|length %}<table><tr><th>site</th><th>region</th><th class="num">circuits</th><th class="num">availability %</th><th class="num">down min</th><th class="num">circuits down</th><th class="num">flaps</th><th class="num">min ≥ 90 %</th></tr>
 {% for w in worst_sites %}<tr><td><a href="{{ w.link }}">{{ w.name }}</a></td><td>{{ w.region }}</td><td class="num">{{ w.circuits }}</td><td class="num">{{ w.availability_pct }}</td><td class="num">{{ w.down_min }}</td><td class="num">{{ w.circuits_down }}</td><td class="num">{{ w.flaps }}</td><td class="num">{{ w.minutes_above_90 }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">No circuit KPIs for these days yet.</p>{% endif %}
@@ -96,7 +113,7 @@ TEMPLATES = {
 {% if sle|length %}<h2>WAN SLE <span class="muted">from <a href="{{ sle_link }}">site_sle ↗</a></span></h2>
 <table><tr><th>day</th><th class="num">WAN link health</th><th>band</th><th class="num">worst hour</th><th class="num">hours below fair</th><th class="num">application health</th><th class="num">gateway health</th></tr>
 {% for d in sle %}<tr><td>{{ d.day }}</td><td class="num {{ 'bad' if d.wan_link_health_band in ('degraded', 'critical') else '' }}">{{ d.wan_link_health }}</td><td>{{ d.wan_link_health_band }}</td><td class="num">{{ d.wan_link_health_min }}</td><td class="num">{{ d.hours_below_fair }}</td><td class="num">{{ d.application_health }}</td><td class="num">{{ d.gateway_health }}</td></tr>{% endfor %}</table>{% endif %}
-{% if paths|length %}<h2>VPN paths <span class="muted">from <a href="{{ paths_link }}">vpn_path_kpis ↗</a></span></h2>
+{% if paths|length %}<h2>VPN paths, worst first <span class="muted">(lowest availability, then lowest MOS) from <a href="{{ paths_link }}">vpn_path_kpis ↗</a></span></h2>
 <table><tr><th>path</th><th class="num">availability %</th><th class="num">down min</th><th class="num">p95 latency ms</th><th class="num">p95 jitter ms</th><th class="num">p95 loss %</th><th class="num">lowest MOS</th></tr>
 {% for p in paths %}<tr><td>{{ p.path_id }}</td><td class="num {{ 'bad' if p.availability_pct is number and p.availability_pct < 99 else '' }}">{{ p.availability_pct }}</td><td class="num">{{ p.down_minutes }}</td><td class="num">{{ p.latency_p95_ms }}</td><td class="num">{{ p.jitter_p95_ms }}</td><td class="num {{ 'bad' if p.loss_p95_pct is number and p.loss_p95_pct >= 1 else '' }}">{{ p.loss_p95_pct }}</td><td class="num {{ 'bad' if p.mos_min is number and p.mos_min < 3.5 else '' }}">{{ p.mos_min }}</td></tr>{% endfor %}</table>{% endif %}
 {% for f in figures %}<div class="fig" id="{{ f.anchor }}">{{ f.html|safe }}
@@ -113,10 +130,11 @@ def _round(value, places=2):
 class Dashboard:
     """The pages, over one `DashboardData`."""
 
-    def __init__(self, data: DashboardData, settings: Settings, today=None):
+    def __init__(self, data: DashboardData, settings: Settings, today=None, clock=None):
         self.data = data
         self.settings = settings
-        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self.clock = clock or time.time
+        self.today = today or (lambda: dt.datetime.fromtimestamp(self.clock(), dt.UTC).date())
         self.env = jinja2.Environment(
             loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
         )
@@ -138,6 +156,7 @@ class Dashboard:
     def render(self, template: str, t0: float, **context) -> HTMLResponse:
         context.setdefault("keep", {})
         context.setdefault("q", "")
+        context.setdefault("plotly", "")
         text = self.env.get_template(template).render(
             dagster_url=self.settings.dagster_url,
             built_ms=(time.perf_counter() - t0) * 1000,
@@ -154,7 +173,8 @@ class Dashboard:
     async def overview(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
         rng = self.range_of(request)
-        status = self.data.status_now()
+        now = self.clock()
+        wan = self.data.now(self.settings.poll_interval, now)
         alerts = self.data.open_alerts()
         regions = self.data.regions(rng)
         worst = self.data.worst(rng)
@@ -178,21 +198,22 @@ class Dashboard:
             {
                 **a,
                 "since": pd.Timestamp(a["since"]).strftime("%Y-%m-%d %H:%M UTC"),
+                "lasted": duration(now - pd.Timestamp(a["since"]).timestamp()),
                 "link": self.site_link(a["site_id"], rng),
             }
-            for a in alerts.to_dict("records")
+            for a in ([] if alerts is None else alerts.to_dict("records"))
         ]
         return self.render(
             "overview.html",
             t0,
             title="WAN overview",
             rng=rng,
-            circuits=int(status["circuit_id"].nunique()) if len(status) else 0,
-            down_now=int(status["up_now"].eq(False).sum()) if len(status) else 0,
-            congested_now=int((status["util_now_pct"] >= 90).sum()) if len(status) else 0,
+            now=wan,
+            as_of_text=self._as_of(wan, now),
+            cards=_cards(wan, alerts),
             alerts=alert_rows,
             regions=region_rows,
-            region_fig=_region_figure(regions),
+            region_fig=_region_bars(regions),
             worst=worst_rows,
             worst_sites=[
                 {
@@ -209,6 +230,20 @@ class Dashboard:
                 "circuit_kpis": self.asset_link("circuit_kpis"),
             },
         )
+
+    def _as_of(self, wan: Now, now: float) -> str:
+        every = self.settings.poll_interval // 60
+        if wan.as_of is None:
+            return (
+                f"No sweep has reported yet: nothing is known of the WAN now. The sweep runs every"
+                f" {every} minutes (`wanperf sweep` runs one at once); these figures fill in"
+                " after it."
+            )
+        when = dt.datetime.fromtimestamp(wan.as_of, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = f"Now, as of the latest sweep: {when} ({duration(now - wan.as_of)} ago)."
+        if wan.stale:
+            text += f" Stale: the sweep runs every {every} minutes and has not reported since."
+        return text
 
     async def search(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
@@ -277,6 +312,7 @@ class Dashboard:
         return self.render(
             "site.html",
             t0,
+            plotly=PLOTLY_URL if figures else "",
             title=site["name"],
             rng=rng,
             site=site.to_dict(),
@@ -356,36 +392,96 @@ def _circuit_figure(circuit: str, rows: pd.DataFrame, resolution: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=_anchor(circuit) + "-fig")
 
 
-def _region_figure(regions: pd.DataFrame) -> str:
+def _cards(wan: Now, alerts: pd.DataFrame | None) -> list[dict]:
+    """The overview's cards: a figure only where it is known, green only where it is known to
+    be fine; no data, or stale data, is grey and says so."""
+
+    def card(id_, label, value, known=True, warn=False):
+        if not known or value is None:
+            return {"id": id_, "label": label, "value": "—", "cls": "unknown"}
+        cls = ("warn" if warn else "bad") if value else "ok"
+        return {"id": id_, "label": label, "value": value, "cls": cls}
+
+    known = wan.as_of is not None and not wan.stale
+    out = [
+        {
+            "id": "circuits",
+            "label": "circuits",
+            "value": wan.circuits if wan.as_of is not None else "—",
+            "cls": "",
+        },
+        card("down", "down now", wan.down, known),
+        card("congested", "congested now (≥ 90 %)", wan.congested, known),
+        card("not-reporting", "not reporting now", wan.not_reporting, known, warn=True),
+    ]
+    if alerts is None:
+        out.append({"id": "alerts", "label": "open alerts", "value": "—", "cls": "unknown"})
+    else:
+        out.append(card("alerts", "open alerts", len(alerts), known))
+    return out
+
+
+def _region_bars(regions: pd.DataFrame) -> str:
+    """Each region's availability and p95 utilisation as plain SVG bars (the overview needs no
+    plotting library: it loads at once), the 70/80/90 % bands dotted."""
     if regions.empty:
         return ""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("availability %", "p95 utilisation %"))
-    fig.add_trace(
-        go.Bar(x=regions["region"], y=regions["availability_pct"], name="availability"), 1, 1
-    )
-    fig.add_trace(
-        go.Bar(x=regions["region"], y=regions["util_p95_pct"], name="p95 utilisation"), 1, 2
-    )
-    for band in BANDS:
-        fig.add_hline(
-            y=band, line={"dash": "dot", "color": BAND_COLOURS[band], "width": 1}, row=1, col=2
-        )
-    fig.update_layout(
-        height=300,
-        showlegend=False,
-        margin={"l": 40, "r": 20, "t": 40, "b": 40},
-        template="plotly_white",
-    )
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id="regions-fig")
+    charts = []
+    for title, column, lo, bands in (
+        ("availability %", "availability_pct", 90.0, ()),
+        ("p95 utilisation %", "util_p95_pct", 0.0, BANDS),
+    ):
+        width, bar_h, gap, left = 420, 18, 6, 90
+        height = len(regions) * (bar_h + gap) + 24
+        scale = (width - left - 60) / (100.0 - lo)
+        parts = [
+            f'<svg width="{width}" height="{height}" role="img" aria-label="{title}">',
+            f'<text x="0" y="12" font-weight="600">{html.escape(title)}</text>',
+        ]
+        for k, r in enumerate(regions.itertuples(index=False)):
+            value = getattr(r, column)
+            y = 20 + k * (bar_h + gap)
+            w = 0 if pd.isna(value) else max(0.0, (float(value) - lo) * scale)
+            shown = "no data" if pd.isna(value) else f"{float(value):.2f}"
+            parts.append(
+                f'<text x="0" y="{y + 13}">{html.escape(str(r.region))}</text>'
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#4a6fa5">'
+                f"<title>{html.escape(str(r.region))}: {shown}</title></rect>"
+                f'<text x="{left + w + 4:.1f}" y="{y + 13}">{shown}</text>'
+            )
+        for band in bands:
+            x = left + (band - lo) * scale
+            parts.append(
+                f'<line x1="{x:.1f}" y1="18" x2="{x:.1f}" y2="{height}" '
+                f'stroke="{BAND_COLOURS[band]}" stroke-dasharray="3,3"/>'
+            )
+        parts.append("</svg>")
+        charts.append("".join(parts))
+    return f'<div class="bars" id="regions-fig">{"".join(charts)}</div>'
 
 
-def build_app(settings: Settings, assets: AssetStore | None = None, today=None) -> Starlette:
+def build_app(
+    settings: Settings, assets: AssetStore | None = None, today=None, clock=None
+) -> Starlette:
     dashboard = Dashboard(
-        DashboardData(assets or AssetStore.from_settings(settings)), settings, today
+        DashboardData(assets or AssetStore.from_settings(settings)), settings, today, clock
     )
+    plotly_gz = _gzipped(PLOTLY_JS)
 
     async def plotly_js(request: Request):
-        return FileResponse(PLOTLY_JS, media_type="application/javascript")
+        """plotly.js, compressed once (4.8 MB, 1.4 MB gzipped) and cached for good: its
+        address carries the installed version."""
+        headers = {
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Vary": "Accept-Encoding",
+        }
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                plotly_gz,
+                media_type="application/javascript",
+                headers={**headers, "Content-Encoding": "gzip"},
+            )
+        return FileResponse(PLOTLY_JS, media_type="application/javascript", headers=headers)
 
     async def healthz(request: Request):
         return PlainTextResponse("ok")
@@ -395,7 +491,7 @@ def build_app(settings: Settings, assets: AssetStore | None = None, today=None) 
             Route("/", dashboard.overview),
             Route("/search", dashboard.search),
             Route("/site/{site_id}", dashboard.site),
-            Route("/static/plotly.min.js", plotly_js),
+            Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
         ]
     )

@@ -19,8 +19,9 @@ from .config import DEFAULT_CONFIG, QUALITY_TIERS, UTIL_TIERS, KpiConfig
 LOWER_IS_WORSE = {"availability_pct", "coverage_pct"}
 
 # the second KPI that orders circuits tied on the first (worse first)
+# (down time is always the exact `down_seconds`: every surface shows the one down figure)
 TIE_BREAKERS = {
-    "availability_pct": "down_minutes",
+    "availability_pct": "down_seconds",
     "coverage_pct": "unknown_minutes",
     "util_p95_pct": "minutes_above_90",
     "util_avg_pct": "util_p95_pct",
@@ -28,16 +29,19 @@ TIE_BREAKERS = {
     "minutes_above_70": "util_p95_pct",
     "minutes_above_80": "util_p95_pct",
     "minutes_above_90": "util_p95_pct",
-    "flaps": "down_minutes",
+    "flaps": "down_seconds",
+    "down_seconds": "flaps",
     "down_minutes": "flaps",
     "failover_minutes": "failover_events",
-    "on_backup_minutes": "down_minutes",
+    "failover_seconds": "failover_events",
+    "on_backup_minutes": "down_seconds",
+    "on_backup_seconds": "down_seconds",
 }
 
 
 def tie_breaker(kpi: str) -> str:
-    """The KPI that orders circuits tied on `kpi`: its listed one, else the minutes down."""
-    return TIE_BREAKERS.get(kpi, "down_minutes" if kpi != "down_minutes" else "flaps")
+    """The KPI that orders circuits tied on `kpi`: its listed one, else the seconds down."""
+    return TIE_BREAKERS.get(kpi, "down_seconds" if kpi != "down_seconds" else "flaps")
 
 
 _SUMS = [

@@ -167,6 +167,9 @@ def test_injected_incidents_alert_once_and_recover_once(
     # down sample (10 minutes), congestion at the third busy one (30 minutes)
     down_open = next(s for s, r in reports if keys["down"] in r["opened"])
     assert 0 <= down_open - injected["down"] < INTERVAL_S
+    # the alert said how long then, the recovery how long it lasted: four down samples
+    said = [b["detail"] for b in receivers["json"].bodies if b["key"] == keys["down"]]
+    assert said == ["down for 10 min", "down for 40 min"]
     busy_open = next(s for s, r in reports if keys["congested"] in r["opened"])
     assert 2 * INTERVAL_S <= busy_open - injected["congested"] < 3 * INTERVAL_S
 

@@ -126,3 +126,28 @@ def test_a_site_on_its_backup():
         pd.concat([primary, backup_down], ignore_index=True), INTERVAL, AlertRules(), CONFIG
     )
     assert [i.kind for i in found] == ["down", "down"]
+
+
+def test_the_text_says_how_long_it_has_lasted_now_past_two_hours():
+    """Samples of the last two hours are read; an outage open since earlier (the alert state's
+    first sight) counts from there: 'down for 5 h 10 min', not 'for 120 min'."""
+    frame = _samples(up=[False] * 12)
+    now = T0 + 11 * INTERVAL * 60
+    [fresh] = open_incidents(frame, INTERVAL, DEFAULT_RULES, CONFIG, now=now)
+    assert fresh.detail == "down for 2 h 00 min" and fresh.since == T0
+    first = now - 5 * 3600
+    [late] = open_incidents(
+        frame, INTERVAL, DEFAULT_RULES, CONFIG, now=now, first_seen={fresh.key: first}
+    )
+    assert late.detail == "down for 5 h 10 min" and late.since == first
+    assert late.value == 310
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(0, "0 min"), (59 * 60, "59 min"), (3600, "1 h 00 min"), (86400 + 7260, "1 d 2 h")],
+)
+def test_durations_read_as_a_noc_reads_them(seconds, text):
+    from wanperf_dagster.alerts.rules import duration
+
+    assert duration(seconds) == text

@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 import requests
 from starlette.testclient import TestClient
@@ -28,10 +30,24 @@ TODAY = dt.date(2025, 11, 26)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+SETTINGS = Settings.from_env({"WANPERF_DAGSTER_URL": "http://dagster.example:3000"})
+AFTER_LAST_SWEEP = DAY0 + 86400 - 300  # the day's last sample was at 23:50:17
+
+
+def _client(assets, now=AFTER_LAST_SWEEP) -> TestClient:
+    return TestClient(build_app(SETTINGS, assets, today=lambda: TODAY, clock=lambda: now))
+
+
 @pytest.fixture
 def client(org_day):
-    settings = Settings.from_env({"WANPERF_DAGSTER_URL": "http://dagster.example:3000"})
-    return TestClient(build_app(settings, org_day[0], today=lambda: TODAY))
+    return _client(org_day[0])
+
+
+def _card(page: str, card: str) -> tuple[str, str]:
+    """(its class, its figure) of an overview card."""
+    found = re.search(rf'id="card-{card}">[^<]*<b class="([^"]*)">([^<]*)</b>', page)
+    assert found, card
+    return found.group(1), found.group(2)
 
 
 def test_the_overview_names_sites_and_regions(client, org_day):
@@ -51,12 +67,12 @@ def test_the_overview_names_sites_and_regions(client, org_day):
         in page
     )
     circuits = daily["circuit_id"].nunique()
-    assert re.search(rf"circuits<b>{circuits}</b>", page)
-    # the worst sites: lowest availability first, by name, with their figures
+    assert _card(page, "circuits")[1] == str(circuits)
+    # the worst sites by time down: most down seconds first, by name, with their figures
     per_site = kpi.site_daily_kpis(daily).sort_values(
-        ["availability_pct", "down_seconds"], ascending=[True, False]
+        ["down_seconds", "availability_pct"], ascending=[False, True]
     )
-    section = page.split("Worst sites", 1)[1].split("Worst circuits", 1)[0]
+    section = page.split("Worst sites by time down", 1)[1].split("Worst circuits", 1)[0]
     first = per_site.iloc[0]
     assert section.index(str(first["site_name"])) < section.index(
         str(per_site.iloc[1]["site_name"])
@@ -156,5 +172,85 @@ def test_wanperf_dashboard_answers_over_http(dashboard_server, org_day):
         f"{dashboard_server}/site/{site['site_id']}", params={"from": DAY, "to": DAY}, timeout=30
     )
     assert page.ok and site["name"] in page.text
-    js = requests.get(f"{dashboard_server}/static/plotly.min.js", timeout=30)
+    script = re.search(r'<script src="(/static/plotly-[^"]+\.min\.js)"', page.text).group(1)
+    js = requests.get(f"{dashboard_server}{script}", timeout=30)
     assert js.ok and len(js.content) > 1_000_000  # served locally, no CDN
+    # compressed on the wire, and cached for good (its address carries the version)
+    assert js.headers["Content-Encoding"] == "gzip"
+    assert int(js.headers["Content-Length"]) < len(js.content) / 2
+    assert "immutable" in js.headers["Cache-Control"]
+    # the overview needs none of it
+    overview = requests.get(
+        f"{dashboard_server}/", params={"from": DAY, "to": DAY}, timeout=30
+    ).text
+    assert "plotly" not in overview and 'id="regions-fig"' in overview
+
+
+def test_before_the_first_sweep_nothing_reads_fine(org_day, redis_client):
+    """No `wan_status_now`, no `wan_alerts` yet: the cards say they do not know (grey dashes,
+    never green zeros), and the page says when the figures will come."""
+    assets = org_day[0]
+    for asset in ("wan_status_now", "wan_alerts"):
+        redis_client.delete(keys.asset_value([asset], None))
+    page = _client(assets).get("/").text
+    for card in ("down", "congested", "not-reporting", "alerts"):
+        assert _card(page, card) == ("unknown", "—"), card
+    assert "No sweep has reported yet" in page and 'class="ok"' not in page
+
+
+def test_the_now_says_as_of_when_and_goes_grey_when_stale(org_day):
+    assets = org_day[0]
+    page = _client(assets).get("/").text
+    assert "as of the latest sweep: 2025-11-26 23:50 UTC (4 min ago)" in page
+    assert _card(page, "down")[0] in ("ok", "bad")
+    stale = _client(assets, now=AFTER_LAST_SWEEP + 3600).get("/").text
+    assert "Stale: the sweep runs every 10 minutes" in stale
+    assert _card(stale, "down")[0] == "unknown" and 'class="ok"' not in stale
+
+
+def test_a_circuit_the_latest_sweep_did_not_see_is_not_reporting_not_up(org_day):
+    assets = org_day[0]
+    status = assets.latest("wan_status_now").to_pandas()
+    dark = status["circuit_id"].astype(str).unique()[:3]
+    hours_ago = pd.Timestamp(DAY0 + 86400 - 4 * 3600, unit="s", tz="UTC")
+    status.loc[status["circuit_id"].astype(str).isin(dark), "last_seen"] = hours_ago
+    assets.save("wan_status_now", {None: pa.Table.from_pandas(status, preserve_index=False)}, 3600)
+    page = _client(assets).get("/").text
+    assert _card(page, "not-reporting") == ("warn", "3")
+
+
+def test_open_alerts_say_how_long_now(org_day):
+    assets, sites, _, _ = org_day
+    since = pd.Timestamp(DAY0 + 86400 - 5 * 3600, unit="s", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "status": ["open"],
+            "kind": ["down"],
+            "site_id": [sites.iloc[2]["site_id"]],
+            "site_name": [sites.iloc[2]["name"]],
+            "circuit_id": ["aa:ge-0/0/0"],
+            "since": [since],
+            "cleared_at": [pd.NaT],
+            "value": [300.0],
+            "detail": ["down for 4 h 50 min"],
+        }
+    )
+    assets.save("wan_alerts", {None: pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+    page = _client(assets).get("/").text
+    assert "<td>4 h 55 min</td>" in page  # at the page's own time, not the evaluation's
+    assert _card(page, "alerts") == ("bad", "1")
+
+
+def test_vpn_paths_worst_first(client, org_day):
+    assets, sites, _, keys_of = org_day
+    site = sites.iloc[1]
+    key = f"2025-11-26|{keys_of[site['site_id']]}"
+    paths = assets.load("vpn_path_kpis", [key]).to_pandas()
+    worse = paths.iloc[:1].assign(path_id="zz:worst>hub", up_minutes=677, down_minutes=763)
+    worse = worse.assign(mos_min=4.4)  # a fine MOS while up does not hide 53 % down
+    better = paths.iloc[:1].assign(path_id="aa:full>hub", up_minutes=1440, down_minutes=0)
+    better = better.assign(mos_min=1.5)
+    both = pd.concat([better, worse], ignore_index=True)
+    assets.save("vpn_path_kpis", {key: pa.Table.from_pandas(both, preserve_index=False)}, 3600)
+    page = client.get(f"/site/{site['site_id']}").text
+    assert page.index("zz:worst") < page.index("aa:full")

@@ -42,7 +42,7 @@ def test_search_open_a_circuit_change_the_range(dashboard, org_day):
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{dashboard}/?from={DAY}&to={DAY}")
-        page.wait_for_selector("#regions-fig .main-svg")
+        page.wait_for_selector("#regions-fig svg")
         assert page.locator("text=WAN overview").count() == 1
         page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
 
@@ -80,4 +80,56 @@ def test_search_open_a_circuit_change_the_range(dashboard, org_day):
             "() => document.querySelector('.js-plotly-plot').data[0].x.length"
         )
         assert points_day == 144 and points_month == 24  # a day's samples, then its hours
+        browser.close()
+
+
+def test_the_overview_before_the_first_sweep_and_after(dashboard, org_day, redis_client):
+    """Before any sweep the cards say they do not know (grey dashes, no green zero) and when
+    they will; after one, figures with the time they are as of. The page is usable at once:
+    it loads no plotting library."""
+    import time
+
+    import pandas as pd
+    import pyarrow as pa
+    from playwright.sync_api import sync_playwright
+
+    from wanperf_dagster.store import keys
+
+    assets = org_day[0]
+    status = assets.latest("wan_status_now").to_pandas()
+    for asset in ("wan_status_now", "wan_alerts"):
+        redis_client.delete(keys.asset_value([asset], None))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=["--no-sandbox"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+
+        def card(name: str) -> tuple[str, str]:
+            b = page.locator(f"#card-{name} b")
+            return b.inner_text(), b.evaluate("e => getComputedStyle(e).color")
+
+        green = "rgb(30, 132, 73)"
+        page.goto(f"{dashboard}/?from={DAY}&to={DAY}")
+        for name in ("down", "congested", "not-reporting", "alerts"):
+            text, colour = card(name)
+            assert text == "—" and colour != green, name
+        assert "No sweep has reported yet" in page.locator("#as-of").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "dashboard-before-first-sweep.png"), full_page=True)
+
+        # a sweep reported a minute ago
+        just_now = pd.Timestamp(time.time() - 60, unit="s", tz="UTC")
+        status = status.assign(last_seen=just_now)
+        assets.save(
+            "wan_status_now", {None: pa.Table.from_pandas(status, preserve_index=False)}, 3600
+        )
+        page.goto(f"{dashboard}/?from={DAY}&to={DAY}")
+        down, colour = card("down")
+        assert down == str(int(status[status["window_hours"] == 3]["up_now"].eq(False).sum()))
+        assert colour in (green, "rgb(192, 57, 43)")
+        assert "(1 min ago)" in page.locator("#as-of").inner_text()
+        assert card("alerts")[0] == "—"  # the alerts are not evaluated yet: said so
+        assert page.evaluate("() => typeof Plotly") == "undefined"
         browser.close()

@@ -167,7 +167,7 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         "region",
         "circuit_id",
         "availability_pct",
-        "down_minutes",
+        "down_seconds",
     ]
 
     # each site-day's materialization carries that site's own figures, not the chunk's
@@ -186,7 +186,9 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
             == len(rows)
             == event.metadata["dagster/row_count"].value
         )
-        assert event.metadata["down_minutes"].value == int(rows["down_minutes"].sum())
+        # one down figure: the exact seconds, and the same in minutes beside them
+        assert event.metadata["down_seconds"].value == int(rows["down_seconds"].sum())
+        assert event.metadata["down_minutes"].value == round(rows["down_seconds"].sum() / 60, 1)
     run(["weekly_circuit_kpis"], partition_key="2025-11-24")
     weekly = get_tables(redis_client, ["weekly_circuit_kpis"], ["2025-11-24"])[0][0].to_pandas()
     assert (

@@ -108,7 +108,8 @@ def org_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> p
                 "circuits_above_90": int(row["circuits_above_90"]),  # congested: p95 >= 90 %
                 "circuits_down": int(row["circuits_down"]),
                 "flaps": int(row["flaps"]),
-                "on_backup_minutes": int(row["on_backup_minutes"]),
+                "down_seconds": int(row["down_seconds"]),
+                "on_backup_seconds": int(row["on_backup_seconds"]),
                 "coverage_pct": _number(row["coverage_pct"], 2),
             }
         )
@@ -123,7 +124,7 @@ TOP_KPIS = [
     "flaps",
     "loss_p95_pct",
     "latency_p95_ms",
-    "failover_minutes",
+    "failover_seconds",
 ]
 
 

@@ -44,8 +44,11 @@ def wan_status_now(
         context.add_output_metadata({"circuits": 0})
         return status
     latest = status[status["window_hours"] == 3]
-    congested = latest["util_now_pct"] >= 90
-    down = latest["up_now"].eq(False)
+    # a circuit the latest sweep did not see (its gateway dark) is not reporting: never up
+    seen = pd.to_datetime(latest["last_seen"], utc=True)
+    live = seen >= seen.max() - pd.Timedelta(minutes=2 * get_settings().interval_minutes)
+    congested = (latest["util_now_pct"] >= 90) & live
+    down = latest["up_now"].eq(False) & live
     worst = latest.assign(down_now=down).sort_values(
         ["down_now", "util_now_pct"], ascending=[False, False]
     )
@@ -54,6 +57,8 @@ def wan_status_now(
             "circuits": int(latest["circuit_id"].nunique()),
             "down_now": int(down.sum()),
             "congested_now": int(congested.sum()),
+            "not_reporting_now": int((~live).sum()),
+            "as_of": dg.MetadataValue.timestamp(seen.max().timestamp()),
             "failed_over_3h": int((latest["failover_minutes"] > 0).sum()),
             "worst_now": circuit_table(
                 worst,
