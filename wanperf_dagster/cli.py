@@ -175,11 +175,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
             links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
         )
-        print(
-            f"evaluated: {report.open} open, {len(report.opened)} newly told, "
-            f"{len(report.recovered)} recovered, {len(report.errors)} undelivered, "
-            f"{report.dead_lettered} dead-lettered"
-        )
+        if report.locked_out:
+            print(f"not evaluated: {report.errors[0]}")
+        else:
+            print(
+                f"evaluated: {report.open} open, {len(report.opened)} newly told, "
+                f"{report.sent} message(s) delivered, {len(report.recovered)} recovered, "
+                f"{len(report.errors)} undelivered, {report.pending} left for the next"
+                f" evaluation, {report.dead_lettered} dead-lettered"
+            )
     if args.dead_letters:
         letters = alerts.dead_letters(r, org, args.limit)
         print(f"{len(letters)} dead letter(s), newest first")

@@ -8,15 +8,24 @@ from .notify import (
     destinations,
     incident_links,
     message,
+    slack_escape,
     slack_message,
 )
 from .rules import KINDS, LOOKBACK_S, AlertRules, Incident, epoch_seconds, open_incidents
-from .state import DispatchReport, alert_history, dead_letters, dispatch, open_alerts
+from .state import (
+    AlertsLockedError,
+    DispatchReport,
+    alert_history,
+    dead_letters,
+    dispatch,
+    open_alerts,
+)
 
 __all__ = [
     "KINDS",
     "LOOKBACK_S",
     "AlertRules",
+    "AlertsLockedError",
     "Destination",
     "DispatchReport",
     "Incident",
@@ -31,5 +40,6 @@ __all__ = [
     "message",
     "open_alerts",
     "open_incidents",
+    "slack_escape",
     "slack_message",
 ]

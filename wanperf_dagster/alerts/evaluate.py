@@ -12,7 +12,7 @@ from wanperf_dagster.store import samples as sample_store
 
 from .notify import Destination
 from .rules import LOOKBACK_S, AlertRules, Incident, open_incidents
-from .state import DispatchReport, dispatch, open_alerts
+from .state import AlertsLockedError, DispatchReport, dispatch, open_alerts
 
 
 def evaluate(
@@ -33,7 +33,10 @@ def evaluate(
     incidents = open_incidents(
         samples, interval_minutes, rules, config, now=now, first_seen=first_seen
     )
-    report = dispatch(
-        client, org_id, incidents, destinations, at=now, links=links, **dispatch_options
-    )
+    try:
+        report = dispatch(
+            client, org_id, incidents, destinations, at=now, links=links, **dispatch_options
+        )
+    except AlertsLockedError as exc:  # another evaluation is sending: it tells them
+        report = DispatchReport(open=len(incidents), errors=[str(exc)], locked_out=True)
     return incidents, report

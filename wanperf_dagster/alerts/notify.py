@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from urllib.parse import quote
 
 import requests
 
@@ -51,12 +52,16 @@ def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def message(event: str, incident: Incident, at: int, links: dict[str, str]) -> dict:
-    """The generic JSON body: what happened, where, since when, and where to look."""
+def message(
+    event: str, incident: Incident, at: int, links: dict[str, str], idempotency_key: str = ""
+) -> dict:
+    """The generic JSON body: what happened, where, since when, and where to look; and the
+    message's idempotency key (a message sent twice carries the same one: dedupe on it)."""
     return {
         "event": event,  # "alert" or "recovered"
         **asdict(incident),
         "key": incident.key,
+        "idempotency_key": idempotency_key,
         "title": TITLE[incident.kind],
         "since_iso": _iso(incident.since),
         "at": at,
@@ -65,15 +70,36 @@ def message(event: str, incident: Incident, at: int, links: dict[str, str]) -> d
     }
 
 
-def slack_message(event: str, incident: Incident, at: int, links: dict[str, str]) -> dict:
-    """Slack's incoming-webhook body: one line of mrkdwn text with the links."""
-    where = incident.site_name + (f" · `{incident.circuit_id}`" if incident.circuit_id else "")
+def slack_escape(text: str) -> str:
+    """Text from the source made inert in Slack's mrkdwn: `&`, `<` and `>` as entities (so
+    `<!channel>` pings no one and `<https://x|Click>` disguises no link), and the formatting
+    characters that would open bold, italics, strikes or code fenced off with a zero-width
+    joiner."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for mark in ("*", "_", "~", "`"):
+        text = text.replace(mark, mark + "\u200d")
+    return text
+
+
+def _slack_link(url: str, label: str) -> str:
+    """`<url|label>` with the url's own `|`, `<`, `>` and spaces percent-encoded."""
+    return "<" + quote(url, safe=":/?#[]@!$&'()*+,;=%") + "|" + slack_escape(label) + ">"
+
+
+def slack_message(
+    event: str, incident: Incident, at: int, links: dict[str, str], idempotency_key: str = ""
+) -> dict:
+    """Slack's incoming-webhook body: one line of mrkdwn text with the links; every text from
+    the source escaped (`slack_escape`)."""
+    where = slack_escape(incident.site_name)
+    if incident.circuit_id:
+        where += f" · `{slack_escape(incident.circuit_id)}`"
     if event == "alert":
-        head = f"{EMOJI[event]} *{TITLE[incident.kind]}*: {where} — {incident.detail}"
+        head = f"{EMOJI[event]} *{TITLE[incident.kind]}*: {where} — {slack_escape(incident.detail)}"
         head += f" (since {_iso(incident.since)})"
     else:
         head = f"{EMOJI[event]} *recovered: {TITLE[incident.kind]}*: {where} (at {_iso(at)})"
-    refs = " · ".join("<" + url + "|" + label + ">" for label, url in links.items())
+    refs = " · ".join(_slack_link(url, label) for label, url in links.items())
     return {"text": head + (f"\n{refs}" if refs else "")}
 
 
@@ -85,11 +111,20 @@ def send(
     links: dict[str, str],
     session: requests.Session | None = None,
     timeout: float = 10.0,
+    idempotency_key: str = "",
 ) -> None:
-    body = (slack_message if destination.style == "slack" else message)(event, incident, at, links)
+    build = slack_message if destination.style == "slack" else message
+    body = build(event, incident, at, links, idempotency_key)
     http = session or requests
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     try:
-        response = http.post(destination.url, json=body, timeout=timeout, allow_redirects=False)
+        response = http.post(
+            destination.url,
+            json=body,
+            headers=headers,
+            timeout=(min(timeout, 5.0), timeout),
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
         raise NotifyError(f"{destination.name}: {type(exc).__name__}") from None
     if not 200 <= response.status_code < 300:

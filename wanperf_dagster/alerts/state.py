@@ -1,30 +1,52 @@
-"""One alert per incident and one recovery when it clears, across restarts: the open incidents live
-in Redis (a hash per org), with the destinations already told of each. An evaluation holds the
-org's alert lock, so two evaluations at once never both send.
+"""One alert per incident and one recovery when it clears, across restarts and kills: an outbox.
 
-A send that fails is retried at once (`retries`, with back-off), then at the next evaluations,
-only to the destination that missed it; after `dead_after` evaluations that all failed, the
-message goes to the org's dead-letter list (`wanperf alerts --dead-letters`) and is not tried
-again. A destination that took a message but failed to answer may get it again: at least once,
-never silently dropped. Each incident that cleared is kept in the org's alert history."""
+The open incidents live in Redis (a hash per org) and are written before anything is sent. Each
+message (an incident's alert or its recovery, to one destination) has an id, and is recorded in
+the org's `sent` hash the moment its destination takes it, one write per message: a killed or
+overrun evaluation leaves every message it delivered recorded, and the next one sends only what
+is left. Each message carries an idempotency key (the body's `idempotency_key`, the
+`Idempotency-Key` header): the one message a kill can leave in flight, sent again, is the same
+message to a receiver that dedupes.
+
+An evaluation holds the org's alert lock, short-lived (`LOCK_TTL_S`) and renewed while it
+works, so a dead one's lock is gone within seconds; one that loses it sends nothing more. Every
+send has a deadline (every try included) and the evaluation one too: sends run concurrently
+(`WORKERS`), a receiver that hangs or trickles costs at most its deadline, delays none of the
+others, and is given nothing more in that evaluation. What is left when the deadline passes
+waits for the next evaluation. A message no try delivered in `dead_after` evaluations goes to
+the dead-letter list (`wanperf alerts --dead-letters`) and is not tried again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
 import redis
+from redis.exceptions import LockError
 
 from wanperf_dagster.store import keys
 
 from .notify import Destination, NotifyError, send
 from .rules import Incident
 
-Sender = Callable[[Destination, str, Incident, int, dict], None]
+Sender = Callable[..., None]
 HISTORY_KEEP = 10_000  # incidents that cleared, newest first
 DEAD_KEEP = 10_000
+LOCK_TTL_S = 15.0  # a dead evaluation's lock expires within this; a live one renews it
+SEND_DEADLINE_S = 20.0  # one message to one destination, every try included
+RUN_DEADLINE_S = 120.0  # one evaluation's sending: what is left waits for the next one
+WORKERS = 8
+
+
+class AlertsLockedError(RuntimeError):
+    """Another evaluation of the org's alerts holds the lock (and is renewing it: alive)."""
 
 
 @dataclass
@@ -34,6 +56,43 @@ class DispatchReport:
     recovered: list[Incident] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "slack #1: HTTP 500", never a URL
     dead_lettered: int = 0
+    sent: int = 0  # messages delivered in this evaluation
+    pending: int = 0  # left for the next evaluation: the deadline passed, or the lock was lost
+    lock_lost: bool = False
+    locked_out: bool = False  # another evaluation was sending: this one sent nothing
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one destination: an incident's alert or its recovery."""
+
+    event: str  # "alert" or "recovered"
+    incident: Incident
+    episode: str  # the incident's key and its first instant: the same incident, reopened later,
+    # is a new episode
+    destination: Destination
+
+    @property
+    def id(self) -> str:
+        return message_id(self.event, self.episode, self.destination.name)
+
+    def idempotency_key(self, org_id: str) -> str:
+        return hashlib.sha256("|".join((org_id, self.id)).encode()).hexdigest()[:32]
+
+
+def message_id(event: str, episode: str, destination: str) -> str:
+    """`alert:down@<circuit>#<first instant>|webhook #1`: what the `sent` hash records."""
+    return "|".join((f"{event}:{episode}", destination))
+
+
+def _episode_of(message_id: str) -> str:
+    return message_id.split(":", 1)[1].rsplit("|", 1)[0]
+
+
+def _episode(entry: dict) -> str:
+    incident = entry["incident"]
+    key = f"{incident['kind']}@{incident.get('circuit_id') or incident['site_id']}"
+    return f"{key}#{int(entry.get('since', incident['since']))}"
 
 
 def dispatch(
@@ -47,83 +106,307 @@ def dispatch(
     retries: int = 2,
     dead_after: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    send_deadline: float = SEND_DEADLINE_S,
+    run_deadline: float = RUN_DEADLINE_S,
+    workers: int = WORKERS,
+    lock_ttl: float = LOCK_TTL_S,
+    lock_wait: float | None = None,
 ) -> DispatchReport:
-    """Tell each destination of the incidents that opened and of those that cleared."""
+    """Tell each destination of the incidents that opened and of those that cleared, each
+    message once (module docstring)."""
     report = DispatchReport(open=len(incidents))
-    state_key = keys.alerts_open(org_id)
+    started = time.monotonic()
+    lock = client.lock(
+        keys.alerts_lock(org_id),
+        timeout=lock_ttl,
+        blocking_timeout=2 * lock_ttl if lock_wait is None else lock_wait,
+        thread_local=False,
+    )
+    if not lock.acquire():
+        raise AlertsLockedError(
+            f"another evaluation of org {org_id}'s alerts is running (its lock lapses within"
+            f" {lock_ttl:.0f} s of it stopping)"
+        )
+    try:
+        outbox = _Outbox(client, org_id, at, report)
+        messages = outbox.prepare(incidents, destinations)
+        lost = threading.Event()
+        _deliver_all(
+            messages,
+            lambda m: _deliver(m, sender, at, links, retries, sleep, send_deadline, org_id),
+            outbox,
+            lock,
+            lost,
+            started + run_deadline,
+            workers,
+            dead_after,
+        )
+        if not lost.is_set():
+            outbox.close_cleared(destinations)
+        report.lock_lost = lost.is_set()
+        return report
+    finally:
+        # it may have lapsed: another evaluation took over, and this one stopped sending
+        with contextlib.suppress(LockError):
+            lock.release()
 
-    def deliver(dest: Destination, event: str, incident: Incident, entry: dict) -> bool:
-        """True when the destination is done with this message (sent, or dead-lettered)."""
-        error = ""
-        for attempt in range(retries + 1):
+
+def _deliver(
+    message: Message, sender, at, links, retries: int, sleep, deadline: float, org_id: str
+) -> tuple[str, int]:
+    """Send one message, retrying while its deadline allows: ("" when delivered, else why
+    not; the tries made)."""
+    end = time.monotonic() + deadline
+    error, tries = "", 0
+    for attempt in range(retries + 1):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        tries += 1
+        outcome = _try_once(message, sender, at, links, org_id, left)
+        if outcome is None:
+            return f"{message.destination.name}: no answer within {deadline:.0f} s", tries
+        if not outcome:
+            return "", tries
+        error = outcome
+        if attempt < retries:
+            sleep(min(0.5 * 2**attempt, max(end - time.monotonic(), 0)))
+    return error or f"{message.destination.name}: no answer within {deadline:.0f} s", tries
+
+
+def _try_once(message: Message, sender, at, links, org_id: str, left: float) -> str | None:
+    """One try, in a thread of its own given up on after `left` seconds (a receiver that
+    trickles its answer byte by byte holds this try, not the evaluation): "" when delivered,
+    the error, or None when it did not answer in time."""
+    outcome: list[str] = []
+
+    def attempt() -> None:
+        try:
+            sender(
+                message.destination,
+                message.event,
+                message.incident,
+                at,
+                links(message.incident),
+                idempotency_key=message.idempotency_key(org_id),
+                timeout=min(left, 10.0),
+            )
+            outcome.append("")
+        except NotifyError as exc:
+            outcome.append(str(exc))
+        except Exception as exc:
+            outcome.append(f"{message.destination.name}: {type(exc).__name__}")
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(left)
+    return outcome[0] if outcome else None
+
+
+def _deliver_all(messages, deliver, outbox, lock, lost, run_end, workers, dead_after) -> None:
+    """Send the messages concurrently, each recorded as it is delivered; renew the lock while
+    waiting; give a destination that timed out nothing more this evaluation; stop at the run's
+    deadline or when the lock is lost."""
+    slow: set[str] = set()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="alerts")
+    queue = list(messages)
+    running: dict = {}
+    # a destination's share of the workers: one that hangs never takes the others' turns
+    share = max(1, workers // max(1, len({m.destination.name for m in messages})))
+    busy: dict[str, int] = {}
+
+    def next_message():
+        for k, candidate in enumerate(queue):
+            if busy.get(candidate.destination.name, 0) < share:
+                return queue.pop(k)
+        return None
+
+    try:
+        while queue or running:
+            while queue and len(running) < workers and not lost.is_set():
+                message = next_message()
+                if message is None:
+                    break
+                if time.monotonic() >= run_end:  # not tried: the next evaluation sends it
+                    outbox.report.pending += 1
+                    continue
+                if message.destination.name in slow:  # it hangs: one more evaluation failed
+                    outbox.report.pending += 1
+                    error = f"{message.destination.name}: not answering"
+                    outbox.failed(message, error, dead_after, 0)
+                    continue
+                running[pool.submit(deliver, message)] = message
+                busy[message.destination.name] = busy.get(message.destination.name, 0) + 1
+            if not running:
+                break
+            done, _ = wait(running, timeout=min(1.0, lock.timeout / 3), return_when=FIRST_COMPLETED)
             try:
-                sender(dest, event, incident, at, links(incident))
-                return True
-            except NotifyError as exc:
-                error = str(exc)
-                if attempt < retries:
-                    sleep(0.5 * 2**attempt)
-        report.errors.append(error)
-        failures = entry.setdefault("failures", {})
-        name = f"{event}:{dest.name}"
-        failures[name] = failures.get(name, 0) + 1
-        if failures[name] < dead_after:
-            return False
-        letter = {
-            "at": at,
-            "destination": dest.name,
-            "event": event,
-            "incident": asdict(incident),
-            "attempts": failures[name] * (retries + 1),
-            "error": error,
-        }
-        writes.lpush(keys.alerts_dead(org_id), json.dumps(letter))
-        writes.ltrim(keys.alerts_dead(org_id), 0, DEAD_KEEP - 1)
-        report.dead_lettered += 1
-        return True
+                lock.extend(lock.timeout, replace_ttl=True)
+            except LockError:
+                lost.set()  # another evaluation may hold it now: send nothing more
+            for future in done:
+                message = running.pop(future)
+                busy[message.destination.name] -= 1
+                error, tries = future.result()
+                if not error:
+                    outbox.delivered(message)
+                else:
+                    outbox.report.errors.append(error)
+                    if "no answer within" in error:
+                        slow.add(message.destination.name)
+                    outbox.failed(message, error, dead_after, tries)
+            if lost.is_set():
+                outbox.report.pending += len(queue)
+                queue.clear()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
-    # the evaluation's state changes, sent together before the lock is let go
-    writes = client.pipeline(transaction=False)
-    with client.lock(keys.alerts_lock(org_id), timeout=300, blocking_timeout=300):
-        stored = {k.decode(): json.loads(v) for k, v in (client.hgetall(state_key) or {}).items()}
+
+class _Outbox:
+    """The org's alert state in Redis: the open incidents, each message delivered, the
+    failures of each message that was not, and the dead letters and history."""
+
+    def __init__(self, client: redis.Redis, org_id: str, at: int, report: DispatchReport):
+        self.client, self.org_id, self.at, self.report = client, org_id, at, report
+        self.open_key = keys.alerts_open(org_id)
+        self.sent_key = keys.alerts_sent(org_id)
+        self.failures_key = keys.alerts_failures(org_id)
+        self.stored: dict[str, dict] = {}
+        self.sent: dict[str, str] = {}
+        self.fresh: set[str] = set()  # incidents newly told in this evaluation
+        self.now_open: set[str] = set()
+        self._lock = threading.Lock()
+
+    def prepare(self, incidents, destinations) -> list[Message]:
+        """Record the open incidents (their first instant kept), then list what is owed: each
+        open incident's alert to each destination that has not had it, each cleared one's
+        recovery to each destination that had its alert and not its recovery."""
+        c = self.client
+        self.stored = {
+            k.decode(): json.loads(v) for k, v in (c.hgetall(self.open_key) or {}).items()
+        }
+        self.sent = {k.decode(): v.decode() for k, v in (c.hgetall(self.sent_key) or {}).items()}
+        pipe = c.pipeline(transaction=False)
+        for entry in self.stored.values():  # entries of before the outbox: their `told`
+            for name in entry.pop("told", []):
+                self._mark(pipe, message_id("alert", _episode(entry), name), "told")
+            for name in entry.pop("recovered", []):
+                self._mark(pipe, message_id("recovered", _episode(entry), name), "told")
+            entry.pop("failures", None)
         now_open = {i.key: i for i in incidents}
+        self.now_open = set(now_open)
+        messages = []
         for key, incident in now_open.items():
-            entry = stored.get(key) or {"incident": asdict(incident), "told": [], "seen_at": at}
-            told = set(entry["told"])
-            first = not told
+            before = self.stored.get(key)
+            since = (
+                min(int(before.get("since", incident.since)), incident.since)
+                if before
+                else incident.since
+            )
+            entry = {
+                "incident": {**asdict(incident), "since": since},
+                "since": since,
+                "seen_at": before.get("seen_at", self.at) if before else self.at,
+            }
+            self.stored[key] = entry
+            pipe.hset(self.open_key, key, json.dumps(entry))
+            told = Incident(**entry["incident"])
             for dest in destinations:
-                if dest.name not in told and deliver(dest, "alert", incident, entry):
-                    told.add(dest.name)
-            if first and told:
-                report.opened.append(incident)
-            entry["told"] = sorted(told)
-            # its figures and text as they are now (a recovery then says how it ended); kept
-            # even when nobody was told yet: the next evaluation retries, and the incident's
-            # first instant stays the one first seen
-            first_since = entry["incident"].get("since", incident.since)
-            entry["incident"] = {**asdict(incident), "since": min(first_since, incident.since)}
-            writes.hset(state_key, key, json.dumps(entry))
-        for key, entry in stored.items():
+                message = Message("alert", told, _episode(entry), dest)
+                if message.id not in self.sent:
+                    messages.append(message)
+        for key, entry in self.stored.items():
             if key in now_open:
                 continue
             incident = Incident(**entry["incident"])
-            told = set(entry["told"])
-            done = set(entry.get("recovered", []))
             for dest in destinations:
-                owed = dest.name in told and dest.name not in done
-                if owed and deliver(dest, "recovered", incident, entry):
-                    done.add(dest.name)
-            if {d.name for d in destinations} & told - done:
-                entry["recovered"] = sorted(done)
-                writes.hset(state_key, key, json.dumps(entry))
+                alerted = message_id("alert", _episode(entry), dest.name) in self.sent
+                message = Message("recovered", incident, _episode(entry), dest)
+                if alerted and message.id not in self.sent:
+                    messages.append(message)
+            pipe.hset(self.open_key, key, json.dumps(entry))
+        pipe.execute()  # before anything is sent: a killed evaluation's next one knows them all
+        return messages
+
+    def _mark(self, pipe, message_id: str, value: str) -> None:
+        self.sent[message_id] = value
+        pipe.hset(self.sent_key, message_id, value)
+
+    def delivered(self, message: Message) -> None:
+        """Record it at once: whatever happens next, it is not sent again."""
+        self.client.hset(self.sent_key, message.id, str(self.at))
+        with self._lock:
+            self.sent[message.id] = str(self.at)
+            self.report.sent += 1
+            key = message.incident.key
+            if message.event == "alert" and key not in self.fresh:
+                others = [
+                    m
+                    for m in self.sent
+                    if m.startswith("alert:")
+                    and _episode_of(m) == message.episode
+                    and m != message.id
+                ]
+                if not others:
+                    self.fresh.add(key)
+                    self.report.opened.append(message.incident)
+
+    def failed(self, message: Message, error: str, dead_after: int, tries: int) -> None:
+        """One more evaluation in which the message was not delivered (after `tries` tries);
+        after `dead_after` of them it goes to the dead letters, and is not tried again."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hincrby(self.failures_key, message.id, 1)
+        pipe.hincrby(self.failures_key, message.id + "#tries", tries)
+        failures, total_tries = pipe.execute()
+        if failures < dead_after:
+            return
+        letter = {
+            "at": self.at,
+            "destination": message.destination.name,
+            "event": message.event,
+            "incident": asdict(message.incident),
+            "evaluations": failures,
+            "attempts": total_tries,
+            "error": error,
+            "idempotency_key": message.idempotency_key(self.org_id),
+        }
+        pipe = self.client.pipeline(transaction=False)
+        pipe.lpush(keys.alerts_dead(self.org_id), json.dumps(letter))
+        pipe.ltrim(keys.alerts_dead(self.org_id), 0, DEAD_KEEP - 1)
+        pipe.hset(self.sent_key, message.id, f"dead:{self.at}")
+        pipe.hdel(self.failures_key, message.id, message.id + "#tries")
+        pipe.execute()
+        with self._lock:
+            self.sent[message.id] = f"dead:{self.at}"
+            self.report.dead_lettered += 1
+
+    def close_cleared(self, destinations) -> None:
+        """An incident no longer open, whose every recovery owed was delivered (or given up
+        on), leaves the open state for the history, with its messages' records."""
+        names = [d.name for d in destinations]
+        pipe = self.client.pipeline(transaction=False)
+        for key, entry in self.stored.items():
+            if key in self.now_open:
                 continue
-            closed = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": at}
-            writes.hdel(state_key, key)
-            writes.lpush(keys.alerts_history(org_id), json.dumps(closed))
-            writes.ltrim(keys.alerts_history(org_id), 0, HISTORY_KEEP - 1)
-            report.recovered.append(incident)
-        writes.execute()
-    return report
+            episode = _episode(entry)
+            owed = [
+                n
+                for n in names
+                if message_id("alert", episode, n) in self.sent
+                and message_id("recovered", episode, n) not in self.sent
+            ]
+            if owed:
+                continue
+            closed = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": self.at}
+            pipe.hdel(self.open_key, key)
+            pipe.lpush(keys.alerts_history(self.org_id), json.dumps(closed))
+            pipe.ltrim(keys.alerts_history(self.org_id), 0, HISTORY_KEEP - 1)
+            done = [m for m in self.sent if _episode_of(m) == episode]
+            if done:
+                pipe.hdel(self.sent_key, *done)
+                pipe.hdel(self.failures_key, *done, *(m + "#tries" for m in done))
+            self.report.recovered.append(Incident(**entry["incident"]))
+        pipe.execute()
 
 
 def open_alerts(client: redis.Redis, org_id: str) -> list[Incident]:

@@ -87,6 +87,17 @@ def alerts_lock(org_id: str) -> str:
     return f"{NAMESPACE}:alerts:{{{org_id}}}:lock"
 
 
+def alerts_sent(org_id: str) -> str:
+    """Hash: message id (event, incident episode, destination) -> when it was delivered, written
+    the moment each is (the outbox: a killed evaluation's next one sends only what is left)."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:sent"
+
+
+def alerts_failures(org_id: str) -> str:
+    """Hash: message id -> evaluations in which no try delivered it (dead-lettered at three)."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:failures"
+
+
 def alerts_history(org_id: str) -> str:
     """List, newest first: the incidents that cleared (JSON each)."""
     return f"{NAMESPACE}:alerts:{{{org_id}}}:history"

@@ -131,8 +131,11 @@ def wan_alerts(
         alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
         links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
     )
-    for error in report.errors:
-        context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
+    if report.locked_out:
+        context.log.info(f"not sending: {report.errors[0]}")
+    else:
+        for error in report.errors:
+            context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
     frame = incidents_frame(incidents, alerts.alert_history(r, org, limit=HISTORY_ROWS))
     now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(
@@ -140,7 +143,9 @@ def wan_alerts(
             "open": len(incidents),
             "opened": len(report.opened),
             "recovered": len(report.recovered),
+            "delivered": report.sent,
             "undelivered": len(report.errors),
+            "left_for_next_evaluation": report.pending,
             "dead_lettered": report.dead_lettered,
             "dagster/row_count": len(frame),
             **{f"open_{kind}": int((now_open["kind"] == kind).sum()) for kind in alerts.KINDS},

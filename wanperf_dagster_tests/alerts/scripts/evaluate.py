@@ -3,6 +3,7 @@
 WANPERF_ALERT_WEBHOOKS, WANPERF_ALERT_SLACK_WEBHOOKS). Prints a JSON report."""
 
 import json
+import os
 import sys
 
 
@@ -13,6 +14,8 @@ def main() -> None:
     from wanperf_dagster.settings import get_settings
 
     now, org, sites = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    # the fault suite's dispatch options (a shorter lock, deadlines) as JSON
+    options = json.loads(os.environ.get("WANPERF_TEST_DISPATCH_OPTIONS") or "{}")
     settings = get_settings()
     assets = AssetStore.from_settings(settings)
     inventory = assets.latest("mist_sites")
@@ -27,6 +30,7 @@ def main() -> None:
         alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
         links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
         sleep=lambda s: None,
+        **options,
     )
     print(
         json.dumps(
@@ -36,6 +40,8 @@ def main() -> None:
                 "recovered": sorted(i.key for i in report.recovered),
                 "errors": report.errors,
                 "dead_lettered": report.dead_lettered,
+                "sent": report.sent,
+                "pending": report.pending,
             }
         )
     )
