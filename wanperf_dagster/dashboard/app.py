@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import gzip
 import html
+import logging
 import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -35,7 +36,7 @@ from starlette.routing import Route
 
 from wanperf_dagster.alerts.rules import duration
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
-from wanperf_dagster.settings import Settings
+from wanperf_dagster.settings import Settings, redact_url
 
 from .data import DashboardData, Now, Range
 
@@ -43,6 +44,7 @@ BANDS = (70, 80, 90)
 BAND_COLOURS = {70: "#f2c744", 80: "#f08c2e", 90: "#d6453d"}
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_URL = f"/static/plotly-{plotly.__version__}.min.js"
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -75,7 +77,7 @@ TEMPLATES = {
 <form class="inline" method="get" id="range">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
  from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
 <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
-<main>{% block main %}{% endblock %}
+<main>{% if rng.note %}<p class="muted" id="range-note">Note: {{ rng.note }}.</p>{% endif %}{% block main %}{% endblock %}
 <p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
     "overview.html": """{% extends "base.html" %}{% block main %}
 <h1>WAN overview · {{ rng.start }}{% if rng.end != rng.start %} → {{ rng.end }}{% endif %}</h1>
@@ -170,7 +172,7 @@ class Dashboard:
         )
 
     # pages ------------------------------------------------------------------------------------
-    async def overview(self, request: Request) -> HTMLResponse:
+    def overview(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
         rng = self.range_of(request)
         now = self.clock()
@@ -245,7 +247,7 @@ class Dashboard:
             text += f" Stale: the sweep runs every {every} minutes and has not reported since."
         return text
 
-    async def search(self, request: Request) -> HTMLResponse:
+    def search(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
         rng = self.range_of(request)
         q = request.query_params.get("q", "")
@@ -265,7 +267,7 @@ class Dashboard:
             keep={"q": q, "region": region},
         )
 
-    async def site(self, request: Request) -> HTMLResponse:
+    def site(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
         rng = self.range_of(request)
         site = self.data.site(request.path_params["site_id"])
@@ -460,6 +462,23 @@ def _region_bars(regions: pd.DataFrame) -> str:
     return f'<div class="bars" id="regions-fig">{"".join(charts)}</div>'
 
 
+def _failed_page(request: Request, exc: Exception) -> HTMLResponse:
+    """What failed, in a line, and what to try; never a traceback, a key or a URL with a
+    password (the log has the traceback)."""
+    log.exception("the page %s could not be built", request.url.path)
+    what = str(exc).splitlines()[0][:300] if str(exc) else ""
+    text = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error · wanperf'
+        ' NOC</title></head><body style="font-family:system-ui,sans-serif;margin:20px">'
+        f"<h1>This page could not be built</h1><p>{html.escape(type(exc).__name__)}"
+        f"{': ' + html.escape(redact_url(what)) if what else ''}</p>"
+        "<p>The stored data it needed could not be read. Other pages and other days may be fine;"
+        ' the dashboard\'s log has the details.</p><p><a href="/">back to the overview</a></p>'
+        "</body></html>"
+    )
+    return HTMLResponse(text, status_code=500)
+
+
 def build_app(
     settings: Settings, assets: AssetStore | None = None, today=None, clock=None
 ) -> Starlette:
@@ -487,11 +506,14 @@ def build_app(
         return PlainTextResponse("ok")
 
     return Starlette(
+        # the pages run in worker threads (plain functions): a heavy one never holds the event
+        # loop, so /healthz and every other page answer meanwhile
+        exception_handlers={Exception: _failed_page},
         routes=[
             Route("/", dashboard.overview),
             Route("/search", dashboard.search),
             Route("/site/{site_id}", dashboard.site),
             Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
-        ]
+        ],
     )

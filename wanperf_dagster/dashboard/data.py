@@ -33,10 +33,14 @@ class Now:
     stale: bool  # the latest sweep is more than three intervals old (or there is none)
 
 
+MAX_DAYS = 400  # the history's 13 months
+
+
 @dataclass(frozen=True)
 class Range:
     start: dt.date
     end: dt.date  # inclusive
+    note: str = ""  # what was cut, said on the page
 
     @property
     def days(self) -> list[str]:
@@ -51,14 +55,21 @@ class Range:
     @classmethod
     def parse(cls, start: str | None, end: str | None, today: dt.date) -> Range:
         """From the page's query (YYYY-MM-DD each); today alone when nothing is given. An end
-        before the start is swapped; a range is at most 400 days (the history's 13 months)."""
+        before the start is swapped; nothing after today is read (nothing is stored there),
+        and a range is at most 400 days (the history's 13 months): what is cut is said."""
         e = _date(end) or today
         s = _date(start) or e
         if e < s:
             s, e = e, s
-        if (e - s).days > 400:
-            s = e - dt.timedelta(days=400)
-        return cls(s, e)
+        notes = []
+        if e > today:
+            notes.append(f"the range ends today ({today}): nothing is stored after it")
+            e = today
+            s = min(s, e)
+        if (e - s).days > MAX_DAYS:
+            s = e - dt.timedelta(days=MAX_DAYS)
+            notes.append(f"the range is cut to the {MAX_DAYS} days up to {e} (13 months)")
+        return cls(s, e, "; ".join(notes))
 
 
 def _date(text: str | None) -> dt.date | None:
