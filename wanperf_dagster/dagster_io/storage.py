@@ -18,11 +18,13 @@ data (`register_site_keys`, by the snapshot runs), for readers without a Dagster
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 import redis
 
@@ -153,6 +155,7 @@ class AssetStore:
             name = "/".join(_path(asset))
             for day, tables in by_day.items():
                 self.history.write_site_days(name, day, tables)
+            self.heal_history()
         return written
 
     # reading ----------------------------------------------------------------------------------
@@ -199,6 +202,7 @@ class AssetStore:
             day, site = split_site_day_key(key)
             wanted[(day, site_id_of(site))] = key
         found, _ = self.history.read_site_days("/".join(_path(asset)), list(wanted))
+        self.heal_history()
         for pair, table in found.items():
             by_key[wanted[pair]] = table
         ordered = [by_key[k] for k in keys if k in by_key]
@@ -215,6 +219,7 @@ class AssetStore:
         if self.history is None:
             return self.load_site_days(asset, days, site_keys)
         table, missing_days = self.history.read_days(asset, days)
+        self.heal_history()
         loaded = self.load_site_days(asset, missing_days, site_keys) if missing_days else None
         parts = [t for t in (table, loaded.table if loaded and loaded.found else None) if t]
         merged = store.concat_partitions(parts) if parts else pa.table({})
@@ -227,22 +232,78 @@ class AssetStore:
 
     def history_query(self, sql: str) -> pa.Table:
         """A DuckDB query over the history tier, one view per asset (`circuit_kpis`, ...)."""
-        if self.history is None:
-            raise RuntimeError("no history tier is configured")
-        with history_connection(self.history) as con:  # closed here, never left to the GC
-            return con.sql(sql).to_arrow_table()
+        return self._over_history(lambda con: con.sql(sql).to_arrow_table())
 
     def thirteen_month_trends(self, end_month: str, months: int = 13) -> tuple[pa.Table, pa.Table]:
         """Per circuit: p95 utilisation and availability by month and the end month's p95
         (`history.thirteen_month_trends`); and every circuit's daily p95 over those months,
         what the capacity forecast fits (`history.daily_p95`)."""
-        if self.history is None:
-            raise RuntimeError("no history tier is configured")
-        with history_connection(self.history) as con:
-            return (
+        return self._over_history(
+            lambda con: (
                 thirteen_month_trends(con, end_month, months),
                 daily_p95(con, end_month, months),
             )
+        )
+
+    def _over_history(self, query):
+        """Run a query on a DuckDB over the history; a file it finds unreadable is moved aside,
+        its site-days healed from Redis, and the query run again."""
+        if self.history is None:
+            raise RuntimeError("no history tier is configured")
+        try:
+            for _ in range(MAX_QUARANTINED_PER_QUERY):
+                try:
+                    with history_connection(self.history) as con:  # closed here, not by the GC
+                        return query(con)
+                except duckdb.Error as exc:
+                    damaged = _damaged_file(str(exc), self.history.root)
+                    if damaged is None:
+                        raise
+                    self.history.quarantine(damaged, f"{type(exc).__name__}: {exc}")
+                    self.heal_history()  # before the query runs again: it sees them back
+            raise RuntimeError(
+                f"the history holds more than {MAX_QUARANTINED_PER_QUERY} unreadable files"
+                " for this query; they were moved aside: run it again"
+            )
+        finally:
+            self.heal_history()
+
+    def heal_history(self) -> int:
+        """Rewrite into the history, from Redis, the site-days of every asset-day whose file
+        was moved aside (unreadable), where Redis still holds them; the others come back with
+        their next materialization. Returns how many site-days were rewritten."""
+        if self.history is None or not self.history.quarantined:
+            return 0
+        damaged = sorted(set(self.history.quarantined))
+        self.history.quarantined.clear()
+        site_ids = self.site_ids() or []
+        keys_of = dict(zip(site_ids, self.site_keys(site_ids), strict=True))
+        healed = 0
+        for asset, day in damaged:
+            held, _ = self.history.read_site_days(asset, [(day, s) for s in site_ids])
+            lost = [s for s in site_ids if (day, s) not in held]
+            if not lost:
+                continue
+            keys = [site_day_key(day, keys_of[s]) for s in lost]
+            tables, missing = store.get_tables(self.client, asset.split("/"), keys)
+            found = [s for s, k in zip(lost, keys, strict=True) if k not in set(missing)]
+            if found:
+                self.history.write_site_days(asset, day, dict(zip(found, tables, strict=True)))
+                healed += len(found)
+            log.warning(
+                "history: %s %s healed: %d site-day(s) rewritten from Redis, %d to be"
+                " materialized again",
+                asset,
+                day,
+                len(found),
+                len(lost) - len(found),
+            )
+        self.history.quarantined.clear()  # what the rewrites themselves found is healed next time
+        return healed
+
+    def history_quarantine(self) -> list[dict]:
+        """Every history file moved aside as unreadable (asset, day, file, when)."""
+        return [] if self.history is None else self.history.quarantine_list()
 
     def latest(self, asset: str | Sequence[str]) -> pa.Table | None:
         """An unpartitioned asset's stored value, or None before its first materialization."""
@@ -290,6 +351,16 @@ class AssetStore:
 
 
 HISTORY_LOCK_SECONDS = 30
+MAX_QUARANTINED_PER_QUERY = 20
+log = logging.getLogger(__name__)
+
+
+def _damaged_file(message: str, root: str) -> str | None:
+    """The history file a DuckDB error names, if it names one."""
+    for quoted in re.findall(r"['\"]([^'\"]+\.parquet)['\"]", message):
+        if quoted.startswith(root):
+            return quoted
+    return None
 
 
 def history_for(settings: Settings, client: redis.Redis) -> HistoryStore:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,12 @@ import pyarrow.parquet as pq
 
 SITES_KEY = b"wanperf/site_ids"
 PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
+# where unreadable files are moved aside (never deleted): <root>/_quarantine/asset=…/day=…/part-…
+QUARANTINE = "_quarantine"
+# a temporary file older than this in a day being written is a killed writer's: removed
+STALE_TEMPORARY_S = 120
+UNREADABLE = (pa.ArrowInvalid, pa.ArrowIOError, OSError)
+log = logging.getLogger(__name__)
 # in a day's directory from a part's arrival until its sites have left the older parts: while it
 # is there (or after a writer killed in between), readers of whole files take each site from its
 # newest part instead of reading every file
@@ -78,6 +85,67 @@ class HistoryStore:
         self.location = location
         self.fs, self.root = open_filesystem(location, endpoint)
         self.lock = lock or _no_lock
+        # (asset, day) of each file this store moved aside: what its owner heals
+        self.quarantined: list[tuple[str, str]] = []
+
+    # damage -----------------------------------------------------------------------------------
+    def quarantine(self, path: str, reason: str) -> str | None:
+        """Move an unreadable file aside (kept for a person to look at, never deleted), so every
+        later read and write of its asset-day goes on without it; named in the log. Returns
+        where it went (None when another reader or writer moved it first)."""
+        relative = path[len(self.root) + 1 :] if path.startswith(self.root + "/") else path
+        target = f"{self.root}/{QUARANTINE}/{relative}.{time.time_ns()}"
+        try:
+            self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+            self.fs.move(path, target)
+        except FileNotFoundError:
+            return None
+        asset, day = _asset_day(relative)
+        log.warning(
+            "history: %s is unreadable (%s): moved aside to %s; its site-days are rewritten"
+            " from Redis where it holds them, else by their next materialization",
+            path,
+            reason.splitlines()[0][:200],
+            target,
+        )
+        self.quarantined.append((asset, day))
+        return target
+
+    def quarantine_list(self) -> list[dict]:
+        """Every file moved aside: asset, day, file, when."""
+        selector = pafs.FileSelector(
+            f"{self.root}/{QUARANTINE}", recursive=True, allow_not_found=True
+        )
+        out = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File:
+                continue
+            relative = info.path[len(self.root) + len(QUARANTINE) + 2 :]
+            asset, day = _asset_day(relative)
+            mtime = info.mtime.timestamp() if info.mtime is not None else None
+            out.append({"asset": asset, "day": day, "file": info.path, "moved_at": mtime})
+        return sorted(out, key=lambda q: (q["asset"], q["day"], q["file"]))
+
+    def _clear_stale_temporaries(self, asset: str, day: str) -> int:
+        """Remove what writers killed mid-write left (`*.tmp`, older than STALE_TEMPORARY_S):
+        only done under the asset-day's lock, where no live writer of the day can be."""
+        selector = pafs.FileSelector(self.day_dir(asset, day), allow_not_found=True)
+        removed = 0
+        for info in self.fs.get_file_info(selector):
+            old = (
+                info.mtime is not None and time.time() - info.mtime.timestamp() > STALE_TEMPORARY_S
+            )
+            if info.type == pafs.FileType.File and info.base_name.endswith(".tmp") and old:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.delete_file(info.path)
+                    removed += 1
+        if removed:
+            log.info(
+                "history: %d temporary file(s) of killed writers removed from %s",
+                removed,
+                self.day_dir(asset, day),
+            )
+        return removed
 
     # layout -----------------------------------------------------------------------------------
     def asset_dir(self, asset: str) -> str:
@@ -142,6 +210,7 @@ class HistoryStore:
         if not tables:
             return 0
         with self.lock(asset, day) as held:
+            self._clear_stale_temporaries(asset, day)
             older = self._index(asset, day)  # newest first
             new = [t for t in tables.values() if t.num_rows] or [next(iter(tables.values()))]
             # one contiguous table: 500 one-site tables written as 500 chunks would make 500
@@ -170,7 +239,9 @@ class HistoryStore:
                 if not left:
                     self.fs.delete_file(part)
                     continue
-                table = self._read(part)
+                table = self._read_or_quarantine(part)
+                if table is None:  # its other sites are lost to the history: healed by the owner
+                    continue
                 keep = pc.invert(pc.is_in(_ids(table), value_set=pa.array(sorted(taken))))
                 self._write_file(part, table.filter(keep), left, held)
             if older:
@@ -204,13 +275,32 @@ class HistoryStore:
                 metadata = pq.read_schema(part, filesystem=self.fs).metadata or {}
             except FileNotFoundError:  # cleaned up by a writer since it was listed
                 continue
+            except UNREADABLE as exc:  # truncated or garbled: aside, and on without it
+                self.quarantine(part, f"{type(exc).__name__}: {exc}")
+                continue
             raw = metadata.get(SITES_KEY)
-            sites = json.loads(raw) if raw else sorted(set(_ids(self._read(part)).to_pylist()))
+            if raw:
+                sites = json.loads(raw)
+            else:
+                table = self._read_or_quarantine(part)
+                if table is None:
+                    continue
+                sites = sorted(set(_ids(table).to_pylist()))
             index.append((part, sites))
         return index
 
     def _read(self, part: str) -> pa.Table:
         return pq.read_table(part, filesystem=self.fs)
+
+    def _read_or_quarantine(self, part: str) -> pa.Table | None:
+        """The part's rows, or None when it is gone or unreadable (then moved aside)."""
+        try:
+            return self._read(part)
+        except FileNotFoundError:
+            return None
+        except UNREADABLE as exc:
+            self.quarantine(part, f"{type(exc).__name__}: {exc}")
+            return None
 
     def _read_day(self, asset: str, day: str, sites: Sequence[str] | None = None):
         """{site id: its rows} of the day from the newest part holding each site (every site
@@ -226,7 +316,9 @@ class HistoryStore:
             by_part.setdefault(part, []).append(site)
         out: dict[str, pa.Table] = {}
         for part, part_sites in by_part.items():
-            table = self._read(part)
+            table = self._read_or_quarantine(part)
+            if table is None:  # its sites are missing: the reader says so, the owner heals
+                continue
             ids = _ids(table)
             if len(part_sites) == 1:
                 out[part_sites[0]] = table.filter(pc.equal(ids, part_sites[0]))
@@ -283,6 +375,14 @@ class HistoryStore:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else ds.dataset(parts)
+
+
+def _asset_day(relative: str) -> tuple[str, str]:
+    """(asset, day) of a path relative to the root: asset=<a>/day=<d>/…"""
+    parts = relative.split("/")
+    asset = next((p.removeprefix("asset=") for p in parts if p.startswith("asset=")), "")
+    day = next((p.removeprefix("day=") for p in parts if p.startswith("day=")), "")
+    return asset, day
 
 
 def _part_order(path: str) -> tuple[int, str]:

@@ -47,6 +47,7 @@ EXPECTED = {
         "site_snapshots:no_duplicate_samples",
         "circuit_kpis:kpi_bounds",
         "circuit_kpis:events_agree_with_samples",
+        "circuit_kpis:history_intact",
         "circuit_kpis:coverage",
     },
     "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job"},
