@@ -25,6 +25,7 @@ from redis.exceptions import LockError
 
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import keys
+from wanperf_dagster.store.locks import Heartbeat
 
 from .client import MistClient, MistRequestError
 
@@ -60,7 +61,7 @@ class InsightsConfig:
     events_max_gap_seconds: int = 7 * 86400  # never ask further back (a gap stays uncovered)
     # events reach Mist late: a window ends this long before now, and the next one starts there
     events_settle_seconds: int = 120
-    lock_ttl_seconds: float = 300.0
+    lock_ttl_seconds: float = 30.0  # renewed every third of it while the ingestion runs
     circuits_ttl_seconds: int = 400 * 86400  # the register of each site's circuits
 
 
@@ -283,6 +284,7 @@ def run_insights(
     if not lock.acquire():
         raise InsightsLockedError(f"another ingestion of org {org_id}'s insight feeds is running")
     result = InsightsResult()
+    heartbeat = Heartbeat(lock, config.lock_ttl_seconds).__enter__()
     try:
         state = _State(r, org_id)
         t = now()
@@ -295,6 +297,7 @@ def run_insights(
             _devices(client, r, org_id, config, t, result, on_page)
         return result
     finally:
+        heartbeat.__exit__()
         result.calls = client.calls - calls
         with contextlib.suppress(LockError, redis.RedisError):
             lock.release()

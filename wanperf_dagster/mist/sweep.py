@@ -25,6 +25,7 @@ from redis.exceptions import LockError, LockNotOwnedError
 
 from wanperf_dagster.store import bulk, keys, sessions
 from wanperf_dagster.store import samples as sample_store
+from wanperf_dagster.store.locks import Heartbeat
 from wanperf_dagster.store.sessions import SweepSession
 
 from .client import MistBudgetExhausted, MistClient, MistNotFoundError, MistRequestError
@@ -51,7 +52,9 @@ class SweepConfig:
     page_limit: int = 1000
     raw_ttl_seconds: int = 31 * 86400
     quarantine_ttl_seconds: int = 14 * 86400
-    lock_ttl_seconds: float = 120.0
+    # the org's lock: renewed every third of this while the sweep runs (a thread), so a dead
+    # sweep's lock lapses within it, also one restored by a restarted Redis
+    lock_ttl_seconds: float = 30.0
     # the most pages a sweep fetches: ceil(total / page_limit) of its first page, with this
     # slack for ports added while it runs; without a readable total, `max_pages_without_total`
     page_slack: float = 0.1
@@ -137,6 +140,7 @@ def run_sweep(
     started = time.monotonic()
     calls_before = client.calls
     session: SweepSession | None = None
+    heartbeat = Heartbeat(lock, config.lock_ttl_seconds).__enter__()
     try:
         session = _resume_or_start(r, org_id, now(), config)
         seen: set[str] = set()  # circuits of this sweep so far, to count duplicates
@@ -166,6 +170,7 @@ def run_sweep(
                 )
         raise
     finally:
+        heartbeat.__exit__()
         with contextlib.suppress(LockError, redis.RedisError):
             lock.release()
 

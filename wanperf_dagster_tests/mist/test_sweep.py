@@ -370,3 +370,16 @@ def test_the_refresh_skips_a_site_that_is_gone_and_forgets_it(sim, redis_client)
     result = refresh_stale_sites(make_client(sim), redis_client, 3600)
     assert result.not_found == [gone] and result.sites == [live]
     assert gone not in dict(sites_by_age(redis_client, sim.org.id))
+
+
+def test_a_sweep_whose_pages_outlast_its_lock_keeps_it(sim, redis_client):
+    """Pages of 0.8 s against a lock of 0.6 s: renewed by a heartbeat while the sweep works (it
+    was renewed only between pages, and the sweep stopped as if another had taken it)."""
+    sim.faults.update(slow_rate=1.0, slow_seconds=0.8)
+    try:
+        session = run_sweep(
+            make_client(sim), redis_client, SweepConfig(page_limit=80, lock_ttl_seconds=0.6)
+        )
+    finally:
+        sim.faults.update(slow_rate=0.0)
+    assert session.status == "finished" and session.pages >= 3

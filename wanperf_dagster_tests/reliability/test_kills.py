@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ import requests
 
 from wanperf_dagster.mist import MistClient, SweepConfig, SweepLockedError, run_sweep
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
-from wanperf_dagster.store import EmbeddedRedis, connect, sessions, sites_by_age
+from wanperf_dagster.store import EmbeddedRedis, connect, keys, sessions, sites_by_age
 from wanperf_dagster.store import samples as sample_store
 
 from .conftest import SCALE
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.storage]
 
 TOKEN = "tok-kills-Secret"
 NOW = 1_764_115_200 + 5 * 3600 + 42  # 2025-11-26 05:00:42 UTC
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _stored_in_slot(client: redis.Redis, org_id: str, slot: int) -> tuple[int, int]:
@@ -173,7 +175,7 @@ def test_valkey_killed_under_a_sweep_loses_no_acknowledged_write(own_valkey, sim
         assert acknowledged <= present, sorted(acknowledged - present)[:5]
     client = connect(own_valkey.url)
     run_sweep(MistClient([TOKEN], sim.url, sim.org.id, clock=sim.clock.now), client, config)
-    wan = int(sim.org.arrays["is_wan"].sum())
+    wan = len(sim.served_ports(sim.org.wan_port_indices()))
     assert len(_circuits_in_slot(client, sim)) == wan
     figures.update(valkey_kills=kills, acknowledged=len(acknowledged), lost=0, wan_circuits=wan)
 
@@ -209,3 +211,56 @@ def test_two_sweeps_racing_store_one_complete_slot(sim, redis_client, figures):
     circuits = _circuits_in_slot(redis_client, sim)
     assert len(circuits) == wan
     figures.update(sweeps=2, finished=1, locked_out=1, wan_circuits=wan, stored=len(circuits))
+
+
+def test_a_dead_sweeps_lock_holds_the_next_back_at_most_its_lifetime_across_a_restart(
+    own_valkey, sim, figures
+):
+    """A sweep SIGKILLed mid-way, then Valkey SIGKILLed and restarted from its append-only file
+    (the dead sweep's lock restored with it): the next sweep starts within the lock's lifetime
+    (5 s here, 30 by default: it was 120, and the sweep late by two minutes), and it resumes."""
+    sim.faults.update(slow_rate=1.0, slow_seconds=0.3)
+    script = (
+        "from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep\n"
+        "from wanperf_dagster.store import connect\n"
+        f"client = MistClient([{TOKEN!r}], {sim.url!r}, {sim.org.id!r}, clock=lambda: {NOW!r})\n"
+        f"run_sweep(client, connect({own_valkey.url!r}), SweepConfig(page_limit=15,"
+        " lock_ttl_seconds=5))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT)
+    client = connect(own_valkey.url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            cur = sessions.current(client, sim.org.id)
+            if cur is not None and cur.pages >= 2:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1.1)  # the server's append-only file takes the last second's writes
+    os.kill(own_valkey.pid, signal.SIGKILL)
+    own_valkey.ensure_running()
+    restarted = time.monotonic()
+    client = connect(own_valkey.url)
+    assert client.exists(keys.sweep_lock(sim.org.id))  # the dead sweep's lock came back with it
+    sim.faults.update(slow_rate=0.0)
+    refused = 0
+    while True:
+        try:
+            session = run_sweep(
+                MistClient([TOKEN], sim.url, sim.org.id, clock=sim.clock.now),
+                client,
+                SweepConfig(page_limit=15, lock_ttl_seconds=5),
+            )
+            break
+        except SweepLockedError:
+            refused += 1
+            assert time.monotonic() - restarted < 5 + 2, "the dead sweep's lock outlived its life"
+            time.sleep(0.25)
+    waited = time.monotonic() - restarted
+    assert session.resumed == 1 and session.status == "finished"
+    figures.update(lock_ttl_s=5, waited_after_restart_s=round(waited, 1), refused=refused)
