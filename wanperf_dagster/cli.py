@@ -1003,6 +1003,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as exc:  # a file or directory the settings name that cannot be used
+        if exc.filename is None:
+            raise
+        print(f"wanperf: cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class Settings:
         """Parse and validate every variable; raises `SettingsError` listing each bad one."""
         env = os.environ if environ is None else environ
         parser = _Parser(env)
-        tokens = tuple(t.strip() for t in parser.text("MIST_API_TOKEN").split(",") if t.strip())
+        tokens = parser.tokens("MIST_API_TOKEN")
         host = parser.mist_host()
         if host and not tokens:
             parser.fail(
@@ -138,14 +138,14 @@ class Settings:
             )
         settings = cls(
             mist_tokens=tokens,
-            mist_org_id=parser.text("MIST_ORG_ID") or None,
+            mist_org_id=parser.org_id("MIST_ORG_ID"),
             mist_host=host,
             poll_interval=parser.poll_interval(),
             insight_feeds=parser.subset(
                 "WANPERF_INSIGHT_FEEDS", ("sle", "paths", "events"), ("sle", "paths", "events")
             ),
             redis_url=parser.redis_url(),
-            data_dir=Path(parser.text("WANPERF_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
+            data_dir=parser.directory("WANPERF_DATA_DIR", DEFAULT_DATA_DIR),
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
             backfill_wake_seconds=parser.number(
@@ -257,6 +257,29 @@ def redact_url(url: str) -> str:
     return rebuilt + (f"?{query}" if query else "")
 
 
+def _not_a_writable_directory(path: Path) -> str:
+    """Why `path` cannot be (made) a directory this process writes to, or "" when it can: it
+    is a file, or its nearest existing parent is not a directory or not writable, or it lies
+    on a kernel filesystem (/proc, /sys) where nothing can be created."""
+    if path.exists():
+        if not path.is_dir():
+            return "is not a directory"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return "is not writable by this user"
+        return ""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    top = parent.parts[1] if len(parent.parts) > 1 else ""
+    if top in ("proc", "sys") or (top == "dev" and parent.parts[:3] != ("/", "dev", "shm")):
+        return f"cannot be created: {parent} is a kernel filesystem"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable by this user"
+    return ""
+
+
 # parsing -------------------------------------------------------------------------------------------
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
@@ -276,6 +299,56 @@ class _Parser:
 
     def text(self, name: str) -> str:
         return (self.env.get(name) or "").strip()
+
+    def split(self, name: str, raw: str, allowed: str):
+        """The URL's parts, or None after one line saying it is not a URL (never the URL's
+        password: what is shown is redacted)."""
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            shown = redact_url(raw) if "://" in raw else repr(raw[:80])
+            self.fail(name, f"={shown} is not a valid URL: {exc} (allowed: {allowed})")
+            return None
+        return parts
+
+    def tokens(self, name: str) -> tuple[str, ...]:
+        """Comma-separated API tokens; none is shown in a message, each named by position."""
+        raw = self.env.get(name) or ""
+        if not raw.strip():
+            return ()
+        tokens = tuple(t.strip() for t in raw.split(",") if t.strip())
+        if not tokens:
+            self.fail(name, "holds no token, only commas and spaces (unset it for the simulator)")
+            return ()
+        for n, token in enumerate(tokens, 1):
+            if not re.fullmatch(r"[\x21-\x7e]{1,512}", token):
+                self.fail(
+                    name,
+                    f"token #{n} holds a space, a newline or another character a token cannot"
+                    " have (tokens are not shown)",
+                )
+                return ()
+        return tokens
+
+    def org_id(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        if not re.fullmatch(
+            r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", raw
+        ):
+            self.fail(name, f"={raw[:80]!r} is not an org id (a UUID, as the Mist portal shows it)")
+            return None
+        return raw
+
+    def directory(self, name: str, default: str) -> Path:
+        """A directory the project can write to (it is created on first use, never here)."""
+        path = Path(self.text(name) or default).resolve()
+        problem = _not_a_writable_directory(path)
+        if problem:
+            self.fail(name, f"={str(path)!r} {problem}")
+        return path
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.text(name)
@@ -353,18 +426,23 @@ class _Parser:
             "a region host such as api.eu.mist.com, or a base URL such as http://127.0.0.1:8765"
         )
         if raw.startswith(("http://", "https://")):
-            try:
-                parts = urlsplit(raw)
-                parts.port  # noqa: B018 - raises on a bad port
-            except ValueError:
-                self.fail(name, f"={raw!r} is not a valid URL (allowed: {allowed})")
+            parts = self.split(name, raw, allowed)
+            if parts is None:
                 return None
-            if not parts.hostname or parts.username or parts.password or parts.query:
-                self.fail(name, f"={raw!r} is not a plain base URL (allowed: {allowed})")
+            if parts.username or parts.password:
+                self.fail(
+                    name,
+                    f"={redact_url(raw)} carries a user name or password (allowed: {allowed};"
+                    " the token goes in MIST_API_TOKEN)",
+                )
+                return None
+            if not parts.hostname or parts.query:
+                self.fail(name, f"={redact_url(raw)} is not a plain base URL (allowed: {allowed})")
                 return None
             return raw
         if "://" in raw or not _HOST_RE.match(raw):
-            self.fail(name, f"={raw!r} is not a host name or http(s) URL (allowed: {allowed})")
+            shown = redact_url(raw) if "://" in raw else repr(raw[:80])
+            self.fail(name, f"={shown} is not a host name or http(s) URL (allowed: {allowed})")
             return None
         return raw
 
@@ -401,7 +479,9 @@ class _Parser:
         raw = self.text(name)
         if not raw:
             return None
-        parts = urlsplit(raw)
+        parts = self.split(name, raw, "postgresql://user[:password]@host[:port]/database")
+        if parts is None:
+            return None
         if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
             self.fail(
                 name,
@@ -423,7 +503,12 @@ class _Parser:
     def webhooks(self, name: str) -> tuple[str, ...]:
         urls = tuple(u.strip() for u in self.text(name).split(",") if u.strip())
         for n, url in enumerate(urls, 1):
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                self.fail(name, f"=<URL #{n}> is not a valid URL (the URLs are not shown)")
+                return ()
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 # the URL is a secret (a Slack webhook carries its token): name it by position
                 self.fail(name, f"=<URL #{n}> is not an http(s) URL (the URLs are not shown)")
@@ -434,7 +519,10 @@ class _Parser:
         raw = self.text(name)
         if not raw:
             return None
-        scheme = urlsplit(raw).scheme
+        parts = self.split(name, raw, "amqp://, pyamqp://, redis://")
+        if parts is None:
+            return None
+        scheme = parts.scheme
         if scheme not in ("amqp", "amqps", "pyamqp", "redis", "rediss"):
             self.fail(
                 name,
@@ -449,7 +537,10 @@ class _Parser:
         if not raw:
             return None
         allowed = "a directory, file:///path, or s3://bucket/prefix"
-        scheme = urlsplit(raw).scheme if "://" in raw else ""
+        parts = self.split(name, raw, allowed) if "://" in raw else None
+        if "://" in raw and parts is None:
+            return None
+        scheme = parts.scheme if parts is not None else ""
         raw = raw if raw.endswith("://") else raw.rstrip("/")
         if scheme not in ("", "file", "s3"):
             self.fail(name, f"={redact_url(raw)} has scheme {scheme!r} (allowed: {allowed})")
@@ -457,16 +548,31 @@ class _Parser:
         if scheme == "s3" and not urlsplit(raw).netloc:
             self.fail(name, f"={raw!r} names no bucket (allowed: {allowed})")
             return None
+        if scheme in ("", "file"):
+            local = Path(urlsplit(raw).path if scheme == "file" else raw).resolve()
+            problem = _not_a_writable_directory(local)
+            if problem:
+                self.fail(name, f"={str(local)!r} {problem}")
+                return None
         return raw
 
     def endpoint(self, name: str) -> str | None:
         raw = self.text(name).rstrip("/")
         if not raw:
             return None
-        parts = urlsplit(raw)
+        parts = self.split(name, raw, "an http(s) URL, e.g. http://127.0.0.1:9000")
+        if parts is None:
+            return None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             shown = redact_url(raw) if "://" in raw else repr(raw)
             self.fail(name, f"={shown} is not an http(s) URL (e.g. http://127.0.0.1:9000)")
+            return None
+        if parts.username or parts.password:
+            self.fail(
+                name,
+                f"={redact_url(raw)} carries a user name or password: it is shown in links and"
+                " sent in alerts (credentials go in their own variables)",
+            )
             return None
         return raw
 

@@ -48,10 +48,12 @@ def test_errors_are_one_clear_line(redis_url):
         redis_url,
         MIST_API_TOKEN="tok-very-secret",
         MIST_HOST="http://127.0.0.1:9",
-        MIST_ORG_ID="o1",
+        MIST_ORG_ID="0a1e0000-0000-4000-8000-000000000001",
     )
     assert out.returncode == 2
-    assert out.stderr.startswith("wanperf: GET /api/v1/orgs/o1/stats/ports/search failed")
+    assert out.stderr.startswith(
+        "wanperf: GET /api/v1/orgs/0a1e0000-0000-4000-8000-000000000001/stats/ports/search failed"
+    )
     assert "reaching http://127.0.0.1:9 (check MIST_HOST" in out.stderr  # names host and variable
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and "tok-very-secret" not in out.stderr + out.stdout

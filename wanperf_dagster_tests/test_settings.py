@@ -61,7 +61,65 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_INSIGHT_FEEDS", "sle,wifi", "wifi not known"),
         ("MIST_HOST", "api eu mist com", "not a host name"),
         ("MIST_HOST", "ftp://api.mist.com", "not a host name"),
-        ("MIST_HOST", "https://u:p@api.mist.com", "not a plain base URL"),
+        ("MIST_HOST", "https://u:p@api.mist.com", "carries a user name or password"),
+        # the fault campaign's cases (#27): each one line, none a traceback, no secret shown
+        ("MIST_HOST", "http://admin:pw@127.0.0.1:8765", "carries a user name or password"),
+        ("MIST_HOST", "http://[::1", "not a valid URL"),
+        ("MIST_HOST", "https://api.mist.com?org=1", "not a plain base URL"),
+        ("MIST_HOST", "ftp://u:pw@api.mist.com", "not a host name"),
+        ("MIST_API_TOKEN", " , ,", "holds no token"),
+        ("MIST_API_TOKEN", "tok-secret-123\nline", "token #1"),
+        ("MIST_API_TOKEN", "good-token,tok-secret-123 x", "token #2"),
+        ("MIST_ORG_ID", "not-an-id", "not an org id"),
+        ("MIST_ORG_ID", "1234", "not an org id"),
+        ("WANPERF_DATA_DIR", "/dev/null/sub", "cannot be created"),
+        ("WANPERF_DATA_DIR", "/proc/1/nope", "kernel filesystem"),
+        ("WANPERF_DATA_DIR", "/etc/hostname", "is not a directory"),
+        ("WANPERF_HISTORY_URL", "/proc/1/nope", "kernel filesystem"),
+        ("WANPERF_HISTORY_URL", "file:///dev/null/x", "cannot be created"),
+        ("WANPERF_HISTORY_URL", "s3://[bad", "not a valid URL"),
+        ("WANPERF_DAGSTER_PG_URL", "postgresql://[::1", "not a valid URL"),
+        ("WANPERF_DAGSTER_PG_URL", "postgresql://u:pw@h:abc/db", "not a valid URL"),
+        ("WANPERF_DAGSTER_PG_URL", "mysql://u@h/db", "not a Postgres URL"),
+        ("WANPERF_DAGSTER_PG_URL", "postgresql:///db", "not a Postgres URL"),
+        ("WANPERF_CELERY_BROKER", "amqp://u:pw@[bad", "not a valid URL"),
+        ("WANPERF_CELERY_BROKER", "http://u:pw@broker", "not a broker URL"),
+        ("WANPERF_CELERY_BACKEND", "kafka://broker", "not a broker URL"),
+        ("WANPERF_CELERY_QUEUE", "a queue", "not a queue name"),
+        ("WANPERF_EXECUTOR", "k8s", "not one of"),
+        ("WANPERF_EXECUTOR", "celery", "needs WANPERF_CELERY_BROKER"),
+        ("WANPERF_ALERT_WEBHOOKS", "http://[::1", "not a valid URL"),
+        ("WANPERF_ALERT_WEBHOOKS", "ftp://hooks.example/pw", "not an http(s) URL"),
+        ("WANPERF_ALERT_SLACK_WEBHOOKS", "hooks.slack.com/services/T/B/tok-secret-123", "URL #1"),
+        ("WANPERF_ALERT_DOWN_MINUTES", "0", "allowed: 1 to 1440"),
+        ("WANPERF_ALERT_DOWN_MINUTES", "ten", "not a whole number"),
+        ("WANPERF_ALERT_DOWN_MINUTES", "2000", "allowed: 1 to 1440"),
+        ("WANPERF_ALERT_CONGESTED_MINUTES", "-5", "allowed: 1 to 1440"),
+        ("WANPERF_ALERT_FLAPS_PER_HOUR", "0", "allowed: 1 to 1000"),
+        ("WANPERF_ALERT_QUALITY_MINUTES", "1441", "allowed: 1 to 1440"),
+        ("WANPERF_ALERT_LOSS_PCT", "101", "up to 100"),
+        ("WANPERF_ALERT_LOSS_PCT", "some", "not a number"),
+        ("WANPERF_ALERT_LATENCY_MS", "0", "above 1"),
+        ("WANPERF_DASHBOARD_PORT", "0", "allowed: 1 to 65535"),
+        ("WANPERF_DASHBOARD_PORT", "70000", "allowed: 1 to 65535"),
+        ("WANPERF_DASHBOARD_PORT", "http", "not a whole number"),
+        ("WANPERF_DASHBOARD_URL", "http://user:pw@noc.example:8050", "user name or password"),
+        ("WANPERF_DASHBOARD_URL", "noc.example", "not an http(s) URL"),
+        ("WANPERF_DASHBOARD_URL", "http://[noc", "not a valid URL"),
+        ("WANPERF_DAGSTER_URL", "ftp://dagster.example", "not an http(s) URL"),
+        ("WANPERF_HISTORY_ENDPOINT", "http://key:pw@minio:9000", "user name or password"),
+        ("WANPERF_REDIS_URL", "redis+cluster://h:1/3", "only database 0"),
+        ("WANPERF_REDIS_URL", "redis://:pw@h:0", "port 0"),
+        ("WANPERF_REDIS_URL", "unix://", "names no socket path"),
+        ("WANPERF_POLL_INTERVAL", "600.5", "not a whole number"),
+        ("WANPERF_HOT_DAYS", "401", "allowed: 31 to 400"),
+        ("WANPERF_ROLLUP_TTL_DAYS", "99999", "allowed: 1 to 3660"),
+        ("WANPERF_SIM_SITES", "0", "allowed: 1 to"),
+        ("WANPERF_DEMO_DAYS", "32", "up to 31"),
+        ("WANPERF_INSIGHT_FEEDS", "all", "all not known"),
+        ("WANPERF_START_DATE", "2026-02-30", "YYYY-MM-DD"),
+        ("WANPERF_BACKFILL_CHUNK", "100001", "allowed: 1 to 100000"),
+        ("WANPERF_AUTOMATION_INTERVAL", "3601", "allowed: 30 to 3600"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(name, value, says):
@@ -72,7 +130,51 @@ def test_a_bad_value_is_one_line_naming_the_variable(name, value, says):
         Settings.from_env(env)
     message = str(err.value)
     assert message.startswith(name) and says in message and "\n" not in message
-    assert "pw@" not in message and "tok-secret-123" not in message
+    assert "pw@" not in message and "tok-secret-123" not in message and ":pw" not in message
+
+
+CRASHED = [  # what printed a traceback, a password, or ran on silently before (#27)
+    {"MIST_API_TOKEN": "tok", "MIST_HOST": "http://admin:pw@127.0.0.1:8765"},
+    {"WANPERF_DATA_DIR": "/dev/null/sub"},
+    {"WANPERF_DATA_DIR": "/proc/1/nope"},
+    {"WANPERF_HISTORY_URL": "/proc/1/nope"},
+    {"WANPERF_DAGSTER_PG_URL": "postgresql://u:pw@[::1/db"},
+    {"WANPERF_CELERY_BROKER": "amqp://[bad"},
+    {"WANPERF_ALERT_WEBHOOKS": "http://[::1"},
+    {"MIST_API_TOKEN": " , ,"},
+]
+
+
+@pytest.mark.parametrize("env", CRASHED, ids=lambda e: ",".join(e))
+def test_wanperf_says_one_line_and_stops(env, tmp_path):
+    """`wanperf status` (which opens Redis, the data directory and the client) and the code
+    location's import: exit 2 / a clean error with the variable named, no traceback, no
+    password."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "WANPERF_"))}
+    base["WANPERF_DATA_DIR"] = str(tmp_path)
+    full = {**base, **env}
+    wanperf = Path(sys.executable).parent / "wanperf"
+    out = subprocess.run(
+        [str(wanperf), "status"], env=full, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wanperf: "), out.stderr
+    assert next(iter(env)) in lines[0] or "WANPERF_DATA_DIR" in lines[0]
+    assert "Traceback" not in out.stderr and "pw" not in out.stderr
+    load = subprocess.run(
+        [sys.executable, "-c", "import wanperf_dagster.definitions"],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert load.returncode != 0 and "pw@" not in load.stderr and ":pw" not in load.stderr
 
 
 def test_the_backfill_wake_can_be_turned_off_and_tuned():
@@ -97,7 +199,7 @@ def test_accepted_values():
         {
             "MIST_API_TOKEN": " tok-a , tok-b ,",
             "MIST_HOST": "http://127.0.0.1:8765/",
-            "MIST_ORG_ID": "org-1",
+            "MIST_ORG_ID": "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e",
             "WANPERF_POLL_INTERVAL": "300",
             "WANPERF_REDIS_URL": "rediss://:pw@redis.example:6380/3",
             "WANPERF_START_DATE": "2026-01-31",
@@ -108,7 +210,7 @@ def test_accepted_values():
     assert s.insight_feeds == ("sle", "events")
     assert Settings.from_env({"WANPERF_INSIGHT_FEEDS": "none"}).insight_feeds == ()
     assert s.mist_tokens == ("tok-a", "tok-b") and not s.uses_simulator
-    assert s.mist_host == "http://127.0.0.1:8765" and s.mist_org_id == "org-1"
+    assert s.mist_host == "http://127.0.0.1:8765" and s.mist_org_id == "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e"
     assert s.interval_minutes == 5 and s.start_date == "2026-01-31" and s.demo_days == 0.5
     assert s.redis_url == "rediss://:pw@redis.example:6380/3"
     assert "pw" not in repr(s) and "tok-a" not in repr(s)
