@@ -117,9 +117,9 @@ def seed(sites: int) -> None:
     _setup()
     import dagster as dg
 
+    from harness.backfills import add_site_day_backfill, automated_assets
     from wanperf_dagster.dagster_io.partitions import site_day_partition
     from wanperf_dagster.definitions import defs
-    from wanperf_dagster_tests.backfills import add_site_day_backfill, automated_assets
 
     names = [f"site-{n:05d}" for n in range(sites)]
     t = time.time()

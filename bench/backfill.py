@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from wanperf_dagster_tests.instance_config import make_postgres_database
+from harness.instance_config import make_postgres_database
 
 from ._common import bench_redis, child_report, row
 
@@ -235,8 +235,8 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
 
+    from harness.backfills import add_site_day_backfill
     from wanperf_dagster.defs.kpis.automation import ACTIVE_RUN_STATUSES
-    from wanperf_dagster_tests.backfills import add_site_day_backfill
 
     keys = [dg.AssetKey("site_snapshots"), dg.AssetKey("circuit_kpis")]
     wanted = {dg.MultiPartitionKey({"day": DAY, "site": s}) for s in sites}

@@ -34,8 +34,8 @@ from wanperf_dagster import store
 from wanperf_dagster.dagster_io.storage import AssetStore
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster_tests.backfills import automated_assets
-from wanperf_dagster_tests.instance_config import project_instance_overrides
+from harness.backfills import automated_assets
+from harness.instance_config import project_instance_overrides
 
 settings = get_settings()
 r = store.connect(settings.redis_url)

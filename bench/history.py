@@ -26,9 +26,9 @@ from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
 from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.store import connect, keys
 from wanperf_dagster.store.partitioning import split_by_partition
-from wanperf_dagster_tests.sim_samples import world_samples
 
 from ._common import bench_redis, row
 

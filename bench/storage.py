@@ -212,7 +212,7 @@ def cluster_vs_single(single) -> None:
     import tempfile
     from pathlib import Path
 
-    from wanperf_dagster_tests.valkey_cluster import valkey_cluster
+    from harness.valkey_cluster import valkey_cluster
 
     print(f"\n== one server vs a cluster of 3 primaries: {N_KEYS} site-day partitions ==")
     frame = site_day_frame(N_KEYS)

@@ -46,7 +46,7 @@ def redis_url(tmp_path_factory) -> str:
         yield url
         return
     if os.environ.get("WANPERF_TEST_REDIS_CLUSTER") == "1":
-        from wanperf_dagster_tests.valkey_cluster import valkey_cluster
+        from harness.valkey_cluster import valkey_cluster
 
         with valkey_cluster(tmp_path_factory.mktemp("wanperf-cluster")) as cluster_url:
             yield cluster_url

@@ -119,8 +119,8 @@ def stored_kpis(redis_client):
     from wanperf_dagster import kpi
     from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
     from wanperf_dagster.simulator import World, build_org
+    from wanperf_dagster.simulator.samples import world_samples
     from wanperf_dagster.store import put_tables
-    from wanperf_dagster_tests.sim_samples import world_samples
 
     world = World(build_org(seed=9, n_sites=6))
     sites = [s.id for s in world.org.sites]
@@ -279,9 +279,9 @@ def test_the_postgres_instance_from_the_settings(tmp_path, monkeypatch):
     import dagster as dg
     import yaml
 
+    from harness.instance_config import make_postgres_database
     from wanperf_dagster.instance.config import write_instance_config
     from wanperf_dagster.settings import Settings
-    from wanperf_dagster_tests.instance_config import make_postgres_database
 
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()

@@ -210,7 +210,10 @@ def test_accepted_values():
     assert s.insight_feeds == ("sle", "events")
     assert Settings.from_env({"WANPERF_INSIGHT_FEEDS": "none"}).insight_feeds == ()
     assert s.mist_tokens == ("tok-a", "tok-b") and not s.uses_simulator
-    assert s.mist_host == "http://127.0.0.1:8765" and s.mist_org_id == "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e"
+    assert (
+        s.mist_host == "http://127.0.0.1:8765"
+        and s.mist_org_id == "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e"
+    )
     assert s.interval_minutes == 5 and s.start_date == "2026-01-31" and s.demo_days == 0.5
     assert s.redis_url == "rediss://:pw@redis.example:6380/3"
     assert "pw" not in repr(s) and "tok-a" not in repr(s)

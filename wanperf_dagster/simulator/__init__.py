@@ -4,6 +4,7 @@ A plain library (no Dagster imports). `python -m wanperf_dagster.simulator --hel
 """
 
 from .org import Org, build_org
+from .samples import world_samples
 from .server import Clock, Faults, MistSimulator, SimulatorConfig, SimulatorServer
 from .world import World
 
@@ -16,4 +17,5 @@ __all__ = [
     "SimulatorServer",
     "World",
     "build_org",
+    "world_samples",
 ]

@@ -19,8 +19,8 @@ from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster_tests.processes import stop
-from wanperf_dagster_tests.sim_samples import world_samples
 
 DAY0 = 1_764_115_200  # 2025-11-26
 DAY = "2025-11-26"

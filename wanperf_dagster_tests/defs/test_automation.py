@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
+from harness.backfills import add_site_day_backfill
+from harness.instance_config import project_instance_overrides
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.kpis.automation import SiteDaysInProgress, days_of_run
-from wanperf_dagster_tests.backfills import add_site_day_backfill
-from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 pytestmark = [pytest.mark.dagster, pytest.mark.integration]

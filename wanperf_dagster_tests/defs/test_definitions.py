@@ -232,7 +232,7 @@ def test_the_automation_is_evaluated_as_often_as_the_setting_says(tmp_path):
 
 
 def test_the_bench_backfill_targets_what_the_nightly_automation_does():
-    from wanperf_dagster_tests.backfills import automated_assets
+    from harness.backfills import automated_assets
 
     site_days, days = automated_assets()
     assert site_days == sorted(

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.instance_config import project_instance_overrides
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_partition_keys
@@ -18,7 +19,6 @@ from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
 from wanperf_dagster.store import get_tables
-from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]

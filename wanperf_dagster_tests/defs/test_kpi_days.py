@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from harness.instance_config import project_instance_overrides
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
@@ -14,7 +15,6 @@ from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_id
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.sources import in_process_simulator
-from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
 

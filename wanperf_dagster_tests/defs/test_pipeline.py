@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from harness.instance_config import project_instance_overrides
 from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
@@ -20,7 +21,6 @@ from wanperf_dagster.defs.ingest import automation
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.sources import in_process_simulator
 from wanperf_dagster.store import get_tables, put_tables
-from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]

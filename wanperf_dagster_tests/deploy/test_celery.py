@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from harness.instance_config import make_postgres_database
 from wanperf_dagster.dagster_io.storage import AssetStore
-from wanperf_dagster_tests.instance_config import make_postgres_database
 
 from .netns import Machine, separate_machine
 

@@ -31,8 +31,8 @@ from wanperf_dagster.history import (
 from wanperf_dagster.kpi import capacity_forecast
 from wanperf_dagster.kpi import forecast as kpi_forecast
 from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.store import keys
-from wanperf_dagster_tests.sim_samples import world_samples
 
 pytestmark = [pytest.mark.storage]
 

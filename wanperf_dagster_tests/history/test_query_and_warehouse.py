@@ -17,7 +17,7 @@ import pytest
 from wanperf_dagster import kpi
 from wanperf_dagster.history import HistoryStore
 from wanperf_dagster.simulator import World, build_org
-from wanperf_dagster_tests.sim_samples import world_samples
+from wanperf_dagster.simulator.samples import world_samples
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]
 

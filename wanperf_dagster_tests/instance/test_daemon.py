@@ -18,9 +18,9 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.test_utils import create_run_for_test
 from dagster._daemon.daemon import BackfillDaemon, SpanMarker
 
+from harness.instance_config import project_instance_overrides
 from wanperf_dagster.instance import daemon
 from wanperf_dagster.instance.daemon import BackfillWake
-from wanperf_dagster_tests.instance_config import project_instance_overrides
 
 pytestmark = pytest.mark.dagster
 

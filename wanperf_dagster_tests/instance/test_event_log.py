@@ -204,8 +204,8 @@ def _postgres_server() -> str:
 
 def _postgres_overrides(module: str, cls: str) -> dict:
     """The project's Postgres storages in a database of their own, with this event log."""
+    from harness.instance_config import make_postgres_database
     from wanperf_dagster.instance.config import postgres_storages
-    from wanperf_dagster_tests.instance_config import make_postgres_database
 
     url = make_postgres_database(_postgres_server())
     storages = postgres_storages(url)

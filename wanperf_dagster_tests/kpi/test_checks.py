@@ -9,7 +9,7 @@ from wanperf_dagster.kpi import (
     hourly_circuit_kpis,
 )
 from wanperf_dagster.simulator import World, build_org
-from wanperf_dagster_tests.sim_samples import world_samples
+from wanperf_dagster.simulator.samples import world_samples
 
 DAY0 = 1_764_115_200
 

@@ -7,7 +7,7 @@ import pytest
 
 from wanperf_dagster.kpi import daily_circuit_kpis
 from wanperf_dagster.simulator import World, build_org
-from wanperf_dagster_tests.sim_samples import world_samples
+from wanperf_dagster.simulator.samples import world_samples
 
 DAY0 = 1_764_115_200  # 2025-11-26 00:00 UTC
 INTERVAL = 10

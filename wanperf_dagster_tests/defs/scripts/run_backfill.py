@@ -52,7 +52,7 @@ def main() -> None:
 
     project = Path(__file__).resolve().parents[3]
     sys.path.insert(0, str(project))
-    from wanperf_dagster_tests.instance_config import project_instance_overrides
+    from harness.instance_config import project_instance_overrides
 
     overrides = {
         **project_instance_overrides(),

@@ -1,11 +1,12 @@
-"""Samples in the site_snapshots schema straight from the simulator's world model (no HTTP)."""
+"""Samples in the site_snapshots schema straight from the simulator's world model, without HTTP:
+what a sweep every interval would store. For tests, benchmarks and notebooks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from wanperf_dagster.simulator import World
+from .world import World
 
 
 def world_samples(
