@@ -490,9 +490,9 @@ def drive(workers: int, per_partition: int) -> None:
     import dagster as dg
 
     from wanperf_dagster import store
-    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.instance.config import write_instance_config
     from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.storage import AssetStore
 
     settings = get_settings()
     home = Path(os.environ["DAGSTER_HOME"])

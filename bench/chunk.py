@@ -31,7 +31,7 @@ import sys, time, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
 from wanperf_dagster import store
-from wanperf_dagster.dagster_io.storage import AssetStore
+from wanperf_dagster.storage import AssetStore
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.settings import get_settings
 from harness.backfills import automated_assets

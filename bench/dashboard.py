@@ -20,10 +20,10 @@ import pyarrow as pa
 import requests
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
+from wanperf_dagster.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.store import connect
 from wanperf_dagster.store.partitioning import split_by_partition
 

@@ -23,10 +23,10 @@ import pandas as pd
 import pyarrow as pa
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
+from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, site_key
 from wanperf_dagster.store import connect, keys
 from wanperf_dagster.store.partitioning import split_by_partition
 
@@ -157,7 +157,7 @@ def main() -> None:
         end_month = (start + pd.Timedelta(days=DAYS - 1)).strftime("%Y-%m-01")
         times = []
         for _ in range(3):
-            with history_connection(history) as con:
+            with history_connection(history, history_datasets()) as con:
                 t0 = time.perf_counter()
                 out = thirteen_month_trends(con, end_month)
                 times.append(time.perf_counter() - t0)

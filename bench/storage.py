@@ -354,9 +354,10 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
 
 _LOAD_PEAK = """
 import sys, time
-from wanperf_dagster.dagster_io import storage
+from wanperf_dagster import storage
+from wanperf_dagster.storage import api as storage_api
 from wanperf_dagster.store import connect
-storage.LOAD_BATCH = int(sys.argv[3])
+storage_api.LOAD_BATCH = int(sys.argv[3])
 keys = [storage.site_day_key("2026-11-26", f"SITE-{i:05d}_{i:08x}") for i in range(int(sys.argv[2]))]
 t0 = time.perf_counter()
 loaded = storage.AssetStore(connect(sys.argv[1])).load("circuit_kpis", keys)
@@ -373,7 +374,7 @@ def many_partitions_load(client, url: str, sites: int = 10_000) -> None:
     import sys
 
     from wanperf_dagster import kpi
-    from wanperf_dagster.dagster_io.storage import LOAD_BATCH, site_day_key
+    from wanperf_dagster.storage import LOAD_BATCH, site_day_key
 
     _, daily = kpi.circuit_kpis(site_day_frame(1), 10)
     blob = store.encode_table(pa.Table.from_pandas(daily, preserve_index=False))

@@ -149,8 +149,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from wanperf_dagster.sources import client_from_settings
 
     settings = get_settings()
-    r = _redis()
-    client = client_from_settings(settings, ledger=store.RedisCallLedger(r))
+    assets = _asset_store()
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
     org = client.resolve_org_id()
 
     def when(epoch) -> str:
@@ -161,13 +161,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.evaluate:
         from wanperf_dagster.kpi import KpiConfig
 
-        assets = _asset_store()
         sites_table = assets.latest("mist_sites")
         sites = sites_table.to_pandas() if sites_table is not None else None
         _, report = alerts.evaluate(
-            r,
+            assets,
             org,
-            [s for s, _ in store.sites_by_age(r, org)],
+            [s for s, _ in assets.sites_by_age(org)],
             int(client.clock()),
             settings.interval_minutes,
             alerts.AlertRules.from_settings(settings),
@@ -185,7 +184,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 f" evaluation, {report.dead_lettered} dead-lettered"
             )
     if args.dead_letters:
-        letters = alerts.dead_letters(r, org, args.limit)
+        letters = alerts.dead_letters(assets, org, args.limit)
         print(f"{len(letters)} dead letter(s), newest first")
         for d in letters:
             i = d["incident"]
@@ -195,7 +194,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             )
         return 0
     if args.history:
-        past = alerts.alert_history(r, org, args.limit)
+        past = alerts.alert_history(assets, org, args.limit)
         print(f"{len(past)} cleared incident(s), newest first")
         for h in past:
             print(
@@ -203,7 +202,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 f"  {h['circuit_id'] or ''}  {h['detail']}"
             )
         return 0
-    open_now = sorted(alerts.open_alerts(r, org), key=lambda i: (i.kind, i.site_name))
+    open_now = sorted(alerts.open_alerts(assets, org), key=lambda i: (i.kind, i.site_name))
     print(f"{len(open_now)} open incident(s)")
     for i in open_now[: args.limit]:
         print(
@@ -225,19 +224,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def redis_errors():
-    import redis
-
-    return redis.RedisError
-
-
 def _redis():
     settings = get_settings()
     return store.connect(store.resolve_redis_url(settings.redis_url, settings.data_dir))
 
 
 def _asset_store():
-    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.storage import AssetStore
 
     return AssetStore.from_settings(get_settings())
 
@@ -307,15 +300,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     import time
 
     from wanperf_dagster.sources import client_from_settings, describe_source
-    from wanperf_dagster.store import sessions
 
     settings = get_settings()
-    r = _redis()
-    client = client_from_settings(settings, ledger=store.RedisCallLedger(r))
+    assets = _asset_store()
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
     org = client.resolve_org_id()
     now = client.clock()
     print(f"org {org} ({describe_source(settings, client)})")
-    recent = sessions.recent(r, org, args.sweeps)
+    recent = assets.sweeps(org, args.sweeps)
     if not recent:
         print("no sweep yet: run `wanperf sweep`")
     for s in recent:
@@ -324,17 +316,15 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"{s.samples:>8,} samples {s.quarantined:>5,} quarantined"
             + (f"  ({s.error})" if s.error else "")
         )
-    ages = store.sites_by_age(r, org)
+    ages = assets.sites_by_age(org)
     if ages:
         stale = sum(1 for _, t in ages if now - t > 2 * settings.poll_interval)
         print(
             f"cache: {len(ages):,} sites; newest {_ago(now - ages[-1][1])} old, oldest "
             f"{_ago(now - ages[0][1])} old; {stale:,} older than two poll intervals"
         )
-    from wanperf_dagster.store import insights as feed_store
-
-    state = {k.decode(): v.decode() for k, v in r.hgetall(store.keys.insights_state(org)).items()}
-    windows = feed_store.event_coverage(r, 0, now + 86400)
+    state = assets.insights_state(org)
+    windows = assets.event_coverage(0, now + 86400)
     if state or windows:
         next_hour = state.get("sle_next_hour", "")
         print(
@@ -460,7 +450,7 @@ def _inventory(assets):
 
 def _resolve_site(assets, text: str) -> tuple[str, str]:
     """(site id, partition key) of a site given by name (any case), id or partition key."""
-    from wanperf_dagster.dagster_io.storage import site_id_of
+    from wanperf_dagster.storage import site_id_of
 
     sites = _inventory(assets)
     wanted = text.strip()
@@ -496,7 +486,7 @@ def _load(asset: str, day: str, site: str | None):
     beside their ids when the rows carry only ids."""
     import pyarrow as pa
 
-    from wanperf_dagster.dagster_io.storage import site_day_key
+    from wanperf_dagster.storage import site_day_key
 
     assets = _asset_store()
     kind = _partitioning(asset)
@@ -636,13 +626,11 @@ def _plain_columns(table):
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    from wanperf_dagster.history.warehouse import export_history
-
     assets = _asset_store()
     if assets.history is None:
         raise SystemExit("wanperf: no history tier is configured")
     target = args.to or f"duckdb:{get_settings().data_dir / 'history.duckdb'}"
-    for asset, rows in export_history(assets.history, target, on_progress=print):
+    for asset, rows in assets.export_history(target, on_progress=print):
         print(f"  {asset}: {rows:,} rows")
     print(f"exported to {redact_url(target)}")
     return 0
@@ -988,7 +976,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"wanperf: {exc}", file=sys.stderr)
         return 2
-    except redis_errors() as exc:
+    except store.RedisError as exc:
         settings = get_settings()
         where = (
             f"{redact_url(settings.redis_url)} (WANPERF_REDIS_URL)"

@@ -19,10 +19,14 @@ def build_resources(settings: Settings) -> dict:
     redis = RedisResource(
         url=dg.EnvVar("WANPERF_REDIS_URL") if settings.redis_url else None,
         data_dir=str(settings.data_dir),
+        history_location=settings.history_location,
+        history_endpoint=settings.history_endpoint,
+        hot_days=settings.hot_days,
+        rollup_ttl_days=settings.rollup_ttl_days,
     )
     return {
         "redis": redis,
-        "io_manager": RedisIOManager(redis=redis, default_ttl_seconds=settings.rollup_ttl_seconds),
+        "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(
             api_token=None if settings.uses_simulator else dg.EnvVar("MIST_API_TOKEN"),
             org_id=settings.mist_org_id,

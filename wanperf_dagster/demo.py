@@ -9,13 +9,10 @@ import sys
 import time
 from collections.abc import Callable
 
-import redis
-
+from wanperf_dagster import store
 from wanperf_dagster.mist import InsightsConfig, MistClient, SweepConfig, run_insights, run_sweep
 from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
-from wanperf_dagster.store import keys, sessions
-
-REPLAYED_UNTIL = f"{keys.NAMESPACE}:demo:replayed_until"
+from wanperf_dagster.storage import AssetStore
 
 
 def progress_bar(done: int, total: int, started: float, label: str) -> None:
@@ -32,7 +29,7 @@ def progress_bar(done: int, total: int, started: float, label: str) -> None:
 
 
 def replay(
-    r: redis.Redis,
+    r: store.Redis,
     sites: int,
     seed: int,
     days: float,
@@ -47,9 +44,10 @@ def replay(
     now = time.time()
     end = int(now // interval * interval)
     start = int((now - days * 86400) // interval * interval)
-    done_until = r.get(REPLAYED_UNTIL)
-    if done_until:
-        start = max(start, int(done_until) + interval)
+    assets = AssetStore(r)  # the sweeps' bookkeeping, beside what they write
+    done_until = assets.replayed_until()
+    if done_until is not None:
+        start = max(start, done_until + interval)
     slots = list(range(start, end, interval))
     client = MistClient([SIM_TOKEN], server.url, sim.org.id, clock=sim.clock.now, rate_limit=10**9)
     # the feeds follow the replay slot by slot: the first slot looks back one slot, and the
@@ -60,16 +58,16 @@ def replay(
     t0 = time.monotonic()
     try:
         for k, slot in enumerate(slots, 1):
-            sessions.hold_sweeps(r, 60)  # the scheduled sweep yields to the replay
+            assets.hold_sweeps(60)  # the scheduled sweep yields to the replay
             sim.clock.set(slot + 30)
             run_sweep(client, r, SweepConfig(interval_seconds=interval))
             if feeds:
                 run_insights(client, r, insights, feeds=feeds)
-            r.set(REPLAYED_UNTIL, slot)
+            assets.set_replayed_until(slot)
             if on_progress:
                 on_progress(k, len(slots), t0)
     finally:
-        sessions.release_sweeps(r)
+        assets.release_sweeps()
         sim.clock.set(None)  # back to real time for whatever runs next in this process
     return len(slots)
 
@@ -99,9 +97,9 @@ def materialize_days(days: list[str], log=print) -> None:
         site_day_partition,
         week_partitions,
     )
-    from wanperf_dagster.dagster_io.storage import AssetStore, site_partition_keys
     from wanperf_dagster.definitions import defs
     from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.storage import site_partition_keys
 
     definitions = defs()
     assets = list(definitions.assets)

@@ -117,9 +117,9 @@ def stored_kpis(redis_client):
     import pyarrow as pa
 
     from wanperf_dagster import kpi
-    from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
     from wanperf_dagster.simulator import World, build_org
     from wanperf_dagster.simulator.samples import world_samples
+    from wanperf_dagster.storage import AssetStore, site_day_key, site_key
     from wanperf_dagster.store import put_tables
 
     world = World(build_org(seed=9, n_sites=6))
@@ -347,11 +347,12 @@ def test_the_replay_ingests_the_insight_feeds_slot_by_slot(redis_client):
     from wanperf_dagster import demo
     from wanperf_dagster.sources import in_process_simulator
     from wanperf_dagster.store import insights as feed_store
+    from wanperf_dagster.store import keys as store_keys
     from wanperf_dagster.store.samples import day_of
 
     end = int(_time.time() // 600 * 600)  # as the replay reckons it, an instant later
     n = demo.replay(redis_client, 4, 23, 0.1)  # 2.4 h: 14 or 15 slots
-    assert int(redis_client.get(demo.REPLAYED_UNTIL)) == end - 600  # how far it got
+    assert int(redis_client.get(store_keys.demo_replayed_until())) == end - 600  # how far it got
     sim = in_process_simulator(4, 23).sim
     first = end - 600 * n
     coverage = feed_store.event_coverage(redis_client, 0, 2**40)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import redis
-
 from wanperf_dagster.kpi import KpiConfig
-from wanperf_dagster.store import samples as sample_store
+from wanperf_dagster.storage import AssetStore, day_of
 
 from .notify import Destination
 from .rules import LOOKBACK_S, AlertRules, Incident, open_incidents
@@ -16,7 +14,7 @@ from .state import AlertsLockedError, DispatchReport, dispatch, open_alerts
 
 
 def evaluate(
-    client: redis.Redis,
+    storage: AssetStore,
     org_id: str,
     site_ids: Sequence[str],
     now: int,
@@ -27,15 +25,15 @@ def evaluate(
     links: Callable[[Incident], dict[str, str]] = lambda i: {},
     **dispatch_options,
 ) -> tuple[list[Incident], DispatchReport]:
-    days = sorted({sample_store.day_of(now), sample_store.day_of(now - LOOKBACK_S)})
-    samples = sample_store.read_site_days(client, [(d, s) for d in days for s in site_ids])
-    first_seen = {i.key: i.since for i in open_alerts(client, org_id)}
+    days = sorted({day_of(now), day_of(now - LOOKBACK_S)})
+    samples = storage.read_samples([(d, s) for d in days for s in site_ids])
+    first_seen = {i.key: i.since for i in open_alerts(storage, org_id)}
     incidents = open_incidents(
         samples, interval_minutes, rules, config, now=now, first_seen=first_seen
     )
     try:
         report = dispatch(
-            client, org_id, incidents, destinations, at=now, links=links, **dispatch_options
+            storage, org_id, incidents, destinations, at=now, links=links, **dispatch_options
         )
     except AlertsLockedError as exc:  # another evaluation is sending: it tells them
         report = DispatchReport(open=len(incidents), errors=[str(exc)], locked_out=True)

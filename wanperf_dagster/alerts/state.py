@@ -19,26 +19,19 @@ the dead-letter list (`wanperf alerts --dead-letters`) and is not tried again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 
-import redis
-from redis.exceptions import LockError
-
-from wanperf_dagster.store import keys
+from wanperf_dagster.storage import AlertState, AssetStore, LockLostError
 
 from .notify import Destination, NotifyError, send
 from .rules import Incident
 
 Sender = Callable[..., None]
-HISTORY_KEEP = 10_000  # incidents that cleared, newest first
-DEAD_KEEP = 10_000
 LOCK_TTL_S = 15.0  # a dead evaluation's lock expires within this; a live one renews it
 SEND_DEADLINE_S = 20.0  # one message to one destination, every try included
 RUN_DEADLINE_S = 120.0  # one evaluation's sending: what is left waits for the next one
@@ -96,7 +89,7 @@ def _episode(entry: dict) -> str:
 
 
 def dispatch(
-    client: redis.Redis,
+    storage: AssetStore,
     org_id: str,
     incidents: Sequence[Incident],
     destinations: Sequence[Destination],
@@ -116,19 +109,15 @@ def dispatch(
     message once (module docstring)."""
     report = DispatchReport(open=len(incidents))
     started = time.monotonic()
-    lock = client.lock(
-        keys.alerts_lock(org_id),
-        timeout=lock_ttl,
-        blocking_timeout=2 * lock_ttl if lock_wait is None else lock_wait,
-        thread_local=False,
-    )
+    state = storage.alert_state(org_id)
+    lock = state.lock(lock_ttl, 2 * lock_ttl if lock_wait is None else lock_wait)
     if not lock.acquire():
         raise AlertsLockedError(
             f"another evaluation of org {org_id}'s alerts is running (its lock lapses within"
             f" {lock_ttl:.0f} s of it stopping)"
         )
     try:
-        outbox = _Outbox(client, org_id, at, report)
+        outbox = _Outbox(state, at, report)
         messages = outbox.prepare(incidents, destinations)
         lost = threading.Event()
         _deliver_all(
@@ -147,8 +136,7 @@ def dispatch(
         return report
     finally:
         # it may have lapsed: another evaluation took over, and this one stopped sending
-        with contextlib.suppress(LockError):
-            lock.release()
+        lock.release()
 
 
 def _deliver(
@@ -239,10 +227,10 @@ def _deliver_all(messages, deliver, outbox, lock, lost, run_end, workers, dead_a
                 busy[message.destination.name] = busy.get(message.destination.name, 0) + 1
             if not running:
                 break
-            done, _ = wait(running, timeout=min(1.0, lock.timeout / 3), return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=min(1.0, lock.ttl / 3), return_when=FIRST_COMPLETED)
             try:
-                lock.extend(lock.timeout, replace_ttl=True)
-            except LockError:
+                lock.renew()
+            except LockLostError:
                 lost.set()  # another evaluation may hold it now: send nothing more
             for future in done:
                 message = running.pop(future)
@@ -263,14 +251,11 @@ def _deliver_all(messages, deliver, outbox, lock, lost, run_end, workers, dead_a
 
 
 class _Outbox:
-    """The org's alert state in Redis: the open incidents, each message delivered, the
-    failures of each message that was not, and the dead letters and history."""
+    """What the org's alert state says was delivered, and each delivery, failure, dead letter
+    and cleared incident recorded as it happens (`store.AlertState`)."""
 
-    def __init__(self, client: redis.Redis, org_id: str, at: int, report: DispatchReport):
-        self.client, self.org_id, self.at, self.report = client, org_id, at, report
-        self.open_key = keys.alerts_open(org_id)
-        self.sent_key = keys.alerts_sent(org_id)
-        self.failures_key = keys.alerts_failures(org_id)
+    def __init__(self, state: AlertState, at: int, report: DispatchReport):
+        self.state, self.org_id, self.at, self.report = state, state.org_id, at, report
         self.stored: dict[str, dict] = {}
         self.sent: dict[str, str] = {}
         self.fresh: set[str] = set()  # incidents newly told in this evaluation
@@ -281,18 +266,16 @@ class _Outbox:
         """Record the open incidents (their first instant kept), then list what is owed: each
         open incident's alert to each destination that has not had it, each cleared one's
         recovery to each destination that had its alert and not its recovery."""
-        c = self.client
-        self.stored = {
-            k.decode(): json.loads(v) for k, v in (c.hgetall(self.open_key) or {}).items()
-        }
-        self.sent = {k.decode(): v.decode() for k, v in (c.hgetall(self.sent_key) or {}).items()}
-        pipe = c.pipeline(transaction=False)
+        self.stored = self.state.open_entries()
+        self.sent = self.state.sent()
+        marks: dict[str, str] = {}
         for entry in self.stored.values():  # entries of before the outbox: their `told`
             for name in entry.pop("told", []):
-                self._mark(pipe, message_id("alert", _episode(entry), name), "told")
+                marks[message_id("alert", _episode(entry), name)] = "told"
             for name in entry.pop("recovered", []):
-                self._mark(pipe, message_id("recovered", _episode(entry), name), "told")
+                marks[message_id("recovered", _episode(entry), name)] = "told"
             entry.pop("failures", None)
+        self.sent.update(marks)
         now_open = {i.key: i for i in incidents}
         self.now_open = set(now_open)
         messages = []
@@ -309,7 +292,6 @@ class _Outbox:
                 "seen_at": before.get("seen_at", self.at) if before else self.at,
             }
             self.stored[key] = entry
-            pipe.hset(self.open_key, key, json.dumps(entry))
             told = Incident(**entry["incident"])
             for dest in destinations:
                 message = Message("alert", told, _episode(entry), dest)
@@ -324,17 +306,13 @@ class _Outbox:
                 message = Message("recovered", incident, _episode(entry), dest)
                 if alerted and message.id not in self.sent:
                     messages.append(message)
-            pipe.hset(self.open_key, key, json.dumps(entry))
-        pipe.execute()  # before anything is sent: a killed evaluation's next one knows them all
+        # before anything is sent: a killed evaluation's next one knows them all
+        self.state.record_open(self.stored, marks)
         return messages
-
-    def _mark(self, pipe, message_id: str, value: str) -> None:
-        self.sent[message_id] = value
-        pipe.hset(self.sent_key, message_id, value)
 
     def delivered(self, message: Message) -> None:
         """Record it at once: whatever happens next, it is not sent again."""
-        self.client.hset(self.sent_key, message.id, str(self.at))
+        self.state.record_sent(message.id, str(self.at))
         with self._lock:
             self.sent[message.id] = str(self.at)
             self.report.sent += 1
@@ -354,10 +332,7 @@ class _Outbox:
     def failed(self, message: Message, error: str, dead_after: int, tries: int) -> None:
         """One more evaluation in which the message was not delivered (after `tries` tries);
         after `dead_after` of them it goes to the dead letters, and is not tried again."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hincrby(self.failures_key, message.id, 1)
-        pipe.hincrby(self.failures_key, message.id + "#tries", tries)
-        failures, total_tries = pipe.execute()
+        failures, total_tries = self.state.count_failure(message.id, tries)
         if failures < dead_after:
             return
         letter = {
@@ -370,12 +345,7 @@ class _Outbox:
             "error": error,
             "idempotency_key": message.idempotency_key(self.org_id),
         }
-        pipe = self.client.pipeline(transaction=False)
-        pipe.lpush(keys.alerts_dead(self.org_id), json.dumps(letter))
-        pipe.ltrim(keys.alerts_dead(self.org_id), 0, DEAD_KEEP - 1)
-        pipe.hset(self.sent_key, message.id, f"dead:{self.at}")
-        pipe.hdel(self.failures_key, message.id, message.id + "#tries")
-        pipe.execute()
+        self.state.dead_letter(message.id, letter, f"dead:{self.at}")
         with self._lock:
             self.sent[message.id] = f"dead:{self.at}"
             self.report.dead_lettered += 1
@@ -384,7 +354,7 @@ class _Outbox:
         """An incident no longer open, whose every recovery owed was delivered (or given up
         on), leaves the open state for the history, with its messages' records."""
         names = [d.name for d in destinations]
-        pipe = self.client.pipeline(transaction=False)
+        closed = []
         for key, entry in self.stored.items():
             if key in self.now_open:
                 continue
@@ -397,29 +367,23 @@ class _Outbox:
             ]
             if owed:
                 continue
-            closed = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": self.at}
-            pipe.hdel(self.open_key, key)
-            pipe.lpush(keys.alerts_history(self.org_id), json.dumps(closed))
-            pipe.ltrim(keys.alerts_history(self.org_id), 0, HISTORY_KEEP - 1)
-            done = [m for m in self.sent if _episode_of(m) == episode]
-            if done:
-                pipe.hdel(self.sent_key, *done)
-                pipe.hdel(self.failures_key, *done, *(m + "#tries" for m in done))
+            record = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": self.at}
+            closed.append((key, record, [m for m in self.sent if _episode_of(m) == episode]))
             self.report.recovered.append(Incident(**entry["incident"]))
-        pipe.execute()
+        self.state.close(closed)
 
 
-def open_alerts(client: redis.Redis, org_id: str) -> list[Incident]:
+def open_alerts(storage: AssetStore, org_id: str) -> list[Incident]:
     """The incidents open as of the last evaluation."""
-    raw = client.hgetall(keys.alerts_open(org_id)) or {}
-    return [Incident(**json.loads(v)["incident"]) for v in raw.values()]
+    entries = storage.alert_state(org_id).open_entries()
+    return [Incident(**entry["incident"]) for entry in entries.values()]
 
 
-def alert_history(client: redis.Redis, org_id: str, limit: int = 1000) -> list[dict]:
+def alert_history(storage: AssetStore, org_id: str, limit: int = 1000) -> list[dict]:
     """Incidents that cleared, newest first: the incident, when first seen and when cleared."""
-    return [json.loads(v) for v in client.lrange(keys.alerts_history(org_id), 0, limit - 1)]
+    return storage.alert_state(org_id).history(limit)
 
 
-def dead_letters(client: redis.Redis, org_id: str, limit: int = 1000) -> list[dict]:
+def dead_letters(storage: AssetStore, org_id: str, limit: int = 1000) -> list[dict]:
     """Messages no destination took after every retry, newest first."""
-    return [json.loads(v) for v in client.lrange(keys.alerts_dead(org_id), 0, limit - 1)]
+    return storage.alert_state(org_id).dead_letters(limit)

@@ -2,11 +2,9 @@
 (`storage.AssetStore`), one stored value per partition.
 
 A step that writes or reads many partitions does it in pipelined round trips, never one per
-partition. Assets say how rows map to partitions with definition metadata:
-
-- `wanperf/partition_columns`: for each partition dimension, the column holding it (a timestamp
-  column stands for its UTC day), e.g. `{"day": "ts", "site": "site_id"}`;
-- `wanperf/ttl_seconds`: the lifetime of the asset's keys (else the IO manager's default).
+partition. What it stores is the dataset registry's (`storage/datasets.py`): an asset without a
+record there is refused; its record says which column of the rows holds each partition
+dimension (how a chunk's rows are split), its lifetime in Redis and whether it goes to history.
 """
 
 from __future__ import annotations
@@ -17,21 +15,18 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from wanperf_dagster import store
 from wanperf_dagster.kpi import COLUMN_DESCRIPTIONS
-from wanperf_dagster.store.partitioning import split_by_partition
-
-from .metadata import (
-    ALLOW_MISSING,
-    KEEP_HISTORY,
-    MISSING_PARTITIONS,
-    PARTITION_COLUMNS,
-    TTL_SECONDS,
-    column_schema,
+from wanperf_dagster.storage import (
+    compact_dictionaries,
+    dataset,
+    site_id_of,
+    split_by_partition,
+    split_partition_key,
 )
+
+from .metadata import ALLOW_MISSING, MISSING_PARTITIONS, column_schema
 from .partitions import SITE_PARTITIONS
 from .resources import RedisResource
-from .storage import site_id_of
 
 
 def _to_arrow(obj) -> pa.Table:
@@ -44,6 +39,13 @@ def _to_arrow(obj) -> pa.Table:
     )
 
 
+def _record(asset_key: dg.AssetKey):
+    try:
+        return dataset(asset_key.to_user_string())
+    except KeyError as exc:
+        raise dg.Failure(f"RedisIOManager stores registered datasets only: {exc.args[0]}") from None
+
+
 def _dimension_names(partitions_def: dg.PartitionsDefinition) -> list[str]:
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
         return [dim.name for dim in partitions_def.partitions_defs]
@@ -53,10 +55,10 @@ def _dimension_names(partitions_def: dg.PartitionsDefinition) -> list[str]:
 
 
 class RedisIOManager(dg.ConfigurableIOManager):
-    """Stores pandas DataFrames and Arrow tables in Redis as Arrow IPC (zstd), per partition."""
+    """Stores pandas DataFrames and Arrow tables in Redis as Arrow IPC (zstd), per partition,
+    as the dataset registry says."""
 
     redis: RedisResource
-    default_ttl_seconds: int | None = 400 * 86400
 
     # writing --------------------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj) -> None:
@@ -64,15 +66,15 @@ class RedisIOManager(dg.ConfigurableIOManager):
             return
         table = _to_arrow(obj)  # converted once; partitions are zero-copy slices of it
         path = context.asset_key.path
+        record = _record(context.asset_key)
         meta = context.definition_metadata or {}
-        ttl = meta.get(TTL_SECONDS, self.default_ttl_seconds)
 
         if context.has_asset_partitions:
             partition_keys = list(context.asset_partition_keys)
             if len(partition_keys) == 1:
-                slices = {partition_keys[0]: store.compact_dictionaries(table)}
+                slices = {partition_keys[0]: compact_dictionaries(table)}
             else:
-                columns = self._partition_columns(context, meta)
+                columns = self._partition_columns(context, record.partition_columns)
                 slices = split_by_partition(
                     table,
                     columns,
@@ -80,11 +82,11 @@ class RedisIOManager(dg.ConfigurableIOManager):
                     value_maps=self._site_keys(context, columns, partition_keys),
                 )
         else:
-            slices = {None: store.compact_dictionaries(table)}
+            slices = {None: compact_dictionaries(table)}
 
-        written = self.redis.asset_store().save(
-            path, slices, ttl, keep_history=bool(meta.get(KEEP_HISTORY))
-        )
+        assets = self.redis.asset_store()
+        written = assets.save(path, slices)
+        ttl = assets.lifetimes.seconds(record.lifetime)
         if len(slices) > 1:
             # a chunk: its figures are the run's, not each partition's (the asset adds those)
             context.log.info(
@@ -112,16 +114,15 @@ class RedisIOManager(dg.ConfigurableIOManager):
         if SITE_PARTITIONS not in dims:
             return {}
         at = dims.index(SITE_PARTITIONS)
-        keys = {str(k).split("|")[at] for k in partition_keys}
+        keys = {split_partition_key(k)[at] for k in partition_keys}
         return {columns[at]: {site_id_of(k): k for k in keys}}
 
-    def _partition_columns(self, context: dg.OutputContext, meta: Mapping) -> list[str]:
+    def _partition_columns(self, context: dg.OutputContext, mapping: Mapping) -> list[str]:
         dims = _dimension_names(context.asset_partitions_def)
-        mapping = meta.get(PARTITION_COLUMNS)
-        if not mapping:
+        if set(dims) - set(mapping):
             raise dg.Failure(
                 f"asset {context.asset_key.to_user_string()} writes {len(context.asset_partition_keys)}"
-                f" partitions in one step but has no `{PARTITION_COLUMNS}` metadata naming the"
+                " partitions in one step but its record in storage/datasets.py does not name the"
                 f" column of each partition dimension ({', '.join(dims)})"
             )
         return [mapping[d] for d in dims]

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from wanperf_dagster.storage import dataset
+
 try:  # not public API; see add_partition_metadata
     from dagster._core.execution.context.metadata_logging import (
         AssetMetadataHandle,
@@ -17,10 +19,7 @@ except ImportError:  # pragma: no cover - another Dagster
 
 OWNERS = ["team:noc-analytics"]
 
-# definition metadata the IO manager reads
-PARTITION_COLUMNS = "wanperf/partition_columns"  # {dimension: column}, for multi-partition writes
-TTL_SECONDS = "wanperf/ttl_seconds"  # the lifetime of the asset's stored values in Redis
-KEEP_HISTORY = "wanperf/history"  # site-day values also go to the history tier, for good
+# input metadata the IO manager reads (how it stores an asset is the dataset registry's)
 ALLOW_MISSING = "wanperf/allow_missing"  # input metadata: skip partitions never materialized
 # what the IO manager tells an asset about an input loaded with ALLOW_MISSING: the upstream
 # partition keys that had no stored value (`frame.attrs[...]`, a list of strings)
@@ -50,15 +49,26 @@ def readable_type(arrow_type: pa.DataType) -> str:
 
 
 def column_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    """Each column with its type as a person reads it and its description (from `descriptions`,
+    else the field's own `description` metadata)."""
     descriptions = descriptions or {}
+
+    def described(f: pa.Field) -> str | None:
+        own = (f.metadata or {}).get(b"description")
+        return descriptions.get(f.name) or (own.decode() if own else None)
+
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                name=f.name, type=readable_type(f.type), description=descriptions.get(f.name)
-            )
+            dg.TableColumn(name=f.name, type=readable_type(f.type), description=described(f))
             for f in schema
         ]
     )
+
+
+def dataset_column_schema(name: str) -> dg.TableSchema:
+    """The declared columns of a registered dataset (storage/datasets.py), for its asset's
+    definition metadata: the UI shows the contract without repeating it in every partition."""
+    return column_schema(dataset(name).schema)
 
 
 def frame_column_schema(

@@ -7,8 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from wanperf_dagster.settings import get_settings
-
-from .storage import split_site_day_key
+from wanperf_dagster.storage import split_site_day_key
 
 SITE_PARTITIONS = "site"
 

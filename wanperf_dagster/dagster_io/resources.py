@@ -9,32 +9,40 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import redis
 from pydantic import PrivateAttr
 
 from wanperf_dagster import sources, store
-from wanperf_dagster.settings import get_settings, redact_url
-
-from .storage import AssetStore
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, redact_url
+from wanperf_dagster.storage import AssetStore, Lifetimes, history_store
 
 
 class RedisResource(dg.ConfigurableResource):
-    """A pooled Redis client: `url` (from `WANPERF_REDIS_URL`) or, when unset, the embedded server
-    of `data_dir` (default: `WANPERF_DATA_DIR`). The URL may carry a password, so it is only ever
-    shown redacted."""
+    """The stored data: a pooled Redis client on `url` (from `WANPERF_REDIS_URL`) or, when unset,
+    the embedded server of `data_dir`, the history tier at `history_location`, and the lifetimes
+    of the hot window and the rollups, all from the settings (`definitions.build_resources`).
+    The URL may carry a password, so it is only ever shown redacted."""
 
+    data_dir: str | None = None  # needed when `url` is not set (the embedded server's)
     url: str | None = None
-    data_dir: str | None = None
+    history_location: str | None = None  # None: <data_dir>/history
+    history_endpoint: str | None = None
+    hot_days: int = 35
+    rollup_ttl_days: int = 400
     socket_timeout: float = 10.0
     connect_timeout: float = 5.0
     retries: int = 5
     max_connections: int = 32
 
-    _client: redis.Redis | None = PrivateAttr(default=None)
+    _client: store.Redis | None = PrivateAttr(default=None)
 
-    def get_client(self) -> redis.Redis:
+    def get_client(self) -> store.Redis:
+        """The client, for the writers of `store/` (the sweep, the ingestion, the budget)."""
         if self._client is None:
-            url = store.resolve_redis_url(self.url, self.data_dir or get_settings().data_dir)
+            if not self.url and not self.data_dir:
+                raise dg.Failure(
+                    "RedisResource needs a `url` or the `data_dir` of the embedded server"
+                )
+            url = store.resolve_redis_url(self.url, self.data_dir or "")
             self._client = store.connect(
                 url,
                 socket_timeout=self.socket_timeout,
@@ -45,19 +53,26 @@ class RedisResource(dg.ConfigurableResource):
         return self._client
 
     def asset_store(self) -> AssetStore:
-        """The stored asset values on this Redis and the settings' history tier (the one
-        storage API)."""
-        return AssetStore.from_settings(get_settings(), client=self.get_client())
+        """The one storage API over this Redis and the history tier."""
+        client = self.get_client()
+        location = self.history_location or (self.data_dir and f"{self.data_dir}/history")
+        return AssetStore(
+            client,
+            history=history_store(location, self.history_endpoint, client) if location else None,
+            lifetimes=Lifetimes(
+                raw=RAW_SAMPLE_DAYS * 86400,
+                hot=self.hot_days * 86400,
+                long=self.rollup_ttl_days * 86400,
+            ),
+        )
 
     def health_check(self) -> dict[str, Any]:
-        """Ping the server; raises with a clear message when it does not answer."""
-        client = self.get_client()
+        """Ask the server who it is; raises with a clear message when it does not answer."""
         try:
-            client.ping()
-        except redis.RedisError as exc:
+            return store.server_info(self.get_client())
+        except store.RedisError as exc:
             where = redact_url(self.url) if self.url else "the embedded server"
             raise dg.Failure(f"Redis at {where} does not answer: {type(exc).__name__}") from None
-        return store.server_info(client)
 
     def teardown_after_execution(self, context) -> None:
         if self._client is not None:
@@ -84,7 +99,7 @@ class MistApiResource(dg.ConfigurableResource):
     def uses_simulator(self) -> bool:
         return not (self.api_token or "").strip()
 
-    def get_client(self, budget: redis.Redis | None = None):
+    def get_client(self, budget: store.Redis | None = None):
         """The client; with `budget` (the Redis every process shares), its calls count against
         each token's hourly budget in that Redis, so every process together stays within it."""
         if self._client is None:

@@ -35,8 +35,8 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from wanperf_dagster.alerts.rules import duration
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
 from wanperf_dagster.settings import Settings, redact_url
+from wanperf_dagster.storage import AssetStore, site_day_key
 
 from .data import DashboardData, Now, Range
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore
+from wanperf_dagster.storage import AssetStore
 
 SAMPLE_DAYS = 7
 HOURLY_DAYS = 62

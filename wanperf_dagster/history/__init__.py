@@ -4,10 +4,12 @@ DuckDB. A plain library: no Dagster, no Redis (a lock is passed in)."""
 
 from .parquet import HistoryStore, open_filesystem
 from .query import daily_p95, history_connection, thirteen_month_trends
+from .warehouse import export_history
 
 __all__ = [
     "HistoryStore",
     "daily_p95",
+    "export_history",
     "history_connection",
     "open_filesystem",
     "thirteen_month_trends",

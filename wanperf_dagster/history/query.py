@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 
 from .parquet import HistoryStore
 
-HISTORY_ASSETS = (
-    "site_snapshots",
-    "circuit_kpis",
-    "circuit_kpis_hourly",
-    "port_events",
-    "site_sle",
-    "site_sle_hourly",
-    "vpn_path_kpis",
-)
 
-
-def history_connection(history: HistoryStore, assets=HISTORY_ASSETS) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per asset over its Parquet history. Local files are
+def history_connection(history: HistoryStore, assets: Sequence[str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per asset (the registry's history datasets, as the
+    storage API passes them) over its Parquet history. Local files are
     read by DuckDB's own Parquet reader (measured 20-30 % faster on the 13-month query); any
     other filesystem (S3 included) through pyarrow's dataset, so no DuckDB extension is needed."""
     con = duckdb.connect(":memory:")

@@ -4,33 +4,37 @@ database file is the default target, Postgres (plain COPY) the second."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .parquet import HistoryStore
-from .query import HISTORY_ASSETS
 
 
 def export_history(
-    history: HistoryStore, target: str, on_progress: Callable[[str], None] | None = None
+    history: HistoryStore,
+    target: str,
+    assets: Sequence[str],
+    on_progress: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Copy each history asset into `target` (`duckdb:FILE` or `postgresql://…`), replacing the
     table an earlier export left; yields (asset, rows) as each is done."""
     if target.startswith("duckdb:"):
-        yield from _to_duckdb(history, target.removeprefix("duckdb:"))
+        yield from _to_duckdb(history, target.removeprefix("duckdb:"), assets)
     elif target.startswith(("postgresql://", "postgres://")):
-        yield from _to_postgres(history, target, on_progress)
+        yield from _to_postgres(history, target, assets, on_progress)
     else:
         raise ValueError(f"unknown warehouse {target!r}: use duckdb:FILE or postgresql://...")
 
 
-def _to_duckdb(history: HistoryStore, path: str) -> Iterator[tuple[str, int]]:
+def _to_duckdb(
+    history: HistoryStore, path: str, assets: Sequence[str]
+) -> Iterator[tuple[str, int]]:
     con = duckdb.connect(path)
     try:
-        for asset in HISTORY_ASSETS:
+        for asset in assets:
             dataset = history.dataset(asset)
             if dataset is None:
                 continue
@@ -59,12 +63,15 @@ def _pg_type(arrow_type: pa.DataType) -> str:
 
 
 def _to_postgres(
-    history: HistoryStore, url: str, on_progress: Callable[[str], None] | None
+    history: HistoryStore,
+    url: str,
+    assets: Sequence[str],
+    on_progress: Callable[[str], None] | None,
 ) -> Iterator[tuple[str, int]]:
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        for asset in HISTORY_ASSETS:
+        for asset in assets:
             dataset = history.dataset(asset)
             if dataset is None:
                 continue

@@ -11,7 +11,6 @@ quarantined and counted, never stored.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -20,12 +19,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
-from redis.exceptions import LockError
-
+from wanperf_dagster import store
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.store import bulk
 from wanperf_dagster.store import insights as feed_store
-from wanperf_dagster.store import keys
-from wanperf_dagster.store.locks import Heartbeat
+from wanperf_dagster.store.locks import Heartbeat, insights_lock
 
 from .client import MistClient, MistRequestError
 
@@ -54,7 +52,7 @@ class InsightsLockedError(RuntimeError):
 class InsightsConfig:
     interval_seconds: int = 600
     page_limit: int = 1000
-    raw_ttl_seconds: int = 31 * 86400
+    raw_ttl_seconds: int = RAW_SAMPLE_DAYS * 86400
     quarantine_ttl_seconds: int = 14 * 86400
     sle_backfill_hours: int = 24  # the first run fetches this many past hours of SLE
     events_lookback_seconds: int = 86400  # the first run fetches events this far back
@@ -233,37 +231,14 @@ def gateway_status(rec, now: float) -> tuple[list[dict], list[str], str]:
 
 
 # ingestion -------------------------------------------------------------------------------------
-class _State:
-    """The feeds' progress hash, read once and written with each page."""
-
-    def __init__(self, r: redis.Redis, org_id: str):
-        self.key = keys.insights_state(org_id)
-        raw = r.hgetall(self.key)
-        self.values = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()
-        }
-
-    def int(self, name: str) -> int | None:
-        value = self.values.get(name, "")
-        return int(value) if value.lstrip("-").isdigit() else None
-
-    def queue(self, pipe, **changes) -> None:
-        for name, value in changes.items():
-            self.values[name] = "" if value is None else str(value)
-        pipe.hset(self.key, mapping={k: self.values[k] for k in changes})
-
-
 def _quarantine(pipe, org_id: str, feed: str, bad: list[dict], config: InsightsConfig) -> None:
-    if bad:
-        key = keys.quarantine(org_id, f"insights-{feed}")
-        pipe.rpush(key, *[json.dumps(b, default=str)[:2000] for b in bad])
-        pipe.expire(key, config.quarantine_ttl_seconds)
+    records = [json.dumps(b, default=str)[:2000] for b in bad]
+    bulk.queue_quarantine(pipe, org_id, f"insights-{feed}", records, config.quarantine_ttl_seconds)
 
 
 def run_insights(
     client: MistClient,
-    r: redis.Redis,
+    r: store.Redis,
     config: InsightsConfig | None = None,
     now: Callable[[], float] | None = None,
     feeds: tuple[str, ...] = feed_store.FEEDS,
@@ -275,18 +250,13 @@ def run_insights(
     now = now or client.clock
     calls = client.calls
     org_id = client.resolve_org_id()
-    lock = r.lock(
-        keys.insights_lock(org_id),
-        timeout=config.lock_ttl_seconds,
-        blocking=False,
-        thread_local=False,
-    )
+    lock = insights_lock(r, org_id, config.lock_ttl_seconds)
     if not lock.acquire():
         raise InsightsLockedError(f"another ingestion of org {org_id}'s insight feeds is running")
     result = InsightsResult()
     heartbeat = Heartbeat(lock, config.lock_ttl_seconds).__enter__()
     try:
-        state = _State(r, org_id)
+        state = feed_store.IngestionState(r, org_id)
         t = now()
         if "sle" in feeds:
             _sle(client, r, org_id, state, config, t, result, on_page)
@@ -299,8 +269,7 @@ def run_insights(
     finally:
         heartbeat.__exit__()
         result.calls = client.calls - calls
-        with contextlib.suppress(LockError, redis.RedisError):
-            lock.release()
+        lock.release()
 
 
 def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
@@ -352,14 +321,13 @@ def _sle(client, r, org_id, state, config, t, result, on_page) -> None:
                 or not isinstance(total, int)
                 or page * config.page_limit >= total
             )
-            pipe = r.pipeline(transaction=False)
-            feed_store.queue_rows(pipe, "sle", rows, config.raw_ttl_seconds)
-            _quarantine(pipe, org_id, "sle", bad, config)
-            if done:
-                state.queue(pipe, sle_next_hour=hour + 3600, sle_hour=None, sle_page=None)
-            else:
-                state.queue(pipe, sle_hour=hour, sle_page=page)
-            pipe.execute()
+            with store.batch(r) as pipe:
+                feed_store.queue_rows(pipe, "sle", rows, config.raw_ttl_seconds)
+                _quarantine(pipe, org_id, "sle", bad, config)
+                if done:
+                    state.queue(pipe, sle_next_hour=hour + 3600, sle_hour=None, sle_page=None)
+                else:
+                    state.queue(pipe, sle_hour=hour, sle_page=page)
             result.sle_rows += len(rows)
             result.quarantined["sle"] += len(bad)
             if on_page:
@@ -405,14 +373,13 @@ def _paths(client, r, org_id, state, config, t, result, on_page) -> None:
                 bad.append({"reason": why, "record": rec})
             else:
                 rows.append(row)
-        pipe = r.pipeline(transaction=False)
-        feed_store.queue_rows(pipe, "paths", rows, config.raw_ttl_seconds)
-        _quarantine(pipe, org_id, "paths", bad, config)
-        if nxt:
-            state.queue(pipe, paths_slot=slot, paths_next=nxt)
-        else:
-            state.queue(pipe, paths_done=slot, paths_slot=None, paths_next=None)
-        pipe.execute()
+        with store.batch(r) as pipe:
+            feed_store.queue_rows(pipe, "paths", rows, config.raw_ttl_seconds)
+            _quarantine(pipe, org_id, "paths", bad, config)
+            if nxt:
+                state.queue(pipe, paths_slot=slot, paths_next=nxt)
+            else:
+                state.queue(pipe, paths_done=slot, paths_slot=None, paths_next=None)
         result.paths += len(rows)
         result.quarantined["paths"] += len(bad)
         if on_page:
@@ -432,9 +399,8 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
         start = max(start, end - config.events_max_gap_seconds)
         if end <= start:
             return
-        pipe = r.pipeline(transaction=False)
-        state.queue(pipe, events_from=start, events_until=end, events_next=None)
-        pipe.execute()
+        with store.batch(r) as pipe:
+            state.queue(pipe, events_from=start, events_until=end, events_next=None)
     path = f"/api/v1/orgs/{org_id}/devices/events/search"
     params = {"device_type": "gateway", "start": start, "end": end, "limit": config.page_limit}
     # what the server says it searched: never more than asked (a clock behind ours cuts it)
@@ -455,18 +421,21 @@ def _events(client, r, org_id, state, config, t, result, on_page) -> None:
                 bad.append({"reason": why, "record": rec})
             else:
                 result.other_events += 1
-        pipe = r.pipeline(transaction=False)
-        feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
-        _quarantine(pipe, org_id, "events", bad, config)
-        if nxt:
-            state.queue(pipe, events_next=nxt)
-        else:  # the window is complete: events now say when ports were down in it
-            if covered > start:
-                feed_store.queue_coverage(pipe, start, covered)
-            state.queue(
-                pipe, events_cursor=covered, events_from=None, events_until=None, events_next=None
-            )
-        pipe.execute()
+        with store.batch(r) as pipe:
+            feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
+            _quarantine(pipe, org_id, "events", bad, config)
+            if nxt:
+                state.queue(pipe, events_next=nxt)
+            else:  # the window is complete: events now say when ports were down in it
+                if covered > start:
+                    feed_store.queue_coverage(pipe, start, covered)
+                state.queue(
+                    pipe,
+                    events_cursor=covered,
+                    events_from=None,
+                    events_until=None,
+                    events_next=None,
+                )
         result.events += len(rows)
         result.quarantined["events"] += len(bad)
         if on_page:
@@ -493,16 +462,14 @@ def _devices(client, r, org_id, config, t, result, on_page) -> None:
             result.gateways += 1
             result.offline_gateways += bool(offline)
             circuits[rec["site_id"]] += [f"{rec['mac']}:{port}" for port in ports]
-        pipe = r.pipeline(transaction=False)
-        feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
-        for site, ids in circuits.items():
-            feed_store.queue_circuits_seen(pipe, site, ids, t, config.circuits_ttl_seconds)
-        _quarantine(pipe, org_id, "devices", bad, config)
-        pipe.execute()
+        with store.batch(r) as pipe:
+            feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
+            for site, ids in circuits.items():
+                feed_store.queue_circuits_seen(pipe, site, ids, t, config.circuits_ttl_seconds)
+            _quarantine(pipe, org_id, "devices", bad, config)
         result.quarantined["devices"] += len(bad)
         if on_page:
             on_page("devices", len(page))
     if pages:  # the listing was read in full: what it no longer lists is gone
-        pipe = r.pipeline(transaction=False)
-        feed_store.queue_circuits_checked(pipe, t, config.circuits_ttl_seconds)
-        pipe.execute()
+        with store.batch(r) as pipe:
+            feed_store.queue_circuits_checked(pipe, t, config.circuits_ttl_seconds)

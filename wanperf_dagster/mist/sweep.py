@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
-from redis.exceptions import LockError, LockNotOwnedError
-
-from wanperf_dagster.store import bulk, keys, sessions
+from wanperf_dagster import store
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.store import bulk, sessions
 from wanperf_dagster.store import samples as sample_store
-from wanperf_dagster.store.locks import Heartbeat
+from wanperf_dagster.store.locks import Heartbeat, LockLostError, sweep_lock
 from wanperf_dagster.store.sessions import SweepSession
 
 from .client import MistBudgetExhausted, MistClient, MistNotFoundError, MistRequestError
@@ -50,7 +49,7 @@ class SweepRunawayError(RuntimeError):
 class SweepConfig:
     interval_seconds: int = 600
     page_limit: int = 1000
-    raw_ttl_seconds: int = 31 * 86400
+    raw_ttl_seconds: int = RAW_SAMPLE_DAYS * 86400
     quarantine_ttl_seconds: int = 14 * 86400
     # the org's lock: renewed every third of this while the sweep runs (a thread), so a dead
     # sweep's lock lapses within it, also one restored by a restarted Redis
@@ -76,7 +75,7 @@ def _slot(t: float, interval: int) -> int:
 
 
 def save_page(
-    r: redis.Redis,
+    r: store.Redis,
     session: SweepSession,
     body_results,
     fetched_at: float,
@@ -91,36 +90,32 @@ def save_page(
             if s.circuit_id in seen:
                 session.duplicates += 1
             seen.add(s.circuit_id)
-    pipe = r.pipeline(transaction=False)
-    per_site = sample_store.queue_samples(
-        pipe, session.slot, result.samples, config.raw_ttl_seconds
-    )
-    bulk.touch_sites(pipe, session.org_id, dict.fromkeys(per_site, float(ts)))
-    if result.quarantined:
-        qkey = keys.quarantine(session.org_id, session.id)
-        pipe.rpush(
-            qkey,
-            *[
-                json.dumps({**q, "page": session.pages + 1}, default=str)
-                for q in result.quarantined
-            ],
+    with store.batch(r) as pipe:
+        per_site = sample_store.queue_samples(
+            pipe, session.slot, result.samples, config.raw_ttl_seconds
         )
-        pipe.expire(qkey, config.quarantine_ttl_seconds)
-    session.pages += 1
-    session.records += result.records
-    session.samples += len(result.samples)
-    session.quarantined += len(result.quarantined)
-    session.lan_skipped += result.lan_skipped
-    session.zero_speed += result.zero_speed
-    session.updated_at = fetched_at
-    sessions.save(pipe, session)
-    pipe.execute()
+        bulk.touch_sites(pipe, session.org_id, dict.fromkeys(per_site, float(ts)))
+        bulk.queue_quarantine(
+            pipe,
+            session.org_id,
+            session.id,
+            [json.dumps({**q, "page": session.pages + 1}, default=str) for q in result.quarantined],
+            config.quarantine_ttl_seconds,
+        )
+        session.pages += 1
+        session.records += result.records
+        session.samples += len(result.samples)
+        session.quarantined += len(result.quarantined)
+        session.lan_skipped += result.lan_skipped
+        session.zero_speed += result.zero_speed
+        session.updated_at = fetched_at
+        sessions.save(pipe, session)
     return result
 
 
 def run_sweep(
     client: MistClient,
-    r: redis.Redis,
+    r: store.Redis,
     config: SweepConfig | None = None,
     on_page: Callable[[PageEvent], None] | None = None,
     now: Callable[[], float] | None = None,
@@ -129,9 +124,7 @@ def run_sweep(
     config = config or SweepConfig()
     now = now or client.clock
     org_id = client.resolve_org_id()
-    lock = r.lock(
-        keys.sweep_lock(org_id), timeout=config.lock_ttl_seconds, blocking=False, thread_local=False
-    )
+    lock = sweep_lock(r, org_id, config.lock_ttl_seconds)
     if not lock.acquire():
         raise SweepLockedError(
             f"another sweep of org {org_id} is running (its lock expires within {config.lock_ttl_seconds:.0f} s"
@@ -171,11 +164,10 @@ def run_sweep(
         raise
     finally:
         heartbeat.__exit__()
-        with contextlib.suppress(LockError, redis.RedisError):
-            lock.release()
+        lock.release()
 
 
-def _new_session(r: redis.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:
+def _new_session(r: store.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:
     session = SweepSession(
         org_id=org_id, slot=_slot(t, config.interval_seconds), started_at=t, updated_at=t
     )
@@ -183,7 +175,7 @@ def _new_session(r: redis.Redis, org_id: str, t: float, config: SweepConfig) -> 
     return session
 
 
-def _resume_or_start(r: redis.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:
+def _resume_or_start(r: store.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:
     old = sessions.current(r, org_id)
     if old is not None and old.status in (sessions.RUNNING, sessions.INTERRUPTED) and old.cursor:
         if _slot(t, config.interval_seconds) == old.slot:
@@ -219,8 +211,8 @@ def _page_loop(client, r, session, config, on_page, now, started, seen, lock) ->
                 " Stopping; the next sweep starts again"
             )
         try:  # before writing: a sweep that lost its lock writes nothing more
-            lock.extend(config.lock_ttl_seconds, replace_ttl=True)
-        except (LockNotOwnedError, LockError) as exc:
+            lock.renew()
+        except LockLostError as exc:
             raise SweepLockLostError(
                 f"the sweep of org {session.org_id} lost its lock (held past"
                 f" {config.lock_ttl_seconds:.0f} s, e.g. by a page that took that long); stopping"
@@ -260,7 +252,7 @@ class RefreshResult:
 
 def refresh_stale_sites(
     client: MistClient,
-    r: redis.Redis,
+    r: store.Redis,
     older_than_seconds: float,
     config: SweepConfig | None = None,
     max_sites: int | None = None,

@@ -84,6 +84,36 @@ def sites_by_age(client: redis.Redis, org_id: str) -> list[tuple[str, float]]:
     ]
 
 
+# which partition key each site has ------------------------------------------------------------
+def register_site_keys(client: redis.Redis, keys_by_site: Mapping[str, str]) -> None:
+    """Record each site's partition key; the first one recorded stays."""
+    if not keys_by_site:
+        return
+    pipe = client.pipeline(transaction=False)
+    for site_id, key in keys_by_site.items():
+        pipe.hsetnx(keys.site_keys(), site_id, key)
+    pipe.execute()
+
+
+def site_keys(client: redis.Redis, site_ids: Sequence[str]) -> list[str | None]:
+    """Each site's recorded partition key (None where none was)."""
+    if not site_ids:
+        return []
+    return [k.decode() if k else None for k in client.hmget(keys.site_keys(), list(site_ids))]
+
+
+# rejected records ------------------------------------------------------------------------------
+def queue_quarantine(
+    pipe: redis.client.Pipeline, org_id: str, batch: str, records: Sequence[str], ttl: int
+) -> None:
+    """Queue rejected records (JSON each, with its reason) into the list of one sweep or feed
+    ingestion (`batch`), kept `ttl` seconds."""
+    if records:
+        key = keys.quarantine(org_id, batch)
+        pipe.rpush(key, *records)
+        pipe.expire(key, ttl)
+
+
 # Arrow tables per partition ---------------------------------------------------------------------
 def put_tables(
     client: redis.Redis,

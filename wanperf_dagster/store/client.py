@@ -5,6 +5,9 @@ redis-py picks up hiredis (a pinned dependency) for reply parsing by itself.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.cluster import RedisCluster
@@ -12,6 +15,9 @@ from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+
+Redis = redis.Redis  # the client type the rest of the package passes around (never calls)
+RedisError = redis.RedisError
 
 
 class _Retry(Retry):
@@ -71,3 +77,12 @@ def server_info(client: redis.Redis) -> dict:
     info = client.info("server")
     name = "valkey" if "valkey_version" in info else "redis"
     return {"server": name, "version": info.get("valkey_version") or info.get("redis_version")}
+
+
+@contextlib.contextmanager
+def batch(client: redis.Redis) -> Iterator[redis.client.Pipeline]:
+    """A pipeline (no transaction) the caller queues writes into with this package's `queue_*`
+    functions, sent in one round trip when the block ends without an error."""
+    pipe = client.pipeline(transaction=False)
+    yield pipe
+    pipe.execute()

@@ -120,6 +120,28 @@ def read_site_days(
     return frame
 
 
+class IngestionState:
+    """Where each insight feed's ingestion stands: one hash per org, read once and written with
+    each page (the next SLE hour, the page or cursor in progress, the event window)."""
+
+    def __init__(self, client: redis.Redis, org_id: str):
+        self.key = keys.insights_state(org_id)
+        raw = client.hgetall(self.key)
+        self.values = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
+
+    def int(self, name: str) -> int | None:
+        value = self.values.get(name, "")
+        return int(value) if value.lstrip("-").isdigit() else None
+
+    def queue(self, pipe: redis.client.Pipeline, **changes) -> None:
+        for name, value in changes.items():
+            self.values[name] = "" if value is None else str(value)
+        pipe.hset(self.key, mapping={k: self.values[k] for k in changes})
+
+
 def queue_coverage(pipe: redis.client.Pipeline, start: float, end: float) -> None:
     """Record that the device-event feed holds every event of [start, end)."""
     pipe.zadd(keys.event_coverage(), {f"{int(start)}:{int(end)}": int(start)})

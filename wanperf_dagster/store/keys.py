@@ -73,6 +73,11 @@ def sweeps_held() -> str:
     return f"{NAMESPACE}:sweep:held"
 
 
+def demo_replayed_until() -> str:
+    """The last slot the demo's replay (`make run` without a token) swept."""
+    return f"{NAMESPACE}:demo:replayed_until"
+
+
 def quarantine(org_id: str, sweep_id: str) -> str:
     """List of rejected records of one sweep, each a JSON object with its reason."""
     return f"{NAMESPACE}:quarantine:{{{org_id}}}:{sweep_id}"

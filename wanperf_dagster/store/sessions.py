@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import redis
 
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+
 from . import keys
 
 RUNNING, INTERRUPTED, FINISHED, ABANDONED = "running", "interrupted", "finished", "abandoned"
@@ -63,7 +65,7 @@ class SweepSession:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def save(pipe, session: SweepSession, ttl_seconds: int = 31 * 86400) -> None:
+def save(pipe, session: SweepSession, ttl_seconds: int = RAW_SAMPLE_DAYS * 86400) -> None:
     key = keys.sweep_session(session.org_id, session.id)
     pipe.hset(key, mapping=session.to_redis())
     pipe.expire(key, ttl_seconds)
@@ -130,3 +132,13 @@ def hold_sweeps(client: redis.Redis, seconds: float) -> None:
 
 def release_sweeps(client: redis.Redis) -> None:
     client.delete(keys.sweeps_held())
+
+
+def replayed_until(client: redis.Redis) -> int | None:
+    """The last slot the demo's replay swept (None: it never ran)."""
+    raw = client.get(keys.demo_replayed_until())
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def set_replayed_until(client: redis.Redis, slot: int) -> None:
+    client.set(keys.demo_replayed_until(), int(slot))

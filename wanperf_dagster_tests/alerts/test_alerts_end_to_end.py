@@ -22,9 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.dagster_io.storage import AssetStore
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.settings import get_settings
+from wanperf_dagster.storage import AssetStore
 from wanperf_dagster_tests.mist.conftest import TOKEN, make_client
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
-from wanperf_dagster.dagster_io.metadata import PARTITION_COLUMNS, TTL_SECONDS
 from wanperf_dagster.dagster_io.resources import RedisResource
+from wanperf_dagster.storage import datasets
+from wanperf_dagster.storage.datasets import Dataset, Lifetime
 from wanperf_dagster.store import decode_table, keys
 
 pytestmark = [pytest.mark.storage, pytest.mark.dagster]
@@ -17,9 +18,28 @@ SITES = dg.StaticPartitionsDefinition(["s1", "s2", "s3"])
 SITE_DAY = dg.MultiPartitionsDefinition({"day": DAYS, "site": SITES})
 
 
+# the test assets' records, as storage/datasets.py would have them
+RECORDS = [
+    Dataset("upstream", "asset", "none", Lifetime.LONG),
+    Dataset("daily", "asset", "day", Lifetime.HOT),
+    Dataset("per_day", "asset", "day", Lifetime.LONG),
+    Dataset(
+        "snapshots",
+        "asset",
+        "site_day",
+        Lifetime.HOT,
+        partition_columns={"day": "ts", "site": "site_id"},
+    ),
+    Dataset("never", "asset", "day", Lifetime.LONG),
+    Dataset("unmapped", "asset", "site_day", Lifetime.HOT),
+]
+
+
 @pytest.fixture
-def resources(redis_url, redis_client):
-    res = RedisResource(url=redis_url)
+def resources(redis_url, redis_client, monkeypatch):
+    for record in RECORDS:
+        monkeypatch.setitem(datasets.DATASETS, record.name, record)
+    res = RedisResource(url=redis_url, hot_days=2)
     return {"redis": res, "io_manager": RedisIOManager(redis=res)}
 
 
@@ -61,14 +81,26 @@ def test_unpartitioned_roundtrip_preserves_dtypes(resources, redis_client):
     assert redis_client.exists(keys.asset_value(["upstream"]))
 
 
-def test_daily_partition_and_ttl(resources, redis_client):
-    @dg.asset(partitions_def=DAYS, metadata={TTL_SECONDS: 7200})
+def test_daily_partition_lives_as_long_as_its_record_says(resources, redis_client):
+    @dg.asset(partitions_def=DAYS)
     def daily(context) -> pd.DataFrame:
         return _frame(context.partition_key, "s1")
 
-    assert dg.materialize([daily], resources=resources, partition_key="2026-11-05").success
+    result = dg.materialize([daily], resources=resources, partition_key="2026-11-05")
+    assert result.success
     key = keys.asset_value(["daily"], "2026-11-05")
-    assert 7000 < redis_client.ttl(key) <= 7200
+    assert 2 * 86400 - 100 < redis_client.ttl(key) <= 2 * 86400  # hot: hot_days=2
+    assert result.asset_materializations_for_node("daily")[0].metadata["ttl_days"].value == 2
+
+
+def test_an_asset_the_registry_does_not_have_is_refused(resources, redis_client):
+    @dg.asset
+    def unregistered() -> pd.DataFrame:
+        return _frame("2026-11-02", "s1")
+
+    with pytest.raises(Exception, match="'unregistered' is not a registered dataset"):
+        dg.materialize([unregistered], resources=resources)
+    assert not redis_client.exists(keys.asset_value(["unregistered"]))
 
 
 def test_one_partition_cut_from_an_org_frame_stores_only_its_own_ids(resources, redis_client):
@@ -93,11 +125,7 @@ def test_many_partitions_written_in_one_pipeline_and_loaded_through_mapping(
 ):
     """A range of day x site partitions in one step; a daily asset loads all sites of its day."""
 
-    @dg.asset(
-        partitions_def=SITE_DAY,
-        metadata={PARTITION_COLUMNS: {"day": "ts", "site": "site_id"}},
-        backfill_policy=dg.BackfillPolicy.single_run(),
-    )
+    @dg.asset(partitions_def=SITE_DAY, backfill_policy=dg.BackfillPolicy.single_run())
     def snapshots(context) -> pd.DataFrame:
         frames = [
             _frame(k.keys_by_dimension["day"], k.keys_by_dimension["site"])
@@ -180,7 +208,7 @@ def test_multi_partition_write_without_partition_columns_fails_clearly(resources
         return _frame("2026-11-03", "s1")
 
     keys_ = [dg.MultiPartitionKey({"day": "2026-11-03", "site": s}) for s in ("s1", "s2")]
-    with pytest.raises(Exception, match="wanperf/partition_columns"):
+    with pytest.raises(Exception, match=r"storage/datasets\.py does not name the column"):
         dg.materialize(
             [unmapped],
             resources=resources,

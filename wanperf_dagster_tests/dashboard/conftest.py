@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
+from wanperf_dagster.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster_tests.processes import stop
 
 DAY0 = 1_764_115_200  # 2025-11-26

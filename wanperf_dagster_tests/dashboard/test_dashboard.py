@@ -17,9 +17,9 @@ import requests
 from starlette.testclient import TestClient
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import site_day_key
 from wanperf_dagster.dashboard import build_app
 from wanperf_dagster.settings import Settings
+from wanperf_dagster.storage import site_day_key
 from wanperf_dagster.store import keys
 
 pytestmark = [pytest.mark.storage]

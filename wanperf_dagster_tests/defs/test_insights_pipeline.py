@@ -12,12 +12,19 @@ import pytest
 from harness.instance_config import project_instance_overrides
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_partition_keys
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
+from wanperf_dagster.storage import (
+    AssetStore,
+    dataset,
+    history_datasets,
+    site_day_key,
+    site_partition_keys,
+)
+from wanperf_dagster.storage.schemas import mismatches
 from wanperf_dagster.store import get_tables
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -50,7 +57,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     for i in every_link:  # the down port's whole site offline for 40 minutes: an SLE drop
         sim.inject(org.circuit_id(i), "down", DAY0 + 20 * 3600, DAY0 + 20 * 3600 + 2400)
 
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     resources = {
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
@@ -126,6 +133,13 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         "SELECT (SELECT count(*) FROM port_events) AS events, (SELECT count(*) FROM site_sle) AS sle"
     ).to_pylist()[0]
     assert history == {"events": len(got), "sle": SITES}
+    # every history dataset of the registry: stored as its record declares, a view in DuckDB
+    for name in history_datasets():
+        stored = assets.load(name, keys).table
+        assert stored.num_rows > 0, name
+        assert mismatches(stored.schema, dataset(name).schema) == [], name
+        counted = assets.history_query(f'SELECT count(*) AS n FROM "{name}"').to_pylist()[0]
+        assert counted["n"] == stored.num_rows, name
 
     # each site-day's materialization carries its own figures
     downs_by_site = events[events["event"] == "down"].groupby("site_id").size()

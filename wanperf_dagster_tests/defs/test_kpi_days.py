@@ -11,10 +11,11 @@ from harness.instance_config import project_instance_overrides
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_id_of
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.mist import SweepConfig, run_sweep
+from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
+from wanperf_dagster.storage import AssetStore, site_day_key, site_id_of
 
 pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
 
@@ -35,7 +36,7 @@ def swept(redis_url, redis_client):
             run_sweep(client, redis_client, SweepConfig())
     finally:
         sim.clock.set(None)
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     return {
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),

@@ -14,12 +14,13 @@ from harness.instance_config import project_instance_overrides
 from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import site_day_key, site_partition_keys
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.defs.ingest import automation
 from wanperf_dagster.mist import SweepConfig, run_sweep
+from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
+from wanperf_dagster.storage import site_day_key, site_partition_keys
 from wanperf_dagster.store import get_tables, put_tables
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -40,7 +41,7 @@ def sim():
 
 @pytest.fixture
 def resources(redis_url, redis_client, sim):
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     return {
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
@@ -206,8 +207,8 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     assert len(trends) == len(stored) and (trends["months"] == 1).all()
 
     # the history tier holds the same site-days; once Redis lets them go, they are read from it
-    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.storage import AssetStore
     from wanperf_dagster.store import keys as store_keys
 
     assets = AssetStore.from_settings(get_settings(), client=redis_client)
@@ -379,7 +380,7 @@ def test_sweep_completeness_names_the_sites_a_sweep_missed(redis_url, redis_clie
     from wanperf_dagster.store import keys
     from wanperf_dagster.store.sessions import SweepSession
 
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     slot = DAY0 + 600
     redis_client.zadd(
         keys.cache_age("org-1"),

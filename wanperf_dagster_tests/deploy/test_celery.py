@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from harness.instance_config import make_postgres_database
-from wanperf_dagster.dagster_io.storage import AssetStore
+from wanperf_dagster.storage import AssetStore
 
 from .netns import Machine, separate_machine
 

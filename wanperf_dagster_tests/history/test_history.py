@@ -21,7 +21,6 @@ import pyarrow as pa
 import pytest
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.history import (
     HistoryStore,
     daily_p95,
@@ -32,6 +31,7 @@ from wanperf_dagster.kpi import capacity_forecast
 from wanperf_dagster.kpi import forecast as kpi_forecast
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
+from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, site_key
 from wanperf_dagster.store import keys
 
 pytestmark = [pytest.mark.storage]
@@ -312,7 +312,7 @@ def test_duckdb_answers_over_the_history(history, day_kpis):
     _, daily, hourly, _ = day_kpis
     history.write_site_days("circuit_kpis", DAY, _by_site(daily))
     history.write_site_days("circuit_kpis_hourly", DAY, _by_site(hourly))
-    with history_connection(history) as con:
+    with history_connection(history, history_datasets()) as con:
         rows = con.execute(
             "SELECT day, count(*) AS circuits, sum(rx_bytes) AS rx FROM circuit_kpis GROUP BY day"
         ).fetchall()
@@ -412,7 +412,7 @@ def test_the_13_month_trend_against_a_hand_worked_series(tmp_path):
         if day < months[-1].isoformat():  # the second circuit, with the first's columns
             rows.append({**rows[0], "circuit_id": "aa:ge-0/0/1"})
         history.write_site_days("circuit_kpis", day, {"s1": pa.Table.from_pylist(rows)})
-    with history_connection(history) as con:
+    with history_connection(history, history_datasets()) as con:
         out = thirteen_month_trends(con, months[-1].isoformat()).to_pylist()
         daily = daily_p95(con, months[-1].isoformat()).to_pandas()
     assert len(out) == 2

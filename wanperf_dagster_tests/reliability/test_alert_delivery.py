@@ -23,6 +23,7 @@ import pytest
 from wanperf_dagster import alerts
 from wanperf_dagster.kpi import KpiConfig
 from wanperf_dagster.mist.records import Sample
+from wanperf_dagster.storage import AssetStore
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.bulk import touch_sites
 
@@ -181,7 +182,7 @@ def test_a_hanging_and_a_trickling_receiver_cost_their_deadline_not_the_healthy_
         assert len(incidents) == 11
         started = time.monotonic()
         report = alerts.dispatch(
-            redis_client,
+            AssetStore(redis_client),
             ORG,
             incidents,
             destinations,
@@ -202,7 +203,7 @@ def test_a_hanging_and_a_trickling_receiver_cost_their_deadline_not_the_healthy_
         assert any("no answer within 3 s" in e for e in report.errors)
         # the next evaluation: nothing again for the healthy one
         again = alerts.dispatch(
-            redis_client,
+            AssetStore(redis_client),
             ORG,
             incidents,
             destinations,

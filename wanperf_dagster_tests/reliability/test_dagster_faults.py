@@ -21,10 +21,11 @@ from harness.instance_config import project_instance_overrides
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.mist import SweepConfig, run_sweep
+from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
+from wanperf_dagster.storage import AssetStore, site_day_key
 
 from .conftest import SCALE
 
@@ -49,7 +50,7 @@ def swept(redis_url, redis_client):
 
 
 def _resources(redis_url):
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     return {
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
@@ -109,7 +110,7 @@ def test_a_sweep_writing_during_a_chunked_run(swept, redis_url, redis_client, fi
 RUN_CHUNK = textwrap.dedent(
     """
     import dagster as dg
-    from wanperf_dagster.dagster_io.storage import AssetStore
+    from wanperf_dagster.storage import AssetStore
     from wanperf_dagster.definitions import defs
     from wanperf_dagster.settings import get_settings
     d = defs()

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.settings import get_settings
+from wanperf_dagster.storage import AssetStore, site_day_key, site_key
 from wanperf_dagster.store import keys
 
 pytestmark = [pytest.mark.storage]
@@ -153,7 +153,7 @@ def test_the_history_intact_check_counts_what_was_moved_aside(day_in_two_parts, 
     from wanperf_dagster.dagster_io.resources import RedisResource
     from wanperf_dagster.defs.kpis.checks import history_intact
 
-    redis = RedisResource(url=redis_url)
+    redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     assert history_intact(redis=redis).passed
     _, _, _, (older, _) = day_in_two_parts
     _truncate(older)

@@ -279,7 +279,7 @@ def test_a_site_is_found_by_name_in_the_partition_picker(page, dagster_ui):
 
 
 def test_a_site_day_shows_that_sites_own_figures(page, dagster_ui, redis_url):
-    from wanperf_dagster.dagster_io.storage import AssetStore, site_day_key
+    from wanperf_dagster.storage import AssetStore, site_day_key
     from wanperf_dagster.store import connect
 
     today = time.strftime("%Y-%m-%d", time.gmtime())

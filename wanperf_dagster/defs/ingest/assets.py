@@ -18,7 +18,6 @@ from wanperf_dagster.mist import (
     run_sweep,
 )
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import retire_sites_not_in, stale_sites
 
 
 @dg.asset(
@@ -46,7 +45,7 @@ def mist_sites(
     sites[["gateways", "wan_ports"]] = sites[["gateways", "wan_ports"]].astype("int64")
     by_region = sites.groupby("region").size().sort_values(ascending=False)
     # a site gone from the org stops counting as stale (its history stays)
-    retired = retire_sites_not_in(redis.get_client(), client.resolve_org_id(), sites["site_id"])
+    retired = redis.asset_store().retire_sites_not_in(client.resolve_org_id(), sites["site_id"])
     context.add_output_metadata(
         {
             "sites": len(sites),
@@ -211,8 +210,9 @@ def _no_retry_on_auth_errors():
 def sweep_completeness(redis: RedisResource, session) -> dg.AssetCheckResult:
     """Sites whose newest sample predates the sweep's slot were not in it. Only sites still in the
     inventory count (a decommissioned site keeps its history, and stops being swept)."""
-    missing = stale_sites(redis.get_client(), session.org_id, 0, now=session.slot)
-    inventory = redis.asset_store().site_ids()
+    assets = redis.asset_store()
+    missing = assets.stale_sites(session.org_id, 0, now=session.slot)
+    inventory = assets.site_ids()
     if inventory is not None:
         current = set(inventory)
         missing = [s for s in missing if s in current]

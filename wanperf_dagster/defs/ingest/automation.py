@@ -8,10 +8,9 @@ import dagster as dg
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_API_TAG, MIST_POOL
 from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.dagster_io.storage import site_partition_keys
 from wanperf_dagster.mist import refresh_stale_sites
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import sessions, sites_by_age, stale_sites
+from wanperf_dagster.storage import site_partition_keys
 
 sweep_job = dg.define_asset_job(
     "sweep_job",
@@ -47,8 +46,8 @@ def cron_every(seconds: int) -> str:
 def sweep_schedule(
     context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource
 ):
-    busy = sessions.sweep_running(
-        redis.get_client(), mist.get_client(budget=redis.get_client()).resolve_org_id()
+    busy = redis.asset_store().sweep_running(
+        mist.get_client(budget=redis.get_client()).resolve_org_id()
     )
     if busy:
         return dg.SkipReason(f"{busy}: this tick yields to it")
@@ -135,14 +134,14 @@ def stale_site_refresh_sensor(
 ):
     older = 3 * get_settings().poll_interval
     client = mist.get_client(budget=redis.get_client())
-    r = redis.get_client()
+    assets = redis.asset_store()
     org = client.resolve_org_id()
     now = client.clock()
-    ages = sites_by_age(r, org)
+    ages = assets.sites_by_age(org)
     if not ages or now - ages[-1][1] > older:
         # no recent sweep to lag behind: the sweep schedule catches every site up at once
         return dg.SkipReason("no recent sweep; stale sites are left to the next sweep")
-    stale = stale_sites(r, org, older, now=now)
+    stale = assets.stale_sites(org, older, now=now)
     if not stale:
         return dg.SkipReason("no stale site")
     bucket = int(now // older)

@@ -13,15 +13,11 @@ import numpy as np
 import pandas as pd
 
 from wanperf_dagster import kpi
-from wanperf_dagster.contract import SNAPSHOT_DESCRIPTIONS
 from wanperf_dagster.dagster_io.metadata import (
-    KEEP_HISTORY,
     OWNERS,
-    PARTITION_COLUMNS,
-    TTL_SECONDS,
     add_partition_metadata,
     circuit_table,
-    frame_column_schema,
+    dataset_column_schema,
 )
 from wanperf_dagster.dagster_io.partitions import (
     site_day_backfill,
@@ -30,44 +26,29 @@ from wanperf_dagster.dagster_io.partitions import (
     split_key,
 )
 from wanperf_dagster.dagster_io.resources import RedisResource
-from wanperf_dagster.dagster_io.storage import site_day_key, site_id_of
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import samples as sample_store
+from wanperf_dagster.storage import INVALID_VALUES, site_day_key, site_id_of
 
 from .automation import KPI_BACKFILLS
 
-SITE_DAY_COLUMNS = {"day": "day", "site": "site_id"}
-# site-days stay in Redis for the hot window, and in the history tier for good
-HOT_TTL = get_settings().hot_days * 86400
-# declared schemas (the data contracts): shown in the UI without repeating them per partition
-SNAPSHOT_SCHEMA = frame_column_schema(sample_store.samples_frame([], []), SNAPSHOT_DESCRIPTIONS)
-DAILY_SCHEMA = frame_column_schema(kpi.empty_kpis("daily"), kpi.KPI_DESCRIPTIONS)
-HOURLY_SCHEMA = frame_column_schema(kpi.empty_kpis("hourly"), kpi.KPI_DESCRIPTIONS)
+# declared schemas (the data contracts, storage/datasets.py): shown in the UI without repeating
+# them per partition
+SNAPSHOT_SCHEMA = dataset_column_schema("site_snapshots")
+DAILY_SCHEMA = dataset_column_schema("circuit_kpis")
+HOURLY_SCHEMA = dataset_column_schema("circuit_kpis_hourly")
 COVERAGE_WARN_PCT = 90.0
 # a feed that loses this share of its circuit-days' events is not to be trusted for down time
 CONTRADICTED_MAX_PCT = 5.0
 
 
-def site_day_metadata(schema: dg.TableSchema, partition_columns: dict | None = None) -> dict:
-    """A day x site asset's value: kept hot in Redis and for good in the history, its rows'
-    partitions found by `partition_columns` (a chunk's frame is split by them)."""
-    return {
-        PARTITION_COLUMNS: partition_columns or SITE_DAY_COLUMNS,
-        TTL_SECONDS: HOT_TTL,
-        KEEP_HISTORY: True,
-        "dagster/column_schema": schema,
-    }
-
-
-def site_day_out(
-    description: str, schema: dg.TableSchema, partition_columns: dict | None = None
-) -> dg.AssetOut:
-    """An output of a chunked day x site step, backfilled by the nightly automation."""
+def site_day_out(description: str, schema: dg.TableSchema) -> dg.AssetOut:
+    """An output of a chunked day x site step, backfilled by the nightly automation (how it is
+    stored, hot and in history, is its record in storage/datasets.py)."""
     return dg.AssetOut(
         kinds={"pandas", "redis"},
         owners=OWNERS,
         automation_condition=KPI_BACKFILLS,
-        metadata=site_day_metadata(schema, partition_columns),
+        metadata={"dagster/column_schema": schema},
         description=description,
     )
 
@@ -92,7 +73,7 @@ CHUNKED_SITE_DAY = dict(
 @dg.asset(
     **CHUNKED_SITE_DAY,
     deps=["raw_port_stats"],
-    metadata=site_day_metadata(SNAPSHOT_SCHEMA, {"day": "ts", "site": "site_id"}),
+    metadata={"dagster/column_schema": SNAPSHOT_SCHEMA},
     check_specs=[
         dg.AssetCheckSpec(
             "no_duplicate_samples",
@@ -105,9 +86,10 @@ CHUNKED_SITE_DAY = dict(
 )
 def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     pairs = [split_key(k) for k in context.partition_keys]
-    frame = sample_store.read_site_days(redis.get_client(), [(d, site_id_of(s)) for d, s in pairs])
+    assets = redis.asset_store()
+    frame = assets.read_samples([(d, site_id_of(s)) for d, s in pairs])
     # which partition key each site has, for readers without a Dagster instance (the CLI)
-    redis.asset_store().register_site_keys(sorted({s for _, s in pairs}))
+    assets.register_site_keys(sorted({s for _, s in pairs}))
     dupes = int(frame.duplicated(["ts", "circuit_id"]).sum())
     # each site-day's own figures (a chunk may span days); the chunk's go to the run's log
     per_site_day = frame.groupby(
@@ -131,7 +113,7 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
     add_partition_metadata(context, "site_snapshots", by_partition)
     context.log.info(
         f"{len(pairs)} site-days: {len(frame):,} samples of {frame['circuit_id'].nunique():,}"
-        f" circuits; {int(frame.attrs.get(sample_store.INVALID_VALUES, 0))} unreadable stored"
+        f" circuits; {int(frame.attrs.get(INVALID_VALUES, 0))} unreadable stored"
         " values dropped"
     )
     yield dg.Output(frame)

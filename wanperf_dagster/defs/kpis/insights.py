@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from wanperf_dagster import kpi
-from wanperf_dagster.dagster_io.metadata import add_partition_metadata
+from wanperf_dagster.dagster_io.metadata import add_partition_metadata, dataset_column_schema
 from wanperf_dagster.dagster_io.partitions import (
     site_day_backfill,
     site_day_partition,
@@ -16,101 +16,22 @@ from wanperf_dagster.dagster_io.partitions import (
     split_key,
 )
 from wanperf_dagster.dagster_io.resources import RedisResource
-from wanperf_dagster.dagster_io.storage import site_id_of
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import insights as feed_store
+from wanperf_dagster.storage import site_id_of
 
-from .assets import CHUNKED_SITE_DAY, site_day_metadata, site_day_out
+from .assets import CHUNKED_SITE_DAY, site_day_out
 
-
-def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in columns]
-    )
-
-
-EVENTS_SCHEMA = _schema(
-    ("ts", "timestamp[ns, UTC]", "the instant of the change, to the second (sub-second kept)"),
-    ("site_id", "string", "the Mist site's id"),
-    ("circuit_id", "string", "the WAN circuit: gateway MAC and port"),
-    ("mac", "string", "the gateway's MAC"),
-    ("port_id", "string", "the WAN port"),
-    ("event", "string", "down or up"),
-    ("type", "string", "Mist's event type (GW_PORT_DOWN, GW_PORT_UP)"),
-    ("text", "string", "Mist's text of the event"),
-)
-SCORE = "0..1, the mean over the hours reported"
-SLE_SCHEMA = _schema(
-    ("day", "date32", "the UTC day"),
-    ("site_id", "string", "the Mist site's id"),
-    ("site_name", "string", "the site's name (now)"),
-    ("region", "string", "the site's region"),
-    ("hours", "int64", "hours Mist reported the SLE for"),
-    *(
-        column
-        for m in kpi.insights.SLE_METRICS
-        for column in (
-            (m, "double", f"{m.replace('_', ' ')}: {SCORE}"),
-            (f"{m}_min", "double", "its worst hour"),
-            (f"{m}_band", "string", "healthy >= 0.95, fair >= 0.80, degraded >= 0.60, critical"),
-        )
-    ),
-    ("worst_hour", "timestamp[ns, UTC]", "the hour of the lowest WAN link health"),
-    ("hours_below_fair", "int64", "hours with WAN link health below 0.80"),
-    ("num_gateways", "double", "gateways at the site"),
-    ("num_clients_max", "double", "most clients in an hour"),
-)
-SLE_HOURLY_SCHEMA = _schema(
-    ("hour", "timestamp[ns, UTC]", "the UTC hour (its start)"),
-    ("site_id", "string", "the Mist site's id"),
-    ("site_name", "string", "the site's name (now)"),
-    ("region", "string", "the site's region"),
-    *(
-        column
-        for m in kpi.insights.SLE_METRICS
-        for column in (
-            (m, "double", f"{m.replace('_', ' ')} of the hour, 0..1"),
-            (f"{m}_band", "string", "healthy >= 0.95, fair >= 0.80, degraded >= 0.60, critical"),
-        )
-    ),
-    ("num_gateways", "double", "gateways at the site"),
-    ("num_clients", "double", "clients in the hour"),
-)
-PATH_SCHEMA = _schema(
-    ("day", "date32", "the UTC day"),
-    ("site_id", "string", "the Mist site's id"),
-    ("site_name", "string", "the site's name (now)"),
-    ("region", "string", "the site's region"),
-    ("path_id", "string", "mac:port>peer mac:peer port"),
-    ("circuit_id", "string", "the circuit the path leaves by"),
-    ("peer_site_id", "string", "the hub's site"),
-    ("type", "string", "ipsec (SRX) or svr (SSR)"),
-    ("samples", "int64", "slots sampled"),
-    ("up_minutes", "int64", "minutes up (interval x samples up)"),
-    ("down_minutes", "int64", "minutes down"),
-    ("availability_pct", "double", "up / sampled minutes, %"),
-    *(
-        (f"{n}_{s}_{u}", "double", f"{label} {n} while up")
-        for n, _, u in kpi.insights.PATH_MEASURES
-        for s, label in (("avg", "mean"), ("p95", "95th percentile"), ("max", "highest"))
-    ),
-    ("mos_avg", "double", "mean opinion score, mean (1..4.5)"),
-    ("mos_min", "double", "mean opinion score, lowest"),
-    *(
-        (f"{n}_minutes_{t}", "int64", f"minutes at or over the {t} {n} tier")
-        for n, _, _ in kpi.insights.PATH_MEASURES
-        for t in ("warn", "high", "critical")
-    ),
-)
+EVENTS_SCHEMA = dataset_column_schema("port_events")
+SLE_SCHEMA = dataset_column_schema("site_sle")
+SLE_HOURLY_SCHEMA = dataset_column_schema("site_sle_hourly")
+PATH_SCHEMA = dataset_column_schema("vpn_path_kpis")
 
 per_site_day = dict(**CHUNKED_SITE_DAY, deps=["raw_wan_insights"])
 
 
 def _read(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]:
     pairs = [split_key(k) for k in context.partition_keys]
-    frame = feed_store.read_site_days(
-        redis.get_client(), feed, [(d, site_id_of(s)) for d, s in pairs]
-    )
+    frame = redis.asset_store().read_feed(feed, [(d, site_id_of(s)) for d, s in pairs])
     if frame.attrs.get("invalid_values"):
         context.log.warning(
             f"{frame.attrs['invalid_values']} unreadable stored {feed} values dropped"
@@ -139,7 +60,7 @@ def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> 
 
 @dg.asset(
     **per_site_day,
-    metadata=site_day_metadata(EVENTS_SCHEMA, {"day": "ts", "site": "site_id"}),
+    metadata={"dagster/column_schema": EVENTS_SCHEMA},
     description="Each WAN port's down and up events of the site-day, to the second (Mist's "
     "GW_PORT_DOWN / GW_PORT_UP device events): where the event feed covers a day, circuit_kpis "
     "takes its down time and flaps from these instead of the samples.",
@@ -176,7 +97,6 @@ def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.D
         "site_sle_hourly": site_day_out(
             "The site's WAN SLE per hour, as Mist reported it, with the same bands.",
             SLE_HOURLY_SCHEMA,
-            {"day": "hour", "site": "site_id"},
         ),
     },
 )
@@ -211,7 +131,7 @@ def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites
 @dg.asset(
     **per_site_day,
     ins={"mist_sites": dg.AssetIn()},
-    metadata=site_day_metadata(PATH_SCHEMA),
+    metadata={"dagster/column_schema": PATH_SCHEMA},
     description="Each VPN peer path of the site per day: availability, avg/p95/max latency, "
     "jitter and loss, MOS mean and minimum, minutes over the quality tiers. See docs/kpis.md.",
 )

@@ -7,8 +7,7 @@ from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
 from wanperf_dagster.settings import get_settings
-from wanperf_dagster.store import samples as sample_store
-from wanperf_dagster.store import sites_by_age
+from wanperf_dagster.storage import day_of
 
 # refreshed by the sweep job (the assets tagged with the sweep cadence), after raw_port_stats
 AFTER_EACH_SWEEP = {
@@ -31,13 +30,13 @@ def wan_status_now(
     mist: MistApiResource,
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
-    r = redis.get_client()
+    assets = redis.asset_store()
     client = mist.get_client(budget=redis.get_client())
     org = client.resolve_org_id()
-    sites = [s for s, _ in sites_by_age(r, org)]
+    sites = [s for s, _ in assets.sites_by_age(org)]
     now = client.clock()
-    days = sorted({sample_store.day_of(now), sample_store.day_of(now - 86400)})
-    samples = sample_store.read_site_days(r, [(d, s) for d in days for s in sites])
+    days = sorted({day_of(now), day_of(now - 86400)})
+    samples = assets.read_samples([(d, s) for d in days for s in sites])
     config = kpi.KpiConfig.for_sites(mist_sites)
     status = kpi.window_kpis(samples, get_settings().interval_minutes, config=config)
     if status.empty:
@@ -116,12 +115,12 @@ def wan_alerts(
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     settings = get_settings()
-    r = redis.get_client()
+    assets = redis.asset_store()
     client = mist.get_client(budget=redis.get_client())
     org = client.resolve_org_id()
-    sites = [s for s, _ in sites_by_age(r, org)]
+    sites = [s for s, _ in assets.sites_by_age(org)]
     incidents, report = alerts.evaluate(
-        r,
+        assets,
         org,
         sites,
         int(client.clock()),
@@ -136,7 +135,7 @@ def wan_alerts(
     else:
         for error in report.errors:
             context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
-    frame = incidents_frame(incidents, alerts.alert_history(r, org, limit=HISTORY_ROWS))
+    frame = incidents_frame(incidents, alerts.alert_history(assets, org, limit=HISTORY_ROWS))
     now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(
         {

@@ -9,9 +9,9 @@ import sys
 
 def main() -> None:
     from wanperf_dagster import alerts
-    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.kpi import KpiConfig
     from wanperf_dagster.settings import get_settings
+    from wanperf_dagster.storage import AssetStore
 
     now, org, sites = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     # the fault suite's dispatch options (a shorter lock, deadlines) as JSON
@@ -20,7 +20,7 @@ def main() -> None:
     assets = AssetStore.from_settings(settings)
     inventory = assets.latest("mist_sites")
     incidents, report = alerts.evaluate(
-        assets.client,
+        assets,
         org,
         sites,
         now,

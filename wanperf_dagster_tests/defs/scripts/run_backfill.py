@@ -33,11 +33,11 @@ def main() -> None:
     from dagster._daemon.sensor import execute_sensor_iteration
 
     from wanperf_dagster import store
-    from wanperf_dagster.dagster_io.storage import AssetStore
     from wanperf_dagster.definitions import defs
     from wanperf_dagster.mist import SweepConfig, run_sweep
     from wanperf_dagster.settings import get_settings
     from wanperf_dagster.sources import client_from_settings, in_process_simulator
+    from wanperf_dagster.storage import AssetStore
 
     settings = get_settings()
     report: dict = {}

@@ -1,42 +1,41 @@
-"""The one owner of stored asset values: every read and write of an asset's stored value, by the
-IO manager, an asset, a sensor, a check, the CLI or the demo, goes through `AssetStore`.
+"""The one storage API: every read of stored data (asset values, the raw feeds, what the
+ingestion and the alerts keep beside them) and every write of an asset's value goes through
+`AssetStore`, by the IO manager, an asset, a sensor, a check, the alerts, the dashboard, the CLI
+or the demo. Which datasets exist, how long they live and which go to history is the registry's
+(`datasets.py`); how they sit in Redis is `store/`'s, the only package that talks to Redis.
 
 Nothing else names a partition's storage key, so a second storage tier, a dashboard or a cluster
-can slide in here without touching the assets. This module imports no Dagster: it is the plain
-API the Dagster IO manager (`io_manager.py`) and every other reader share.
-
-A partition key is Dagster's string for it: a day (`2026-11-26`), a week or month start, or a
-site-day (`2026-11-26|<site key>`, what `site_day_key` builds); None is an unpartitioned value.
-
-A **site key** (the `site` partition) is what a person finds in Dagster's partition picker: the
-site's name when it was first seen, then its id, `BARCELONA-00002_5c1e0f2a-…` (`site_key`). The id
-makes it unique and gives the site back (`site_id_of`); the name in it never changes, so a renamed
-site keeps its partitions and history (its current name is in the tables). A bare site id, the
-key of partitions made before names, stays valid. Which key each site has is recorded beside the
-data (`register_site_keys`, by the snapshot runs), for readers without a Dagster instance.
+can slide in here without touching the assets. It imports no Dagster. Which partition key each
+site has is recorded beside the data (`register_site_keys`, by the snapshot runs), for readers
+without a Dagster instance.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
-import redis
 
 from wanperf_dagster import store
 from wanperf_dagster.history import (
     HistoryStore,
     daily_p95,
+    export_history,
     history_connection,
     thirteen_month_trends,
 )
 from wanperf_dagster.settings import Settings
+from wanperf_dagster.store import bulk, sessions
 from wanperf_dagster.store import insights as feed_store
+from wanperf_dagster.store import samples as sample_store
+
+from .datasets import Lifetimes, dataset, history_datasets
+from .partition_keys import site_day_key, site_id_of, split_site_day_key
 
 
 class PartitionNotFoundError(KeyError):
@@ -44,49 +43,6 @@ class PartitionNotFoundError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_NOT_IN_SLUG = re.compile(r"[^A-Za-z0-9.-]+")
-SITE_KEY_SEP = "_"
-SLUG_LENGTH = 40
-
-
-def site_key(name: str | None, site_id: str) -> str:
-    """The `site` partition key of a site first seen with this name: `<name>_<site id>`, the name
-    reduced to letters, digits, `.` and `-` (at most 40 characters)."""
-    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
-    slug = _NOT_IN_SLUG.sub("-", ascii_name).strip("-.")[:SLUG_LENGTH].strip("-.")
-    return f"{slug or 'site'}{SITE_KEY_SEP}{site_id}"
-
-
-def site_id_of(key: str) -> str:
-    """The site id in a site partition key; a key that is a bare id is its own."""
-    _, sep, tail = str(key).rpartition(SITE_KEY_SEP)
-    return tail if sep and _UUID.fullmatch(tail) else str(key)
-
-
-def site_partition_keys(
-    site_ids: Sequence[str], names: Sequence[str | None], existing: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """(the partition key of each site of an inventory, the keys not yet among `existing`): a
-    site that has a partition keeps it, whatever its name is now; a new site gets `site_key`."""
-    by_id = {site_id_of(k): k for k in existing}
-    keys = [by_id.get(i) or site_key(n, i) for i, n in zip(site_ids, names, strict=True)]
-    known = set(existing)
-    return keys, [k for k in dict.fromkeys(keys) if k not in known]
-
-
-def site_day_key(day: str, site: str) -> str:
-    """The partition key of one site's day (`site` is its partition key), as Dagster names a
-    `day x site` partition."""
-    return f"{day}|{site}"
-
-
-def split_site_day_key(key: str) -> tuple[str, str]:
-    """(day, site key) of a site-day partition key."""
-    day, site = str(key).split("|", 1)
-    return day, site
 
 
 @dataclass(frozen=True)
@@ -104,6 +60,14 @@ class Loaded:
 LOAD_BATCH = 500  # partitions decoded and joined at a time when loading many
 
 
+class _FromRegistry:
+    def __repr__(self) -> str:
+        return "the registry's"
+
+
+FROM_REGISTRY = _FromRegistry()
+
+
 class AssetStore:
     """Stored asset values in two tiers. The hot tier is Redis: one compressed Arrow table per
     asset partition, read and written in pipelined round trips (never one per partition), kept
@@ -112,38 +76,51 @@ class AssetStore:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: store.Redis,
         compression: str | None = store.DEFAULT_COMPRESSION,
         history: HistoryStore | None = None,
+        lifetimes: Lifetimes | None = None,
     ):
         self.client = client
         self.compression = compression
         self.history = history
+        self.lifetimes = lifetimes or Lifetimes()
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> AssetStore:
+    def from_settings(cls, settings: Settings, client: store.Redis | None = None) -> AssetStore:
         """The store the settings name: `WANPERF_REDIS_URL` (else the embedded server, started
-        when it does not run yet) and the history at `WANPERF_HISTORY_URL` (else the data
-        directory's)."""
+        when it does not run yet), the history at `WANPERF_HISTORY_URL` (else the data
+        directory's) and the lifetimes of `WANPERF_HOT_DAYS` and `WANPERF_ROLLUP_TTL_DAYS`."""
         client = client or store.connect(
             store.resolve_redis_url(settings.redis_url, settings.data_dir)
         )
-        return cls(client, history=history_for(settings, client))
+        return cls(
+            client,
+            history=history_for(settings, client),
+            lifetimes=Lifetimes.from_settings(settings),
+        )
 
     # writing ----------------------------------------------------------------------------------
     def save(
         self,
         asset: str | Sequence[str],
         partitions: Mapping[str | None, pa.Table],
-        ttl_seconds: int | None,
-        keep_history: bool = False,
+        ttl_seconds: int | _FromRegistry | None = FROM_REGISTRY,
+        keep_history: bool | None = None,
     ) -> int:
         """Store each partition's table (replacing what was there); returns the bytes written.
+        Its lifetime in Redis and whether its site-days go to history are the registry's
+        (`datasets.py`) unless given.
 
-        With `keep_history`, site-day partitions also go to the history tier, after Redis: a
-        crash between the two leaves Redis new and the history old until the site-day is
-        materialized again (which rewrites both); readers prefer Redis while it holds the value.
+        Site-day partitions kept in history go there after Redis: a crash between the two
+        leaves Redis new and the history old until the site-day is materialized again (which
+        rewrites both); readers prefer Redis while it holds the value.
         """
+        name = "/".join(_path(asset))
+        if isinstance(ttl_seconds, _FromRegistry):
+            ttl_seconds = self.lifetimes.seconds(dataset(name).lifetime)
+        if keep_history is None:
+            keep_history = dataset(name).history
         written = store.put_tables(
             self.client, _path(asset), dict(partitions), ttl_seconds, self.compression
         )
@@ -152,7 +129,6 @@ class AssetStore:
             for key, table in partitions.items():
                 day, site = split_site_day_key(str(key))
                 by_day.setdefault(day, {})[site_id_of(site)] = table
-            name = "/".join(_path(asset))
             for day, tables in by_day.items():
                 self.history.write_site_days(name, day, tables)
             self.heal_history()
@@ -231,8 +207,16 @@ class AssetStore:
         )
 
     def history_query(self, sql: str) -> pa.Table:
-        """A DuckDB query over the history tier, one view per asset (`circuit_kpis`, ...)."""
+        """A DuckDB query over the history tier, one view per history dataset of the registry
+        (`circuit_kpis`, `port_events`, ...)."""
         return self._over_history(lambda con: con.sql(sql).to_arrow_table())
+
+    def export_history(self, target: str, on_progress=None):
+        """Copy every history dataset into a warehouse (`duckdb:FILE` or `postgresql://…`);
+        yields (dataset, rows) as each is done."""
+        if self.history is None:
+            raise RuntimeError("no history tier is configured")
+        return export_history(self.history, target, history_datasets(), on_progress)
 
     def thirteen_month_trends(self, end_month: str, months: int = 13) -> tuple[pa.Table, pa.Table]:
         """Per circuit: p95 utilisation and availability by month and the end month's p95
@@ -253,7 +237,9 @@ class AssetStore:
         try:
             for _ in range(MAX_QUARANTINED_PER_QUERY):
                 try:
-                    with history_connection(self.history) as con:  # closed here, not by the GC
+                    with history_connection(
+                        self.history, history_datasets()
+                    ) as con:  # closed here, not by the GC
                         return query(con)
                 except duckdb.Error as exc:
                     damaged = _damaged_file(str(exc), self.history.root)
@@ -316,7 +302,17 @@ class AssetStore:
         sites = self.latest("mist_sites")
         return None if sites is None else sites.column("site_id").to_pylist()
 
-    # what the feeds say beside the assets --------------------------------------------------
+    # the raw feeds ---------------------------------------------------------------------------
+    def read_samples(self, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
+        """Every swept sample of the (day, site id) pairs, as `site_snapshots` holds them
+        (unreadable stored values dropped, counted in `attrs`)."""
+        return sample_store.read_site_days(self.client, list(site_days))
+
+    def read_feed(self, feed: str, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
+        """Every stored row of an insight feed (`sle`, `paths`, `events`) for the (day, site id)
+        pairs, sorted by time (unreadable values dropped, counted in `attrs`)."""
+        return feed_store.read_site_days(self.client, feed, list(site_days))
+
     def circuits(self, site_ids: Sequence[str]):
         """Every circuit the sites have had, with when each was first and last seen in the
         gateways' own listing (`site_id`, `circuit_id`, `first_seen`, `last_seen`): the
@@ -332,22 +328,58 @@ class AssetStore:
         not samples, say when a port was down."""
         return feed_store.event_coverage(self.client, start, end)
 
+    # what the ingestion keeps beside the feeds -------------------------------------------------
+    def sites_by_age(self, org_id: str) -> list[tuple[str, float]]:
+        """Each site of the org that has samples, oldest newest-sample first, with its time."""
+        return bulk.sites_by_age(self.client, org_id)
+
+    def stale_sites(self, org_id: str, older_than: float, now: float) -> list[str]:
+        """The org's sites whose newest sample is older than `older_than` seconds at `now`."""
+        return bulk.stale_sites(self.client, org_id, older_than, now=now)
+
+    def retire_sites_not_in(self, org_id: str, current: Sequence[str]) -> list[str]:
+        """Stop counting sites gone from the org as stale (their data stays); returns them."""
+        return bulk.retire_sites_not_in(self.client, org_id, list(current))
+
+    def sweeps(self, org_id: str, n: int = 10) -> list[sessions.SweepSession]:
+        """The org's latest sweeps, newest first."""
+        return sessions.recent(self.client, org_id, n)
+
+    def sweep_running(self, org_id: str) -> str | None:
+        """What holds the org's sweep now (a sweep, or the replay of `make run`), if anything."""
+        return sessions.sweep_running(self.client, org_id)
+
+    def hold_sweeps(self, seconds: float) -> None:
+        """Scheduled sweeps yield for this long (a replay sweeps at simulated times)."""
+        sessions.hold_sweeps(self.client, seconds)
+
+    def release_sweeps(self) -> None:
+        sessions.release_sweeps(self.client)
+
+    def replayed_until(self) -> int | None:
+        """The last slot the demo's replay swept, if any."""
+        return sessions.replayed_until(self.client)
+
+    def set_replayed_until(self, slot: int) -> None:
+        sessions.set_replayed_until(self.client, slot)
+
+    def insights_state(self, org_id: str) -> dict[str, str]:
+        """Where each insight feed's ingestion stands (cursors, next hour, event window)."""
+        return feed_store.IngestionState(self.client, org_id).values
+
+    def alert_state(self, org_id: str) -> store.AlertState:
+        """The org's alerts: open incidents, the outbox, dead letters, history."""
+        return store.AlertState(self.client, org_id)
+
     # site keys ------------------------------------------------------------------------------
     def register_site_keys(self, site_keys: Sequence[str]) -> None:
         """Record which partition key each site has (the first one recorded stays)."""
-        if not site_keys:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for key in site_keys:
-            pipe.hsetnx(store.keys.site_keys(), site_id_of(key), key)
-        pipe.execute()
+        bulk.register_site_keys(self.client, {site_id_of(k): k for k in site_keys})
 
     def site_keys(self, site_ids: Sequence[str]) -> list[str]:
         """The partition key of each site, as recorded; a site never recorded has its id."""
-        if not site_ids:
-            return []
-        found = self.client.hmget(store.keys.site_keys(), list(site_ids))
-        return [k.decode() if k else s for s, k in zip(site_ids, found, strict=True)]
+        found = bulk.site_keys(self.client, list(site_ids))
+        return [k or s for s, k in zip(site_ids, found, strict=True)]
 
 
 HISTORY_LOCK_SECONDS = 30
@@ -363,19 +395,20 @@ def _damaged_file(message: str, root: str) -> str | None:
     return None
 
 
-def history_for(settings: Settings, client: redis.Redis) -> HistoryStore:
+def history_for(settings: Settings, client: store.Redis) -> HistoryStore:
     """The history tier of the settings, its asset-day files locked through Redis."""
+    return history_store(settings.history_location, settings.history_endpoint, client)
+
+
+def history_store(location: str, endpoint: str | None, client: store.Redis) -> HistoryStore:
+    """The history tier at `location`, its asset-day files locked through Redis."""
 
     def lock(asset: str, day: str):
         # short: a writer killed while holding it delays the next one by at most this; a live
         # writer whose lock lapsed is refused at its commit (`HistoryStore._write_file`)
-        return client.lock(
-            store.keys.history_lock(asset, day),
-            timeout=HISTORY_LOCK_SECONDS,
-            blocking_timeout=600,
-        )
+        return store.history_lock(client, asset, day, ttl=HISTORY_LOCK_SECONDS, wait=600)
 
-    return HistoryStore(settings.history_location, settings.history_endpoint, lock=lock)
+    return HistoryStore(location, endpoint, lock=lock)
 
 
 def missing_error(

@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from wanperf_dagster.dagster_io.storage import (
+from wanperf_dagster.storage import (
     AssetStore,
     PartitionNotFoundError,
     site_day_key,
@@ -70,7 +70,7 @@ def test_site_day_keys_are_dagsters():
 def test_a_load_in_batches_equals_a_load_at_once(redis_client, monkeypatch):
     """Many partitions are read a batch at a time; the table, the missing keys and the sorted
     dictionaries are the same as one read of all of them, in key order."""
-    from wanperf_dagster.dagster_io import storage
+    from wanperf_dagster.storage import api as storage_api
 
     assets = AssetStore(redis_client)
     sites = [f"s{i:02d}" for i in range(11)]
@@ -81,7 +81,7 @@ def test_a_load_in_batches_equals_a_load_at_once(redis_client, monkeypatch):
     )
     keys = [site_day_key("2026-11-26", s) for s in sites[::-1]] + ["2026-11-26|gone"]
     at_once = assets.load("circuit_kpis", keys, allow_missing=True)
-    monkeypatch.setattr(storage, "LOAD_BATCH", 3)
+    monkeypatch.setattr(storage_api, "LOAD_BATCH", 3)
     batched = assets.load("circuit_kpis", keys, allow_missing=True)
     assert batched.table.equals(at_once.table) and batched.table.num_rows == 21
     assert batched.missing == at_once.missing == ["2026-11-26|gone"]
