@@ -1,5 +1,5 @@
 """Instance: what one chunk run of 500 site-days costs Dagster's event log, side by side — the stock
-SQLite event log, the project's batched SQLite log (`deploy/dagster.yaml`), Postgres as
+SQLite event log, the project's batched SQLite log (the `event_log` patch), Postgres as
 dagster-postgres ships it, and Postgres with Dagster's event batching on
 (`DAGSTER_EVENT_BATCH_SIZE=1000`). The assets do nothing, so the time is the instance's. Each
 measurement is a fresh process and a fresh instance (a new Postgres database each time); the
@@ -33,7 +33,6 @@ PROJECT = Path(__file__).resolve().parent.parent
 def _one(variant: str) -> float:
     """In this (fresh) process: one range run of two assets over SITES site-days."""
     import dagster as dg
-    import yaml
 
     site_day = dg.MultiPartitionsDefinition(
         {
@@ -52,8 +51,9 @@ def _one(variant: str) -> float:
 
     overrides: dict = {}
     if variant == "sqlite-batched":
-        deploy = yaml.safe_load((PROJECT / "deploy" / "dagster.yaml").read_text())
-        overrides["event_log_storage"] = deploy["event_log_storage"]
+        from wanperf_dagster.instance.config import BATCHED_SQLITE
+
+        overrides["event_log_storage"] = BATCHED_SQLITE
     elif variant.startswith("postgres"):
         # dagster-postgres as it ships; the batched variant only adds DAGSTER_EVENT_BATCH_SIZE
         overrides["storage"] = {"postgres": {"postgres_url": os.environ["BENCH_PG_DB_URL"]}}

@@ -1,5 +1,5 @@
-"""The instance the tests record into: the project's own (`deploy/dagster.yaml`: SQLite with the
-batched event log), or, with `WANPERF_TEST_DAGSTER_PG_URL` (CI sets it to the machine's
+"""The instance the tests record into: the project's own (`deploy/dagster.yaml`: SQLite, the
+stock event log unless the settings turn on the batched one), or, with `WANPERF_TEST_DAGSTER_PG_URL` (CI sets it to the machine's
 Postgres), a Postgres database made for that one instance and dropped when the test process
 ends, so two test runs never share one."""
 
@@ -8,11 +8,7 @@ from __future__ import annotations
 import atexit
 import os
 import uuid
-from pathlib import Path
 
-import yaml
-
-DEPLOY_YAML = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
 PG_ENV = "WANPERF_TEST_DAGSTER_PG_URL"
 _made: list[tuple[str, str]] = []  # (server URL, database) to drop at exit
 
@@ -62,10 +58,12 @@ def project_instance_overrides() -> dict:
     set (a database the caller made), the URL is read from that variable by each process that
     opens the instance, as in a deployment: a Celery worker on another network reaches the same
     database at the address it knows."""
-    from wanperf_dagster.instance.config import postgres_storages
+    from wanperf_dagster.instance.config import BATCHED_SQLITE, batched_event_log, postgres_storages
+    from wanperf_dagster.settings import get_settings
 
+    batched = batched_event_log(get_settings())
     if os.environ.get("WANPERF_DAGSTER_PG_URL"):
-        return postgres_storages({"env": "WANPERF_DAGSTER_PG_URL"})
+        return postgres_storages({"env": "WANPERF_DAGSTER_PG_URL"}, batched=batched)
     if uses_postgres():
-        return postgres_storages(make_postgres_database())
-    return {"event_log_storage": yaml.safe_load(DEPLOY_YAML.read_text())["event_log_storage"]}
+        return postgres_storages(make_postgres_database(), batched=batched)
+    return {"event_log_storage": BATCHED_SQLITE} if batched else {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.settings import Settings, get_settings
 
 
@@ -25,6 +25,7 @@ def build_resources(settings: Settings) -> dict:
         rollup_ttl_days=settings.rollup_ttl_days,
     )
     return {
+        "settings": WanperfSettings.from_settings(settings),
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -26,6 +27,9 @@ DEFAULT_DATA_DIR = ".wanperf"
 RAW_SAMPLE_DAYS = 31  # the raw samples' lifetime: a site-day is recomputable this long
 START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
 DEMO_LOOKBACK_DAYS = 3
+# speed-ups over Dagster's own machinery, each patching a private part of it: off unless
+# WANPERF_DAGSTER_PATCHES names them (docs/architecture.md says what each buys, `bench` measures it)
+DAGSTER_PATCHES = ("event_log", "partition_metadata", "backfill_wake")
 
 
 class SettingsError(ValueError):
@@ -45,7 +49,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
     backfill_chunk: int = 500
-    backfill_wake_seconds: float = 2.0  # `wanperf daemon`: how often it looks for backfill work
+    dagster_patches: tuple[str, ...] = ()  # opt-in speed-ups over Dagster's private parts
+    backfill_wake_seconds: float = 2.0  # with backfill_wake: how often it looks for backfill work
     automation_interval: int = 30  # seconds between evaluations of the kpi_backfills automation
     rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
     hot_days: int = 35  # site-day values in Redis (and day x site partitions); all in history
@@ -82,6 +87,12 @@ class Settings:
     @property
     def interval_minutes(self) -> int:
         return self.poll_interval // 60
+
+    def patched(self, patch: str) -> bool:
+        """Whether a speed-up over Dagster's own machinery is turned on (`DAGSTER_PATCHES`)."""
+        if patch not in DAGSTER_PATCHES:
+            raise ValueError(f"no Dagster patch {patch!r} (known: {', '.join(DAGSTER_PATCHES)})")
+        return patch in self.dagster_patches
 
     @property
     def rollup_ttl_seconds(self) -> int:
@@ -148,6 +159,7 @@ class Settings:
             data_dir=parser.directory("WANPERF_DATA_DIR", DEFAULT_DATA_DIR),
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
+            dagster_patches=parser.subset("WANPERF_DAGSTER_PATCHES", DAGSTER_PATCHES, ()),
             backfill_wake_seconds=parser.number(
                 "WANPERF_BACKFILL_WAKE_SECONDS", 2.0, 0, 30, zero_means="Dagster's own 30-s loop"
             ),
@@ -192,6 +204,32 @@ class Settings:
 def default_start_date(today: dt.date | None = None) -> str:
     today = today or dt.datetime.now(dt.UTC).date()
     return (today - dt.timedelta(days=DEMO_LOOKBACK_DAYS)).isoformat()
+
+
+def parse_webhooks(name: str, text: str | None) -> tuple[str, ...]:
+    """Comma-separated webhook URLs as `name` holds them (checked as `Settings.from_env` checks
+    them; a bad one raises `SettingsError` naming its position, never the URL)."""
+    parser = _Parser({name: text or ""})
+    urls = parser.webhooks(name)
+    parser.raise_errors()
+    return urls
+
+
+_FELL_BACK: set[str] = set()
+
+
+def patch_unavailable(patch: str, why: str) -> None:
+    """Say once per process that a Dagster patch turned on is not used: the installed Dagster's
+    internals differ from what it patches, so Dagster's stock path runs instead."""
+    if patch in _FELL_BACK:
+        return
+    _FELL_BACK.add(patch)
+    logging.getLogger("wanperf_dagster").warning(
+        "WANPERF_DAGSTER_PATCHES: %s is on, but this Dagster's internals differ (%s): using"
+        " Dagster's stock path instead",
+        patch,
+        why,
+    )
 
 
 @functools.cache
@@ -455,13 +493,15 @@ class _Parser:
             return default
         if raw in ("none", "-"):
             return ()
+        if raw == "all":
+            return allowed
         given = {v.strip() for v in raw.split(",") if v.strip()}
         unknown = sorted(given - set(allowed))
         if unknown:
             self.fail(
                 name,
                 f"={raw!r}: {', '.join(unknown)} not known (allowed: any of"
-                f" {', '.join(allowed)}, comma-separated, or none)",
+                f" {', '.join(allowed)}, comma-separated, all, or none)",
             )
             return default
         return tuple(v for v in allowed if v in given)

@@ -91,7 +91,7 @@ def test_the_daemons_passed_on_help_is_dagsters_and_writes_nothing(tmp_path):
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "Usage: wanperf daemon run" in out.stdout and "--workspace" in out.stdout
+    assert "Usage: dagster-daemon run" in out.stdout and "--workspace" in out.stdout
     assert not any(tmp_path.iterdir())  # no instance config written under the data dir
 
 
@@ -258,22 +258,58 @@ def test_the_demo_materializes_every_day_its_replay_touched():
 def test_the_instance_config_is_sized_to_the_cores(tmp_path):
     import yaml
 
-    from wanperf_dagster.cli import _dagster_home
+    from wanperf_dagster.cli.common import dagster_home
 
-    config = yaml.safe_load((_dagster_home(tmp_path) / "dagster.yaml").read_text())
+    config = yaml.safe_load((dagster_home(tmp_path) / "dagster.yaml").read_text())
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == os.cpu_count()
-    # the rest is the project's file as it is: one Mist API caller, the batched event log
+    # the rest is the project's file as it is: one Mist API caller, Dagster's own event log
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "wanperf/mist-api", "limit": 1}
     ]
+    assert "event_log_storage" not in config
+
+
+def test_the_batched_event_log_only_when_its_patch_is_on(tmp_path):
+    """Stock Dagster by default; WANPERF_DAGSTER_PATCHES=event_log selects the batched event
+    log, on SQLite and on Postgres; and a Dagster without what it extends gets the stock one,
+    said once in the log."""
+    from unittest import mock
+
+    from wanperf_dagster import settings as settings_module
+    from wanperf_dagster.instance import event_log
+    from wanperf_dagster.instance.config import instance_config
+    from wanperf_dagster.settings import Settings
+
+    on = {"WANPERF_DAGSTER_PATCHES": "event_log"}
+    assert "event_log_storage" not in instance_config(Settings.from_env({}))
+    config = instance_config(Settings.from_env(on))
     assert config["event_log_storage"]["class"] == "BatchedSqliteEventLogStorage"
+    pg = {**on, "WANPERF_DAGSTER_PG_URL": "postgresql://u@h:5432/d"}
+    assert instance_config(Settings.from_env(pg))["event_log_storage"]["class"] == (
+        "BatchedPostgresEventLogStorage"
+    )
+    stock_pg = instance_config(Settings.from_env({"WANPERF_DAGSTER_PG_URL": "postgresql://u@h/d"}))
+    assert stock_pg["event_log_storage"]["class"] == "PostgresEventLogStorage"
+
+    class Changed:  # a Dagster whose SQLite storage lost what the batched one calls
+        pass
+
+    settings_module._FELL_BACK.discard("event_log")
+    with (
+        mock.patch.object(event_log, "STOCK_STORAGE", Changed),
+        mock.patch.object(settings_module.logging.getLogger("wanperf_dagster"), "warning") as log,
+    ):
+        assert "event_log_storage" not in instance_config(Settings.from_env(on))
+        assert "event_log_storage" not in instance_config(Settings.from_env(on))
+    assert log.call_count == 1 and "event_log" in log.call_args[0][1]
 
 
 @pytest.mark.dagster
 def test_the_postgres_instance_from_the_settings(tmp_path, monkeypatch):
     """WANPERF_DAGSTER_PG_URL: the file names the variable (never the password), the instance
-    loads on a database of its own, and its event log turns Dagster's event batching on."""
+    loads on a database of its own, and its batched event log (the `event_log` patch) turns
+    Dagster's event batching on."""
     import socket
 
     import dagster as dg
@@ -294,7 +330,10 @@ def test_the_postgres_instance_from_the_settings(tmp_path, monkeypatch):
     url = make_postgres_database().replace("postgres@", "postgres:not-a-real-pw@", 1)
     monkeypatch.setenv("WANPERF_DAGSTER_PG_URL", url)
     monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
-    path = write_instance_config(tmp_path, Settings.from_env({"WANPERF_DAGSTER_PG_URL": url}))
+    path = write_instance_config(
+        tmp_path,
+        Settings.from_env({"WANPERF_DAGSTER_PG_URL": url, "WANPERF_DAGSTER_PATCHES": "event_log"}),
+    )
     text = path.read_text()
     assert "not-a-real-pw" not in text and "WANPERF_DAGSTER_PG_URL" in text
     config = yaml.safe_load(text)

@@ -22,6 +22,12 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     assert s.insight_feeds == ("sle", "paths", "events")
     assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
     assert (s.backfill_wake_seconds, s.automation_interval) == (2.0, 30)
+    assert s.dagster_patches == () and not s.patched("event_log")  # stock Dagster
+    assert Settings.from_env({"WANPERF_DAGSTER_PATCHES": "all"}).dagster_patches == (
+        "event_log",
+        "partition_metadata",
+        "backfill_wake",
+    )
     assert s.start_date == default_start_date()
     assert not any(tmp_path.iterdir())  # reading the start date wrote nothing
 
@@ -116,7 +122,8 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_ROLLUP_TTL_DAYS", "99999", "allowed: 1 to 3660"),
         ("WANPERF_SIM_SITES", "0", "allowed: 1 to"),
         ("WANPERF_DEMO_DAYS", "32", "up to 31"),
-        ("WANPERF_INSIGHT_FEEDS", "all", "all not known"),
+        ("WANPERF_INSIGHT_FEEDS", "everything", "everything not known"),
+        ("WANPERF_DAGSTER_PATCHES", "event_log,turbo", "turbo not known"),
         ("WANPERF_START_DATE", "2026-02-30", "YYYY-MM-DD"),
         ("WANPERF_BACKFILL_CHUNK", "100001", "allowed: 1 to 100000"),
         ("WANPERF_AUTOMATION_INTERVAL", "3601", "allowed: 30 to 3600"),

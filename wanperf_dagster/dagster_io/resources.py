@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from wanperf_dagster import sources, store
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS, redact_url
+from wanperf_dagster import alerts, sources, store
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, Settings, parse_webhooks, redact_url
 from wanperf_dagster.storage import AssetStore, Lifetimes, history_store
 
 
@@ -117,3 +117,70 @@ class MistApiResource(dg.ConfigurableResource):
 
     def source(self) -> str:
         return "simulator" if self.uses_simulator else (self.host or "api.mist.com")
+
+
+class WanperfSettings(dg.ConfigurableResource):
+    """The settings assets, sensors and checks use as they run: read from the environment once,
+    when the code location loads (`definitions.build_resources`), and shown on the resource's
+    page in the UI; the webhook URLs, which carry tokens, as `EnvVar`s (their names shown)."""
+
+    poll_interval: int = 600
+    insight_feeds: list[str] = Field(default_factory=lambda: ["sle", "paths", "events"])
+    dashboard_url: str = "http://127.0.0.1:8050"
+    dagster_url: str = "http://127.0.0.1:3000"
+    alert_down_minutes: int = 10
+    alert_congested_minutes: int = 30
+    alert_flaps_per_hour: int = 3
+    alert_quality_minutes: int = 10
+    alert_loss_pct: float = 1.0
+    alert_latency_ms: float = 150.0
+    alert_webhooks: str | None = None
+    alert_slack_webhooks: str | None = None
+    dagster_patches: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WanperfSettings:
+        return cls(
+            poll_interval=settings.poll_interval,
+            insight_feeds=list(settings.insight_feeds),
+            dashboard_url=settings.dashboard_url,
+            dagster_url=settings.dagster_url,
+            alert_down_minutes=settings.alert_down_minutes,
+            alert_congested_minutes=settings.alert_congested_minutes,
+            alert_flaps_per_hour=settings.alert_flaps_per_hour,
+            alert_quality_minutes=settings.alert_quality_minutes,
+            alert_loss_pct=settings.alert_loss_pct,
+            alert_latency_ms=settings.alert_latency_ms,
+            alert_webhooks=dg.EnvVar("WANPERF_ALERT_WEBHOOKS") if settings.alert_webhooks else None,
+            alert_slack_webhooks=dg.EnvVar("WANPERF_ALERT_SLACK_WEBHOOKS")
+            if settings.alert_slack_webhooks
+            else None,
+            dagster_patches=list(settings.dagster_patches),
+        )
+
+    @property
+    def interval_minutes(self) -> int:
+        """The sample interval: one sweep every poll interval."""
+        return self.poll_interval // 60
+
+    def patched(self, patch: str) -> bool:
+        return patch in self.dagster_patches
+
+    def alert_rules(self) -> alerts.AlertRules:
+        return alerts.AlertRules(
+            down_minutes=self.alert_down_minutes,
+            congested_minutes=self.alert_congested_minutes,
+            flaps_per_hour=self.alert_flaps_per_hour,
+            quality_minutes=self.alert_quality_minutes,
+            loss_pct=self.alert_loss_pct,
+            latency_ms=self.alert_latency_ms,
+        )
+
+    def alert_destinations(self) -> list[alerts.Destination]:
+        return alerts.destinations(
+            parse_webhooks("WANPERF_ALERT_WEBHOOKS", self.alert_webhooks),
+            parse_webhooks("WANPERF_ALERT_SLACK_WEBHOOKS", self.alert_slack_webhooks),
+        )
+
+    def incident_links(self, incident: alerts.Incident) -> dict[str, str]:
+        return alerts.incident_links(self.dashboard_url, self.dagster_url, incident)

@@ -1,4 +1,5 @@
-"""`dagster-daemon run` with a backfill loop that starts a new backfill's runs within seconds.
+"""`wanperf daemon`: Dagster's own `dagster-daemon run`, or, with the `backfill_wake` patch on
+(WANPERF_DAGSTER_PATCHES), one whose backfill loop starts a new backfill's runs within seconds.
 
 Dagster 1.13.27's backfill daemon sleeps a fixed 30 s between iterations
 (`dagster._daemon.backfill.execute_backfill_iteration_loop`, no setting): a backfill submitted
@@ -13,7 +14,8 @@ iteration freed returned to the system before the next wait.
 
 This relies on private names of the pinned Dagster (the controller's `BackfillDaemon`, the event
 its loop waits on, the backfill filters; docs/architecture.md lists them); `test_daemon.py` fails
-if they stop being what this relies on.
+if they stop being what this relies on, and a Dagster without them gets its own daemon, said once
+in the log (`patch_available`).
 """
 
 from __future__ import annotations
@@ -22,14 +24,26 @@ import ctypes
 import datetime as dt
 import functools
 import math
+import os
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
-from dagster._core.storage.tags import BACKFILL_ID_TAG
-from dagster._daemon.daemon import BackfillDaemon
+
+from wanperf_dagster.settings import patch_unavailable, set_default_env
+
+try:  # the private names the wake relies on; without them, Dagster's own daemon runs
+    from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
+    from dagster._core.storage.tags import BACKFILL_ID_TAG
+    from dagster._daemon.daemon import BackfillDaemon
+
+    _MISSING = ""
+except ImportError as exc:  # pragma: no cover - another Dagster
+    BackfillDaemon = object  # type: ignore[assignment,misc]
+    _MISSING = str(exc)
 
 # runs that ended since the last look; more than this in two seconds and the 30 s applies
 _RUNS_LOOKED_AT = 100
@@ -107,12 +121,34 @@ def early_backfill_daemon(poll_seconds: float) -> type[BackfillDaemon]:
     return EarlyBackfillDaemon
 
 
-def install(poll_seconds: float) -> None:
-    """Make `dagster-daemon run`, in this process, start backfills early (0: Dagster's loop)."""
+def patch_available() -> str:
+    """ "" when this Dagster has what the wake patches, else what it lacks."""
+    if _MISSING:
+        return _MISSING
+    try:
+        import dagster._daemon.controller as controller
+    except ImportError as exc:  # pragma: no cover - another Dagster
+        return str(exc)
+    if getattr(controller, "BackfillDaemon", None) is None:
+        return "dagster._daemon.controller has no BackfillDaemon"
+    if "core_loop" not in vars(BackfillDaemon) and not hasattr(BackfillDaemon, "core_loop"):
+        return "BackfillDaemon has no core_loop"
+    return ""
+
+
+def install(poll_seconds: float) -> bool:
+    """Make `dagster-daemon run`, in this process, start backfills early (0: Dagster's loop);
+    whether it did (a Dagster without what it patches keeps its own, said once in the log)."""
+    if poll_seconds <= 0:
+        return False
+    missing = patch_available()
+    if missing:
+        patch_unavailable("backfill_wake", missing)
+        return False
     import dagster._daemon.controller as controller
 
-    if poll_seconds > 0:
-        controller.BackfillDaemon = early_backfill_daemon(poll_seconds)  # type: ignore[misc]
+    controller.BackfillDaemon = early_backfill_daemon(poll_seconds)  # type: ignore[misc]
+    return True
 
 
 @functools.cache
@@ -134,15 +170,23 @@ def return_freed_memory() -> None:
 
 
 def run(argv: Sequence[str], poll_seconds: float) -> None:
-    """`dagster-daemon run ARGV`, with `install(poll_seconds)` first.
+    """`dagster-daemon run ARGV`: Dagster's own command, as it ships, unless `poll_seconds` (the
+    `backfill_wake` patch on) and this Dagster has what the wake patches: then in this process,
+    with `install(poll_seconds)` first.
 
     The daemon's threads (one per daemon, the backfill's worker threads) would each get a glibc
     malloc arena of their own, and each arena keeps the peak of whatever thread last used it; two
-    arenas are plenty for a process that mostly waits.
+    arenas are plenty for a process that mostly waits (`MALLOC_ARENA_MAX`, glibc's own setting,
+    for Dagster's daemon as well).
     """
-    from dagster._daemon.cli import create_dagster_daemon_cli
+    if poll_seconds > 0 and install(poll_seconds):
+        from dagster._daemon.cli import create_dagster_daemon_cli
 
-    if (libc := _libc()) is not None:
-        libc.mallopt(_M_ARENA_MAX, 2)
-    install(poll_seconds)
-    create_dagster_daemon_cli().main(args=["run", *argv], prog_name="wanperf daemon")
+        if (libc := _libc()) is not None:
+            libc.mallopt(_M_ARENA_MAX, 2)
+        create_dagster_daemon_cli().main(args=["run", *argv], prog_name="wanperf daemon")
+        return
+    stock = shutil.which("dagster-daemon", path=os.path.dirname(sys.executable)) or "dagster-daemon"
+    set_default_env("MALLOC_ARENA_MAX", "2")
+    sys.stdout.flush()
+    os.execv(stock, [stock, "run", *argv])

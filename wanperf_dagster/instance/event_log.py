@@ -6,7 +6,8 @@ connection and a committed transaction twice for each of them (about 10 ms an ev
 chunk run's time). Dagster already hands these events to the storage in batches once
 `DAGSTER_EVENT_BATCH_SIZE` is set; only its open-source SQLite storage then stores them one by
 one. This storage writes each batch with one insert per shard, so nothing about what is recorded
-changes, only how many transactions record it. `deploy/dagster.yaml` selects it.
+changes, only how many transactions record it. The `event_log` patch (WANPERF_DAGSTER_PATCHES)
+selects it (`config.py`); off, the instance has Dagster's stock storage.
 
 This is the only module of the project that uses Dagster's private APIs (the storage classes it
 extends; docs/architecture.md lists them with the tests that pin them). It serves the embedded
@@ -37,6 +38,7 @@ quiet_logs.install()
 
 logger = logging.getLogger(__name__)
 
+STOCK_STORAGE = SqliteEventLogStorage  # what this extends (`config.batched_event_log` checks it)
 BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 1000
 

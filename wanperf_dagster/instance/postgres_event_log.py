@@ -29,6 +29,8 @@ from wanperf_dagster.settings import set_default_env
 
 from .event_log import BATCH_SIZE_ENV, DEFAULT_BATCH_SIZE
 
+STOCK_STORAGE = PostgresEventLogStorage  # what this extends (`config.batched_event_log` checks it)
+
 
 class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
     def __init__(self, *args, **kwargs) -> None:

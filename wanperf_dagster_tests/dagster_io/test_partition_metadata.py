@@ -7,6 +7,7 @@ import pytest
 
 from wanperf_dagster.dagster_io import metadata as meta_module
 from wanperf_dagster.dagster_io.metadata import add_partition_metadata
+from wanperf_dagster.dagster_io.resources import WanperfSettings
 
 pytestmark = [pytest.mark.dagster]
 
@@ -34,22 +35,43 @@ def _run(asset_fn):
     )
 
 
-@dg.asset(partitions_def=SITE_DAY)
-def per_site(context: dg.AssetExecutionContext) -> None:
-    add_partition_metadata(
-        context,
-        "per_site",
-        {
-            k: {"site": k.keys_by_dimension["site"], "n": i}
-            for i, k in enumerate(context.partition_keys)
-        },
+PATCHED = WanperfSettings(dagster_patches=["partition_metadata"])
+
+
+def _per_site(settings):
+    @dg.asset(partitions_def=SITE_DAY, name="per_site")
+    def per_site(context: dg.AssetExecutionContext) -> None:
+        add_partition_metadata(
+            context,
+            "per_site",
+            {
+                k: {"site": k.keys_by_dimension["site"], "n": i}
+                for i, k in enumerate(context.partition_keys)
+            },
+            settings,
+        )
+        # a second call merges into what the first one added
+        add_partition_metadata(
+            context, "per_site", {context.partition_keys[0]: {"extra": 1}}, settings
+        )
+
+    return per_site
+
+
+def _enumerations():
+    return mock.patch.object(
+        dg.MultiPartitionsDefinition,
+        "get_partition_keys_in_range",
+        autospec=True,
+        side_effect=dg.MultiPartitionsDefinition.get_partition_keys_in_range,
     )
-    # a second call merges into what the first one added
-    add_partition_metadata(context, "per_site", {context.partition_keys[0]: {"extra": 1}})
 
 
-def test_each_partition_gets_its_own_metadata():
-    result = _run(per_site)
+@pytest.mark.parametrize(
+    "settings", [None, WanperfSettings(), PATCHED], ids=["none", "stock", "patched"]
+)
+def test_each_partition_gets_its_own_metadata(settings):
+    result = _run(_per_site(settings))
     assert result.success
     events = {e.partition: e.metadata for e in result.asset_materializations_for_node("per_site")}
     assert len(events) == len(SITE_NAMES)
@@ -60,28 +82,30 @@ def test_each_partition_gets_its_own_metadata():
     assert "extra" not in events[_key(SITE_NAMES[1])]
 
 
-def test_the_pinned_dagster_takes_the_batched_path():
-    """Without the batched path, every partition re-enumerates the run's range: the cost of the
-    chunk runs grows with the square of the chunk (the #14 regression)."""
-    enumerations = mock.patch.object(
-        dg.MultiPartitionsDefinition,
-        "get_partition_keys_in_range",
-        autospec=True,
-        side_effect=dg.MultiPartitionsDefinition.get_partition_keys_in_range,
-    )
-    with enumerations as spy:
-        assert _run(per_site).success
-    # a handful for the run itself, not one per partition
+def test_stock_by_default_the_patch_batches():
+    """Dagster's public call by default: every partition re-enumerates the run's range (the cost
+    of a chunk run grows with the square of the chunk, the #14 regression); with the patch on,
+    the pinned Dagster takes the batched path: a handful for the run itself."""
+    with _enumerations() as spy:
+        assert _run(_per_site(WanperfSettings())).success
+    assert spy.call_count >= len(SITE_NAMES), spy.call_count
+    with _enumerations() as spy:
+        assert _run(_per_site(PATCHED)).success
     assert spy.call_count < len(SITE_NAMES) // 4, spy.call_count
 
 
-def test_the_public_fallback_gives_the_same_metadata():
+def test_the_patch_falls_back_to_the_public_call_and_says_so_once(caplog):
+    from wanperf_dagster import settings as settings_module
+
+    settings_module._FELL_BACK.discard("partition_metadata")
     with mock.patch.object(meta_module, "_can_batch", return_value=False):
-        result = _run(per_site)
+        result = _run(_per_site(PATCHED))
     assert result.success
     events = {e.partition: e.metadata for e in result.asset_materializations_for_node("per_site")}
     assert events[_key(SITE_NAMES[7])]["n"].value == 7
     assert events[_key(SITE_NAMES[0])]["extra"].value == 1
+    said = [r for r in caplog.records if "partition_metadata is on" in r.getMessage()]
+    assert len(said) == 1 and "stock path" in said[0].getMessage()
 
 
 @dg.asset(partitions_def=SITE_DAY)

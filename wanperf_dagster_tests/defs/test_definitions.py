@@ -58,7 +58,7 @@ EXPECTED = {
         "freshness_checks_sensor",
         "kpi_backfills",
     },
-    "resources": {"redis", "io_manager", "mist"},
+    "resources": {"redis", "io_manager", "mist", "settings"},
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.instance_config import project_instance_overrides
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
@@ -59,6 +59,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
 
     redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     resources = {
+        "settings": WanperfSettings(),
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(simulator_sites=SITES, simulator_seed=SEED),

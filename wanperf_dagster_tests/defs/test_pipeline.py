@@ -13,7 +13,7 @@ import pytest
 from harness.instance_config import project_instance_overrides
 from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
 from wanperf_dagster.defs.ingest import automation
@@ -43,6 +43,7 @@ def sim():
 def resources(redis_url, redis_client, sim):
     redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     return {
+        "settings": WanperfSettings(),
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(simulator_sites=SITES, simulator_seed=SEED),
@@ -356,7 +357,7 @@ def test_stale_site_refresh_sensor_and_job(sim, resources, instance, redis_clien
     client = resources["mist"].get_client()
     sim.clock.set(DAY0 + 600)
     run_sweep(client, redis_client, SweepConfig())
-    needed = {"redis": resources["redis"], "mist": resources["mist"]}
+    needed = {k: resources[k] for k in ("redis", "mist", "settings")}
 
     def evaluate():
         with dg.build_sensor_context(instance=instance, resources=needed) as ctx:

@@ -120,12 +120,53 @@ def test_install_swaps_the_controllers_backfill_daemon_and_zero_keeps_dagsters(
     instance, monkeypatch
 ):
     monkeypatch.setattr(controller, "BackfillDaemon", BackfillDaemon)
-    daemon.install(0)
+    assert daemon.patch_available() == ""  # the pinned Dagster has what the wake patches
+    assert daemon.install(0) is False
     assert type(controller.create_daemon_of_type("BACKFILL", instance)) is BackfillDaemon
-    daemon.install(2)
+    assert daemon.install(2) is True
     made = controller.create_daemon_of_type("BACKFILL", instance)
     assert isinstance(made, BackfillDaemon) and type(made) is not BackfillDaemon
     assert made.daemon_type() == "BACKFILL"
+
+
+def test_a_dagster_without_what_the_wake_patches_keeps_its_own_loop(instance, monkeypatch, caplog):
+    from wanperf_dagster import settings as settings_module
+
+    monkeypatch.setattr(controller, "BackfillDaemon", BackfillDaemon)
+    monkeypatch.setattr(daemon, "_MISSING", "cannot import name 'BackfillDaemon'")
+    settings_module._FELL_BACK.discard("backfill_wake")
+    assert daemon.install(2) is False and daemon.install(2) is False
+    assert type(controller.create_daemon_of_type("BACKFILL", instance)) is BackfillDaemon
+    said = [r.getMessage() for r in caplog.records if "backfill_wake is on" in r.getMessage()]
+    assert len(said) == 1 and "BackfillDaemon" in said[0] and "stock path" in said[0]
+
+
+def test_by_default_wanperf_daemon_is_dagsters_own(tmp_path):
+    """Without the patch, `wanperf daemon` hands over to Dagster's `dagster-daemon run` as it
+    ships (its own process: nothing of the wake is loaded)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "WANPERF_DAGSTER_PATCHES"}
+    out = subprocess.run(
+        [sys.executable, "-m", "wanperf_dagster.cli", "daemon", "--", "--help"],
+        capture_output=True,
+        text=True,
+        env={**env, "WANPERF_DATA_DIR": str(tmp_path / "d")},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Dagster's own daemon" in out.stdout and "Usage: dagster-daemon run" in out.stdout
+    patched = subprocess.run(
+        [sys.executable, "-m", "wanperf_dagster.cli", "daemon", "--", "--help"],
+        capture_output=True,
+        text=True,
+        env={**env, "WANPERF_DATA_DIR": str(tmp_path / "d"), "WANPERF_DAGSTER_PATCHES": "all"},
+        timeout=120,
+    )
+    assert patched.returncode == 0, patched.stderr
+    assert "every 2 s" in patched.stdout and "Usage: wanperf daemon run" in patched.stdout
 
 
 def _rss_mib() -> int:

@@ -20,7 +20,7 @@ import pytest
 from harness.instance_config import project_instance_overrides
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.io_manager import RedisIOManager
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.settings import get_settings
@@ -52,6 +52,7 @@ def swept(redis_url, redis_client):
 def _resources(redis_url):
     redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     return {
+        "settings": WanperfSettings(),
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(simulator_sites=SITES, simulator_seed=SEED),

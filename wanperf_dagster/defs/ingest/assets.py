@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_POOL, OWNERS
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.mist import (
     InsightsConfig,
     MistAuthError,
@@ -17,7 +17,6 @@ from wanperf_dagster.mist import (
     run_insights,
     run_sweep,
 )
-from wanperf_dagster.settings import get_settings
 
 
 @dg.asset(
@@ -85,7 +84,10 @@ WITH_EACH_SWEEP = dict(
     "is saved to Redis as it arrives, keyed by (day, site, sample slot, circuit).",
 )
 def raw_port_stats(
-    context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
+    context: dg.AssetExecutionContext,
+    mist: MistApiResource,
+    redis: RedisResource,
+    settings: WanperfSettings,
 ) -> dg.MaterializeResult:
     client = mist.get_client(budget=redis.get_client())
     t0 = time.monotonic()
@@ -100,7 +102,7 @@ def raw_port_stats(
         session = run_sweep(
             client,
             redis.get_client(),
-            SweepConfig(interval_seconds=get_settings().poll_interval),
+            SweepConfig(interval_seconds=settings.poll_interval),
             on_page=progress,
         )
     return dg.MaterializeResult(
@@ -139,9 +141,12 @@ def raw_port_stats(
     "since the last cursor (WANPERF_INSIGHT_FEEDS). Saved page by page, resumable.",
 )
 def raw_wan_insights(
-    context: dg.AssetExecutionContext, mist: MistApiResource, redis: RedisResource
+    context: dg.AssetExecutionContext,
+    mist: MistApiResource,
+    redis: RedisResource,
+    settings: WanperfSettings,
 ) -> dg.MaterializeResult:
-    feeds = get_settings().insight_feeds
+    feeds = tuple(settings.insight_feeds)
     if not feeds:
         return dg.MaterializeResult(
             metadata={"feeds": "none (WANPERF_INSIGHT_FEEDS=none)"},
@@ -153,7 +158,7 @@ def raw_wan_insights(
         result = run_insights(
             client,
             redis.get_client(),
-            InsightsConfig(interval_seconds=get_settings().poll_interval),
+            InsightsConfig(interval_seconds=settings.poll_interval),
             feeds=feeds,
             on_page=lambda feed, n: context.log.debug(f"{feed}: a page of {n} rows saved"),
         )

@@ -7,7 +7,7 @@ import dagster as dg
 
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_API_TAG, MIST_POOL
 from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.mist import refresh_stale_sites
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.storage import site_partition_keys
@@ -130,9 +130,12 @@ def stale_site_refresh_job():
     description="Sites whose newest sample is older than three poll intervals are re-fetched, oldest first.",
 )
 def stale_site_refresh_sensor(
-    context: dg.SensorEvaluationContext, redis: RedisResource, mist: MistApiResource
+    context: dg.SensorEvaluationContext,
+    redis: RedisResource,
+    mist: MistApiResource,
+    settings: WanperfSettings,
 ):
-    older = 3 * get_settings().poll_interval
+    older = 3 * settings.poll_interval
     client = mist.get_client(budget=redis.get_client())
     assets = redis.asset_store()
     org = client.resolve_org_id()

@@ -25,8 +25,7 @@ from wanperf_dagster.dagster_io.partitions import (
     site_day_partitions,
     split_key,
 )
-from wanperf_dagster.dagster_io.resources import RedisResource
-from wanperf_dagster.settings import get_settings
+from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
 from wanperf_dagster.storage import INVALID_VALUES, site_day_key, site_id_of
 
 from .automation import KPI_BACKFILLS
@@ -84,7 +83,9 @@ CHUNKED_SITE_DAY = dict(
     description="One site's samples of one UTC day (one row per WAN port per sample slot), "
     "consolidated from the sweep's raw samples into one Arrow table.",
 )
-def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
+def site_snapshots(
+    context: dg.AssetExecutionContext, redis: RedisResource, settings: WanperfSettings
+):
     pairs = [split_key(k) for k in context.partition_keys]
     assets = redis.asset_store()
     frame = assets.read_samples([(d, site_id_of(s)) for d, s in pairs])
@@ -110,7 +111,7 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
             if row is not None
             else "no sample",
         }
-    add_partition_metadata(context, "site_snapshots", by_partition)
+    add_partition_metadata(context, "site_snapshots", by_partition, settings)
     context.log.info(
         f"{len(pairs)} site-days: {len(frame):,} samples of {frame['circuit_id'].nunique():,}"
         f" circuits; {int(frame.attrs.get(INVALID_VALUES, 0))} unreadable stored"
@@ -162,6 +163,7 @@ def site_snapshots(context: dg.AssetExecutionContext, redis: RedisResource):
 def circuit_kpis(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
+    settings: WanperfSettings,
     site_snapshots: pd.DataFrame,
     mist_sites: pd.DataFrame,
     port_events: pd.DataFrame,
@@ -182,7 +184,7 @@ def circuit_kpis(
     assets = redis.asset_store()
     before = assets.load("site_snapshots", list(previous), allow_missing=True)
     samples = pd.concat([before.to_pandas(), site_snapshots], ignore_index=True)
-    interval = get_settings().interval_minutes
+    interval = settings.interval_minutes
     days = sorted({d for d, _ in own})
     first, last = (
         dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() for d in (days[0], days[-1])
@@ -202,7 +204,7 @@ def circuit_kpis(
     hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     violations = kpi.bounds_violations(daily, interval)
     hourly_violations = kpi.bounds_violations(hourly, interval, bucket_minutes=60)
-    _partition_metadata(context, daily, hourly, previous, set(before.missing))
+    _partition_metadata(context, settings, daily, hourly, previous, set(before.missing))
     context.log.info(
         f"{len(own)} site-days: {len(daily):,} circuits, {len(hourly):,} circuit-hours;"
         f" {int((daily['down_seconds'] > 0).sum())} circuits down at some point,"
@@ -250,10 +252,10 @@ def circuit_kpis(
     )
 
 
-def _partition_metadata(context, daily, hourly, previous, missing_before) -> None:
+def _partition_metadata(context, settings, daily, hourly, previous, missing_before) -> None:
     """Each site-day's own figures on its materializations (not the chunk's, nor another day's
     of the same site when a chunk spans days), from one grouped pass over the chunk's rows."""
-    dashboard_url = get_settings().dashboard_url
+    dashboard_url = settings.dashboard_url
     sums, worst, hours = {}, {}, {}
     if len(daily):
         keys = [daily["day"].astype(str).rename("d"), daily["site_id"].astype(str).rename("s")]
@@ -332,8 +334,8 @@ def _partition_metadata(context, daily, hourly, previous, missing_before) -> Non
             )
         daily_meta[partition] = figures
         hourly_meta[partition] = {"dagster/row_count": int(hours.get((day, site_id), 0))}
-    add_partition_metadata(context, "circuit_kpis", daily_meta)
-    add_partition_metadata(context, "circuit_kpis_hourly", hourly_meta)
+    add_partition_metadata(context, "circuit_kpis", daily_meta, settings)
+    add_partition_metadata(context, "circuit_kpis_hourly", hourly_meta, settings)
 
 
 def _contradicted(daily: pd.DataFrame) -> dict:

@@ -15,8 +15,7 @@ from wanperf_dagster.dagster_io.partitions import (
     site_day_partitions,
     split_key,
 )
-from wanperf_dagster.dagster_io.resources import RedisResource
-from wanperf_dagster.settings import get_settings
+from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
 from wanperf_dagster.storage import site_id_of
 
 from .assets import CHUNKED_SITE_DAY, site_day_out
@@ -39,7 +38,7 @@ def _read(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]
     return pairs, frame
 
 
-def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> None:
+def _per_partition(context, settings, asset: str, pairs, frame: pd.DataFrame, figures) -> None:
     """Each site-day's own figures (`figures(rows)` of its rows, or of no rows), also when a
     run spans several days."""
     groups = {}
@@ -55,6 +54,7 @@ def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> 
             site_day_partition(day, site): figures(groups.get((day, site_id_of(site)), empty))
             for day, site in pairs
         },
+        settings,
     )
 
 
@@ -65,10 +65,13 @@ def _per_partition(context, asset: str, pairs, frame: pd.DataFrame, figures) -> 
     "GW_PORT_DOWN / GW_PORT_UP device events): where the event feed covers a day, circuit_kpis "
     "takes its down time and flaps from these instead of the samples.",
 )
-def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
+def port_events(
+    context: dg.AssetExecutionContext, redis: RedisResource, settings: WanperfSettings
+) -> pd.DataFrame:
     pairs, frame = _read(context, redis, "events")
     _per_partition(
         context,
+        settings,
         "port_events",
         pairs,
         frame,
@@ -100,7 +103,12 @@ def port_events(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.D
         ),
     },
 )
-def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame):
+def site_sle(
+    context: dg.AssetExecutionContext,
+    redis: RedisResource,
+    settings: WanperfSettings,
+    mist_sites: pd.DataFrame,
+):
     pairs, hourly = _read(context, redis, "sle")
     config = kpi.KpiConfig.for_sites(mist_sites)
     daily = kpi.site_sle_daily(hourly, config)
@@ -118,9 +126,14 @@ def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites
             "hours_below_fair": int(row["hours_below_fair"]),
         }
 
-    _per_partition(context, "site_sle", pairs, daily, figures)
+    _per_partition(context, settings, "site_sle", pairs, daily, figures)
     _per_partition(
-        context, "site_sle_hourly", pairs, hourly, lambda rows: {"dagster/row_count": len(rows)}
+        context,
+        settings,
+        "site_sle_hourly",
+        pairs,
+        hourly,
+        lambda rows: {"dagster/row_count": len(rows)},
     )
     bands = daily["wan_link_health_band"].value_counts().to_dict() if len(daily) else {}
     context.log.info(f"{len(pairs)} site-days: WAN link health bands {bands}")
@@ -136,12 +149,13 @@ def site_sle(context: dg.AssetExecutionContext, redis: RedisResource, mist_sites
     "jitter and loss, MOS mean and minimum, minutes over the quality tiers. See docs/kpis.md.",
 )
 def vpn_path_kpis(
-    context: dg.AssetExecutionContext, redis: RedisResource, mist_sites: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    redis: RedisResource,
+    settings: WanperfSettings,
+    mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     pairs, samples = _read(context, redis, "paths")
-    out = kpi.vpn_path_kpis(
-        samples, get_settings().interval_minutes, kpi.KpiConfig.for_sites(mist_sites)
-    )
+    out = kpi.vpn_path_kpis(samples, settings.interval_minutes, kpi.KpiConfig.for_sites(mist_sites))
 
     def figures(rows) -> dict:
         # a site has one or two paths: their worst figures and the worst path by name say it
@@ -160,7 +174,7 @@ def vpn_path_kpis(
             f" p95 latency {_score(worst['latency_p95_ms'], 1)} ms)",
         }
 
-    _per_partition(context, "vpn_path_kpis", pairs, out, figures)
+    _per_partition(context, settings, "vpn_path_kpis", pairs, out, figures)
     context.log.info(f"{len(pairs)} site-days: {len(out):,} path-days")
     return out
 

@@ -5,8 +5,7 @@ import pandas as pd
 
 from wanperf_dagster import alerts, kpi
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource
-from wanperf_dagster.settings import get_settings
+from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.storage import day_of
 
 # refreshed by the sweep job (the assets tagged with the sweep cadence), after raw_port_stats
@@ -28,6 +27,7 @@ def wan_status_now(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
     mist: MistApiResource,
+    settings: WanperfSettings,
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     assets = redis.asset_store()
@@ -38,14 +38,14 @@ def wan_status_now(
     days = sorted({day_of(now), day_of(now - 86400)})
     samples = assets.read_samples([(d, s) for d in days for s in sites])
     config = kpi.KpiConfig.for_sites(mist_sites)
-    status = kpi.window_kpis(samples, get_settings().interval_minutes, config=config)
+    status = kpi.window_kpis(samples, settings.interval_minutes, config=config)
     if status.empty:
         context.add_output_metadata({"circuits": 0})
         return status
     latest = status[status["window_hours"] == 3]
     # a circuit the latest sweep did not see (its gateway dark) is not reporting: never up
     seen = pd.to_datetime(latest["last_seen"], utc=True)
-    live = seen >= seen.max() - pd.Timedelta(minutes=2 * get_settings().interval_minutes)
+    live = seen >= seen.max() - pd.Timedelta(minutes=2 * settings.interval_minutes)
     congested = (latest["util_now_pct"] >= 90) & live
     down = latest["up_now"].eq(False) & live
     worst = latest.assign(down_now=down).sort_values(
@@ -112,9 +112,9 @@ def wan_alerts(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
     mist: MistApiResource,
+    settings: WanperfSettings,
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
-    settings = get_settings()
     assets = redis.asset_store()
     client = mist.get_client(budget=redis.get_client())
     org = client.resolve_org_id()
@@ -125,10 +125,10 @@ def wan_alerts(
         sites,
         int(client.clock()),
         settings.interval_minutes,
-        alerts.AlertRules.from_settings(settings),
+        settings.alert_rules(),
         kpi.KpiConfig.for_sites(mist_sites),
-        alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
-        links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
+        settings.alert_destinations(),
+        links=settings.incident_links,
     )
     if report.locked_out:
         context.log.info(f"not sending: {report.errors[0]}")

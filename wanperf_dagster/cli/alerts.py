@@ -1,0 +1,103 @@
+"""`wanperf alerts`: the open incidents, those that cleared, the dead letters; an evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from wanperf_dagster import store
+from wanperf_dagster.settings import get_settings
+
+from .common import RAW, asset_store, positive_count
+
+
+def add_parser(sub) -> None:
+    alerts_cmd = sub.add_parser(
+        "alerts",
+        help="open incidents, their history and the dead-letter list",
+        description="The incidents open as of the last evaluation (`wan_alerts` runs one after"
+        " every sweep), the ones that cleared, and the messages no webhook took.",
+        epilog="examples:\n  wanperf alerts\n  wanperf alerts --history -n 20\n"
+        "  wanperf alerts --dead-letters\n  wanperf alerts --evaluate",
+        formatter_class=RAW,
+    )
+    shown = alerts_cmd.add_mutually_exclusive_group()
+    shown.add_argument("--history", action="store_true", help="incidents that cleared")
+    shown.add_argument("--dead-letters", action="store_true", help="messages no webhook took")
+    alerts_cmd.add_argument(
+        "--evaluate", action="store_true", help="evaluate the rules now and send (as after a sweep)"
+    )
+    alerts_cmd.add_argument("-n", "--limit", type=positive_count, default=50, help="rows to show")
+    alerts_cmd.set_defaults(func=run)
+
+
+def _when(epoch) -> str:
+    if epoch is None:
+        return "-"
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def run(args: argparse.Namespace) -> int:
+    from wanperf_dagster import alerts
+    from wanperf_dagster.sources import client_from_settings
+
+    settings = get_settings()
+    assets = asset_store()
+    client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
+    org = client.resolve_org_id()
+    if args.evaluate:
+        _evaluate(settings, assets, client, org)
+    if args.dead_letters:
+        letters = alerts.dead_letters(assets, org, args.limit)
+        print(f"{len(letters)} dead letter(s), newest first")
+        for d in letters:
+            i = d["incident"]
+            print(
+                f"  {_when(d['at'])}  {d['destination']:<11} {d['event']:<9} {i['kind']:<10}"
+                f" {i['site_name']}  {i['circuit_id'] or ''}  ({d['error']}, {d['attempts']} tries)"
+            )
+        return 0
+    if args.history:
+        past = alerts.alert_history(assets, org, args.limit)
+        print(f"{len(past)} cleared incident(s), newest first")
+        for h in past:
+            print(
+                f"  {_when(h['since'])} → {_when(h['cleared_at'])}  {h['kind']:<10} {h['site_name']}"
+                f"  {h['circuit_id'] or ''}  {h['detail']}"
+            )
+        return 0
+    open_now = sorted(alerts.open_alerts(assets, org), key=lambda i: (i.kind, i.site_name))
+    print(f"{len(open_now)} open incident(s)")
+    for i in open_now[: args.limit]:
+        print(
+            f"  since {_when(i.since)}  {i.kind:<10} {i.site_name}  {i.circuit_id or ''}  {i.detail}"
+        )
+    return 0
+
+
+def _evaluate(settings, assets, client, org: str) -> None:
+    from wanperf_dagster import alerts
+    from wanperf_dagster.kpi import KpiConfig
+
+    sites_table = assets.latest("mist_sites")
+    sites = sites_table.to_pandas() if sites_table is not None else None
+    _, report = alerts.evaluate(
+        assets,
+        org,
+        [s for s, _ in assets.sites_by_age(org)],
+        int(client.clock()),
+        settings.interval_minutes,
+        alerts.AlertRules.from_settings(settings),
+        KpiConfig.for_sites(sites),
+        alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
+        links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
+    )
+    if report.locked_out:
+        print(f"not evaluated: {report.errors[0]}")
+    else:
+        print(
+            f"evaluated: {report.open} open, {len(report.opened)} newly told, "
+            f"{report.sent} message(s) delivered, {len(report.recovered)} recovered, "
+            f"{len(report.errors)} undelivered, {report.pending} left for the next"
+            f" evaluation, {report.dead_lettered} dead-lettered"
+        )
