@@ -239,7 +239,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     from dagster._core.execution.backfill import BulkActionStatus
 
     from harness.backfills import add_site_day_backfill
-    from wanperf_dagster.defs.kpis.automation import ACTIVE_RUN_STATUSES
+    from wanperf_dagster.dagster_io.automation import ACTIVE_RUN_STATUSES
 
     keys = [dg.AssetKey("site_snapshots"), dg.AssetKey("circuit_kpis")]
     wanted = {dg.MultiPartitionKey({"day": DAY, "site": s}) for s in sites}
@@ -427,7 +427,8 @@ def seed() -> None:
     """A day of sweeps of the simulated org, and of its WAN insight feeds, into the bench's
     Redis, once for every variant."""
     from wanperf_dagster import store
-    from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
+    from wanperf_dagster.feeds import InsightsConfig, run_insights
+    from wanperf_dagster.mist import SweepConfig, run_sweep
     from wanperf_dagster.settings import get_settings
     from wanperf_dagster.sources import client_from_settings, in_process_simulator
 

@@ -68,7 +68,8 @@ def _options(argv: list[str]) -> argparse.Namespace:
 def _seed(url: str, sites: int) -> float:
     """A day of 10-minute sweeps and insight ingestions of the simulated org."""
     from wanperf_dagster import store
-    from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
+    from wanperf_dagster.feeds import InsightsConfig, run_insights
+    from wanperf_dagster.mist import SweepConfig, run_sweep
     from wanperf_dagster.sources import in_process_simulator, simulator_client
 
     sim = in_process_simulator(sites, 1).sim

@@ -13,11 +13,8 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.execution.backfill import PartitionBackfill
 
-from wanperf_dagster.dagster_io.partitions import (
-    day_partitions,
-    site_day_partition,
-    site_day_partitions,
-)
+from wanperf_dagster.dagster_io.partitions import Partitions, partitioning, site_day_partition
+from wanperf_dagster.settings import get_settings
 
 
 def automated_assets() -> tuple[list[str], list[str]]:
@@ -30,9 +27,9 @@ def automated_assets() -> tuple[list[str], list[str]]:
     for spec in defs().resolve_all_asset_specs():
         if spec.automation_condition is None:
             continue
-        if spec.partitions_def == site_day_partitions:
+        if partitioning(spec.partitions_def) == "site_day":
             site_days.append(spec.key.to_user_string())
-        elif spec.partitions_def == day_partitions:
+        elif partitioning(spec.partitions_def) == "day":
             days.append(spec.key.to_user_string())
     return sorted(site_days), sorted(days)
 
@@ -41,10 +38,11 @@ def add_site_day_backfill(
     instance: dg.DagsterInstance, backfill_id: str, days: list[str], sites: list[str]
 ) -> None:
     site_day_assets, day_rollups = automated_assets()
-    site_days = site_day_partitions.empty_subset().with_partition_keys(
+    partitions = Partitions.of(get_settings())
+    site_days = partitions.site_day.empty_subset().with_partition_keys(
         [site_day_partition(d, s) for d in days for s in sites]
     )
-    day_subset = day_partitions.empty_subset().with_partition_keys(days)
+    day_subset = partitions.day.empty_subset().with_partition_keys(days)
     subset = AssetGraphSubset(
         partitions_subsets_by_asset_key={
             **{dg.AssetKey(a): site_days for a in site_day_assets},

@@ -74,3 +74,12 @@ SNAPSHOT_DESCRIPTIONS: dict[str, str] = {
     "loss_pct": "packet loss at the sample, %",
     "last_flapped": "epoch seconds of the port's last flap, as the gateway reports it",
 }
+
+
+# the WAN insight feeds' measures, as their stored columns name them
+SLE_METRICS: tuple[str, ...] = ("gateway_health", "wan_link_health", "application_health")
+PATH_MEASURES: tuple[tuple[str, str, str], ...] = (  # (measure, sample column, unit)
+    ("latency", "latency_ms", "ms"),
+    ("jitter", "jitter_ms", "ms"),
+    ("loss", "loss_pct", "pct"),
+)

@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 
 from wanperf_dagster import store
-from wanperf_dagster.mist import InsightsConfig, MistClient, SweepConfig, run_insights, run_sweep
+from wanperf_dagster.feeds import InsightsConfig, run_insights
+from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
+from wanperf_dagster.settings import INSIGHT_FEEDS
 from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
 from wanperf_dagster.storage import AssetStore
 
@@ -35,7 +37,7 @@ def replay(
     days: float,
     interval: int = 600,
     on_progress: Callable[[int, int, float], None] | None = None,
-    feeds: tuple[str, ...] = ("sle", "paths", "events"),
+    feeds: tuple[str, ...] = INSIGHT_FEEDS,
 ) -> int:
     """Sweep the simulated org, and ingest its WAN insight feeds, at every slot of the last
     `days` days not replayed before. Returns the number of sweeps made."""
@@ -92,16 +94,16 @@ def materialize_days(days: list[str], log=print) -> None:
     from wanperf_dagster.dagster_io.metadata import CADENCE_TAG
     from wanperf_dagster.dagster_io.partitions import (
         SITE_PARTITIONS,
-        day_partitions,
-        month_partitions,
+        Partitions,
+        partitioning,
         site_day_partition,
-        week_partitions,
     )
     from wanperf_dagster.definitions import defs
     from wanperf_dagster.settings import get_settings
     from wanperf_dagster.storage import site_partition_keys
 
     definitions = defs()
+    partitions = Partitions.of(get_settings())
     assets = list(definitions.assets)
     resources = definitions.resources
     graph = definitions.resolve_asset_graph()
@@ -109,7 +111,7 @@ def materialize_days(days: list[str], log=print) -> None:
     per_site_day = dg.AssetSelection.groups("kpis")
     snapshots = per_site_day.roots()  # site_snapshots: the group's entry point
     day_rollups = dg.AssetSelection.groups("rollups") & dg.AssetSelection.keys(
-        *[n.key for n in graph.asset_nodes if n.partitions_def == day_partitions]
+        *[n.key for n in graph.asset_nodes if partitioning(n.partitions_def) == "day"]
     )
 
     def site_partitions_of(instance) -> list[str]:
@@ -178,10 +180,10 @@ def materialize_days(days: list[str], log=print) -> None:
             )
         # the weeks and months those days belong to
         t0 = time.monotonic()
-        for partitions_def in (week_partitions, month_partitions):
+        for kind, partitions_def in (("week", partitions.week), ("month", partitions.month)):
             periods = sorted({_period_key(partitions_def, day) for day in days})
             selection = dg.AssetSelection.keys(
-                *[n.key for n in graph.asset_nodes if n.partitions_def == partitions_def]
+                *[n.key for n in graph.asset_nodes if partitioning(n.partitions_def) == kind]
             )
             for period in periods:
                 dg.materialize(

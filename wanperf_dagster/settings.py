@@ -27,6 +27,7 @@ DEFAULT_DATA_DIR = ".wanperf"
 RAW_SAMPLE_DAYS = 31  # the raw samples' lifetime: a site-day is recomputable this long
 START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
 DEMO_LOOKBACK_DAYS = 3
+INSIGHT_FEEDS = ("sle", "paths", "events", "devices")  # the feeds ingested with each sweep
 # speed-ups over Dagster's own machinery, each patching a private part of it: off unless
 # WANPERF_DAGSTER_PATCHES names them (docs/architecture.md says what each buys, `bench` measures it)
 DAGSTER_PATCHES = ("event_log", "partition_metadata", "backfill_wake")
@@ -44,7 +45,7 @@ class Settings:
     mist_org_id: str | None = None
     mist_host: str | None = None
     poll_interval: int = 600
-    insight_feeds: tuple[str, ...] = ("sle", "paths", "events")  # WAN insight feeds to ingest
+    insight_feeds: tuple[str, ...] = INSIGHT_FEEDS  # WAN insight feeds to ingest
     redis_url: str | None = field(default=None, repr=False)
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
@@ -152,9 +153,7 @@ class Settings:
             mist_org_id=parser.org_id("MIST_ORG_ID"),
             mist_host=host,
             poll_interval=parser.poll_interval(),
-            insight_feeds=parser.subset(
-                "WANPERF_INSIGHT_FEEDS", ("sle", "paths", "events"), ("sle", "paths", "events")
-            ),
+            insight_feeds=parser.subset("WANPERF_INSIGHT_FEEDS", INSIGHT_FEEDS, INSIGHT_FEEDS),
             redis_url=parser.redis_url(),
             data_dir=parser.directory("WANPERF_DATA_DIR", DEFAULT_DATA_DIR),
             start_date_setting=parser.date("WANPERF_START_DATE"),

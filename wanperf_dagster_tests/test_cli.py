@@ -29,7 +29,7 @@ def test_sweep_then_status(redis_url, redis_client):
     lines = out.stdout.strip().splitlines()
     assert lines[-2].startswith("done: sweep ")
     assert (
-        lines[-1].startswith("insights (sle, paths, events): 24 SLE hours")
+        lines[-1].startswith("insights (sle, paths, events, devices): 24 SLE hours")
         and "VPN paths" in lines[-1]
     )
     status = run(["status"], redis_url)

@@ -19,7 +19,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     assert s.uses_simulator and s.poll_interval == 600 and s.interval_minutes == 10
     assert s.redis_url is None and s.data_dir == tmp_path.resolve()
     assert (s.backfill_chunk, s.rollup_ttl_days, s.sim_sites, s.sim_seed) == (500, 400, 200, 1)
-    assert s.insight_feeds == ("sle", "paths", "events")
+    assert s.insight_feeds == ("sle", "paths", "events", "devices")
     assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
     assert (s.backfill_wake_seconds, s.automation_interval) == (2.0, 30)
     assert s.dagster_patches == () and not s.patched("event_log")  # stock Dagster
@@ -155,7 +155,7 @@ CRASHED = [  # what printed a traceback, a password, or ran on silently before (
 @pytest.mark.parametrize("env", CRASHED, ids=lambda e: ",".join(e))
 def test_wanperf_says_one_line_and_stops(env, tmp_path):
     """`wanperf status` (which opens Redis, the data directory and the client) and the code
-    location's import: exit 2 / a clean error with the variable named, no traceback, no
+    location's load: exit 2 / a clean error with the variable named, no traceback, no
     password."""
     import os
     import subprocess
@@ -174,13 +174,12 @@ def test_wanperf_says_one_line_and_stops(env, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("wanperf: "), out.stderr
     assert next(iter(env)) in lines[0] or "WANPERF_DATA_DIR" in lines[0]
     assert "Traceback" not in out.stderr and "pw" not in out.stderr
+    # importing the code location reads no setting; loading it (what `dagster dev` does) fails
+    script = "import wanperf_dagster.definitions as d\nprint('imported', flush=True)\nd.defs()"
     load = subprocess.run(
-        [sys.executable, "-c", "import wanperf_dagster.definitions"],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", script], env=full, capture_output=True, text=True, timeout=120
     )
+    assert load.stdout.strip() == "imported", load.stderr[-2000:]
     assert load.returncode != 0 and "pw@" not in load.stderr and ":pw" not in load.stderr
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 import redis
 
 from wanperf_dagster import kpi
-from wanperf_dagster.mist import InsightsConfig, MistClient, SweepConfig, run_insights, run_sweep
+from wanperf_dagster.feeds import InsightsConfig, run_insights
+from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         f"{session.samples:,} samples, {session.quarantined:,} quarantined, {session.calls} calls"
     )
     if settings.insight_feeds and not args.no_insights:
-        from wanperf_dagster.mist import InsightsConfig, run_insights
+        from wanperf_dagster.feeds import InsightsConfig, run_insights
 
         result = run_insights(
             client,

@@ -12,7 +12,13 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from wanperf_dagster import alerts, sources, store
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS, Settings, parse_webhooks, redact_url
+from wanperf_dagster.settings import (
+    INSIGHT_FEEDS,
+    RAW_SAMPLE_DAYS,
+    Settings,
+    parse_webhooks,
+    redact_url,
+)
 from wanperf_dagster.storage import AssetStore, Lifetimes, history_store
 
 
@@ -125,7 +131,7 @@ class WanperfSettings(dg.ConfigurableResource):
     page in the UI; the webhook URLs, which carry tokens, as `EnvVar`s (their names shown)."""
 
     poll_interval: int = 600
-    insight_feeds: list[str] = Field(default_factory=lambda: ["sle", "paths", "events"])
+    insight_feeds: list[str] = Field(default_factory=lambda: list(INSIGHT_FEEDS))
     dashboard_url: str = "http://127.0.0.1:8050"
     dagster_url: str = "http://127.0.0.1:3000"
     alert_down_minutes: int = 10

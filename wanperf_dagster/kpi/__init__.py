@@ -16,14 +16,7 @@ from .columns import COLUMN_DESCRIPTIONS, KPI_DESCRIPTIONS
 from .config import DEFAULT_CONFIG, KpiConfig, first_port_is_primary
 from .existence import lifetimes
 from .forecast import capacity_forecast
-from .insights import (
-    SITE_CAUSES,
-    site_sle_daily,
-    site_sle_hourly,
-    site_wan_health,
-    sle_band,
-    vpn_path_kpis,
-)
+from .insights import SITE_CAUSES, site_wan_health, sle_band
 from .outages import apply_port_events, exact_failover
 from .rollups import (
     chronic_offenders,
@@ -70,13 +63,10 @@ __all__ = [
     "region_daily_kpis",
     "site_daily_kpis",
     "site_day_kpis",
-    "site_sle_daily",
-    "site_sle_hourly",
     "site_wan_health",
     "sle_band",
     "tie_breaker",
     "top_offenders",
-    "vpn_path_kpis",
     "window_circuit_kpis",
     "window_kpis",
     "with_state_seconds",

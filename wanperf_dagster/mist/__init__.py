@@ -1,4 +1,5 @@
-"""Mist API client, record normalisation, the sweep and inventory (no Dagster imports)."""
+"""Mist API client, record normalisation, the sweep and inventory (no Dagster imports); the WAN
+insight feeds' fetchers are in `feeds/`."""
 
 from .client import (
     MistAuthError,
@@ -12,7 +13,6 @@ from .client import (
     base_url_for,
     split_tokens,
 )
-from .insights import InsightsConfig, InsightsLockedError, InsightsResult, run_insights
 from .inventory import Inventory, fetch_inventory
 from .records import normalise_page, normalise_record
 from .sweep import (
@@ -26,9 +26,6 @@ from .sweep import (
 )
 
 __all__ = [
-    "InsightsConfig",
-    "InsightsLockedError",
-    "InsightsResult",
     "Inventory",
     "MistAuthError",
     "MistBudgetExhausted",
@@ -48,7 +45,6 @@ __all__ = [
     "normalise_page",
     "normalise_record",
     "refresh_stale_sites",
-    "run_insights",
     "run_sweep",
     "split_tokens",
 ]

@@ -34,7 +34,7 @@ from wanperf_dagster.store import bulk, sessions
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
 
-from .datasets import Lifetimes, dataset, history_datasets
+from .datasets import Lifetimes, dataset, history_datasets, raw_feed_of
 from .partition_keys import site_day_key, site_id_of, split_site_day_key
 
 
@@ -309,9 +309,12 @@ class AssetStore:
         return sample_store.read_site_days(self.client, list(site_days))
 
     def read_feed(self, feed: str, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
-        """Every stored row of an insight feed (`sle`, `paths`, `events`) for the (day, site id)
-        pairs, sorted by time (unreadable values dropped, counted in `attrs`)."""
-        return feed_store.read_site_days(self.client, feed, list(site_days))
+        """Every stored row of an insight feed (`sle`, `paths`, `events`, `devices`) for the
+        (day, site id) pairs, sorted by time (unreadable values dropped, counted in `attrs`);
+        the columns of a feed that declares them in the registry."""
+        record = raw_feed_of(feed)
+        columns = [name for name, _, _ in record.fields()] if record.fields else None
+        return feed_store.read_site_days(self.client, feed, list(site_days), columns)
 
     def circuits(self, site_ids: Sequence[str]):
         """Every circuit the sites have had, with when each was first and last seen in the

@@ -71,7 +71,7 @@ class Lifetimes:
 
 SITE_DAY = "site_day"
 PARTITIONINGS = (SITE_DAY, "day", "week", "month", "none")
-FEEDS = ("ports", "sle", "paths", "events")
+FEEDS = ("ports", "sle", "paths", "events", "devices")
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,16 @@ DATASETS: dict[str, Dataset] = {
                 ("paths", "each VPN peer path's sample per slot (the insight ingestion)"),
                 ("events", "each port's down and up events, gateways' connects and disconnects"),
             )
+        ),
+        Dataset(
+            "devices_feed",
+            "feed",
+            SITE_DAY,
+            Lifetime.RAW,
+            partition_columns=_site_day("ts"),
+            feed="devices",
+            fields=lambda: schemas.DEVICE_STATUS_FIELDS,
+            description="each gateway's status at each ingestion (feeds/devices)",
         ),
         # site-day assets: hot in Redis, for good in the history tier
         Dataset(
@@ -199,6 +209,16 @@ DATASETS: dict[str, Dataset] = {
             partition_columns=_site_day(),
             feed="paths",
             fields=lambda: schemas.PATH_FIELDS,
+        ),
+        Dataset(
+            "gateway_status",
+            "asset",
+            SITE_DAY,
+            Lifetime.HOT,
+            history=True,
+            partition_columns=_site_day(),
+            feed="devices",
+            fields=lambda: schemas.GATEWAY_STATUS_FIELDS,
         ),
         # the ingestion's summaries, the inventory, what is wrong now
         *(

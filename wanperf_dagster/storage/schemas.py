@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from wanperf_dagster import contract, kpi
+from wanperf_dagster.contract import PATH_MEASURES, SLE_METRICS
 from wanperf_dagster.kpi.circuit import CATEGORICAL_COLUMNS, INT_COLUMNS, kpi_columns
-from wanperf_dagster.kpi.insights import PATH_MEASURES, SLE_METRICS
 
 Field = tuple[str, str, str]  # name, logical type, description
 
@@ -181,4 +181,28 @@ PATH_FIELDS: list[Field] = [
         for n, _, _ in PATH_MEASURES
         for t in ("warn", "high", "critical")
     ),
+]
+
+
+DEVICE_STATUS_FIELDS: list[Field] = [
+    ("ts", "timestamp", "the ingestion's sample slot"),
+    ("site_id", "string", "the Mist site's id"),
+    ("mac", "string", "the gateway's MAC"),
+    ("status", "string", "connected or disconnected, as the gateway's status said"),
+    ("uptime", "double", "seconds since the gateway booted (none while disconnected)"),
+    ("last_seen", "double", "when Mist last heard from it, epoch seconds"),
+]
+GATEWAY_STATUS_FIELDS: list[Field] = [
+    ("day", "date32", "the UTC day"),
+    *_SITE,
+    ("mac", "string", "the gateway's MAC"),
+    ("samples", "int64", "slots its status was read"),
+    ("connected_minutes", "int64", "minutes connected (interval x slots said connected)"),
+    ("disconnected_minutes", "int64", "minutes disconnected: offline or rebooting"),
+    ("unknown_minutes", "int64", "minutes of the day so far nobody read its status"),
+    ("availability_pct", "double", "connected / read minutes, %; none when never read"),
+    ("offline_periods", "int64", "runs of slots said disconnected"),
+    ("longest_offline_minutes", "int64", "the longest of them"),
+    ("reboots", "int64", "restarts seen: its uptime went back between two connected slots"),
+    ("last_status", "string", "connected or disconnected at its last slot of the day"),
 ]

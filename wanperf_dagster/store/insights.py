@@ -20,7 +20,7 @@ from . import keys
 from .codec import decode_json_values
 from .samples import day_of
 
-FEEDS = ("sle", "paths", "events")
+FEEDS = ("sle", "paths", "events", "devices")
 SLE_COLUMNS = [
     "hour",
     "site_id",
@@ -49,7 +49,7 @@ PATH_COLUMNS = [
 ]
 EVENT_COLUMNS = ["ts", "site_id", "circuit_id", "mac", "port_id", "event", "type", "text"]
 COLUMNS = {"sle": SLE_COLUMNS, "paths": PATH_COLUMNS, "events": EVENT_COLUMNS}
-TIME_COLUMN = {"sle": "hour", "paths": "ts", "events": "ts"}
+TIME_COLUMN = {"sle": "hour", "paths": "ts", "events": "ts", "devices": "ts"}
 
 
 def field_of(feed: str, row: dict) -> str:
@@ -58,18 +58,24 @@ def field_of(feed: str, row: dict) -> str:
         return str(int(row["hour"]))
     if feed == "paths":
         return f"{int(row['ts'])}|{row['path_id']}"
+    if feed == "devices":  # a gateway's status of a slot: an ingestion run again overwrites it
+        return f"{int(row['ts'])}|{row['mac']}"
     return f"{row['ts']!r}|{row['mac']}|{row.get('port_id') or ''}|{row['type']}"
 
 
 def queue_rows(
-    pipe: redis.client.Pipeline, feed: str, rows: Iterable[dict], ttl_seconds: int | None
+    pipe: redis.client.Pipeline,
+    feed: str,
+    rows: Iterable[dict],
+    ttl_seconds: int | None,
 ) -> int:
     """Queue the rows (each with `site_id` and its time column, epoch seconds) into their
     site-day hashes; returns how many were queued."""
+    time_column = TIME_COLUMN[feed]
     by_key: dict[str, dict[str, str]] = defaultdict(dict)
     n = 0
     for row in rows:
-        day = day_of(float(row[TIME_COLUMN[feed]]))
+        day = day_of(float(row[time_column]))
         by_key[keys.raw_feed(feed, day, row["site_id"])][field_of(feed, row)] = json.dumps(
             row, separators=(",", ":")
         )
@@ -85,14 +91,17 @@ READ_BATCH = 50  # site-days parsed at a time (`bench storage`: 59 MiB peak, aga
 
 
 def read_site_days(
-    client: redis.Redis, feed: str, site_days: Sequence[tuple[str, str]]
+    client: redis.Redis,
+    feed: str,
+    site_days: Sequence[tuple[str, str]],
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Every stored row of the feed for the (day, site) pairs, sorted by time; times as UTC
     timestamps. Pipelined and parsed `READ_BATCH` site-days at a time, each batch made columns
     before the next is read: a 500 site-day chunk's VPN path samples parsed at once took the
     chunk run to 885 MiB in `bench backfill`. Unreadable values are dropped and counted in
-    `attrs["invalid_values"]`."""
-    columns = COLUMNS[feed]
+    `attrs["invalid_values"]`. A feed whose columns the registry declares (devices) gives them."""
+    columns = list(columns or COLUMNS[feed])
     frames, unreadable = [], 0
     for start in range(0, len(site_days), READ_BATCH):
         pipe = client.pipeline(transaction=False)

@@ -16,6 +16,8 @@ import pytest
 import requests
 
 from wanperf_dagster import kpi
+from wanperf_dagster.feeds.paths.kpis import vpn_path_kpis
+from wanperf_dagster.feeds.sle.kpis import site_sle_daily
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
@@ -86,7 +88,7 @@ def org_day(redis_client):
         ]
     )
     sle_hours["site_id"] = [world.org.sites[k].id for k in sle_hours["site"]]
-    assets.save("site_sle", by_site(kpi.site_sle_daily(sle_hours, config)), 3600)
+    assets.save("site_sle", by_site(site_sle_daily(sle_hours, config)), 3600)
     paths = world.vpn_paths()
     slots = DAY0 + 600 * pd.RangeIndex(144).to_numpy()
     rows = []
@@ -110,7 +112,7 @@ def org_day(redis_client):
                 }
             )
         )
-    assets.save("vpn_path_kpis", by_site(kpi.vpn_path_kpis(pd.concat(rows), 10, config)), 3600)
+    assets.save("vpn_path_kpis", by_site(vpn_path_kpis(pd.concat(rows), 10, config)), 3600)
     assets.save("region_kpis", {DAY: _table(kpi.region_daily_kpis(daily, config))}, 3600)
     worst, _ = kpi.offender_rows(daily, ["availability_pct", "util_p95_pct"], 5)
     assets.save("top_offenders", {DAY: _table(worst)}, 3600)

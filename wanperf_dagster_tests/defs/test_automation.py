@@ -13,8 +13,8 @@ from dagster._core.execution.backfill import BulkActionStatus
 
 from harness.backfills import add_site_day_backfill
 from harness.instance_config import project_instance_overrides
+from wanperf_dagster.dagster_io.automation import SiteDaysInProgress, days_of_run
 from wanperf_dagster.definitions import defs
-from wanperf_dagster.defs.kpis.automation import SiteDaysInProgress, days_of_run
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 pytestmark = [pytest.mark.dagster, pytest.mark.integration]

@@ -26,6 +26,7 @@ EXPECTED = {
         "site_sle",
         "site_sle_hourly",
         "vpn_path_kpis",
+        "gateway_status",
         "site_wan_health",
         "wan_status_now",
         "wan_alerts",
@@ -49,6 +50,7 @@ EXPECTED = {
         "circuit_kpis:events_agree_with_samples",
         "circuit_kpis:history_intact",
         "circuit_kpis:coverage",
+        "gateway_status:status_read",
     },
     "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job"},
     "schedules": {"sweep_every_poll_interval", "inventory_hourly"},
@@ -93,18 +95,20 @@ def test_dg_lists_every_definition_of_the_defs_folder():
 
 
 def test_each_domain_folder_holds_its_assets_and_their_automation():
-    """A newcomer opening defs/<domain>/ finds the assets, their checks and their automation."""
-    loaded = defs()
-    graph = loaded.resolve_asset_graph()
-    folders = {
-        node.key.to_user_string(): Path(
-            node.metadata["dagster/code_references"].code_references[0].file_path
-        ).parent.name
-        for node in graph.asset_nodes
-    }
-    groups = {node.key.to_user_string(): node.group_name for node in graph.asset_nodes}
-    for asset, folder in folders.items():
-        assert folder == groups[asset], f"{asset} is in defs/{folder}/ but in group {groups[asset]}"
+    """A newcomer opening defs/<domain>/ finds the assets, their checks and their automation;
+    a feed's site-day KPIs (group `kpis`) sit in its folder of wanperf_dagster/feeds/, beside its
+    fetch and its maths."""
+    graph = defs().resolve_asset_graph()
+    for node in graph.asset_nodes:
+        path = Path(node.metadata["dagster/code_references"].code_references[0].file_path)
+        where = f"{path.parent.parent.name}/{path.parent.name}"
+        if node.group_name == "kpis":
+            assert path.parent.parent.name == "feeds" and path.name == "assets.py", (
+                node.key,
+                where,
+            )
+        else:
+            assert where == f"defs/{node.group_name}", (node.key, where)
 
 
 def test_every_asset_is_described_and_grouped():
@@ -198,9 +202,11 @@ def test_the_day_partitions_are_the_hot_window_and_weeks_keep_the_long_view(tmp_
     env = {k: v for k, v in os.environ.items() if k != "WANPERF_START_DATE"}
     env.update({"WANPERF_DATA_DIR": str(tmp_path), "WANPERF_HOT_DAYS": "35"})
     script = (
-        "from wanperf_dagster.dagster_io.partitions import day_partitions, week_partitions\n"
-        "days = day_partitions.get_partition_keys()\n"
-        "print(len(days), days[0], week_partitions.get_partition_keys()[0])"
+        "from wanperf_dagster.dagster_io.partitions import Partitions\n"
+        "from wanperf_dagster.settings import get_settings\n"
+        "p = Partitions.of(get_settings())\n"
+        "days = p.day.get_partition_keys()\n"
+        "print(len(days), days[0], p.week.get_partition_keys()[0])"
     )
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -244,6 +250,7 @@ def test_the_bench_backfill_targets_what_the_nightly_automation_does():
             "site_sle",
             "site_sle_hourly",
             "vpn_path_kpis",
+            "gateway_status",
         ]
     )
     assert days == sorted(

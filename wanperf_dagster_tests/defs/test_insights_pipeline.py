@@ -14,7 +14,8 @@ from wanperf_dagster.dagster_io.io_manager import RedisIOManager
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
 from wanperf_dagster.definitions import defs
 from wanperf_dagster.defs.ingest import assets as ingest
-from wanperf_dagster.mist import InsightsConfig, SweepConfig, run_insights, run_sweep
+from wanperf_dagster.feeds import InsightsConfig, run_insights
+from wanperf_dagster.mist import SweepConfig, run_sweep
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.sources import in_process_simulator
 from wanperf_dagster.storage import (
@@ -49,10 +50,12 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     wan = org.wan_port_indices()
     primaries = [i for i in wan if a["rank"][i] == 0 and a["site"][i] != 0]
     down_port, degrade_port, flap_port = primaries[0], primaries[1], primaries[2]
+    dark_port = primaries[3]  # its gateway offline for an hour: no samples, no status
     # incidents at odd seconds, between samples: only events know them to the second
     sim.inject(org.circuit_id(down_port), "down", DAY0 + 5 * 3600 + 17, DAY0 + 5 * 3600 + 2843)
     sim.inject(org.circuit_id(flap_port), "flap", DAY0 + 14 * 3600 + 5, DAY0 + 15 * 3600)
     sim.inject(org.circuit_id(degrade_port), "degrade", DAY0 + 9 * 3600, DAY0 + 11 * 3600)
+    sim.inject(org.circuit_id(dark_port), "offline", DAY0 + 12 * 3600 + 7, DAY0 + 13 * 3600 + 7)
     every_link = [i for i in wan if a["site"][i] == a["site"][down_port]]
     for i in every_link:  # the down port's whole site offline for 40 minutes: an SLE drop
         sim.inject(org.circuit_id(i), "down", DAY0 + 20 * 3600, DAY0 + 20 * 3600 + 2400)
@@ -115,11 +118,13 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     # port events: exactly the world's changes of the day
     events = load("port_events")
     truth = sim.world.port_events(wan, DAY0, DAY0 + 86400)
+    ports_only = events[events["circuit_id"].notna()]  # beside the gateways' offline rows
+    assert set(events.loc[events["circuit_id"].isna(), "event"]) <= {"offline", "online"}
     got = sorted(
         zip(
-            events["ts"].map(lambda x: x.timestamp()),
-            events["circuit_id"],
-            events["event"],
+            ports_only["ts"].map(lambda x: x.timestamp()),
+            ports_only["circuit_id"],
+            ports_only["event"],
             strict=True,
         )
     )
@@ -133,7 +138,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     history = assets.history_query(
         "SELECT (SELECT count(*) FROM port_events) AS events, (SELECT count(*) FROM site_sle) AS sle"
     ).to_pylist()[0]
-    assert history == {"events": len(got), "sle": SITES}
+    assert history == {"events": len(events), "sle": SITES}
     # every history dataset of the registry: stored as its record declares, a view in DuckDB
     for name in history_datasets():
         stored = assets.load(name, keys).table
@@ -160,7 +165,13 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     intervals = sim.world.down_intervals(wan, DAY0, DAY0 + 86400)
     clipped = intervals["up"].clip(upper=DAY0 + 86400) - intervals["down"].clip(lower=DAY0)
     down_truth = clipped.groupby(intervals["circuit_id"]).sum()
-    flaps_truth = pd.Series([c for _, c, _ in want]).value_counts()
+    # a flap is any change of its state in the day, a gateway going dark and coming back too
+    inside = lambda t: (t > DAY0) & (t < DAY0 + 86400)  # noqa: E731
+    flaps_truth = (
+        (inside(intervals["down"]).astype(int) + inside(intervals["up"]).astype(int))
+        .groupby(intervals["circuit_id"])
+        .sum()
+    )
     for cid, row in kpis.iterrows():
         assert row["down_seconds"] == down_truth.get(cid, 0), cid
         assert row["flaps"] == flaps_truth.get(cid, 0), cid
@@ -234,6 +245,23 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         assert paths.loc[org.circuit_id(port), "down_minutes"] == 10 * int((~up).sum())
     assert paths.loc[org.circuit_id(down_port), "down_minutes"] >= 80  # both outages seen
 
+    # gateways: each slot's status as the world had it (offline, or within 240 s of a boot),
+    # every slot read, the restarts seen between connected slots
+    gateways = load("gateway_status").set_index("mac")
+    assert len(gateways) == len(org.gateways) and (gateways["unknown_minutes"] == 0).all()
+    for g, gw in enumerate(org.gateways):
+        devs = np.full(144, g)
+        boot = sim.world.last_reboot(devs, slots)
+        down = sim.world.offline(devs, slots) | (slots - boot < 240)
+        up_boots = boot[~down]
+        row = gateways.loc[gw.mac]
+        assert row["disconnected_minutes"] == 10 * int(down.sum()), gw.mac
+        assert row["connected_minutes"] == 10 * int((~down).sum()), gw.mac
+        assert row["reboots"] == int((np.diff(up_boots) != 0).sum()), gw.mac
+    dark = gateways.loc[org.gateways[a["dev"][dark_port]].mac]
+    assert dark["disconnected_minutes"] >= 60 and dark["offline_periods"] >= 1
+    assert gateways["reboots"].sum() > 0  # the day has restarts to find
+
     # the site-day view names the outage
     view = (
         get_tables(redis_client, ["site_wan_health"], [DAY])[0][0].to_pandas().set_index("site_id")
@@ -244,7 +272,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
 
 
 def test_the_feeds_check_fails_on_a_quarantined_record():
-    from wanperf_dagster.mist import InsightsResult
+    from wanperf_dagster.feeds import InsightsResult
 
     result = InsightsResult()
     assert ingest.feeds_clean(result, ("sle", "paths", "events")).passed

@@ -109,8 +109,14 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
         "kpi_bounds",
         "coverage",
         "events_agree_with_samples",
+        "status_read",
     }
-    assert all(c.passed for c in checks if c.check_name != "coverage")
+    assert all(c.passed for c in checks if c.check_name not in ("coverage", "status_read"))
+    # no gateway's status was ever read here: each is unknown, none "fine"
+    [status_read] = [c for c in checks if c.check_name == "status_read"]
+    assert not status_read.passed
+    unread = status_read.metadata["gateways_below"].value
+    assert unread + status_read.metadata["gateways_never_seen"].value == len(sim.org.gateways)
     keys = [site_day_key(DAY, k) for k in site_keys]
     snap_tables, missing = get_tables(redis_client, ["site_snapshots"], keys)
     assert not missing
@@ -322,7 +328,13 @@ def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morn
     got = requested(nightly)
     assert got["circuit_kpis"] == {f"2025-11-26|{s}" for s in sites}
     assert got["site_snapshots"] == got["circuit_kpis"] == got["circuit_kpis_hourly"]
-    for per_site_day in ("port_events", "site_sle", "site_sle_hourly", "vpn_path_kpis"):
+    for per_site_day in (
+        "port_events",
+        "site_sle",
+        "site_sle_hourly",
+        "vpn_path_kpis",
+        "gateway_status",
+    ):
         assert got[per_site_day] == got["circuit_kpis"], per_site_day
     for rollup in ("region_kpis", "org_kpis", "top_offenders", "congestion_trends"):
         assert got[rollup] == {"2025-11-26"}, rollup
@@ -335,6 +347,7 @@ def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morn
         "site_sle",
         "site_sle_hourly",
         "vpn_path_kpis",
+        "gateway_status",
         "site_wan_health",
         "region_kpis",
         "org_kpis",
@@ -459,7 +472,7 @@ def test_the_sweep_schedule_yields_to_a_running_sweep_or_replay(
         with dg.build_schedule_context(
             instance=instance, resources={"redis": resources["redis"], "mist": resources["mist"]}
         ) as ctx:
-            return automation.sweep_schedule(ctx)
+            return automation.sweep_schedule(600)(ctx)
 
     assert isinstance(tick(), dg.RunRequest)
     redis_client.set(keys.sweep_lock(sim.org.id), "another-sweep")
@@ -472,7 +485,7 @@ def test_the_sweep_schedule_yields_to_a_running_sweep_or_replay(
 
 
 def test_coverage_judges_today_against_the_time_elapsed():
-    from wanperf_dagster.defs.kpis.assets import _under_covered
+    from wanperf_dagster.feeds.ports.assets import _under_covered
 
     rows = pd.DataFrame(
         {

@@ -4,14 +4,10 @@
 import numpy as np
 import pandas as pd
 
+from wanperf_dagster.feeds.paths.kpis import vpn_path_kpis
+from wanperf_dagster.feeds.sle.kpis import site_sle_daily, site_sle_hourly
 from wanperf_dagster.kpi import circuit_kpis
-from wanperf_dagster.kpi.insights import (
-    site_sle_daily,
-    site_sle_hourly,
-    site_wan_health,
-    sle_band,
-    vpn_path_kpis,
-)
+from wanperf_dagster.kpi.insights import site_wan_health, sle_band
 from wanperf_dagster_tests.kpi.helpers import day_of_samples as _samples
 
 D0 = 1_764_115_200  # 2025-11-26 00:00 UTC

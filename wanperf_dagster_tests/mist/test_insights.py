@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from wanperf_dagster.mist import InsightsConfig, InsightsLockedError, run_insights
-from wanperf_dagster.mist.insights import event_row, path_row, sle_row
+from wanperf_dagster.feeds import InsightsConfig, InsightsLockedError, run_insights
+from wanperf_dagster.feeds.events.fetch import event_row
+from wanperf_dagster.feeds.paths.fetch import path_row
+from wanperf_dagster.feeds.sle.fetch import sle_row
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import keys
 

@@ -37,6 +37,7 @@ def test_records_are_complete():
         "sle_feed",
         "paths_feed",
         "events_feed",
+        "devices_feed",
     }
     assert history_datasets() == [
         "site_snapshots",
@@ -46,6 +47,7 @@ def test_records_are_complete():
         "site_sle",
         "site_sle_hourly",
         "vpn_path_kpis",
+        "gateway_status",
     ]
 
 

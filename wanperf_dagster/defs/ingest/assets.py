@@ -8,13 +8,12 @@ import pandas as pd
 
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_POOL, OWNERS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
+from wanperf_dagster.feeds import InsightsConfig, run_insights
 from wanperf_dagster.mist import (
-    InsightsConfig,
     MistAuthError,
     MistPermissionError,
     SweepConfig,
     fetch_inventory,
-    run_insights,
     run_sweep,
 )
 

@@ -34,24 +34,25 @@ def cron_every(seconds: int) -> str:
     return "0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *"
 
 
-@dg.schedule(
-    name="sweep_every_poll_interval",
-    job=sweep_job,
-    cron_schedule=cron_every(get_settings().poll_interval),
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The sweep every WANPERF_POLL_INTERVAL (default 10 minutes); a tick yields to a "
-    "sweep still running (or the replay of `make run`), which fills the slot.",
-)
-def sweep_schedule(
-    context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource
-):
-    busy = redis.asset_store().sweep_running(
-        mist.get_client(budget=redis.get_client()).resolve_org_id()
+def sweep_schedule(poll_interval: int) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="sweep_every_poll_interval",
+        job=sweep_job,
+        cron_schedule=cron_every(poll_interval),
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="The sweep every WANPERF_POLL_INTERVAL (default 10 minutes); a tick yields to "
+        "a sweep still running (or the replay of `make run`), which fills the slot.",
     )
-    if busy:
-        return dg.SkipReason(f"{busy}: this tick yields to it")
-    return dg.RunRequest()
+    def _sweep(context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource):
+        busy = redis.asset_store().sweep_running(
+            mist.get_client(budget=redis.get_client()).resolve_org_id()
+        )
+        if busy:
+            return dg.SkipReason(f"{busy}: this tick yields to it")
+        return dg.RunRequest()
+
+    return _sweep
 
 
 inventory_schedule = dg.ScheduleDefinition(
@@ -156,4 +157,14 @@ def stale_site_refresh_sensor(
             }
         },
         tags={"stale_sites": str(len(stale))},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The schedule's cron comes from the settings read when the code location loads."""
+    return dg.Definitions(
+        jobs=[sweep_job, inventory_job, stale_site_refresh_job],
+        schedules=[sweep_schedule(get_settings().poll_interval), inventory_schedule],
+        sensors=[site_partitions_sensor, stale_site_refresh_sensor],
     )

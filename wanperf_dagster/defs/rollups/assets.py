@@ -2,28 +2,21 @@
 trends over 7 days, and circuits per week and month."""
 
 import datetime as dt
-import functools
 
 import dagster as dg
 import pandas as pd
 
 from wanperf_dagster import kpi
+from wanperf_dagster.dagster_io.automation import PERIOD_ROLLUPS, day_rollups
 from wanperf_dagster.dagster_io.metadata import (
     ALLOW_MISSING,
     MISSING_PARTITIONS,
     OWNERS,
     circuit_table,
 )
-from wanperf_dagster.dagster_io.partitions import (
-    SITE_PARTITIONS,
-    START_DATE,
-    day_partitions,
-    month_partitions,
-    week_partitions,
-)
+from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS, Partitions
 from wanperf_dagster.dagster_io.resources import RedisResource
-
-from ..kpis.automation import DAY_ROLLUPS, PERIOD_ROLLUPS
+from wanperf_dagster.settings import get_settings
 
 
 # every site partition of the input's period; site-days never materialized are left out
@@ -38,17 +31,7 @@ def _all_sites_of_day(asset: str) -> dg.AssetIn:
 
 
 ALL_SITES_OF_DAY = _all_sites_of_day("circuit_kpis")
-
-# a rollup of one day of circuit_kpis over every site partition of that day
-day_rollup = functools.partial(
-    dg.asset,
-    partitions_def=day_partitions,
-    ins={"circuit_kpis": ALL_SITES_OF_DAY},
-    automation_condition=DAY_ROLLUPS,
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-)
+ROLLUP = {"group_name": "rollups", "kinds": {"pandas", "redis"}, "owners": OWNERS}
 
 
 def _number(value, places: int = 3):
@@ -62,11 +45,6 @@ def _site_days(circuit_kpis: pd.DataFrame) -> dict:
     return {"sites": seen, "site_days_missing": missing}
 
 
-@day_rollup(
-    description="Per region and day: availability from summed minutes, weighted utilisation and "
-    "quality, circuits down / above 90 % / failed over. Its metadata plots each region's "
-    "availability over the days.",
-)
 def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
     out = kpi.region_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
     metadata: dict = {"regions": len(out), **_site_days(circuit_kpis)}
@@ -91,10 +69,6 @@ def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -
     return out
 
 
-@day_rollup(
-    description="The whole org per day; its metadata (availability, p95 utilisation, congested "
-    "and down circuits, flaps, time on backup) is what the UI plots over time.",
-)
 def org_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
     out = kpi.org_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
     metadata: dict = _site_days(circuit_kpis)
@@ -128,11 +102,6 @@ TOP_KPIS = [
 ]
 
 
-@day_rollup(
-    description="The 10 worst circuits of the day for each headline KPI (lowest availability, "
-    "highest p95 utilisation, most time above 90 %, flaps, loss, latency, failover), ties ordered "
-    "by a second KPI; each a table in the metadata, with site names.",
-)
 def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
     out, ranked = kpi.offender_rows(circuit_kpis, TOP_KPIS, 10)
     tables = {
@@ -145,21 +114,6 @@ def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame)
     return out
 
 
-@dg.asset(
-    partitions_def=day_partitions,
-    ins={
-        "circuit_kpis": ALL_SITES_OF_DAY,
-        "site_sle": _all_sites_of_day("site_sle"),
-        "vpn_path_kpis": _all_sites_of_day("vpn_path_kpis"),
-    },
-    automation_condition=DAY_ROLLUPS,
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-    description="Per site and day, what a NOC asks: the site's WAN SLE beside its circuits' KPIs "
-    "and its VPN paths' quality, with the likeliest cause of a score below healthy (outage, "
-    "congestion, path quality, gateway). Worst sites first.",
-)
 def site_wan_health(
     context: dg.AssetExecutionContext,
     circuit_kpis: pd.DataFrame,
@@ -195,16 +149,6 @@ def site_wan_health(
     return out
 
 
-@dg.asset(
-    partitions_def=day_partitions,
-    automation_condition=DAY_ROLLUPS,
-    group_name="rollups",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-    deps=["circuit_kpis"],  # the day x all sites; the 7-day look-back is read, not declared
-    description="Congested now and getting worse: the p95 utilisation trend of every circuit over "
-    "the 7 days up to the partition's day, and circuits breaching 90 % on 3 of those days.",
-)
 def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
     end = dt.date.fromisoformat(context.partition_key)
     days = [(end - dt.timedelta(days=i)).isoformat() for i in range(6, -1, -1)]
@@ -237,16 +181,15 @@ def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -
     return out
 
 
-history_start = dt.datetime.fromisoformat(START_DATE).replace(tzinfo=dt.UTC)
-
-
 def end_of_today() -> dt.datetime:
     return dt.datetime.combine(
         dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(), dt.UTC
     )
 
 
-def _period_asset(name: str, partitions_def, freq: str, description: str):
+def _period_asset(name: str, partitions_def, freq: str, description: str, start_date: str):
+    history_start = dt.datetime.fromisoformat(start_date).replace(tzinfo=dt.UTC)
+
     @dg.asset(
         name=name,
         partitions_def=partitions_def,
@@ -286,33 +229,6 @@ def _period_asset(name: str, partitions_def, freq: str, description: str):
     return _asset
 
 
-weekly_circuit_kpis = _period_asset(
-    "weekly_circuit_kpis",
-    week_partitions,
-    "W",
-    "Per circuit and ISO week (Monday to Sunday) from the daily rows, weighted correctly.",
-)
-monthly_circuit_kpis = _period_asset(
-    "monthly_circuit_kpis",
-    month_partitions,
-    "M",
-    "Per circuit and calendar month from the daily rows, weighted correctly.",
-)
-
-
-@dg.asset(
-    partitions_def=month_partitions,
-    deps=["circuit_kpis"],
-    automation_condition=PERIOD_ROLLUPS,
-    group_name="rollups",
-    kinds={"duckdb", "redis"},
-    owners=OWNERS,
-    description="Thirteen months up to the partition's month, per circuit, from the history tier "
-    "(DuckDB over Parquet): p95 utilisation (the 95th percentile of the daily p95s) and "
-    "availability by month, and the capacity forecast: the trend of the daily p95 (Theil-Sen "
-    "over weekly medians, with its 90 % band) and the days until it crosses 80 %, or "
-    "'insufficient history' under four weeks. See docs/kpis.md.",
-)
 def circuit_trends_13m(context: dg.AssetExecutionContext, redis: RedisResource) -> pd.DataFrame:
     month = context.partition_key
     monthly, daily = redis.asset_store().thirteen_month_trends(month)
@@ -342,3 +258,80 @@ def circuit_trends_13m(context: dg.AssetExecutionContext, redis: RedisResource) 
         }
     )
     return out
+
+
+def rollups(p: Partitions, start_date: str) -> list[dg.AssetsDefinition]:
+    """The rollups on the code location's partitions."""
+    day_rollup = dict(partitions_def=p.day, automation_condition=day_rollups(p.hot_days), **ROLLUP)
+    of_day = dict(**day_rollup, ins={"circuit_kpis": ALL_SITES_OF_DAY})
+    return [
+        dg.asset(
+            **of_day,
+            description="Per region and day: availability from summed minutes, weighted "
+            "utilisation and quality, circuits down / above 90 % / failed over. Its metadata "
+            "plots each region's availability over the days.",
+        )(region_kpis),
+        dg.asset(
+            **of_day,
+            description="The whole org per day; its metadata (availability, p95 utilisation, "
+            "congested and down circuits, flaps, time on backup) is what the UI plots over time.",
+        )(org_kpis),
+        dg.asset(
+            **of_day,
+            description="The 10 worst circuits of the day for each headline KPI (lowest "
+            "availability, highest p95 utilisation, most time above 90 %, flaps, loss, latency, "
+            "failover), ties ordered by a second KPI; each a table in the metadata, with site "
+            "names.",
+        )(top_offenders),
+        dg.asset(
+            **day_rollup,
+            ins={
+                "circuit_kpis": ALL_SITES_OF_DAY,
+                "site_sle": _all_sites_of_day("site_sle"),
+                "vpn_path_kpis": _all_sites_of_day("vpn_path_kpis"),
+            },
+            description="Per site and day, what a NOC asks: the site's WAN SLE beside its "
+            "circuits' KPIs and its VPN paths' quality, with the likeliest cause of a score below "
+            "healthy (outage, congestion, path quality, gateway). Worst sites first.",
+        )(site_wan_health),
+        dg.asset(
+            **day_rollup,
+            deps=["circuit_kpis"],  # the day x all sites; the 7-day look-back is read, not declared
+            description="Congested now and getting worse: the p95 utilisation trend of every "
+            "circuit over the 7 days up to the partition's day, and circuits breaching 90 % on 3 "
+            "of those days.",
+        )(congestion_trends),
+        _period_asset(
+            "weekly_circuit_kpis",
+            p.week,
+            "W",
+            "Per circuit and ISO week (Monday to Sunday) from the daily rows, weighted correctly.",
+            start_date,
+        ),
+        _period_asset(
+            "monthly_circuit_kpis",
+            p.month,
+            "M",
+            "Per circuit and calendar month from the daily rows, weighted correctly.",
+            start_date,
+        ),
+        dg.asset(
+            partitions_def=p.month,
+            deps=["circuit_kpis"],
+            automation_condition=PERIOD_ROLLUPS,
+            group_name="rollups",
+            kinds={"duckdb", "redis"},
+            owners=OWNERS,
+            description="Thirteen months up to the partition's month, per circuit, from the "
+            "history tier (DuckDB over Parquet): p95 utilisation (the 95th percentile of the "
+            "daily p95s) and availability by month, and the capacity forecast: the trend of the "
+            "daily p95 (Theil-Sen over weekly medians, with its 90 % band) and the days until it "
+            "crosses 80 %, or 'insufficient history' under four weeks. See docs/kpis.md.",
+        )(circuit_trends_13m),
+    ]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = get_settings()
+    return dg.Definitions(assets=rollups(Partitions.of(settings), settings.start_date))

@@ -1,7 +1,7 @@
-"""From swept samples to KPIs, per site-day: snapshots, then daily and hourly circuit KPIs.
-
-Both run chunked: one run covers up to `WANPERF_BACKFILL_CHUNK` site-days of a day, vectorised, and
-the IO manager writes every partition of the chunk in one pipeline.
+"""The ports feed's site-day assets: from swept samples to KPIs, snapshots, then daily and hourly
+circuit KPIs with their checks. Its fetch is the sweep (`mist/sweep.py`, `mist/records.py`: the
+org-wide port search, saved page by page), its maths the circuits' KPI engine (`kpi/`), both
+shared below; its storage is its lines in the dataset registry.
 """
 
 import datetime as dt
@@ -14,21 +14,15 @@ import pandas as pd
 
 from wanperf_dagster import kpi
 from wanperf_dagster.dagster_io.metadata import (
-    OWNERS,
     add_partition_metadata,
     circuit_table,
     dataset_column_schema,
 )
-from wanperf_dagster.dagster_io.partitions import (
-    site_day_backfill,
-    site_day_partition,
-    site_day_partitions,
-    split_key,
-)
+from wanperf_dagster.dagster_io.partitions import Partitions, site_day_partition, split_key
 from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
 from wanperf_dagster.storage import INVALID_VALUES, site_day_key, site_id_of
 
-from .automation import KPI_BACKFILLS
+from ..site_days import chunked, site_day_out
 
 # declared schemas (the data contracts, storage/datasets.py): shown in the UI without repeating
 # them per partition
@@ -40,49 +34,12 @@ COVERAGE_WARN_PCT = 90.0
 CONTRADICTED_MAX_PCT = 5.0
 
 
-def site_day_out(description: str, schema: dg.TableSchema) -> dg.AssetOut:
-    """An output of a chunked day x site step, backfilled by the nightly automation (how it is
-    stored, hot and in history, is its record in storage/datasets.py)."""
-    return dg.AssetOut(
-        kinds={"pandas", "redis"},
-        owners=OWNERS,
-        automation_condition=KPI_BACKFILLS,
-        metadata={"dagster/column_schema": schema},
-        description=description,
-    )
-
-
 def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame:
     """The rows of the given (day, site) pairs."""
     pairs = pd.MultiIndex.from_arrays([frame["day"].astype(str), frame["site_id"].astype(str)])
     return frame[pairs.isin(site_days)].reset_index(drop=True)
 
 
-# a single-output day x site asset, chunked and backfilled like the others
-CHUNKED_SITE_DAY = dict(
-    partitions_def=site_day_partitions,
-    backfill_policy=site_day_backfill,
-    automation_condition=KPI_BACKFILLS,
-    group_name="kpis",
-    kinds={"pandas", "redis"},
-    owners=OWNERS,
-)
-
-
-@dg.asset(
-    **CHUNKED_SITE_DAY,
-    deps=["raw_port_stats"],
-    metadata={"dagster/column_schema": SNAPSHOT_SCHEMA},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "no_duplicate_samples",
-            asset="site_snapshots",
-            description="at most one sample per circuit and sample instant",
-        )
-    ],
-    description="One site's samples of one UTC day (one row per WAN port per sample slot), "
-    "consolidated from the sweep's raw samples into one Arrow table.",
-)
 def site_snapshots(
     context: dg.AssetExecutionContext, redis: RedisResource, settings: WanperfSettings
 ):
@@ -123,43 +80,6 @@ def site_snapshots(
     )
 
 
-@dg.multi_asset(
-    partitions_def=site_day_partitions,
-    backfill_policy=site_day_backfill,
-    group_name="kpis",
-    outs={
-        "circuit_kpis": site_day_out(
-            "Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time above "
-            "70/80/90 %), volume, errors, quality, failover. See docs/kpis.md.",
-            DAILY_SCHEMA,
-        ),
-        "circuit_kpis_hourly": site_day_out(
-            "The same KPIs per circuit and UTC hour.", HOURLY_SCHEMA
-        ),
-    },
-    check_specs=[
-        dg.AssetCheckSpec(
-            "kpi_bounds",
-            asset="circuit_kpis",
-            description="daily and hourly rows within their bounds: "
-            + "; ".join(kpi.BOUNDS_RULES.values())
-            + " (none)",
-        ),
-        dg.AssetCheckSpec(
-            "events_agree_with_samples",
-            asset="circuit_kpis",
-            description="circuit-days whose port events and samples disagreed (a transition "
-            "nobody reported: the time between is unknown) at most "
-            f"{CONTRADICTED_MAX_PCT:.0f} % of those the event feed covered",
-        ),
-        dg.AssetCheckSpec(
-            "coverage",
-            asset="circuit_kpis",
-            description=f"circuits observed under {COVERAGE_WARN_PCT:.0f} % of their day so far "
-            "(today: of the time elapsed) (warn)",
-        ),
-    ],
-)
 def circuit_kpis(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
@@ -366,3 +286,59 @@ def _under_covered(daily: pd.DataFrame, interval: int, now: float | None = None)
     observed = (daily["up_minutes"] + daily["down_minutes"]).to_numpy()
     pct = observed / elapsed * 100
     return daily.assign(observed_pct=pct.round(1))[pct < COVERAGE_WARN_PCT]
+
+
+def definitions(p: Partitions) -> dg.Definitions:
+    """The ports feed's site-day assets on the code location's partitions."""
+    snapshots = dg.asset(
+        **chunked(p),
+        deps=["raw_port_stats"],
+        metadata={"dagster/column_schema": SNAPSHOT_SCHEMA},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_duplicate_samples",
+                asset="site_snapshots",
+                description="at most one sample per circuit and sample instant",
+            )
+        ],
+        description="One site's samples of one UTC day (one row per WAN port per sample slot), "
+        "consolidated from the sweep's raw samples into one Arrow table.",
+    )(site_snapshots)
+    kpis = dg.multi_asset(
+        partitions_def=p.site_day,
+        backfill_policy=p.site_day_backfill,
+        group_name="kpis",
+        outs={
+            "circuit_kpis": site_day_out(
+                "Daily KPIs per circuit: availability, flaps, utilisation (avg/p95/max, time above "
+                "70/80/90 %), volume, errors, quality, failover. See docs/kpis.md.",
+                DAILY_SCHEMA,
+            ),
+            "circuit_kpis_hourly": site_day_out(
+                "The same KPIs per circuit and UTC hour.", HOURLY_SCHEMA
+            ),
+        },
+        check_specs=[
+            dg.AssetCheckSpec(
+                "kpi_bounds",
+                asset="circuit_kpis",
+                description="daily and hourly rows within their bounds: "
+                + "; ".join(kpi.BOUNDS_RULES.values())
+                + " (none)",
+            ),
+            dg.AssetCheckSpec(
+                "events_agree_with_samples",
+                asset="circuit_kpis",
+                description="circuit-days whose port events and samples disagreed (a transition "
+                "nobody reported: the time between is unknown) at most "
+                f"{CONTRADICTED_MAX_PCT:.0f} % of those the event feed covered",
+            ),
+            dg.AssetCheckSpec(
+                "coverage",
+                asset="circuit_kpis",
+                description=f"circuits observed under {COVERAGE_WARN_PCT:.0f} % of their day so far "
+                "(today: of the time elapsed) (warn)",
+            ),
+        ],
+    )(circuit_kpis)
+    return dg.Definitions(assets=[snapshots, kpis])
