@@ -12,7 +12,7 @@ from collections.abc import Callable
 from wanperf_dagster import store
 from wanperf_dagster.feeds import InsightsConfig, run_insights
 from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
-from wanperf_dagster.settings import INSIGHT_FEEDS
+from wanperf_dagster.settings import INSIGHT_FEEDS, Settings
 from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
 from wanperf_dagster.storage import AssetStore
 
@@ -35,7 +35,7 @@ def replay(
     sites: int,
     seed: int,
     days: float,
-    interval: int = 600,
+    interval: int = Settings.poll_interval,
     on_progress: Callable[[int, int, float], None] | None = None,
     feeds: tuple[str, ...] = INSIGHT_FEEDS,
 ) -> int:

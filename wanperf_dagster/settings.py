@@ -163,8 +163,10 @@ class Settings:
                 "WANPERF_BACKFILL_WAKE_SECONDS", 2.0, 0, 30, zero_means="Dagster's own 30-s loop"
             ),
             automation_interval=parser.integer("WANPERF_AUTOMATION_INTERVAL", 30, 30, 3600),
-            rollup_ttl_days=parser.integer("WANPERF_ROLLUP_TTL_DAYS", 400, 1, 3660),
-            hot_days=parser.integer("WANPERF_HOT_DAYS", 35, RAW_SAMPLE_DAYS, 400),
+            rollup_ttl_days=parser.integer(
+                "WANPERF_ROLLUP_TTL_DAYS", Settings.rollup_ttl_days, 1, 3660
+            ),
+            hot_days=parser.integer("WANPERF_HOT_DAYS", Settings.hot_days, RAW_SAMPLE_DAYS, 400),
             history_url=parser.history_url(),
             history_endpoint=parser.endpoint("WANPERF_HISTORY_ENDPOINT"),
             dagster_pg_url=parser.postgres_url("WANPERF_DAGSTER_PG_URL"),

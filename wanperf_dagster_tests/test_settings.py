@@ -279,3 +279,20 @@ def test_the_day_partitions_are_the_hot_window(tmp_path):
     assert longer.window_start(today) == "2026-09-28"
     pinned = Settings.from_env({"WANPERF_START_DATE": "2025-11-01"})
     assert pinned.window_start(today) == "2025-11-01"
+
+
+def test_each_default_duration_is_the_settings_one():
+    """The poll interval, hot window and rollup lifetime have one default, settings.py's: the
+    resources, the sweep's and the ingestion's configs and the lifetimes take it from there."""
+    from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
+    from wanperf_dagster.feeds import InsightsConfig
+    from wanperf_dagster.mist import SweepConfig
+    from wanperf_dagster.storage import Lifetimes
+
+    defaults = Settings.from_env({})
+    assert WanperfSettings().poll_interval == defaults.poll_interval
+    assert SweepConfig().interval_seconds == InsightsConfig().interval_seconds == 600
+    assert defaults.poll_interval == 600
+    redis = RedisResource()
+    assert (redis.hot_days, redis.rollup_ttl_days) == (defaults.hot_days, defaults.rollup_ttl_days)
+    assert Lifetimes() == Lifetimes.from_settings(defaults)

@@ -32,8 +32,8 @@ class RedisResource(dg.ConfigurableResource):
     url: str | None = None
     history_location: str | None = None  # None: <data_dir>/history
     history_endpoint: str | None = None
-    hot_days: int = 35
-    rollup_ttl_days: int = 400
+    hot_days: int = Settings.hot_days
+    rollup_ttl_days: int = Settings.rollup_ttl_days
     socket_timeout: float = 10.0
     connect_timeout: float = 5.0
     retries: int = 5
@@ -130,7 +130,7 @@ class WanperfSettings(dg.ConfigurableResource):
     when the code location loads (`definitions.build_resources`), and shown on the resource's
     page in the UI; the webhook URLs, which carry tokens, as `EnvVar`s (their names shown)."""
 
-    poll_interval: int = 600
+    poll_interval: int = Settings.poll_interval
     insight_feeds: list[str] = Field(default_factory=lambda: list(INSIGHT_FEEDS))
     dashboard_url: str = "http://127.0.0.1:8050"
     dagster_url: str = "http://127.0.0.1:3000"

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from wanperf_dagster.mist import MistRequestError
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, Settings
 from wanperf_dagster.store import bulk
 
 log = logging.getLogger("wanperf_dagster.feeds")
@@ -23,7 +23,7 @@ class InsightsLockedError(RuntimeError):
 
 @dataclass
 class InsightsConfig:
-    interval_seconds: int = 600
+    interval_seconds: int = Settings.poll_interval  # WANPERF_POLL_INTERVAL's default
     page_limit: int = 1000
     raw_ttl_seconds: int = RAW_SAMPLE_DAYS * 86400
     quarantine_ttl_seconds: int = 14 * 86400

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wanperf_dagster import store
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, Settings
 from wanperf_dagster.store import bulk, sessions
 from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.locks import Heartbeat, LockLostError, sweep_lock
@@ -47,7 +47,7 @@ class SweepRunawayError(RuntimeError):
 
 @dataclass
 class SweepConfig:
-    interval_seconds: int = 600
+    interval_seconds: int = Settings.poll_interval  # WANPERF_POLL_INTERVAL's default
     page_limit: int = 1000
     raw_ttl_seconds: int = RAW_SAMPLE_DAYS * 86400
     quarantine_ttl_seconds: int = 14 * 86400

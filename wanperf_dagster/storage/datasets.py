@@ -54,8 +54,8 @@ class Lifetimes:
     """The lifetimes of one deployment, in seconds (from its settings)."""
 
     raw: int = RAW_SAMPLE_DAYS * DAY
-    hot: int = 35 * DAY
-    long: int = 400 * DAY
+    hot: int = Settings.hot_days * DAY
+    long: int = Settings.rollup_ttl_days * DAY
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lifetimes:
