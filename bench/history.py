@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from wanperf_dagster import kpi
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, site_key
@@ -50,9 +51,10 @@ def _by_site(frame: pd.DataFrame, names: dict[str, str], day: str) -> dict[str, 
     }
 
 
-def _raw_bytes_per_circuit_day(client, world, names) -> float:
+def _raw_bytes_per_circuit_day(client, world, names) -> tuple[float, float, float]:
     """What a day of sweeps stores as raw samples (the hashes `site_snapshots` reads), per
-    circuit: one day of 10-minute slots of 100 sites through `store.samples`."""
+    circuit: one day of 10-minute slots of 100 sites through `store.samples`; then the same day
+    once it has closed, compacted (one value per site-day), and the seconds that took."""
     from wanperf_dagster.mist.records import Sample
     from wanperf_dagster.store import samples as sample_store
 
@@ -70,11 +72,19 @@ def _raw_bytes_per_circuit_day(client, world, names) -> float:
         ]
         sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, None)
     pipe.execute()
-    total = sum(
-        client.memory_usage(k, samples=0) or 0
-        for k in client.scan_iter(keys.raw_samples("*", "*").replace("{*|*}", "*"))
-    )
-    return total / len(ports)
+
+    def stored(pattern: str) -> int:
+        return sum(client.memory_usage(k, samples=0) or 0 for k in client.scan_iter(pattern))
+
+    hashes = stored(keys.raw_samples("*", "*").replace("{*|*}", "*"))
+    day = pd.Timestamp(DAY0, unit="s").strftime("%Y-%m-%d")
+    sites = sorted(frame["site_id"].unique())
+    t0 = time.perf_counter()
+    done = sample_store.compact_site_days(client, [(day, s) for s in sites])
+    seconds = time.perf_counter() - t0
+    assert done.site_days == len(sites)
+    packed = stored(keys.raw_packed("*", "*").replace("{*|*}", "*"))
+    return hashes / len(ports), packed / len(ports), seconds / len(sites)
 
 
 def _redis_bytes(client, asset: str) -> int:
@@ -123,14 +133,24 @@ def main() -> None:
             row(f"  {asset}", f"{redis_b:,.0f}", f"{parquet_b:,.0f}")
         per_day_circuits = circuits // 2
         row("  all three", f"{hot_total:,.0f}", f"{cold_total:,.0f}")
-        raw = _raw_bytes_per_circuit_day(client, world, names)
-        row("  raw samples (the sweep's hashes, 31 days)", f"{raw:,.0f}", "-")
-        raw_gib = raw * per_day_circuits * 31 / GIB
+        raw, packed, per_site_day = _raw_bytes_per_circuit_day(client, world, names)
+        row("  raw samples of today (the sweep's hashes)", f"{raw:,.0f}", "-")
+        row("  raw samples of a closed day (compacted)", f"{packed:,.0f}", "-")
+        row("  compaction, ms per site-day", f"{per_site_day * 1000:.1f}")
+        # today and yesterday (until the first sweep of today compacts it) as hashes, the other
+        # days of the raw lifetime compacted
+        raw_gib = raw * per_day_circuits * RAW_SAMPLE_DAYS / GIB
+        raw_now_gib = (raw * 2 + packed * (RAW_SAMPLE_DAYS - 2)) * per_day_circuits / GIB
         hot_gib = hot_total * per_day_circuits * HOT_DAYS / GIB
         cold_gib = cold_total * per_day_circuits * 400 / GIB
         all_redis_gib = hot_total * per_day_circuits * 400 / GIB
         row(f"Redis, asset values, {HOT_DAYS} hot days (goal <= 2 GiB)", f"{hot_gib:.2f} GiB")
-        row("Redis, raw samples, 31 days", f"{raw_gib:.2f} GiB")
+        row(f"Redis, raw samples, {RAW_SAMPLE_DAYS} days as hashes (before)", f"{raw_gib:.2f} GiB")
+        row(
+            f"Redis, raw samples, {RAW_SAMPLE_DAYS} days, closed ones compacted",
+            f"{raw_now_gib:.2f} GiB",
+        )
+        row("Redis, all of it (asset values + raw samples)", f"{hot_gib + raw_now_gib:.2f} GiB")
         row("Redis if all 13 months stayed hot (before)", f"{all_redis_gib:.2f} GiB")
         row("history, 13 months (400 days), on disk", f"{cold_gib:.2f} GiB")
         row(f"day x site partitions per asset ({HOT_DAYS + 1} days)", f"{(HOT_DAYS + 1) * SITES:,}")

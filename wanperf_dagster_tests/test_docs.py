@@ -7,6 +7,7 @@ import inspect
 import re
 from pathlib import Path
 
+from wanperf_dagster.settings import Settings
 from wanperf_dagster.storage import DATASETS
 from wanperf_dagster.store import keys
 
@@ -60,11 +61,21 @@ def settings_defaults() -> dict[str, object]:
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
             and VARIABLE.match(node.args[0].value)
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, int | float)
         ):
-            found[node.args[0].value] = node.args[1].value
+            default = _default_of(node.args[1])
+            if isinstance(default, int | float):
+                found[node.args[0].value] = default
     return found
+
+
+def _default_of(node: ast.expr):
+    """A parser call's default: a number, or a `Settings` field's default (one source)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    named = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+    if named and node.value.id == "Settings":
+        return getattr(Settings, node.attr)
+    return None
 
 
 def test_the_readme_settings_table_is_settings_py():

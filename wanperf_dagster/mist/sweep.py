@@ -153,6 +153,7 @@ def run_sweep(
                 raise
         session.calls += client.calls - calls_before
         sessions.end(r, session, sessions.FINISHED, at=now())
+        _compact_closed_days(r, org_id, now())
         return session
     except BaseException as exc:
         if session is not None and session.status == sessions.RUNNING:
@@ -165,6 +166,25 @@ def run_sweep(
     finally:
         heartbeat.__exit__()
         lock.release()
+
+
+def _compact_closed_days(r: store.Redis, org_id: str, t: float) -> None:
+    """The first sweep of a day compacts the days before it (one value per site-day instead of a
+    hash of every sample); a failure leaves the hashes, read as before, for the next day."""
+    try:
+        sites = [site for site, _ in bulk.sites_by_age(r, org_id)]
+        done = sample_store.compact_closed_days(r, org_id, sites, sample_store.day_of(t))
+    except Exception as exc:  # the samples stay as they are; the sweep itself is done
+        log.warning("compacting the closed days' samples failed: %s", exc)
+        return
+    if done.site_days:
+        log.info(
+            "compacted %d closed site-days (%d samples): %.1f MiB of values into %.1f MiB",
+            done.site_days,
+            done.samples,
+            done.bytes_before / 2**20,
+            done.bytes_after / 2**20,
+        )
 
 
 def _new_session(r: store.Redis, org_id: str, t: float, config: SweepConfig) -> SweepSession:

@@ -40,6 +40,17 @@ def raw_samples(day: str, site_id: str) -> str:
     return f"{NAMESPACE}:raw:{{{day}|{site_id}}}"
 
 
+def raw_packed(day: str, site_id: str) -> str:
+    """String: a closed site-day's samples compacted, one zstd Arrow table (`field`, `value`:
+    the hash's fields and values); a late sample's hash beside it is read with it."""
+    return f"{NAMESPACE}:rawz:{{{day}|{site_id}}}"
+
+
+def raw_compacted_through(org_id: str) -> str:
+    """String: the last day whose raw samples the org's sweeps compacted."""
+    return f"{NAMESPACE}:rawz-through:{{{org_id}}}"
+
+
 def raw_days(site_id: str) -> str:
     """Set of days for which a site has raw samples (lets readers find them without SCAN)."""
     return f"{NAMESPACE}:rawdays:{{{site_id}}}"

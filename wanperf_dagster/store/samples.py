@@ -1,7 +1,10 @@
 """Swept samples in Redis: one hash per site-day, one field per (sample slot, circuit).
 
 A repeated or resumed sweep writes the same fields again, so it overwrites instead of duplicating.
-Values are compact JSON arrays in `contract.RAW_FIELDS` order.
+Values are compact JSON arrays in `contract.RAW_FIELDS` order. Once its day has closed, a
+site-day's hash is compacted into one zstd Arrow value of the same fields and values
+(`compact_site_days`): a read gives exactly what the hash gave, and a late sample written after
+it lands in a new hash that is read beside it (the hash's field wins) and compacted next time.
 """
 
 from __future__ import annotations
@@ -9,15 +12,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import redis
 
 from wanperf_dagster.contract import FLOAT_FIELDS, INT_FIELDS, RAW_FIELDS, SNAPSHOT_COLUMNS
 
 from . import keys
-from .codec import decode_json_values
+from .codec import decode_json_values, decode_table, encode_table
 
 DAY_S = 86400
 
@@ -70,11 +75,8 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
 
     for start in range(0, len(site_days), READ_BATCH):
         batch = site_days[start : start + READ_BATCH]
-        pipe = client.pipeline(transaction=False)
-        for day, site in batch:
-            pipe.hvals(keys.raw_samples(day, site))
         site_col, rows = [], []
-        for (_, site), values in zip(batch, pipe.execute(), strict=True):
+        for (_, site), values in zip(batch, _stored_values(client, batch), strict=True):
             parsed, bad = decode_json_values(values, is_sample)
             unreadable += bad
             rows += parsed
@@ -92,6 +94,139 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
         frame.attrs[INVALID_VALUES] = invalid
     frame.attrs[INVALID_VALUES] += unreadable
     return frame
+
+
+def _stored_values(client: redis.Redis, batch: Sequence[tuple[str, str]]) -> list[list]:
+    """Each site-day's stored values: its hash's, or its compacted value's with a late hash's
+    fields over them."""
+    pipe = client.pipeline(transaction=False)
+    for day, site in batch:
+        pipe.hvals(keys.raw_samples(day, site))
+        pipe.get(keys.raw_packed(day, site))
+    replies = pipe.execute()
+    out = []
+    for k, (day, site) in enumerate(batch):
+        values, packed = replies[2 * k], replies[2 * k + 1]
+        if packed is None:
+            out.append(values)
+            continue
+        merged = unpack(packed)
+        if values:  # late samples beside the compacted day: theirs win, field by field
+            merged.update(client.hgetall(keys.raw_samples(day, site)))
+        out.append(list(merged.values()))
+    return out
+
+
+def pack(fields: dict) -> bytes:
+    """A site-day's fields and values as one zstd Arrow value, each circuit's samples side by
+    side (a circuit's consecutive counters compress far better than a slot's circuits)."""
+    items = sorted(((_bytes(f), _bytes(v)) for f, v in fields.items()), key=_by_circuit)
+    table = pa.table(
+        {
+            "field": pa.array([f for f, _ in items], pa.binary()),
+            "value": pa.array([v for _, v in items], pa.binary()),
+        }
+    )
+    return encode_table(table)
+
+
+def _by_circuit(item: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    slot, _, circuit = item[0].partition(b"|")
+    return circuit, slot
+
+
+def unpack(blob: bytes) -> dict[bytes, bytes]:
+    table = decode_table(blob)
+    return dict(
+        zip(table.column("field").to_pylist(), table.column("value").to_pylist(), strict=True)
+    )
+
+
+def _bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+# the swap: the hash as it was read, now one value; refused (0) when a sample came in meanwhile
+_SWAP = """
+if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass
+class Compaction:
+    site_days: int = 0
+    samples: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    retried: int = 0
+
+
+def compact_site_days(
+    client: redis.Redis, site_days: Sequence[tuple[str, str]], attempts: int = 3
+) -> Compaction:
+    """Compact each (closed) site-day's hash into its one value, keeping the hash's lifetime.
+    A sample that lands while one is compacted makes its swap refuse, and it is read again
+    (up to `attempts` times; then the hash stays as it is, read as before). Nothing is lost:
+    the hash is deleted only in the same step that writes the value holding every field it had."""
+    swap = client.register_script(_SWAP)
+    done = Compaction()
+    for day, site in site_days:
+        raw, packed = keys.raw_samples(day, site), keys.raw_packed(day, site)
+        for attempt in range(attempts):
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(raw)
+            pipe.pttl(raw)
+            pipe.get(packed)
+            fields, ttl, old = pipe.execute()
+            if not fields:
+                break
+            merged = unpack(old) if old is not None else {}
+            merged.update(fields)
+            blob = pack(merged)
+            if swap(keys=[raw, packed], args=[blob, len(fields), max(int(ttl), 0)]):
+                done.site_days += 1
+                done.samples += len(fields)
+                done.bytes_before += sum(len(f) + len(v) for f, v in fields.items())
+                done.bytes_after += len(blob) - (len(old) if old is not None else 0)
+                break
+            done.retried += attempt + 1 < attempts
+    return done
+
+
+def closed_site_days(
+    client: redis.Redis, site_ids: Sequence[str], before_day: str
+) -> list[tuple[str, str]]:
+    """The (day, site) pairs before `before_day` whose samples are still a hash."""
+    pipe = client.pipeline(transaction=False)
+    for site in site_ids:
+        pipe.smembers(keys.raw_days(site))
+    candidates = [
+        (d.decode() if isinstance(d, bytes) else d, site)
+        for site, days in zip(site_ids, pipe.execute(), strict=True)
+        for d in days
+    ]
+    candidates = sorted((d, s) for d, s in candidates if d < before_day)
+    pipe = client.pipeline(transaction=False)
+    for day, site in candidates:
+        pipe.exists(keys.raw_samples(day, site))
+    return [c for c, there in zip(candidates, pipe.execute(), strict=True) if there]
+
+
+def compact_closed_days(client: redis.Redis, org_id: str, site_ids, today: str) -> Compaction:
+    """Once a day per org: every site's hashes of the days before `today` compacted."""
+    if (client.get(keys.raw_compacted_through(org_id)) or b"").decode() >= today:
+        return Compaction()
+    done = compact_site_days(client, closed_site_days(client, list(site_ids), today))
+    client.set(keys.raw_compacted_through(org_id), today)
+    return done
 
 
 def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:

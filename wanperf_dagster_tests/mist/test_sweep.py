@@ -24,8 +24,9 @@ from wanperf_dagster.mist import (
     run_sweep,
 )
 from wanperf_dagster.store import keys, sessions, sites_by_age
+from wanperf_dagster.store.samples import day_of as sample_day
 
-from .conftest import TOKEN, make_client, stored
+from .conftest import NOW, TOKEN, make_client, stored
 
 pytestmark = [pytest.mark.integration, pytest.mark.storage]
 
@@ -74,6 +75,29 @@ def test_repeated_sweep_overwrites_instead_of_duplicating(sim, redis_client):
     first = stored(redis_client, sim)
     run_sweep(make_client(sim), redis_client, SweepConfig(page_limit=33))  # other page boundaries
     pd.testing.assert_frame_equal(stored(redis_client, sim), first)
+
+
+def test_the_first_sweep_of_a_day_compacts_the_day_before(sim, redis_client):
+    """Two sweeps of 23:50, then one of 00:10: yesterday's samples become one value per
+    site-day, read back exactly; today's stay hashes; the sweeps of the day compact no more."""
+    day0 = NOW // 86400 * 86400
+    client = make_client(sim)
+    for t in (day0 + 86400 - 600 + 30, day0 + 86400 - 1200 + 30):
+        sim.clock.set(t)
+        run_sweep(client, redis_client, SweepConfig(page_limit=100))
+    yesterday = stored(redis_client, sim)
+    sites = sorted(set(yesterday["site_id"]))
+    assert redis_client.exists(*[keys.raw_samples(sample_day(day0), s) for s in sites])
+    sim.clock.set(day0 + 86400 + 600 + 30)
+    run_sweep(client, redis_client, SweepConfig(page_limit=100))
+    assert not redis_client.exists(*[keys.raw_samples(sample_day(day0), s) for s in sites])
+    assert redis_client.exists(*[keys.raw_packed(sample_day(day0), s) for s in sites]) == len(sites)
+    sim.clock.set(day0 + 86400 - 1)  # read yesterday as the KPIs will
+    pd.testing.assert_frame_equal(stored(redis_client, sim), yesterday)
+    sim.clock.set(day0 + 86400 + 1200 + 30)
+    run_sweep(client, redis_client, SweepConfig(page_limit=100))
+    today = sample_day(day0 + 86400)
+    assert redis_client.exists(*[keys.raw_samples(today, s) for s in sites]) == len(sites)
 
 
 def test_exception_in_on_page_then_resume_stores_the_same(sim, redis_client):
