@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from wanperf_dagster.settings import patch_unavailable
 from wanperf_dagster.storage import dataset
+from wanperf_dagster.storage.schemas import logical_type
 
 try:  # not public API; see add_partition_metadata
     from dagster._core.execution.context.metadata_logging import (
@@ -30,23 +31,14 @@ MISSING_PARTITIONS = "wanperf/missing_partitions"
 def readable_type(arrow_type: pa.DataType) -> str:
     """The type a person reads: string, int, float, bool, timestamp, date, category (an ordered
     dictionary), rather than Arrow's `dictionary<values=string, indices=int8>`."""
-    if pa.types.is_dictionary(arrow_type):
-        return "category" if arrow_type.ordered else readable_type(arrow_type.value_type)
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "string"
-    if pa.types.is_boolean(arrow_type):
-        return "bool"
-    if pa.types.is_integer(arrow_type):
-        return "int"
-    if pa.types.is_floating(arrow_type):
-        return "float"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp"
-    if pa.types.is_date(arrow_type):
-        return "date"
-    if pa.types.is_null(arrow_type):
-        return "string"  # an object column with nothing in it yet
-    return str(arrow_type)
+    if pa.types.is_dictionary(arrow_type) and arrow_type.ordered:
+        return "category"
+    logical = logical_type(arrow_type)
+    # a null column is an object column with nothing in it yet
+    return READABLE.get(logical, logical)
+
+
+READABLE = {"int64": "int", "double": "float", "date32": "date", "null": "string"}
 
 
 def column_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) -> dg.TableSchema:

@@ -64,7 +64,9 @@ def test_a_compacted_day_reads_exactly_as_its_hashes_did(redis_client):
         assert not redis_client.exists(keys.raw_samples(DAY1, s))
         assert abs(redis_client.pttl(keys.raw_packed(DAY1, s)) - ttl) < 60_000
     packed_bytes = sum(redis_client.memory_usage(keys.raw_packed(DAY1, s)) for s in sites)
-    print(f"raw samples of {len(sites)} site-days: hashes {hash_bytes:,} B, compacted {packed_bytes:,} B")
+    print(
+        f"raw samples of {len(sites)} site-days: hashes {hash_bytes:,} B, compacted {packed_bytes:,} B"
+    )
     assert packed_bytes < hash_bytes / 4, (packed_bytes, hash_bytes)
     # today stays a hash: the sweep's writes to it stay idempotent field by field
     assert all(redis_client.exists(keys.raw_samples(DAY2, s)) for s in sites)
