@@ -78,6 +78,9 @@ class Settings:
     dashboard_port: int = 8050
     dashboard_url: str = "http://127.0.0.1:8050"
     dagster_url: str = "http://127.0.0.1:3000"
+    # carrier SLA reports: the circuits' contracts and the maintenance windows, files the user keeps
+    sla_file: Path | None = None
+    sla_maintenance_file: Path | None = None
 
     # derived -----------------------------------------------------------------------------------
     @property
@@ -188,6 +191,8 @@ class Settings:
             dashboard_port=parser.integer("WANPERF_DASHBOARD_PORT", 8050, 1, 65535),
             dashboard_url=parser.endpoint("WANPERF_DASHBOARD_URL") or "",
             dagster_url=parser.endpoint("WANPERF_DAGSTER_URL") or "http://127.0.0.1:3000",
+            sla_file=parser.readable_file("WANPERF_SLA_FILE"),
+            sla_maintenance_file=parser.readable_file("WANPERF_SLA_MAINTENANCE_FILE"),
         )
         if not settings.dashboard_url:
             settings = dataclasses.replace(
@@ -387,6 +392,18 @@ class _Parser:
         problem = _not_a_writable_directory(path)
         if problem:
             self.fail(name, f"={str(path)!r} {problem}")
+        return path
+
+    def readable_file(self, name: str) -> Path | None:
+        """A file the user keeps (read when it is used, so an edit needs no restart)."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        path = Path(raw).expanduser().resolve()
+        if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
+            self.fail(name, f"={str(path)!r} is not a .csv, .yaml or .yml file")
+        elif not path.is_file():
+            self.fail(name, f"={str(path)!r} is not a file")
         return path
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:

@@ -65,6 +65,13 @@ def _partitions(window_start: str, start_date: str, chunk: int, hot_days: int) -
     )
 
 
+def end_of_today() -> dt.datetime:
+    """Where the partitions' days end: today's is the last (today so far)."""
+    return dt.datetime.combine(
+        dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(), dt.UTC
+    )
+
+
 def site_day_partition(day: str, site: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"day": day, "site": site})
 

@@ -143,6 +143,8 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_webhooks: str | None = None
     alert_slack_webhooks: str | None = None
     dagster_patches: list[str] = Field(default_factory=list)
+    sla_file: str | None = None
+    sla_maintenance_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WanperfSettings:
@@ -162,6 +164,10 @@ class WanperfSettings(dg.ConfigurableResource):
             if settings.alert_slack_webhooks
             else None,
             dagster_patches=list(settings.dagster_patches),
+            sla_file=str(settings.sla_file) if settings.sla_file else None,
+            sla_maintenance_file=str(settings.sla_maintenance_file)
+            if settings.sla_maintenance_file
+            else None,
         )
 
     @property

@@ -40,6 +40,8 @@ EXPECTED = {
         "weekly_circuit_kpis",
         "monthly_circuit_kpis",
         "circuit_trends_13m",
+        "sla_report",
+        "sla_outages",
     },
     "asset_checks": {
         "raw_port_stats:sweep_complete",

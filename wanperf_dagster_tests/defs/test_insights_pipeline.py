@@ -45,7 +45,11 @@ def sim():
     server.sim.clock.set(None)
 
 
-def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
+def _iso(epoch: int) -> str:
+    return pd.Timestamp(epoch, unit="s", tz="UTC").isoformat()
+
+
+def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client, tmp_path):
     org, a = sim.org, sim.org.arrays
     wan = org.wan_port_indices()
     primaries = [i for i in wan if a["rank"][i] == 0 and a["site"][i] != 0]
@@ -60,9 +64,24 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     for i in every_link:  # the down port's whole site offline for 40 minutes: an SLE drop
         sim.inject(org.circuit_id(i), "down", DAY0 + 20 * 3600, DAY0 + 20 * 3600 + 2400)
 
+    # the contracts of two circuits, and a maintenance window over the first 10 minutes of the
+    # down port's outage
+    sla_file, maintenance_file = tmp_path / "sla.csv", tmp_path / "maintenance.csv"
+    sla_file.write_text(
+        "circuit_id,provider,availability_pct,credit_pct_per_0_1,credit_cap_pct\n"
+        f"{org.circuit_id(down_port)},Lumen,99.99,5,50\n"
+        f"{org.circuit_id(degrade_port)},Verizon,99.5,5,\n"
+    )
+    window = (DAY0 + 5 * 3600 + 17, DAY0 + 5 * 3600 + 617)
+    maintenance_file.write_text(
+        "circuit_id,start,end,reason\n"
+        f"{org.circuit_id(down_port)},{_iso(window[0])},{_iso(window[1])},splice\n"
+    )
     redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     resources = {
-        "settings": WanperfSettings(),
+        "settings": WanperfSettings(
+            sla_file=str(sla_file), sla_maintenance_file=str(maintenance_file)
+        ),
         "redis": redis,
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(simulator_sites=SITES, simulator_seed=SEED),
@@ -107,6 +126,7 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
         }
         kpis_run = run(dg.AssetSelection.groups("kpis"), tags=tags)
         run(["site_wan_health", "org_kpis"], partition_key=DAY)
+        sla_run = run(["sla_report", "sla_outages"], partition_key="2025-11-01")
 
     keys = [site_day_key(DAY, k) for k in site_keys]
 
@@ -199,6 +219,40 @@ def test_insight_assets_match_the_injected_truth(sim, redis_url, redis_client):
     hit = kpis.loc[org.circuit_id(down_port)]
     assert hit["down_seconds"] >= 2826 + 2400 and hit["down_seconds"] % 60 != 0
     assert kpis.loc[org.circuit_id(flap_port), "flaps"] >= 24  # 12 bounces of 20 s
+
+    # the SLA report of the month (its one day here), from the history tier: each circuit's
+    # availability from the exact seconds, its outages to the second, the window left out
+    report = (get_tables(redis_client, ["sla_report"], ["2025-11-01"])[0][0].to_pandas()).set_index(
+        "circuit_id"
+    )
+    assert len(report) == len(kpis) and set(report.index) == set(kpis.index)
+    hit = report.loc[org.circuit_id(down_port)]
+    assert hit["provider"] == "Lumen" and hit["maintenance_seconds"] == 600
+    assert hit["down_in_maintenance_seconds"] == 600
+    down = down_truth[org.circuit_id(down_port)]
+    assert hit["availability_pct"] == pytest.approx(100 * (1 - (down - 600) / (86400 - 600)))
+    assert not hit["met"] and hit["credit_pct"] == 50.0
+    assert report.loc[org.circuit_id(degrade_port), "provider"] == "Verizon"
+    assert (
+        report.drop(index=[org.circuit_id(down_port), org.circuit_id(degrade_port)])["provider"]
+        == "(no contract)"
+    ).all()
+    found = get_tables(redis_client, ["sla_outages"], ["2025-11-01"])[0][0].to_pandas()
+    got_outages = sorted(
+        (c, int(s.timestamp()), int(e.timestamp()))
+        for c, s, e in zip(found["circuit_id"], found["start"], found["end"], strict=True)
+    )
+    want_outages = sorted(
+        (c, max(int(d), DAY0), min(int(u), DAY0 + 86400))
+        for c, d, u in zip(intervals["circuit_id"], intervals["down"], intervals["up"], strict=True)
+    )
+    assert got_outages == want_outages and len(got_outages) > 10
+    [meta] = [
+        m
+        for m in sla_run.asset_materializations_for_node("sla_month")
+        if m.asset_key == dg.AssetKey("sla_report")
+    ]
+    assert meta.metadata["circuits_below_sla"].value >= 1
 
     # site SLE: the day's means of the hours the simulator served
     sle = load("site_sle").set_index("site_id")

@@ -10,7 +10,7 @@ from wanperf_dagster.settings import get_settings
 def defs() -> dg.Definitions:
     kpi_backfills = dg.AutomationConditionSensorDefinition(
         "kpi_backfills",
-        target=dg.AssetSelection.groups("kpis", "rollups"),
+        target=dg.AssetSelection.groups("kpis", "rollups", "reports"),
         emit_backfills=True,
         # evaluated in the code server, which custom conditions (SiteDaysInProgress) need
         use_user_code_server=True,
@@ -21,6 +21,6 @@ def defs() -> dg.Definitions:
         minimum_interval_seconds=get_settings().automation_interval,
         description="Requests yesterday's site-days and day rollups every night at 00:20 UTC, and "
         "the last 3 complete days at 03:40 UTC, as one chunked backfill each; refreshes a day's, "
-        "week's or month's rollups after any of its site-days change.",
+        "week's or month's rollups and SLA reports after any of its site-days change.",
     )
     return dg.Definitions(sensors=[kpi_backfills])

@@ -14,7 +14,7 @@ from wanperf_dagster.dagster_io.metadata import (
     OWNERS,
     circuit_table,
 )
-from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS, Partitions
+from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS, Partitions, end_of_today
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.settings import get_settings
 
@@ -179,12 +179,6 @@ def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -
         }
     )
     return out
-
-
-def end_of_today() -> dt.datetime:
-    return dt.datetime.combine(
-        dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(), dt.UTC
-    )
 
 
 def _period_asset(name: str, partitions_def, freq: str, description: str, start_date: str):
