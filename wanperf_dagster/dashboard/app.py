@@ -34,6 +34,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from wanperf_dagster import sla
 from wanperf_dagster.alerts.rules import duration
 from wanperf_dagster.settings import Settings, redact_url
 from wanperf_dagster.storage import AssetStore, site_day_key
@@ -76,7 +77,7 @@ TEMPLATES = {
  <input type="hidden" name="from" value="{{ rng.start }}"><input type="hidden" name="to" value="{{ rng.end }}"><button>Search</button></form>
 <form class="inline" method="get" id="range">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
  from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
-<a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
+<a href="/sla">SLA</a> <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
 <main>{% if rng.note %}<p class="muted" id="range-note">Note: {{ rng.note }}.</p>{% endif %}{% block main %}{% endblock %}
 <p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
     "overview.html": """{% extends "base.html" %}{% block main %}
@@ -122,7 +123,33 @@ TEMPLATES = {
 <span class="muted">from <a href="{{ f.source }}">{{ f.source_name }} ↗</a> in Dagster</span></div>{% endfor %}
 {% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
 {% endblock %}""",
+    "sla.html": """{% extends "base.html" %}{% block main %}
+<h1>Carrier SLA · {{ month }}{% if provider %} · {{ provider }}{% endif %}</h1>
+<form class="inline" method="get" id="month">month <input type="month" name="month" value="{{ month }}">
+{% if provider %}<input type="hidden" name="provider" value="{{ provider }}">{% endif %}<button>Show</button></form>
+{% if not found %}<p class="unknown" id="no-report">No SLA report for {{ month }} yet: materialize <a href="{{ report_link }}">sla_report ↗</a> for it.</p>
+{% else %}<p class="muted">From <a href="{{ report_link }}">sla_report ↗</a> and its outages, {{ circuits }} circuits · <a id="csv" href="{{ csv_link }}">CSV</a></p>
+<h2>Providers</h2><table id="providers"><tr><th>provider</th><th class="num">circuits</th><th class="num">missed SLA</th><th class="num">no data</th><th class="num">availability %</th><th class="num">down min</th><th class="num">outages</th><th class="num">credits owed</th></tr>
+{% for p in providers %}<tr><td><a href="{{ p.link }}">{{ p.provider }}</a></td><td class="num">{{ p.circuits }}</td><td class="num {{ 'bad' if p.missed_sla else '' }}">{{ p.missed_sla }}</td><td class="num {{ 'unknown' if p.no_data else '' }}">{{ p.no_data }}</td><td class="num">{{ p.availability_pct }}</td><td class="num">{{ p.down_min }}</td><td class="num">{{ p.outages }}</td><td class="num">{{ p.credits_owed }}</td></tr>{% endfor %}</table>
+<h2>Circuits{% if provider %} of {{ provider }}{% endif %}, worst first</h2><table id="circuits"><tr><th>provider</th><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">availability %</th><th>met</th><th class="num">credit %</th><th class="num">outages</th><th class="num">longest min</th><th class="num">maintenance min</th></tr>
+{% for c in rows %}<tr><td>{{ c.provider }}</td><td>{% if c.link %}<a href="{{ c.link }}">{{ c.site_name }}</a>{% endif %}</td><td>{{ c.circuit_id }}</td><td>{{ c.reference }}</td><td class="num">{{ c.sla_pct }}</td><td class="num {{ 'bad' if c.met == 'missed' else 'unknown' if c.met == 'no data' else '' }}">{{ c.availability_pct }}</td><td class="{{ 'bad' if c.met == 'missed' else 'unknown' if c.met in ('no data', 'no contract') else 'ok' }}">{{ c.met }}</td><td class="num">{{ c.credit_pct }}</td><td class="num">{{ c.outages }}</td><td class="num">{{ c.longest_min }}</td><td class="num">{{ c.maintenance_min }}</td></tr>{% endfor %}</table>
+{% if outages|length %}<h2>Outages{% if provider %} of {{ provider }}{% endif %}, the evidence</h2><table id="outages"><tr><th>site</th><th>circuit</th><th>from (UTC)</th><th>to (UTC)</th><th class="num">seconds</th><th></th></tr>
+{% for o in outages %}<tr><td>{% if o.link %}<a href="{{ o.link }}">{{ o.site_name }}</a>{% endif %}</td><td>{{ o.circuit_id }}</td><td>{{ o.start }}</td><td>{{ o.end }}</td><td class="num">{{ o.seconds }}</td><td class="muted">{{ o.note }}</td></tr>{% endfor %}</table>{% endif %}
+{% endif %}{% endblock %}""",
 }
+
+
+def _met(row: dict) -> str:
+    if row["provider"] == sla.report.NO_CONTRACT:
+        return "no contract"
+    if row["met"] is None or pd.isna(row["met"]):
+        return "no data"
+    return "met" if row["met"] else "missed"
+
+
+def _month_end(month: dt.date) -> dt.date:
+    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
 
 
 def _round(value, places=2):
@@ -265,6 +292,114 @@ class Dashboard:
             region=region,
             sites=rows,
             keep={"q": q, "region": region},
+        )
+
+    # carrier SLA -------------------------------------------------------------------------------
+    def _month_of(self, request: Request) -> dt.date:
+        """The page's month (YYYY-MM), this month when none or a bad one is given."""
+        text = request.query_params.get("month", "")
+        try:
+            return dt.date.fromisoformat(f"{text}-01")
+        except ValueError:
+            return self.today().replace(day=1)
+
+    def _sla_rows(self, request: Request):
+        month = self._month_of(request)
+        provider = request.query_params.get("provider", "")
+        found = self.data.sla_month(month)
+        if found is None:
+            return month, provider, None, None
+        report, outages = found
+        if provider:
+            report = report[report["provider"] == provider]
+            outages = outages[outages["circuit_id"].isin(report["circuit_id"])]
+        return month, provider, report, outages
+
+    def sla(self, request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        month, provider, report, outages = self._sla_rows(request)
+        label = month.strftime("%Y-%m")
+        context = {
+            "title": f"SLA {label}",
+            "rng": self.range_of(request),
+            "month": label,
+            "provider": provider,
+            "found": report is not None,
+            "report_link": self.asset_link("sla_report", month.isoformat()),
+        }
+        if report is None:
+            return self.render("sla.html", t0, **context)
+        first, last = month, min(_month_end(month), self.today())
+        span = Range(first, max(first, last))
+        providers = [
+            {
+                **p,
+                "link": "/sla?" + urlencode({"month": label, "provider": p["provider"]}),
+                "availability_pct": _round(p["availability_pct"], 3),
+                "down_min": _round(p["down_seconds"] / 60, 1),
+            }
+            for p in sla.provider_sla(report).to_dict("records")
+        ]
+        ordered = report.assign(_rank=report["met"].map({False: 0, True: 2}).fillna(1)).sort_values(
+            ["_rank", "availability_pct", "provider"], na_position="last"
+        )
+        rows = [
+            {
+                **c,
+                "link": self.site_link(c["site_id"], span) if c["site_id"] else None,
+                "reference": c["reference"] or "",
+                "sla_pct": _round(c["sla_pct"], 3),
+                "availability_pct": _round(c["availability_pct"], 3),
+                "met": _met(c),
+                "credit_pct": _round(c["credit_pct"], 1),
+                "longest_min": _round(c["longest_outage_seconds"] / 60, 1),
+                "maintenance_min": _round(c["maintenance_seconds"] / 60, 1),
+            }
+            for c in ordered.to_dict("records")
+        ]
+        by_circuit = report.set_index("circuit_id")
+        sites, names = by_circuit["site_id"].to_dict(), by_circuit["site_name"].to_dict()
+        shown = [
+            {
+                **o,
+                "site_name": names.get(o["circuit_id"]) or "",
+                "link": self.site_link(sites[o["circuit_id"]], span)
+                if sites.get(o["circuit_id"])
+                else None,
+                "start": o["start"].strftime("%Y-%m-%d %H:%M:%S"),
+                "end": o["end"].strftime("%Y-%m-%d %H:%M:%S"),
+                "seconds": int(o["seconds"]),
+                "note": "began before the month"
+                if o["began_before"]
+                else "still down at the end"
+                if o["still_down"]
+                else "",
+            }
+            for o in outages.sort_values("seconds", ascending=False).head(500).to_dict("records")
+        ]
+        csv_query = {"month": label, **({"provider": provider} if provider else {})}
+        return self.render(
+            "sla.html",
+            t0,
+            **context,
+            circuits=len(report),
+            providers=providers,
+            rows=rows,
+            outages=shown,
+            csv_link="/sla.csv?" + urlencode(csv_query),
+        )
+
+    def sla_csv(self, request: Request) -> Response:
+        """The month's circuits as CSV, for the spreadsheet."""
+        month, provider, report, _ = self._sla_rows(request)
+        if report is None:
+            return PlainTextResponse(f"no SLA report for {month:%Y-%m} yet\n", status_code=404)
+        name = f"sla-{month:%Y-%m}{'-' + provider if provider else ''}.csv"
+        safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in name)
+        return Response(
+            report.to_csv(index=False),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{safe}"'},
         )
 
     def site(self, request: Request) -> HTMLResponse:
@@ -513,6 +648,8 @@ def build_app(
             Route("/", dashboard.overview),
             Route("/search", dashboard.search),
             Route("/site/{site_id}", dashboard.site),
+            Route("/sla", dashboard.sla),
+            Route("/sla.csv", dashboard.sla_csv),
             Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
         ],

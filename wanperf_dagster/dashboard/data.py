@@ -299,3 +299,15 @@ class DashboardData:
             .sort_values(["availability_pct", "mos_min"], na_position="last", kind="stable")
             .reset_index()
         )
+
+    def sla_month(self, month: dt.date) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The month's SLA report and outages as the `sla_month` run stored them; None before
+        it ran for that month."""
+        key = month.replace(day=1).isoformat()
+        report, outages = (
+            self.assets.load(asset, [key], allow_missing=True)
+            for asset in ("sla_report", "sla_outages")
+        )
+        if report.missing or outages.missing:
+            return None
+        return report.to_pandas(), outages.to_pandas()

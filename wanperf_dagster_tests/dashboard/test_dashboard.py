@@ -254,3 +254,70 @@ def test_vpn_paths_worst_first(client, org_day):
     assets.save("vpn_path_kpis", {key: pa.Table.from_pandas(both, preserve_index=False)}, 3600)
     page = client.get(f"/site/{site['site_id']}").text
     assert page.index("zz:worst") < page.index("aa:full")
+
+
+def test_the_sla_page_lists_providers_circuits_and_their_evidence(org_day):
+    from wanperf_dagster import sla
+
+    assets, _, daily, _ = org_day
+    worst = daily.sort_values("availability_pct").iloc[0]
+    other = daily.sort_values("availability_pct").iloc[-1]
+    contracts = pd.DataFrame(
+        [
+            (worst["circuit_id"], "<b>Lumen</b>", "LX-1", 1000.0, 100.0, 5.0, 50.0),
+            (other["circuit_id"], "Verizon", None, 500.0, 0.0, 0.0, None),
+            ("ff:no-data", "Verizon", None, 100.0, 99.9, 0.0, None),
+        ],
+        columns=sla.CONTRACT_COLUMNS,
+    )
+    start = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
+    events = pd.DataFrame(
+        {
+            "ts": [pd.Timestamp("2025-11-26 03:00:00", tz="UTC")],
+            "circuit_id": [worst["circuit_id"]],
+            "mac": [None],
+            "event": ["down"],
+        }
+    )
+    report, outages = sla.circuit_sla(
+        daily,
+        events,
+        contracts,
+        pd.DataFrame(columns=["circuit_id", "start", "end"]),
+        start,
+        DAY0 + 86400,
+    )
+    outages = outages.assign(
+        start=pd.to_datetime(outages["start"], unit="s", utc=True),
+        end=pd.to_datetime(outages["end"], unit="s", utc=True),
+    )
+    for asset, frame in (("sla_report", report), ("sla_outages", outages)):
+        assets.save(asset, {"2025-11-01": pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+    client = _client(assets)
+
+    page = client.get("/sla?month=2025-11").text
+    assert "Carrier SLA · 2025-11" in page and "&lt;b&gt;Lumen&lt;/b&gt;" in page  # escaped
+    providers = page.split('id="providers"')[1].split("</table>")[0]
+    assert "(no contract)" in providers and "Verizon" in providers
+    circuits = page.split('id="circuits"')[1].split("</table>")[0]
+    first = circuits.split("<tr>")[2]  # worst first: the one that missed
+    assert worst["circuit_id"] in first and ">missed<" in first
+    assert f'href="/site/{worst["site_id"]}?' in first
+    assert ">no data<" in circuits and ">no contract<" in circuits
+    assert "still down at the end" in page.split('id="outages"')[1]
+    # one provider's page, and the CSV a spreadsheet opens
+    verizon = client.get("/sla", params={"month": "2025-11", "provider": "Verizon"}).text
+    assert worst["circuit_id"] not in verizon.split('id="circuits"')[1]
+    csv = client.get("/sla.csv", params={"month": "2025-11"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="sla-2025-11.csv"' in csv.headers["content-disposition"]
+    lines = csv.text.strip().splitlines()
+    assert (
+        lines[0].startswith("circuit_id,site_id,site_name,provider")
+        and len(lines) == len(report) + 1
+    )
+    # a month never reported says so, and reads nothing into it
+    empty = client.get("/sla?month=2025-10").text
+    assert 'id="no-report"' in empty and 'id="providers"' not in empty
+    assert client.get("/sla.csv?month=2025-10").status_code == 404
+    assert client.get("/sla?month=garbage").status_code == 200  # this month instead
