@@ -33,7 +33,9 @@ CIRCUIT_COLUMNS = [
     "longest_outage_seconds",
     "events_down_seconds",
     "util_p95_pct",
+    "capacity",
 ]
+DOWNSIZE_BELOW, UPGRADE_ABOVE = 10.0, 80.0  # % of the port's speed, the month's p95
 
 
 def outages(events: pd.DataFrame, circuit_ids, start: float, end: float) -> pd.DataFrame:
@@ -125,7 +127,7 @@ def circuit_sla(
         site_name=("site_name", "last"),
         observed_seconds=("observed_seconds", "sum"),
         down_seconds=("down_seconds", "sum"),
-        util_p95_pct=("util_p95_pct", "max"),
+        util_p95_pct=("util_p95_pct", lambda s: s.quantile(0.95)),
     )
     ids = sorted(set(measured.index) | set(contracts["circuit_id"]))
     found = outages(events, ids, start, end)
@@ -176,10 +178,20 @@ def circuit_sla(
                 "longest_outage_seconds": float(mine["seconds"].max()) if len(mine) else 0.0,
                 "events_down_seconds": float(mine["seconds"].sum()),
                 "util_p95_pct": m["util_p95_pct"] if m is not None else math.nan,
+                "capacity": _capacity(m["util_p95_pct"] if m is not None else math.nan),
             }
         )
     report = pd.DataFrame(rows, columns=CIRCUIT_COLUMNS)
     return report, found
+
+
+def _capacity(p95: float) -> str | None:
+    """Contracted against used: the month's p95 (the 95th percentile of its daily p95s)."""
+    if p95 is None or pd.isna(p95):
+        return None
+    if p95 < DOWNSIZE_BELOW:
+        return "downsize?"
+    return "upgrade?" if p95 > UPGRADE_ABOVE else "sized"
 
 
 def provider_sla(report: pd.DataFrame) -> pd.DataFrame:

@@ -98,6 +98,7 @@ def test_a_missed_sla_with_its_credit_and_maintenance_left_out():
     assert a["outages"] == 3 and a["events_down_seconds"] == 2833 + 7200 + 600
     b = report.loc[B]
     assert b["met"] is True and b["credit_pct"] == 0 and b["outages"] == 1
+    assert a["capacity"] == "sized" and a["util_p95_pct"] == 42.0
     c, d = report.loc[C], report.loc[D]
     assert c["provider"] == NO_CONTRACT and c["met"] is None and c["outages"] == 1
     assert d["provider"] == "Lumen" and np.isnan(d["availability_pct"]) and d["met"] is None
@@ -127,3 +128,16 @@ def test_each_providers_month():
     assert lumen["credits_owed"] == 1 and lumen["down_seconds"] == 2833 + 600
     assert providers.loc["Verizon", "missed_sla"] == 0
     assert providers.loc[NO_CONTRACT, "circuits"] == 1
+
+
+def test_contracted_against_used_by_the_months_p95():
+    daily = _daily()
+    daily.loc[daily["circuit_id"] == A, "util_p95_pct"] = 5.0
+    daily.loc[daily["circuit_id"] == B, "util_p95_pct"] = 85.0
+    daily.loc[
+        (daily["circuit_id"] == B) & (daily["day"] == dt.date(2025, 11, 2)), "util_p95_pct"
+    ] = 20.0  # one quiet day does not hide a busy month
+    report, _ = circuit_sla(daily, _events(), CONTRACTS, MAINTENANCE, START, END)
+    report = report.set_index("circuit_id")
+    assert report.loc[A, "capacity"] == "downsize?" and report.loc[B, "capacity"] == "upgrade?"
+    assert pd.isna(report.loc[D, "capacity"])  # no data: no advice
