@@ -132,12 +132,15 @@ def circuit_sla(
     ids = sorted(set(measured.index) | set(contracts["circuit_id"]))
     found = outages(events, ids, start, end)
     terms = contracts.set_index("circuit_id")
+    none = found.iloc[:0]
+    outages_of = dict(tuple(found.groupby("circuit_id"))) if len(found) else {}
+    windows_of = dict(tuple(maintenance.groupby("circuit_id"))) if len(maintenance) else {}
     rows = []
     for cid in ids:
         m = measured.loc[cid] if cid in measured.index else None
         c = terms.loc[cid] if cid in terms.index else None
-        windows = _merged(maintenance[maintenance["circuit_id"] == cid], start, end)
-        mine = found[found["circuit_id"] == cid]
+        windows = _merged(windows_of.get(cid, maintenance.iloc[:0]), start, end)
+        mine = outages_of.get(cid, none)
         maint = float((windows["end"] - windows["start"]).sum()) if len(windows) else 0.0
         down_in_maint = sum(
             _overlap(s, e, windows) for s, e in zip(mine["start"], mine["end"], strict=True)
