@@ -17,9 +17,9 @@ from wanperf_dagster.kpi import (
     hourly_circuit_kpis,
     site_day_kpis,
 )
-from wanperf_dagster.storage import site_day_frame
 
 from ._common import best_of, row
+from .storage import site_day_frame
 
 
 def _p95(values: list[float]) -> float:

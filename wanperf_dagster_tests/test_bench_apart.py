@@ -18,3 +18,15 @@ def test_bench_never_imports_the_test_package():
                 names = [node.module]
             found += [f"{path.name}: {n}" for n in names if n.startswith("wanperf_dagster_tests")]
     assert found == []
+
+
+def test_every_benchmark_imports():
+    """`python -m bench` runs each of them: one that no longer imports (a moved name) fails here,
+    not at the next measurement."""
+    import importlib
+
+    from bench.__main__ import ALL, ON_REQUEST
+
+    for name in ALL + ON_REQUEST:
+        module = importlib.import_module(f"bench.{name}")
+        assert callable(module.main), name
