@@ -188,7 +188,7 @@ def main() -> None:
         )
 
         # one old site-day, as the IO manager reads it when Redis no longer has it
-        old_day = (start + pd.Timedelta(days=30)).date().isoformat()
+        old_day = (start + pd.Timedelta(days=min(30, DAYS - 1))).date().isoformat()
         site = world.org.sites[17].id
         key = site_day_key(old_day, site_key(names[site], site))
         reads = []
