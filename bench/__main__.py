@@ -15,6 +15,7 @@ ALL = [
     "dashboard",
     "automation",
     "backfill",
+    "sla",
 ]
 ON_REQUEST = [
     "make_run",

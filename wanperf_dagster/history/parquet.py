@@ -302,9 +302,9 @@ class HistoryStore:
             self.quarantine(part, f"{type(exc).__name__}: {exc}")
             return None
 
-    def _read_day(self, asset: str, day: str, sites: Sequence[str] | None = None):
-        """{site id: its rows} of the day from the newest part holding each site (every site
-        the day holds, or only `sites`)."""
+    def _owned(self, asset: str, day: str, sites: Sequence[str] | None = None):
+        """[(part, its rows of the sites it is the newest part of)] for the day (every site the
+        day holds, or only `sites`): one filter a part, whatever the number of sites."""
         wanted = None if sites is None else set(sites)
         owner: dict[str, str] = {}
         for part, held in self._index(asset, day):
@@ -314,16 +314,23 @@ class HistoryStore:
         by_part: dict[str, list[str]] = {}
         for site, part in owner.items():
             by_part.setdefault(part, []).append(site)
-        out: dict[str, pa.Table] = {}
+        out = []
         for part, part_sites in by_part.items():
             table = self._read_or_quarantine(part)
             if table is None:  # its sites are missing: the reader says so, the owner heals
                 continue
-            ids = _ids(table)
+            table = table.filter(pc.is_in(_ids(table), value_set=pa.array(sorted(part_sites))))
+            out.append((part_sites, table))
+        return out
+
+    def _read_day(self, asset: str, day: str, sites: Sequence[str] | None = None):
+        """{site id: its rows} of the day from the newest part holding each site (every site
+        the day holds, or only `sites`)."""
+        out: dict[str, pa.Table] = {}
+        for part_sites, table in self._owned(asset, day, sites):
             if len(part_sites) == 1:
-                out[part_sites[0]] = table.filter(pc.equal(ids, part_sites[0]))
+                out[part_sites[0]] = table
                 continue
-            table = table.filter(pc.is_in(ids, value_set=pa.array(sorted(part_sites))))
             ids = _ids(table)
             for site in part_sites:
                 out[site] = table.filter(pc.equal(ids, site))
@@ -351,10 +358,10 @@ class HistoryStore:
         """Every site's rows of the given days, and the days not held."""
         tables, missing = [], []
         for day in days:
-            rows = self._read_day(asset, day)
-            if not rows:
+            owned = self._owned(asset, day)
+            if not owned:
                 missing.append(day)
-            tables.extend(t for t in rows.values() if t.num_rows)
+            tables.extend(t for _, t in owned if t.num_rows)
         if not tables:
             return None, missing
         return pa.concat_tables(tables, promote_options="permissive"), missing

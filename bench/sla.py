@@ -1,0 +1,151 @@
+"""The monthly carrier SLA report from the history tier (`sla_report`'s work) for a 2,000-site
+org: a month of `circuit_kpis` and `port_events` read from Parquet (one file a day each) and the
+report computed, beside the same report with a scan of the outages and windows per circuit.
+
+`python -m bench sla` (env WANPERF_BENCH_SLA_SITES, default 2000). A simulated day's KPIs and
+port events are cycled over the 30 days of November 2025 (each day's events moved to it), and
+written through the history tier's write path. Goal (#32): the report in <= 10 s."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from wanperf_dagster import kpi, sla
+from wanperf_dagster.history import HistoryStore
+from wanperf_dagster.simulator import World, build_org
+from wanperf_dagster.simulator.samples import world_samples
+from wanperf_dagster.storage import AssetStore
+from wanperf_dagster.store import connect
+from wanperf_dagster.store.partitioning import split_by_partition
+
+from ._common import bench_redis, row
+
+SITES = int(os.environ.get("WANPERF_BENCH_SLA_SITES", "2000"))
+DAY0 = 1_761_955_200  # 2025-11-01
+DAYS = 30
+
+
+def _month(world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A day's KPIs (hourly samples) and port events, to be cycled over the month."""
+    org = world.org
+    config = kpi.KpiConfig(site_names={s.id: s.name for s in org.sites})
+    daily = kpi.daily_circuit_kpis(world_samples(world, DAY0, 24, interval_s=3600), 60, config)
+    wan = org.wan_port_indices()
+    ev = world.port_events(wan, DAY0, DAY0 + 86400)
+    ports = ev["port"].to_numpy()
+    events = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(ev["ts"], unit="s", utc=True),
+            "site_id": [org.sites[s].id for s in org.arrays["site"][ports]],
+            "circuit_id": [org.circuit_id(p) for p in ports],
+            "mac": [org.circuit_id(p).split(":")[0] for p in ports],
+            "port_id": [org.circuit_id(p).split(":", 1)[1] for p in ports],
+            "event": ev["event"].to_numpy(),
+            "type": np.where(ev["event"] == "down", "GW_PORT_DOWN", "GW_PORT_UP"),
+            "text": "",
+        }
+    )
+    return daily, events
+
+
+def _write(history: HistoryStore, daily: pd.DataFrame, events: pd.DataFrame) -> list[str]:
+    days = []
+    for d in range(DAYS):
+        day = pd.Timestamp(DAY0 + d * 86400, unit="s").date()
+        days.append(day.isoformat())
+        for asset, frame, columns in (
+            ("circuit_kpis", daily.assign(day=day), ["day", "site_id"]),
+            (
+                "port_events",
+                events.assign(ts=events["ts"] + pd.Timedelta(days=d)),
+                ["ts", "site_id"],
+            ),
+        ):
+            parts = split_by_partition(pa.Table.from_pandas(frame, preserve_index=False), columns)
+            history.write_site_days(
+                asset, day.isoformat(), {k.split("|")[1]: t for k, t in parts.items()}
+            )
+    return days
+
+
+def _per_circuit_scan(daily, events, contracts, maintenance, start, end):
+    """The report with the outages and windows of each circuit found by a scan of all of them
+    (what `circuit_sla` did before it grouped them once)."""
+    found = sla.outages(events, sorted(set(daily["circuit_id"])), start, end)
+    total = 0.0
+    for cid in sorted(set(daily["circuit_id"])):
+        mine = found[found["circuit_id"] == cid]
+        windows = maintenance[maintenance["circuit_id"] == cid]
+        total += float(mine["seconds"].sum()) + len(windows)
+    return total
+
+
+def main() -> None:
+    world = World(build_org(seed=1, n_sites=SITES))
+    with bench_redis() as (url, _), tempfile.TemporaryDirectory(prefix="wanperf-sla-") as tmp:
+        history = HistoryStore(f"{tmp}/history")
+        assets = AssetStore(connect(url), history=history)
+        t0 = time.time()
+        daily, events = _month(world)
+        days = _write(history, daily, events)
+        circuits = sorted(daily["circuit_id"])
+        print(f"({DAYS} days x {SITES:,} sites written to the history in {time.time() - t0:.0f} s)")
+        contracts = pd.DataFrame(
+            {
+                "circuit_id": circuits[: len(circuits) * 4 // 5],  # a fifth without a contract
+                "provider": [f"carrier-{k % 7}" for k in range(len(circuits) * 4 // 5)],
+                "reference": None,
+                "bandwidth_mbps": 1000.0,
+                "availability_pct": 99.9,
+                "credit_pct_per_0_1": 5.0,
+                "credit_cap_pct": 50.0,
+            }
+        )
+        maintenance = pd.DataFrame(
+            {
+                "circuit_id": circuits[::50],
+                "start": DAY0 + 86400.0,
+                "end": DAY0 + 86400.0 + 7200,
+                "reason": "bench",
+            }
+        )
+        start, end = float(DAY0), float(DAY0 + DAYS * 86400)
+        read, computed, naive = [], [], []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            month = assets.load_days("circuit_kpis", days, []).to_pandas()
+            month_events = assets.load_days("port_events", days, []).to_pandas()
+            t1 = time.perf_counter()
+            report, outages = sla.circuit_sla(
+                month, month_events, contracts, maintenance, start, end
+            )
+            sla.provider_sla(report)
+            t2 = time.perf_counter()
+            _per_circuit_scan(month, month_events, contracts, maintenance, start, end)
+            naive.append(time.perf_counter() - t2)
+            read.append(t1 - t0)
+            computed.append(t2 - t1)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"\n== SLA report: {SITES:,} sites, {len(circuits):,} circuits, {DAYS} days,"
+            f" {len(month_events):,} port events, {len(outages):,} outages =="
+        )
+        row("median of 3", "seconds", "ratio")
+        row("  read the month from the history tier", f"{statistics.median(read):.2f}")
+        row("  the report (grouped once)", f"{statistics.median(computed):.2f}")
+        row(
+            "  the outages' lookup, a scan per circuit",
+            f"{statistics.median(naive):.2f}",
+            f"{statistics.median(naive) / statistics.median(computed):.1f}x",
+        )
+        total = statistics.median(read) + statistics.median(computed)
+        row("sla_report's work (goal <= 10 s)", f"{total:.2f}")
+        row("peak RSS of this process", f"{peak:,.0f} MiB")
