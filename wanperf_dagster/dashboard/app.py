@@ -39,6 +39,7 @@ from wanperf_dagster.alerts.rules import duration
 from wanperf_dagster.settings import Settings, redact_url
 from wanperf_dagster.storage import AssetStore, site_day_key
 
+from . import sla_print
 from .data import DashboardData, Now, Range
 
 BANDS = (70, 80, 90)
@@ -128,7 +129,7 @@ TEMPLATES = {
 <form class="inline" method="get" id="month">month <input type="month" name="month" value="{{ month }}">
 {% if provider %}<input type="hidden" name="provider" value="{{ provider }}">{% endif %}<button>Show</button></form>
 {% if not found %}<p class="unknown" id="no-report">No SLA report for {{ month }} yet: materialize <a href="{{ report_link }}">sla_report ↗</a> for it.</p>
-{% else %}<p class="muted">From <a href="{{ report_link }}">sla_report ↗</a> and its outages, {{ circuits }} circuits · <a id="csv" href="{{ csv_link }}">CSV</a></p>
+{% else %}<p class="muted">From <a href="{{ report_link }}">sla_report ↗</a> and its outages, {{ circuits }} circuits · <a id="csv" href="{{ csv_link }}">CSV</a> · <a id="print" href="{{ print_link }}">printable report</a></p>
 <h2>Providers</h2><table id="providers"><tr><th>provider</th><th class="num">circuits</th><th class="num">missed SLA</th><th class="num">no data</th><th class="num">availability %</th><th class="num">down min</th><th class="num">outages</th><th class="num">credits owed</th></tr>
 {% for p in providers %}<tr><td><a href="{{ p.link }}">{{ p.provider }}</a></td><td class="num">{{ p.circuits }}</td><td class="num {{ 'bad' if p.missed_sla else '' }}">{{ p.missed_sla }}</td><td class="num {{ 'unknown' if p.no_data else '' }}">{{ p.no_data }}</td><td class="num">{{ p.availability_pct }}</td><td class="num">{{ p.down_min }}</td><td class="num">{{ p.outages }}</td><td class="num">{{ p.credits_owed }}</td></tr>{% endfor %}</table>
 <h2>Circuits{% if provider %} of {{ provider }}{% endif %}, worst first</h2><table id="circuits"><tr><th>provider</th><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">availability %</th><th>met</th><th class="num">credit %</th><th class="num">outages</th><th class="num">longest min</th><th class="num">maintenance min</th><th class="num">p95 util %</th><th>capacity</th></tr>
@@ -388,7 +389,16 @@ class Dashboard:
             rows=rows,
             outages=shown,
             csv_link="/sla.csv?" + urlencode(csv_query),
+            print_link="/sla/print?" + urlencode(csv_query),
         )
+
+    def sla_print(self, request: Request) -> Response:
+        """The month's report to print or save as PDF (`wanperf sla --pdf` makes the PDF)."""
+        month, provider, report, outages = self._sla_rows(request)
+        if report is None:
+            return PlainTextResponse(f"no SLA report for {month:%Y-%m} yet\n", status_code=404)
+        html_page = sla_print.render(report, outages, month, provider, self.settings.dashboard_url)
+        return HTMLResponse(html_page)
 
     def sla_csv(self, request: Request) -> Response:
         """The month's circuits as CSV, for the spreadsheet."""
@@ -651,6 +661,7 @@ def build_app(
             Route("/site/{site_id}", dashboard.site),
             Route("/sla", dashboard.sla),
             Route("/sla.csv", dashboard.sla_csv),
+            Route("/sla/print", dashboard.sla_print),
             Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
         ],

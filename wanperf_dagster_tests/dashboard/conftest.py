@@ -157,3 +157,41 @@ def dashboard_server(org_day, redis_url):
         yield base
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def sla_month(org_day):
+    """November 2025's SLA report of the org's day, saved as `sla_month` saves it: the worst
+    circuit against a 100 % contract of "<b>Lumen</b>" (missed, still down at the end), the best
+    against Verizon's, a Verizon contract without data, the rest without a contract."""
+    from wanperf_dagster import sla
+
+    assets, _, daily, _ = org_day
+    worst = daily.sort_values("availability_pct").iloc[0]
+    other = daily.sort_values("availability_pct").iloc[-1]
+    contracts = pd.DataFrame(
+        [
+            (worst["circuit_id"], "<b>Lumen</b>", "LX-1", 1000.0, 100.0, 5.0, 50.0),
+            (other["circuit_id"], "Verizon", None, 500.0, 0.0, 0.0, None),
+            ("ff:no-data", "Verizon", None, 100.0, 99.9, 0.0, None),
+        ],
+        columns=sla.CONTRACT_COLUMNS,
+    )
+    start = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
+    events = pd.DataFrame(
+        {
+            "ts": [pd.Timestamp("2025-11-26 03:00:00", tz="UTC")],
+            "circuit_id": [worst["circuit_id"]],
+            "mac": [None],
+            "event": ["down"],
+        }
+    )
+    none = pd.DataFrame(columns=["circuit_id", "start", "end"])
+    report, outages = sla.circuit_sla(daily, events, contracts, none, start, DAY0 + 86400)
+    outages = outages.assign(
+        start=pd.to_datetime(outages["start"], unit="s", utc=True),
+        end=pd.to_datetime(outages["end"], unit="s", utc=True),
+    )
+    for asset, frame in (("sla_report", report), ("sla_outages", outages)):
+        assets.save(asset, {"2025-11-01": pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+    return report, worst

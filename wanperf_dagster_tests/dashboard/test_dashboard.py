@@ -256,43 +256,9 @@ def test_vpn_paths_worst_first(client, org_day):
     assert page.index("zz:worst") < page.index("aa:full")
 
 
-def test_the_sla_page_lists_providers_circuits_and_their_evidence(org_day):
-    from wanperf_dagster import sla
-
-    assets, _, daily, _ = org_day
-    worst = daily.sort_values("availability_pct").iloc[0]
-    other = daily.sort_values("availability_pct").iloc[-1]
-    contracts = pd.DataFrame(
-        [
-            (worst["circuit_id"], "<b>Lumen</b>", "LX-1", 1000.0, 100.0, 5.0, 50.0),
-            (other["circuit_id"], "Verizon", None, 500.0, 0.0, 0.0, None),
-            ("ff:no-data", "Verizon", None, 100.0, 99.9, 0.0, None),
-        ],
-        columns=sla.CONTRACT_COLUMNS,
-    )
-    start = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
-    events = pd.DataFrame(
-        {
-            "ts": [pd.Timestamp("2025-11-26 03:00:00", tz="UTC")],
-            "circuit_id": [worst["circuit_id"]],
-            "mac": [None],
-            "event": ["down"],
-        }
-    )
-    report, outages = sla.circuit_sla(
-        daily,
-        events,
-        contracts,
-        pd.DataFrame(columns=["circuit_id", "start", "end"]),
-        start,
-        DAY0 + 86400,
-    )
-    outages = outages.assign(
-        start=pd.to_datetime(outages["start"], unit="s", utc=True),
-        end=pd.to_datetime(outages["end"], unit="s", utc=True),
-    )
-    for asset, frame in (("sla_report", report), ("sla_outages", outages)):
-        assets.save(asset, {"2025-11-01": pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+def test_the_sla_page_lists_providers_circuits_and_their_evidence(org_day, sla_month):
+    assets, _, _, _ = org_day
+    report, worst = sla_month
     client = _client(assets)
 
     page = client.get("/sla?month=2025-11").text
