@@ -182,15 +182,29 @@ class Settings:
             demo_days=parser.number("WANPERF_DEMO_DAYS", 3.0, 0.0, 31.0),
             alert_webhooks=parser.webhooks("WANPERF_ALERT_WEBHOOKS"),
             alert_slack_webhooks=parser.webhooks("WANPERF_ALERT_SLACK_WEBHOOKS"),
-            alert_down_minutes=parser.integer("WANPERF_ALERT_DOWN_MINUTES", 10, 1, 1440),
-            alert_congested_minutes=parser.integer("WANPERF_ALERT_CONGESTED_MINUTES", 30, 1, 1440),
-            alert_flaps_per_hour=parser.integer("WANPERF_ALERT_FLAPS_PER_HOUR", 3, 1, 1000),
-            alert_quality_minutes=parser.integer("WANPERF_ALERT_QUALITY_MINUTES", 10, 1, 1440),
-            alert_loss_pct=parser.number("WANPERF_ALERT_LOSS_PCT", 1.0, 0.0, 100.0),
-            alert_latency_ms=parser.number("WANPERF_ALERT_LATENCY_MS", 150.0, 1.0, 60_000.0),
-            dashboard_port=parser.integer("WANPERF_DASHBOARD_PORT", 8050, 1, 65535),
+            alert_down_minutes=parser.integer(
+                "WANPERF_ALERT_DOWN_MINUTES", Settings.alert_down_minutes, 1, 1440
+            ),
+            alert_congested_minutes=parser.integer(
+                "WANPERF_ALERT_CONGESTED_MINUTES", Settings.alert_congested_minutes, 1, 1440
+            ),
+            alert_flaps_per_hour=parser.integer(
+                "WANPERF_ALERT_FLAPS_PER_HOUR", Settings.alert_flaps_per_hour, 1, 1000
+            ),
+            alert_quality_minutes=parser.integer(
+                "WANPERF_ALERT_QUALITY_MINUTES", Settings.alert_quality_minutes, 1, 1440
+            ),
+            alert_loss_pct=parser.number(
+                "WANPERF_ALERT_LOSS_PCT", Settings.alert_loss_pct, 0.0, 100.0
+            ),
+            alert_latency_ms=parser.number(
+                "WANPERF_ALERT_LATENCY_MS", Settings.alert_latency_ms, 1.0, 60_000.0
+            ),
+            dashboard_port=parser.integer(
+                "WANPERF_DASHBOARD_PORT", Settings.dashboard_port, 1, 65535
+            ),
             dashboard_url=parser.endpoint("WANPERF_DASHBOARD_URL") or "",
-            dagster_url=parser.endpoint("WANPERF_DAGSTER_URL") or "http://127.0.0.1:3000",
+            dagster_url=parser.endpoint("WANPERF_DAGSTER_URL") or Settings.dagster_url,
             sla_file=parser.readable_file("WANPERF_SLA_FILE"),
             sla_maintenance_file=parser.readable_file("WANPERF_SLA_MAINTENANCE_FILE"),
         )

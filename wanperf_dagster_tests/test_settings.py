@@ -289,8 +289,12 @@ def test_each_default_duration_is_the_settings_one():
     from wanperf_dagster.mist import SweepConfig
     from wanperf_dagster.storage import Lifetimes
 
+    from wanperf_dagster.dagster_io.resources import _SAME_AS_SETTINGS
+
     defaults = Settings.from_env({})
-    assert WanperfSettings().poll_interval == defaults.poll_interval
+    resource = WanperfSettings()
+    for name in _SAME_AS_SETTINGS:  # the alert thresholds and links too
+        assert getattr(resource, name) == getattr(defaults, name), name
     assert SweepConfig().interval_seconds == InsightsConfig().interval_seconds == 600
     assert defaults.poll_interval == 600
     redis = RedisResource()

@@ -125,6 +125,19 @@ class MistApiResource(dg.ConfigurableResource):
         return "simulator" if self.uses_simulator else (self.host or "api.mist.com")
 
 
+_SAME_AS_SETTINGS = (
+    "poll_interval",
+    "dashboard_url",
+    "dagster_url",
+    "alert_down_minutes",
+    "alert_congested_minutes",
+    "alert_flaps_per_hour",
+    "alert_quality_minutes",
+    "alert_loss_pct",
+    "alert_latency_ms",
+)
+
+
 class WanperfSettings(dg.ConfigurableResource):
     """The settings assets, sensors and checks use as they run: read from the environment once,
     when the code location loads (`definitions.build_resources`), and shown on the resource's
@@ -132,14 +145,14 @@ class WanperfSettings(dg.ConfigurableResource):
 
     poll_interval: int = Settings.poll_interval
     insight_feeds: list[str] = Field(default_factory=lambda: list(INSIGHT_FEEDS))
-    dashboard_url: str = "http://127.0.0.1:8050"
-    dagster_url: str = "http://127.0.0.1:3000"
-    alert_down_minutes: int = 10
-    alert_congested_minutes: int = 30
-    alert_flaps_per_hour: int = 3
-    alert_quality_minutes: int = 10
-    alert_loss_pct: float = 1.0
-    alert_latency_ms: float = 150.0
+    dashboard_url: str = Settings.dashboard_url
+    dagster_url: str = Settings.dagster_url
+    alert_down_minutes: int = Settings.alert_down_minutes
+    alert_congested_minutes: int = Settings.alert_congested_minutes
+    alert_flaps_per_hour: int = Settings.alert_flaps_per_hour
+    alert_quality_minutes: int = Settings.alert_quality_minutes
+    alert_loss_pct: float = Settings.alert_loss_pct
+    alert_latency_ms: float = Settings.alert_latency_ms
     alert_webhooks: str | None = None
     alert_slack_webhooks: str | None = None
     dagster_patches: list[str] = Field(default_factory=list)
@@ -148,22 +161,16 @@ class WanperfSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WanperfSettings:
+        # the same names, the same values; the secrets as the variables that hold them
+        same = {name: getattr(settings, name) for name in _SAME_AS_SETTINGS}
         return cls(
-            poll_interval=settings.poll_interval,
+            **same,
             insight_feeds=list(settings.insight_feeds),
-            dashboard_url=settings.dashboard_url,
-            dagster_url=settings.dagster_url,
-            alert_down_minutes=settings.alert_down_minutes,
-            alert_congested_minutes=settings.alert_congested_minutes,
-            alert_flaps_per_hour=settings.alert_flaps_per_hour,
-            alert_quality_minutes=settings.alert_quality_minutes,
-            alert_loss_pct=settings.alert_loss_pct,
-            alert_latency_ms=settings.alert_latency_ms,
+            dagster_patches=list(settings.dagster_patches),
             alert_webhooks=dg.EnvVar("WANPERF_ALERT_WEBHOOKS") if settings.alert_webhooks else None,
             alert_slack_webhooks=dg.EnvVar("WANPERF_ALERT_SLACK_WEBHOOKS")
             if settings.alert_slack_webhooks
             else None,
-            dagster_patches=list(settings.dagster_patches),
             sla_file=str(settings.sla_file) if settings.sla_file else None,
             sla_maintenance_file=str(settings.sla_maintenance_file)
             if settings.sla_maintenance_file
