@@ -284,12 +284,14 @@ def test_the_day_partitions_are_the_hot_window(tmp_path):
 def test_each_default_duration_is_the_settings_one():
     """The poll interval, hot window and rollup lifetime have one default, settings.py's: the
     resources, the sweep's and the ingestion's configs and the lifetimes take it from there."""
-    from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
+    from wanperf_dagster.dagster_io.resources import (
+        _SAME_AS_SETTINGS,
+        RedisResource,
+        WanperfSettings,
+    )
     from wanperf_dagster.feeds import InsightsConfig
     from wanperf_dagster.mist import SweepConfig
     from wanperf_dagster.storage import Lifetimes
-
-    from wanperf_dagster.dagster_io.resources import _SAME_AS_SETTINGS
 
     defaults = Settings.from_env({})
     resource = WanperfSettings()

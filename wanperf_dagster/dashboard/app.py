@@ -347,8 +347,8 @@ class Dashboard:
         rows = [
             {
                 **c,
-                "link": self.site_link(c["site_id"], span) if c["site_id"] else None,
-                "reference": c["reference"] or "",
+                "link": self.site_link(c["site_id"], span) if pd.notna(c["site_id"]) else None,
+                "reference": c["reference"] if pd.notna(c["reference"]) else "",
                 "sla_pct": _round(c["sla_pct"], 3),
                 "availability_pct": _round(c["availability_pct"], 3),
                 "met": _met(c),

@@ -92,9 +92,9 @@ def render(
     circuits = [
         {
             "link": link(c["site_id"]),
-            "site_name": c["site_name"] or "",
+            "site_name": c["site_name"] if pd.notna(c["site_name"]) else "",
             "circuit_id": c["circuit_id"],
-            "reference": c["reference"] or "",
+            "reference": c["reference"] if pd.notna(c["reference"]) else "",
             "sla_pct": _num(c["sla_pct"], 3),
             "availability_pct": _num(c["availability_pct"], 4),
             "result": _result(c),

@@ -5,8 +5,6 @@ credit the contract gives; then each provider's month."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -64,22 +62,42 @@ def outages(events: pd.DataFrame, circuit_ids, start: float, end: float) -> pd.D
         [ports, pd.DataFrame(spread, columns=["ts", "circuit_id", "event"])], ignore_index=True
     )
     changes = changes[changes["circuit_id"].isin(wanted) & (changes["ts"] < end)]
-    rows = []
-    for cid, mine in changes.sort_values(["circuit_id", "ts"], kind="stable").groupby("circuit_id"):
-        down_since, first = None, True
-        for t, event in zip(mine["ts"], mine["event"], strict=True):
-            if event == "down" and down_since is None:
-                down_since = t
-            elif event == "up":
-                if down_since is None and first and t > start:
-                    rows.append((cid, start, t, True, False))
-                elif down_since is not None:
-                    rows.append((cid, down_since, t, False, False))
-                down_since = None
-            first = False
-        if down_since is not None:
-            rows.append((cid, down_since, end, False, True))
-    out = pd.DataFrame(rows, columns=["circuit_id", "start", "end", "began_before", "still_down"])
+    changes = changes.sort_values(["circuit_id", "ts"], kind="stable").reset_index(drop=True)
+    # a repeat of the state a circuit is in changes nothing: keep each change of state
+    same = changes["circuit_id"].eq(changes["circuit_id"].shift())
+    changes = changes[~(same & changes["event"].eq(changes["event"].shift()))]
+    if changes.empty:
+        return pd.DataFrame(columns=OUTAGE_COLUMNS)
+    cid, ts, down = (
+        changes["circuit_id"].to_numpy(),
+        changes["ts"].to_numpy(float),
+        changes["event"].eq("down").to_numpy(),
+    )
+    first = np.r_[True, cid[1:] != cid[:-1]]
+    last = np.r_[cid[1:] != cid[:-1], True]
+    nxt = np.r_[ts[1:], np.nan]
+    # a down ends at the circuit's next change (an up), or at the window's end
+    outs = pd.DataFrame(
+        {
+            "circuit_id": cid[down],
+            "start": ts[down],
+            "end": np.where(last[down], end, nxt[down]),
+            "began_before": False,
+            "still_down": last[down],
+        }
+    )
+    # a circuit whose first change is an up was down since before the window
+    before = first & ~down & (ts > start)
+    began = pd.DataFrame(
+        {
+            "circuit_id": cid[before],
+            "start": start,
+            "end": ts[before],
+            "began_before": True,
+            "still_down": False,
+        }
+    )
+    out = pd.concat([began, outs], ignore_index=True) if len(began) else outs
     out["start"] = out["start"].clip(lower=start)
     out = out[out["end"] > out["start"]]
     out["seconds"] = out["end"] - out["start"]
@@ -122,70 +140,70 @@ def circuit_sla(
     a circuit with no contract is reported as such, a contract with no measured circuit as no
     data. Availability = (observed − maintenance − down outside maintenance) / (observed −
     maintenance); the credit is `credit_pct_per_0_1` per started 0.1 % short, up to the cap."""
-    measured = daily.groupby("circuit_id", sort=True).agg(
+    g = daily.groupby("circuit_id", sort=True)
+    measured = g.agg(
         site_id=("site_id", "last"),
         site_name=("site_name", "last"),
         observed_seconds=("observed_seconds", "sum"),
         down_seconds=("down_seconds", "sum"),
-        util_p95_pct=("util_p95_pct", lambda s: s.quantile(0.95)),
     )
+    measured["util_p95_pct"] = g["util_p95_pct"].quantile(0.95)
     ids = sorted(set(measured.index) | set(contracts["circuit_id"]))
     found = outages(events, ids, start, end)
-    terms = contracts.set_index("circuit_id")
-    none = found.iloc[:0]
+    out = pd.DataFrame(index=pd.Index(ids, name="circuit_id"))
+    terms = contracts.rename(columns={"availability_pct": "contract_pct"})
+    out = out.join(measured).join(terms.set_index("circuit_id"))
+    has_data = out.index.isin(measured.index)
+    has_contract = out.index.isin(contracts["circuit_id"])
+    per = found.groupby("circuit_id")["seconds"].agg(["size", "max", "sum"])
+    out["outages"] = per["size"].reindex(out.index).fillna(0).astype("int64")
+    out["longest_outage_seconds"] = per["max"].reindex(out.index).fillna(0.0)
+    out["events_down_seconds"] = per["sum"].reindex(out.index).fillna(0.0)
+    # the maintenance windows: few circuits have them, each merged and matched to its outages
+    out["maintenance_seconds"] = 0.0
+    out["down_in_maintenance_seconds"] = 0.0
     outages_of = dict(tuple(found.groupby("circuit_id"))) if len(found) else {}
-    windows_of = dict(tuple(maintenance.groupby("circuit_id"))) if len(maintenance) else {}
-    rows = []
-    for cid in ids:
-        m = measured.loc[cid] if cid in measured.index else None
-        c = terms.loc[cid] if cid in terms.index else None
-        windows = _merged(windows_of.get(cid, maintenance.iloc[:0]), start, end)
-        mine = outages_of.get(cid, none)
-        maint = float((windows["end"] - windows["start"]).sum()) if len(windows) else 0.0
-        down_in_maint = sum(
-            _overlap(s, e, windows) for s, e in zip(mine["start"], mine["end"], strict=True)
+    for cid, mine in maintenance.groupby("circuit_id") if len(maintenance) else ():
+        if cid not in out.index:
+            continue
+        windows = _merged(mine, start, end)
+        hit = outages_of.get(cid, found.iloc[:0])
+        out.loc[cid, "maintenance_seconds"] = float((windows["end"] - windows["start"]).sum())
+        out.loc[cid, "down_in_maintenance_seconds"] = sum(
+            _overlap(a, b, windows) for a, b in zip(hit["start"], hit["end"], strict=True)
         )
-        observed = float(m["observed_seconds"]) if m is not None else 0.0
-        down = float(m["down_seconds"]) if m is not None else 0.0
-        counted = observed - maint
-        availability = (
-            100 * (counted - max(down - down_in_maint, 0)) / counted if counted > 0 else math.nan
-        )
-        sla = float(c["availability_pct"]) if c is not None else math.nan
-        met = None if math.isnan(availability) or math.isnan(sla) else bool(availability >= sla)
-        shortfall = max(sla - availability, 0.0) if met is not None else math.nan
-        credit = math.nan
-        if met is not None:
-            steps = math.ceil(round(shortfall / 0.1, 9))
-            credit = steps * float(c["credit_pct_per_0_1"])
-            if c["credit_cap_pct"] is not None and not pd.isna(c["credit_cap_pct"]):
-                credit = min(credit, float(c["credit_cap_pct"]))
-        rows.append(
-            {
-                "circuit_id": cid,
-                "site_id": m["site_id"] if m is not None else None,
-                "site_name": m["site_name"] if m is not None else None,
-                "provider": c["provider"] if c is not None else NO_CONTRACT,
-                "reference": c["reference"] if c is not None else None,
-                "bandwidth_mbps": c["bandwidth_mbps"] if c is not None else math.nan,
-                "sla_pct": sla,
-                "observed_seconds": observed,
-                "maintenance_seconds": maint,
-                "down_seconds": down,
-                "down_in_maintenance_seconds": down_in_maint,
-                "availability_pct": availability,
-                "met": met,
-                "shortfall_pct": shortfall,
-                "credit_pct": credit,
-                "outages": len(mine),
-                "longest_outage_seconds": float(mine["seconds"].max()) if len(mine) else 0.0,
-                "events_down_seconds": float(mine["seconds"].sum()),
-                "util_p95_pct": m["util_p95_pct"] if m is not None else math.nan,
-                "capacity": _capacity(m["util_p95_pct"] if m is not None else math.nan),
-            }
-        )
-    report = pd.DataFrame(rows, columns=CIRCUIT_COLUMNS)
-    return report, found
+    observed = out["observed_seconds"].where(has_data, 0.0).astype(float)
+    down = out["down_seconds"].where(has_data, 0.0).astype(float)
+    out["observed_seconds"], out["down_seconds"] = observed, down
+    counted = observed - out["maintenance_seconds"]
+    lost = (down - out["down_in_maintenance_seconds"]).clip(lower=0)
+    out["availability_pct"] = np.where(
+        counted > 0, 100 * (counted - lost) / counted.where(counted > 0, 1), np.nan
+    )
+    return _terms_applied(out, has_contract), found
+
+
+def _terms_applied(out: pd.DataFrame, has_contract) -> pd.DataFrame:
+    """Met, shortfall and credit where a contract and data both are; the rest said as such."""
+    sla_pct = pd.to_numeric(out["contract_pct"], errors="coerce")
+    known = has_contract & out["availability_pct"].notna()
+    met = (out["availability_pct"] >= sla_pct).where(known)
+    shortfall = (sla_pct - out["availability_pct"]).clip(lower=0).where(known)
+    steps = np.ceil((shortfall / 0.1).round(9))
+    credit = steps * pd.to_numeric(out["credit_pct_per_0_1"], errors="coerce").fillna(0.0)
+    cap = pd.to_numeric(out["credit_cap_pct"], errors="coerce")
+    credit = credit.where(cap.isna(), np.minimum(credit, cap)).where(known)
+    out = out.assign(
+        provider=out["provider"].where(has_contract, NO_CONTRACT),
+        sla_pct=sla_pct,
+        met=[None if pd.isna(v) else bool(v) for v in met],
+        shortfall_pct=shortfall,
+        credit_pct=credit,
+        capacity=[_capacity(v) for v in out["util_p95_pct"]],
+    )
+    for column in ("site_id", "site_name", "reference"):  # none where unknown, not NaN
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out.reset_index()[CIRCUIT_COLUMNS]
 
 
 def _capacity(p95: float) -> str | None:

@@ -102,6 +102,7 @@ def test_a_missed_sla_with_its_credit_and_maintenance_left_out():
     c, d = report.loc[C], report.loc[D]
     assert c["provider"] == NO_CONTRACT and c["met"] is None and c["outages"] == 1
     assert d["provider"] == "Lumen" and np.isnan(d["availability_pct"]) and d["met"] is None
+    assert d["site_id"] is None and d["site_name"] is None  # unknown, not "nan"
 
 
 def test_the_credit_is_capped_and_steps_by_each_started_tenth():
