@@ -36,8 +36,8 @@ TEMPLATE = """<!doctype html>
 {% for c in cards %}<div class="card">{{ c[0] }}<b class="{{ 'bad' if c[2] else '' }}">{{ c[1] }}</b></div>{% endfor %}
 </div>
 <h2>Circuits against their contracts</h2>
-<table id="circuits"><tr><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">measured %</th><th>result</th><th class="num">credit %</th><th class="num">outages</th><th class="num">down min</th><th class="num">maintenance min</th></tr>
-{% for c in circuits %}<tr><td>{% if c.link %}<a href="{{ c.link }}">{{ c.site_name }}</a>{% endif %}</td><td class="id">{{ c.circuit_id }}</td><td>{{ c.reference }}</td><td class="num">{{ c.sla_pct }}</td><td class="num {{ 'bad' if c.result == 'missed' else '' }}">{{ c.availability_pct }}</td><td class="{{ 'bad' if c.result == 'missed' else '' }}">{{ c.result }}</td><td class="num">{{ c.credit_pct }}</td><td class="num">{{ c.outages }}</td><td class="num">{{ c.down_min }}</td><td class="num">{{ c.maintenance_min }}</td></tr>{% endfor %}
+<table id="circuits"><tr><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">measured %</th><th>result</th><th class="num">credit %</th><th class="num">outages</th><th class="num">down min</th><th class="num">maintenance min</th><th>quality</th></tr>
+{% for c in circuits %}<tr><td>{% if c.link %}<a href="{{ c.link }}">{{ c.site_name }}</a>{% endif %}</td><td class="id">{{ c.circuit_id }}</td><td>{{ c.reference }}</td><td class="num">{{ c.sla_pct }}</td><td class="num {{ 'bad' if c.result == 'missed' else '' }}">{{ c.availability_pct }}</td><td class="{{ 'bad' if c.result == 'missed' else '' }}">{{ c.result }}</td><td class="num">{{ c.credit_pct }}</td><td class="num">{{ c.outages }}</td><td class="num">{{ c.down_min }}</td><td class="num">{{ c.maintenance_min }}</td><td class="{{ 'bad' if c.quality.startswith('missed') else '' }}">{{ c.quality }}</td></tr>{% endfor %}
 </table>
 <h2>Outages, the evidence</h2>
 {% if outages %}<table id="outages"><tr><th>site</th><th>circuit</th><th>from (UTC)</th><th>to (UTC)</th><th class="num">duration</th><th></th></tr>
@@ -55,6 +55,21 @@ def _duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
+
+
+def quality_text(row: dict) -> str:
+    """The contract's quality targets against the month's p95s: met, missed (naming which), or
+    empty when the contract sets none."""
+    if row.get("quality_met") is None or pd.isna(row.get("quality_met")):
+        return ""
+    if row["quality_met"]:
+        return "met"
+    over = [
+        name
+        for name, (_, measure, target) in sla.report.QUALITY.items()
+        if pd.notna(row.get(target)) and pd.notna(row.get(measure)) and row[measure] > row[target]
+    ]
+    return "missed: " + ", ".join(over)
 
 
 def _result(row: dict) -> str:
@@ -102,6 +117,7 @@ def render(
             "outages": int(c["outages"]),
             "down_min": _num((c["down_seconds"] - c["down_in_maintenance_seconds"]) / 60, 1),
             "maintenance_min": _num(c["maintenance_seconds"] / 60, 1),
+            "quality": quality_text(c),
         }
         for c in ranked.to_dict("records")
     ]

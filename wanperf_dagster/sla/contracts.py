@@ -1,6 +1,6 @@
 """What each circuit was sold with, from a file the user keeps (CSV, or YAML: a list of the same
 fields): provider, circuit reference, contracted bandwidth, the availability the SLA promises
-and the credit it gives when missed; and the maintenance windows to leave out of the month.
+and the credit it gives when missed, and optionally latency, jitter and loss targets; and the maintenance windows to leave out of the month.
 
 Every bad line is reported, each once with its line number, in one error: a file half right is
 not half used."""
@@ -23,6 +23,10 @@ CONTRACT_COLUMNS = [
     "availability_pct",
     "credit_pct_per_0_1",  # % of the monthly charge per started 0.1 % below the SLA
     "credit_cap_pct",
+    # optional quality targets, met when the month's p95 is at or under them
+    "latency_ms",
+    "jitter_ms",
+    "loss_pct",
 ]
 REQUIRED = ("circuit_id", "provider", "availability_pct")
 MAINTENANCE_COLUMNS = ["circuit_id", "start", "end", "reason"]
@@ -80,6 +84,9 @@ def load_contracts(path: str | Path) -> pd.DataFrame:
                 "availability_pct": _number(rec["availability_pct"], 0, 100),
                 "credit_pct_per_0_1": _number(rec.get("credit_pct_per_0_1"), 0, 100) or 0.0,
                 "credit_cap_pct": _number(rec.get("credit_cap_pct"), 0, 100),
+                "latency_ms": _number(rec.get("latency_ms"), 0, 60_000),
+                "jitter_ms": _number(rec.get("jitter_ms"), 0, 60_000),
+                "loss_pct": _number(rec.get("loss_pct"), 0, 100),
             }
         except ValueError as exc:
             errors.append(f"line {line}: {exc}")

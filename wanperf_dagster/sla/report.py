@@ -32,7 +32,20 @@ CIRCUIT_COLUMNS = [
     "events_down_seconds",
     "util_p95_pct",
     "capacity",
+    "latency_p95_ms",
+    "latency_target_ms",
+    "jitter_p95_ms",
+    "jitter_target_ms",
+    "loss_p95_pct",
+    "loss_target_pct",
+    "quality_met",
 ]
+# the contract's quality targets: (its column, the month's measure from circuit_kpis' daily p95)
+QUALITY = {
+    "latency": ("latency_ms", "latency_p95_ms", "latency_target_ms"),
+    "jitter": ("jitter_ms", "jitter_p95_ms", "jitter_target_ms"),
+    "loss": ("loss_pct", "loss_p95_pct", "loss_target_pct"),
+}
 DOWNSIZE_BELOW, UPGRADE_ABOVE = 10.0, 80.0  # % of the port's speed, the month's p95
 
 
@@ -148,6 +161,8 @@ def circuit_sla(
         down_seconds=("down_seconds", "sum"),
     )
     measured["util_p95_pct"] = g["util_p95_pct"].quantile(0.95)
+    for _, measure, _ in QUALITY.values():  # the 95th percentile of the days' p95s
+        measured[measure] = g[measure].quantile(0.95) if measure in daily else np.nan
     ids = sorted(set(measured.index) | set(contracts["circuit_id"]))
     found = outages(events, ids, start, end)
     out = pd.DataFrame(index=pd.Index(ids, name="circuit_id"))
@@ -193,7 +208,20 @@ def _terms_applied(out: pd.DataFrame, has_contract) -> pd.DataFrame:
     credit = steps * pd.to_numeric(out["credit_pct_per_0_1"], errors="coerce").fillna(0.0)
     cap = pd.to_numeric(out["credit_cap_pct"], errors="coerce")
     credit = credit.where(cap.isna(), np.minimum(credit, cap)).where(known)
+    # quality: each target given is met when the month's p95 is at or under it
+    checks = []
+    for column, measure, target in QUALITY.values():
+        goal = (
+            pd.to_numeric(out[column], errors="coerce")
+            if column in out
+            else pd.Series(np.nan, index=out.index)
+        )
+        out[target] = goal
+        checks.append((out[measure] <= goal).where(goal.notna() & out[measure].notna()))
+    given = pd.concat(checks, axis=1)
+    quality = given.all(axis=1, skipna=True).where(given.notna().any(axis=1))
     out = out.assign(
+        quality_met=[None if pd.isna(v) else bool(v) for v in quality],
         provider=out["provider"].where(has_contract, NO_CONTRACT),
         sla_pct=sla_pct,
         met=[None if pd.isna(v) else bool(v) for v in met],

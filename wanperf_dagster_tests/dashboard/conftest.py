@@ -175,7 +175,7 @@ def sla_month(org_day):
             (other["circuit_id"], "Verizon", None, 500.0, 0.0, 0.0, None),
             ("ff:no-data", "Verizon", None, 100.0, 99.9, 0.0, None),
         ],
-        columns=sla.CONTRACT_COLUMNS,
+        columns=sla.CONTRACT_COLUMNS[:7],  # no quality targets
     )
     start = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
     events = pd.DataFrame(

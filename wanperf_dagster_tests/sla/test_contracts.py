@@ -30,9 +30,16 @@ def test_a_yaml_file_holds_the_same(tmp_path):
     path = tmp_path / "sla.yaml"
     path.write_text(
         "- {circuit_id: 'aa:ge-0/0/0', provider: Lumen, availability_pct: 99.9}\n"
-        "- {circuit_id: 'bb:lte0', provider: T-Mobile, availability_pct: 99}\n"
+        "- {circuit_id: 'bb:lte0', provider: T-Mobile, availability_pct: 99, latency_ms: 80,"
+        " loss_pct: 1}\n"
     )
-    assert list(load_contracts(path)["provider"]) == ["Lumen", "T-Mobile"]
+    contracts = load_contracts(path)
+    assert list(contracts["provider"]) == ["Lumen", "T-Mobile"]
+    assert contracts.loc[1, "latency_ms"] == 80 and contracts.loc[1, "loss_pct"] == 1
+    assert pd.isna(contracts.loc[0, "latency_ms"])  # no target: not checked
+    path.write_text("- {circuit_id: x, provider: P, availability_pct: 99, loss_pct: 150}\n")
+    with pytest.raises(SlaFileError, match="line 1: 150 is not between 0 and 100"):
+        load_contracts(path)
 
 
 def test_every_bad_line_is_named_in_one_error(tmp_path):

@@ -142,3 +142,18 @@ def test_contracted_against_used_by_the_months_p95():
     report = report.set_index("circuit_id")
     assert report.loc[A, "capacity"] == "downsize?" and report.loc[B, "capacity"] == "upgrade?"
     assert pd.isna(report.loc[D, "capacity"])  # no data: no advice
+
+
+def test_quality_targets_against_the_months_p95():
+    daily = _daily().assign(latency_p95_ms=40.0, jitter_p95_ms=5.0, loss_p95_pct=0.2)
+    busy = (daily["circuit_id"] == B) & (daily["day"] >= dt.date(2025, 11, 20))
+    daily.loc[busy, "latency_p95_ms"] = 180.0  # a third of B's month slow: its p95 is over
+    contracts = CONTRACTS.assign(latency_ms=50.0, jitter_ms=None, loss_pct=[0.5, None, None])
+    report, _ = circuit_sla(daily, _events(), contracts, MAINTENANCE, START, END)
+    report = report.set_index("circuit_id")
+    a, b = report.loc[A], report.loc[B]
+    assert a["latency_p95_ms"] == 40.0 and a["latency_target_ms"] == 50.0
+    assert a["quality_met"] is True  # latency and loss both under target
+    assert b["latency_p95_ms"] == pytest.approx(180.0) and b["quality_met"] is False
+    assert report.loc[C, "quality_met"] is None  # no contract, no target
+    assert report.loc[D, "quality_met"] is None  # targets, but no data
