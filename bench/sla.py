@@ -174,7 +174,9 @@ def _rollup(history_dir: str) -> None:
     days = [pd.Timestamp(DAY0 + d * 86400, unit="s").date().isoformat() for d in range(DAYS)]
     t0 = time.perf_counter()
     table, _ = history.read_days("circuit_kpis", days)
-    kpi.period_circuit_kpis(table.to_pandas(), "M")
+    daily = table.to_pandas()
+    del table  # as monthly_circuit_kpis does
+    kpi.period_circuit_kpis(daily, "M")
     seconds = time.perf_counter() - t0
     print("REPORT " + json.dumps({"seconds": seconds, "peak_mib": _own_peak_mib()}))
 

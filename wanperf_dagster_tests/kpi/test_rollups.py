@@ -103,7 +103,9 @@ def test_weekly_and_monthly_periods():
             )
         )
     daily = daily_circuit_kpis(pd.concat(frames, ignore_index=True), 10)
+    given = daily.copy()
     weekly = period_circuit_kpis(daily, "W").set_index("period_start")
+    pd.testing.assert_frame_equal(daily, given)  # the caller's frame is left as it was
     assert list(weekly.index) == [dt.date(2026, 11, 23), dt.date(2026, 11, 30)]
     assert weekly.loc[dt.date(2026, 11, 30)].period_days == 2
     assert weekly.loc[dt.date(2026, 11, 30)].down_minutes == 60
