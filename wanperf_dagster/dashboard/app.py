@@ -140,19 +140,6 @@ TEMPLATES = {
 }
 
 
-def _met(row: dict) -> str:
-    if row["provider"] == sla.report.NO_CONTRACT:
-        return "no contract"
-    if row["met"] is None or pd.isna(row["met"]):
-        return "no data"
-    return "met" if row["met"] else "missed"
-
-
-def _month_end(month: dt.date) -> dt.date:
-    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return following - dt.timedelta(days=1)
-
-
 def _round(value, places=2):
     return "" if value is None or pd.isna(value) else round(float(value), places)
 
@@ -330,7 +317,7 @@ class Dashboard:
         }
         if report is None:
             return self.render("sla.html", t0, **context)
-        first, last = month, min(_month_end(month), self.today())
+        first, last = month, min(sla_print.month_end(month), self.today())
         span = Range(first, max(first, last))
         providers = [
             {
@@ -351,7 +338,7 @@ class Dashboard:
                 "reference": c["reference"] if pd.notna(c["reference"]) else "",
                 "sla_pct": _round(c["sla_pct"], 3),
                 "availability_pct": _round(c["availability_pct"], 3),
-                "met": _met(c),
+                "met": sla_print.result_text(c),
                 "credit_pct": _round(c["credit_pct"], 1),
                 "longest_min": _round(c["longest_outage_seconds"] / 60, 1),
                 "maintenance_min": _round(c["maintenance_seconds"] / 60, 1),

@@ -72,12 +72,19 @@ def quality_text(row: dict) -> str:
     return "missed: " + ", ".join(over)
 
 
-def _result(row: dict) -> str:
+def result_text(row: dict) -> str:
+    """A circuit's month against its contract: met, missed, no data or no contract."""
     if row["provider"] == sla.report.NO_CONTRACT:
         return "no contract"
     if row["met"] is None or pd.isna(row["met"]):
         return "no data"
     return "met" if row["met"] else "missed"
+
+
+def month_end(month: dt.date) -> dt.date:
+    """The last day of the month `month` falls in."""
+    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
 
 
 def render(
@@ -92,7 +99,7 @@ def render(
     if provider:
         report = report[report["provider"] == provider]
         outages = outages[outages["circuit_id"].isin(report["circuit_id"])]
-    end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    end = month_end(month)
     span = urlencode({"from": month.isoformat(), "to": end.isoformat()})
 
     def link(site_id) -> str | None:
@@ -112,7 +119,7 @@ def render(
             "reference": c["reference"] if pd.notna(c["reference"]) else "",
             "sla_pct": _num(c["sla_pct"], 3),
             "availability_pct": _num(c["availability_pct"], 4),
-            "result": _result(c),
+            "result": result_text(c),
             "credit_pct": _num(c["credit_pct"], 1),
             "outages": int(c["outages"]),
             "down_min": _num((c["down_seconds"] - c["down_in_maintenance_seconds"]) / 60, 1),
