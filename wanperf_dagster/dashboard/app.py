@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import jinja2
+import numpy as np
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
@@ -124,6 +125,20 @@ TEMPLATES = {
 <span class="muted">from <a href="{{ f.source }}">{{ f.source_name }} ↗</a> in Dagster</span></div>{% endfor %}
 {% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
 {% endblock %}""",
+    "sla_circuit.html": """{% extends "base.html" %}{% block main %}
+<h1>Carrier SLA · {{ month }} · {{ circuit_id }}</h1>
+<p class="muted"><a href="{{ back_link }}">← {{ c.provider }} in {{ month }}</a>{% if c.link %} · <a href="{{ c.link }}">{{ c.site_name }}</a>, its site page{% endif %} · from <a href="{{ report_link }}">sla_report ↗</a></p>
+<table id="contract"><tr><th>provider</th><td>{{ c.provider }}</td><th>reference</th><td>{{ c.reference }}</td><th>contracted</th><td>{{ c.bandwidth }}</td></tr>
+<tr><th>SLA</th><td>{{ c.sla_pct }} %</td><th>window</th><td>{{ c.window }}</td><th>result</th><td id="result" class="{{ 'bad' if c.met == 'missed' else 'unknown' if c.met in ('no data', 'no contract') else 'ok' }}">{{ c.met }}</td></tr>
+<tr><th>measured</th><td id="availability">{{ c.availability_pct }} %</td><th>credit</th><td>{{ c.credit_pct }} %</td><th>quality</th><td>{{ c.quality }}</td></tr>
+<tr><th>counted</th><td>{{ c.counted_h }} h observed less {{ c.maintenance_min }} min maintenance</td><th>down</th><td>{{ c.down_min }} min, {{ c.down_in_maintenance_min }} in maintenance</td><th>capacity</th><td>{{ c.capacity_text }} (p95 {{ c.util_p95 }} %)</td></tr></table>
+<h2>The month</h2>{{ timeline|safe }}
+<h2>Outages, from the port events</h2>{% if outages %}<table id="outages"><tr><th>from (UTC)</th><th>to (UTC)</th><th class="num">seconds</th><th class="num">counted seconds</th><th></th></tr>
+{% for o in outages %}<tr><td>{{ o.start }}</td><td>{{ o.end }}</td><td class="num">{{ o.seconds }}</td><td class="num">{{ o.counted }}</td><td class="muted">{{ o.note }}</td></tr>{% endfor %}</table>{% else %}<p>No outage in the month.</p>{% endif %}
+<h2>Day by day, from the samples and events both</h2><p class="muted">Each day's KPIs (<a href="{{ kpis_link }}">circuit_kpis ↗</a>): samples taken, what they and the events made of the day, and the events' outages alone; a day where the two disagree is where to look.</p>
+<table id="days"><tr><th>day</th><th class="num">samples</th><th class="num">observed s</th><th class="num">unknown s</th><th class="num">down s (KPI)</th><th class="num">down s (events)</th><th>state from</th><th class="num">contradictions</th></tr>
+{% for d in days %}<tr><td><a href="{{ d.link }}">{{ d.day }}</a></td><td class="num">{{ d.samples }}</td><td class="num">{{ d.observed }}</td><td class="num {{ 'unknown' if d.unknown else '' }}">{{ d.unknown }}</td><td class="num">{{ d.down }}</td><td class="num {{ 'bad' if d.differs else '' }}">{{ d.events_down }}</td><td>{{ d.source }}</td><td class="num">{{ d.contradictions }}</td></tr>{% endfor %}</table>
+{% endblock %}""",
     "sla.html": """{% extends "base.html" %}{% block main %}
 <h1>Carrier SLA · {{ month }}{% if provider %} · {{ provider }}{% endif %}</h1>
 <form class="inline" method="get" id="month">month <input type="month" name="month" value="{{ month }}">
@@ -132,10 +147,11 @@ TEMPLATES = {
 {% else %}<p class="muted">From <a href="{{ report_link }}">sla_report ↗</a> and its outages, {{ circuits }} circuits · <a id="csv" href="{{ csv_link }}">CSV</a> · <a id="print" href="{{ print_link }}">printable report</a></p>
 <h2>Providers</h2><table id="providers"><tr><th>provider</th><th class="num">circuits</th><th class="num">missed SLA</th><th class="num">no data</th><th class="num">availability %</th><th class="num">down min</th><th class="num">outages</th><th class="num">credits owed</th></tr>
 {% for p in providers %}<tr><td><a href="{{ p.link }}">{{ p.provider }}</a></td><td class="num">{{ p.circuits }}</td><td class="num {{ 'bad' if p.missed_sla else '' }}">{{ p.missed_sla }}</td><td class="num {{ 'unknown' if p.no_data else '' }}">{{ p.no_data }}</td><td class="num">{{ p.availability_pct }}</td><td class="num">{{ p.down_min }}</td><td class="num">{{ p.outages }}</td><td class="num">{{ p.credits_owed }}</td></tr>{% endfor %}</table>
-<h2>Circuits{% if provider %} of {{ provider }}{% endif %}, worst first</h2><table id="circuits"><tr><th>provider</th><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">availability %</th><th>met</th><th class="num">credit %</th><th class="num">outages</th><th class="num">longest min</th><th class="num">maintenance min</th><th class="num">p95 util %</th><th>capacity</th><th>quality</th></tr>
-{% for c in rows %}<tr><td>{{ c.provider }}</td><td>{% if c.link %}<a href="{{ c.link }}">{{ c.site_name }}</a>{% endif %}</td><td>{{ c.circuit_id }}</td><td>{{ c.reference }}</td><td class="num">{{ c.sla_pct }}</td><td class="num {{ 'bad' if c.met == 'missed' else 'unknown' if c.met == 'no data' else '' }}">{{ c.availability_pct }}</td><td class="{{ 'bad' if c.met == 'missed' else 'unknown' if c.met in ('no data', 'no contract') else 'ok' }}">{{ c.met }}</td><td class="num">{{ c.credit_pct }}</td><td class="num">{{ c.outages }}</td><td class="num">{{ c.longest_min }}</td><td class="num">{{ c.maintenance_min }}</td><td class="num">{{ c.util_p95 }}</td><td>{{ c.capacity or '' }}</td><td class="{{ 'bad' if c.quality.startswith('missed') else '' }}">{{ c.quality }}</td></tr>{% endfor %}</table>
+<h2>Circuits{% if provider %} of {{ provider }}{% endif %}, worst first</h2><table id="circuits"><tr><th>provider</th><th>site</th><th>circuit</th><th>reference</th><th class="num">SLA %</th><th class="num">availability %</th><th>met</th><th class="num">credit %</th><th class="num">outages</th><th class="num">longest min</th><th class="num">maintenance min</th><th>window</th><th class="num">p95 util %</th><th>capacity</th><th>quality</th></tr>
+{% for c in rows %}<tr><td>{{ c.provider }}</td><td>{% if c.link %}<a href="{{ c.link }}">{{ c.site_name }}</a>{% endif %}</td><td><a href="{{ c.circuit_link }}">{{ c.circuit_id }}</a></td><td>{{ c.reference }}</td><td class="num">{{ c.sla_pct }}</td><td class="num {{ 'bad' if c.met == 'missed' else 'unknown' if c.met == 'no data' else '' }}">{{ c.availability_pct }}</td><td class="{{ 'bad' if c.met == 'missed' else 'unknown' if c.met in ('no data', 'no contract') else 'ok' }}">{{ c.met }}</td><td class="num">{{ c.credit_pct }}</td><td class="num">{{ c.outages }}</td><td class="num">{{ c.longest_min }}</td><td class="num">{{ c.maintenance_min }}</td><td>{{ c.window_text }}</td><td class="num">{{ c.util_p95 }}</td><td>{{ c.capacity_text }}</td><td class="{{ 'bad' if c.quality.startswith('missed') else '' }}">{{ c.quality }}</td></tr>{% endfor %}</table>
+{% if timeline %}<h2>The month's outages{% if provider %} of {{ provider }}{% endif %}</h2><p class="muted">Each red bar an outage, the most down circuits first{% if timeline_more %} ({{ timeline_more }} more in the table){% endif %}; hover for its times.</p>{{ timeline|safe }}{% endif %}
 {% if outages|length %}<h2>Outages{% if provider %} of {{ provider }}{% endif %}, the evidence</h2><table id="outages"><tr><th>site</th><th>circuit</th><th>from (UTC)</th><th>to (UTC)</th><th class="num">seconds</th><th></th></tr>
-{% for o in outages %}<tr><td>{% if o.link %}<a href="{{ o.link }}">{{ o.site_name }}</a>{% endif %}</td><td>{{ o.circuit_id }}</td><td>{{ o.start }}</td><td>{{ o.end }}</td><td class="num">{{ o.seconds }}</td><td class="muted">{{ o.note }}</td></tr>{% endfor %}</table>{% endif %}
+{% for o in outages %}<tr><td>{% if o.link %}<a href="{{ o.link }}">{{ o.site_name }}</a>{% endif %}</td><td><a href="{{ o.circuit_link }}">{{ o.circuit_id }}</a></td><td>{{ o.start }}</td><td>{{ o.end }}</td><td class="num">{{ o.seconds }}</td><td class="muted">{{ o.note }}</td></tr>{% endfor %}</table>{% endif %}
 {% endif %}{% endblock %}""",
 }
 
@@ -344,9 +360,13 @@ class Dashboard:
                 "maintenance_min": _round(c["maintenance_seconds"] / 60, 1),
                 "util_p95": _round(c["util_p95_pct"], 1),
                 "quality": sla_print.quality_text(c),
+                "window_text": "" if c.get("window") in (None, sla.CALENDAR) else c["window"],
+                "capacity_text": sla_print.capacity_text(c),
+                "circuit_link": self._sla_circuit_link(label, c["circuit_id"]),
             }
             for c in ordered.to_dict("records")
         ]
+        lines = sla_print.timeline_rows(report, outages, 40)
         by_circuit = report.set_index("circuit_id")
         sites, names = by_circuit["site_id"].to_dict(), by_circuit["site_name"].to_dict()
         shown = [
@@ -359,6 +379,7 @@ class Dashboard:
                 "start": o["start"].strftime("%Y-%m-%d %H:%M:%S"),
                 "end": o["end"].strftime("%Y-%m-%d %H:%M:%S"),
                 "seconds": int(o["seconds"]),
+                "circuit_link": self._sla_circuit_link(label, o["circuit_id"]),
                 "note": "began before the month"
                 if o["began_before"]
                 else "still down at the end"
@@ -376,9 +397,116 @@ class Dashboard:
             providers=providers,
             rows=rows,
             outages=shown,
+            timeline=sla_print.timeline_svg(outages, lines, month) if lines else "",
+            timeline_more=max(outages["circuit_id"].nunique() - len(lines), 0),
             csv_link="/sla.csv?" + urlencode(csv_query),
             print_link="/sla/print?" + urlencode(csv_query),
         )
+
+    @staticmethod
+    def _sla_circuit_link(month: str, circuit_id: str) -> str:
+        return "/sla/circuit?" + urlencode({"month": month, "circuit": circuit_id})
+
+    def sla_circuit(self, request: Request) -> HTMLResponse:
+        """One circuit's month: its contract and result, the month's timeline, each outage,
+        and the days' KPIs beside the events' down time (the samples' evidence)."""
+        t0 = time.perf_counter()
+        month, _, report, outages = self._sla_rows(request)
+        label = month.strftime("%Y-%m")
+        circuit_id = request.query_params.get("circuit", "")
+        if report is None:
+            return PlainTextResponse(f"no SLA report for {label} yet\n", status_code=404)
+        found = report[report["circuit_id"] == circuit_id]
+        if found.empty:
+            return PlainTextResponse(
+                f"circuit {circuit_id!r} is not in the SLA report of {label}\n", status_code=404
+            )
+        c = found.iloc[0].to_dict()
+        mine = outages[outages["circuit_id"] == circuit_id].sort_values("start")
+        first, last = month, min(sla_print.month_end(month), self.today())
+        span = Range(first, max(first, last))
+        site = self.data.site(c["site_id"]) if c.get("site_id") else None
+        days = self._sla_days(site, span, circuit_id, mine)
+        counted = (c["observed_seconds"] - c["maintenance_seconds"]) / 3600
+        shown = {
+            **c,
+            "link": self.site_link(c["site_id"], span) if c.get("site_id") else None,
+            "reference": c["reference"] or "",
+            "bandwidth": f"{c['bandwidth_mbps']:g} Mbps" if pd.notna(c["bandwidth_mbps"]) else "",
+            "sla_pct": _round(c["sla_pct"], 3),
+            "window": c.get("window") or sla.CALENDAR,
+            "met": sla_print.result_text(c),
+            "availability_pct": _round(c["availability_pct"], 4),
+            "credit_pct": _round(c["credit_pct"], 1),
+            "quality": sla_print.quality_text(c) or "no target",
+            "counted_h": _round(counted, 2),
+            "maintenance_min": _round(c["maintenance_seconds"] / 60, 1),
+            "down_min": _round(c["down_seconds"] / 60, 1),
+            "down_in_maintenance_min": _round(c["down_in_maintenance_seconds"] / 60, 1),
+            "capacity_text": sla_print.capacity_text(c) or "unknown",
+            "util_p95": _round(c["util_p95_pct"], 1),
+        }
+        rows = [
+            {
+                "start": o["start"].strftime("%Y-%m-%d %H:%M:%S"),
+                "end": o["end"].strftime("%Y-%m-%d %H:%M:%S"),
+                "seconds": int(o["seconds"]),
+                "counted": round(float(o.get("counted_seconds", o["seconds"]))),
+                "note": "began before the month"
+                if o["began_before"]
+                else "still down at the end"
+                if o["still_down"]
+                else "",
+            }
+            for o in mine.to_dict("records")
+        ]
+        name = sla_print.timeline_rows(found, mine, 1) or [(circuit_id, circuit_id)]
+        return self.render(
+            "sla_circuit.html",
+            t0,
+            title=f"SLA {label} {circuit_id}",
+            rng=span,
+            month=label,
+            circuit_id=circuit_id,
+            c=shown,
+            back_link="/sla?" + urlencode({"month": label, "provider": c["provider"]}),
+            report_link=self.asset_link("sla_report", month.isoformat()),
+            kpis_link=self.asset_link("circuit_kpis"),
+            timeline=sla_print.timeline_svg(mine, name, month),
+            outages=rows,
+            days=days,
+        )
+
+    def _sla_days(self, site, span: Range, circuit_id: str, mine: pd.DataFrame) -> list[dict]:
+        """The circuit's days: the KPIs' figures beside the events' outages cut at midnight."""
+        if site is None:
+            return []
+        daily = self.data.circuit_days(site, span, circuit_id)
+        if daily.empty:
+            return []
+        starts = mine["start"].map(lambda t: t.timestamp()).to_numpy(float)
+        ends = mine["end"].map(lambda t: t.timestamp()).to_numpy(float)
+        out = []
+        for d in daily.to_dict("records"):
+            d0 = dt.datetime.combine(d["day"], dt.time(), dt.UTC).timestamp()
+            events_down = float(
+                (np.minimum(ends, d0 + 86400) - np.maximum(starts, d0)).clip(min=0).sum()
+            )
+            out.append(
+                {
+                    "day": d["day"].isoformat(),
+                    "link": self.site_link(site["site_id"], Range(d["day"], d["day"])),
+                    "samples": int(d["samples"]),
+                    "observed": int(d["observed_seconds"]),
+                    "unknown": int(d["unknown_seconds"]),
+                    "down": int(d["down_seconds"]),
+                    "events_down": int(events_down),
+                    "differs": int(events_down) != int(d["down_seconds"]),
+                    "source": d["state_source"],
+                    "contradictions": int(d["event_contradictions"]),
+                }
+            )
+        return out
 
     def sla_print(self, request: Request) -> Response:
         """The month's report to print or save as PDF (`wanperf sla --pdf` makes the PDF)."""
@@ -650,6 +778,7 @@ def build_app(
             Route("/sla", dashboard.sla),
             Route("/sla.csv", dashboard.sla_csv),
             Route("/sla/print", dashboard.sla_print),
+            Route("/sla/circuit", dashboard.sla_circuit),
             Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
         ],

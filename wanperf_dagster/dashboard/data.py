@@ -268,6 +268,16 @@ class DashboardData:
         out["speed_mbps"] = out["speed_mbps"].astype("Int64")
         return out.drop(columns=["down_seconds", "observed_seconds"]).reset_index()
 
+    def circuit_days(self, site: pd.Series, rng: Range, circuit_id: str) -> pd.DataFrame:
+        """One circuit's daily KPI rows over the range, oldest first (empty when none)."""
+        loaded = self.assets.load_site_days("circuit_kpis", rng.days, [site["site_key"]])
+        if not loaded.found:
+            return pd.DataFrame()
+        frame = loaded.table.to_pandas()
+        frame = frame[frame["circuit_id"].astype(str) == circuit_id]
+        frame = frame.assign(day=pd.to_datetime(frame["day"].astype(str)).dt.date)
+        return frame.sort_values("day").reset_index(drop=True)
+
     def site_sle(self, site: pd.Series, rng: Range) -> pd.DataFrame:
         """The site's WAN SLE per day of the range (`site_sle`), oldest first."""
         loaded = self.assets.load_site_days("site_sle", rng.days, [site["site_key"]])

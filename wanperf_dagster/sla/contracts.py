@@ -1,6 +1,8 @@
 """What each circuit was sold with, from a file the user keeps (CSV, or YAML: a list of the same
 fields): provider, circuit reference, contracted bandwidth, the availability the SLA promises
-and the credit it gives when missed, and optionally latency, jitter and loss targets; and the maintenance windows to leave out of the month.
+and the credit it gives when missed, optionally latency, jitter and loss targets and the
+window it counts (the calendar month, or business hours such as "Mon-Fri 08:00-18:00" in a
+time zone); and the maintenance windows to leave out of the month.
 
 Every bad line is reported, each once with its line number, in one error: a file half right is
 not half used."""
@@ -15,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .windows import CALENDAR, parse_window
+
 CONTRACT_COLUMNS = [
     "circuit_id",
     "provider",
@@ -27,6 +31,9 @@ CONTRACT_COLUMNS = [
     "latency_ms",
     "jitter_ms",
     "loss_pct",
+    # what the SLA counts: the calendar month, or business hours in a time zone
+    "window",
+    "timezone",
 ]
 REQUIRED = ("circuit_id", "provider", "availability_pct")
 MAINTENANCE_COLUMNS = ["circuit_id", "start", "end", "reason"]
@@ -88,6 +95,9 @@ def load_contracts(path: str | Path) -> pd.DataFrame:
                 "jitter_ms": _number(rec.get("jitter_ms"), 0, 60_000),
                 "loss_pct": _number(rec.get("loss_pct"), 0, 100),
             }
+            window = parse_window(rec.get("window"), rec.get("timezone"))
+            row["window"] = window.label if window else CALENDAR
+            row["timezone"] = window.timezone if window else "UTC"
         except ValueError as exc:
             errors.append(f"line {line}: {exc}")
             continue

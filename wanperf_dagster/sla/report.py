@@ -8,9 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .windows import CALENDAR, parse_window
+
 NO_CONTRACT = "(no contract)"
 EPOCH = pd.Timestamp(0, tz="UTC")
 OUTAGE_COLUMNS = ["circuit_id", "start", "end", "seconds", "began_before", "still_down"]
+# an outage's seconds inside its circuit's measurement window (all of them for a calendar month)
+REPORTED_OUTAGE_COLUMNS = [*OUTAGE_COLUMNS, "counted_seconds"]
 CIRCUIT_COLUMNS = [
     "circuit_id",
     "site_id",
@@ -18,6 +22,7 @@ CIRCUIT_COLUMNS = [
     "provider",
     "reference",
     "bandwidth_mbps",
+    "window",
     "sla_pct",
     "observed_seconds",
     "maintenance_seconds",
@@ -32,6 +37,8 @@ CIRCUIT_COLUMNS = [
     "events_down_seconds",
     "util_p95_pct",
     "capacity",
+    "forecast",
+    "days_to_80_pct",
     "latency_p95_ms",
     "latency_target_ms",
     "jitter_p95_ms",
@@ -56,7 +63,7 @@ def outages(events: pd.DataFrame, circuit_ids, start: float, end: float) -> pd.D
     """
     wanted = set(circuit_ids)
     if events.empty or not wanted:
-        return pd.DataFrame(columns=OUTAGE_COLUMNS)
+        return _no_outages()
     ts = (pd.to_datetime(events["ts"], utc=True) - EPOCH) / pd.Timedelta(seconds=1)
     frame = events.assign(ts=ts.to_numpy())
     ports = frame[frame["circuit_id"].notna() & frame["event"].isin(["down", "up"])]
@@ -80,7 +87,7 @@ def outages(events: pd.DataFrame, circuit_ids, start: float, end: float) -> pd.D
     same = changes["circuit_id"].eq(changes["circuit_id"].shift())
     changes = changes[~(same & changes["event"].eq(changes["event"].shift()))]
     if changes.empty:
-        return pd.DataFrame(columns=OUTAGE_COLUMNS)
+        return _no_outages()
     cid, ts, down = (
         changes["circuit_id"].to_numpy(),
         changes["ts"].to_numpy(float),
@@ -117,12 +124,21 @@ def outages(events: pd.DataFrame, circuit_ids, start: float, end: float) -> pd.D
     return out[OUTAGE_COLUMNS].reset_index(drop=True)
 
 
-def _overlap(a_start, a_end, windows: pd.DataFrame) -> float:
-    if windows.empty:
-        return 0.0
-    lo = np.maximum(a_start, windows["start"].to_numpy(float))
-    hi = np.minimum(a_end, windows["end"].to_numpy(float))
-    return float(np.clip(hi - lo, 0, None).sum())
+def _no_outages() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "circuit_id": pd.Series(dtype=object),
+            "start": pd.Series(dtype=float),
+            "end": pd.Series(dtype=float),
+            "seconds": pd.Series(dtype=float),
+            "began_before": pd.Series(dtype=bool),
+            "still_down": pd.Series(dtype=bool),
+        }
+    )
+
+
+def _calendar(a, b):
+    return np.clip(np.asarray(b, dtype=float) - np.asarray(a, dtype=float), 0, None)
 
 
 def _merged(windows: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
@@ -141,6 +157,47 @@ def _merged(windows: pd.DataFrame, start: float, end: float) -> pd.DataFrame:
     return pd.DataFrame(merged, columns=["start", "end"])
 
 
+def _counters(contracts: pd.DataFrame, start: float, end: float) -> dict:
+    """circuit_id -> (window label, seconds-inside function) of each contract with business
+    hours; circuits absent count the calendar month."""
+    if "window" not in contracts or contracts.empty:
+        return {}
+    found, made = {}, {}
+    zones = contracts["timezone"] if "timezone" in contracts else ["UTC"] * len(contracts)
+    for cid, text, zone in zip(contracts["circuit_id"], contracts["window"], zones, strict=True):
+        window = parse_window(text, zone)
+        if window is None:
+            continue
+        if window not in made:
+            made[window] = (f"{window.label} {window.timezone}", window.inside(start, end))
+        found[cid] = made[window]
+    return found
+
+
+def _in_window(hourly: pd.DataFrame | None, counters: dict) -> pd.DataFrame:
+    """Observed and down seconds of the circuits with business hours, inside them: each UTC
+    hour's seconds weighed by the share of the hour the window covers (exact when its edges
+    fall on whole hours, as they do in whole-hour time zones)."""
+    if hourly is None or hourly.empty or not counters:
+        return pd.DataFrame(columns=["observed_seconds", "down_seconds"])
+    mine = hourly[hourly["circuit_id"].isin(counters.keys())]
+    hour = (pd.to_datetime(mine["hour"], utc=True) - EPOCH) / pd.Timedelta(seconds=1)
+    share = np.zeros(len(mine))
+    ids = mine["circuit_id"].to_numpy()
+    h = hour.to_numpy(float)
+    for cid, (_, inside) in counters.items():
+        rows = ids == cid
+        share[rows] = inside(h[rows], h[rows] + 3600) / 3600
+    weighed = pd.DataFrame(
+        {
+            "circuit_id": ids,
+            "observed_seconds": mine["observed_seconds"].to_numpy(float) * share,
+            "down_seconds": mine["down_seconds"].to_numpy(float) * share,
+        }
+    )
+    return weighed.groupby("circuit_id").sum()
+
+
 def circuit_sla(
     daily: pd.DataFrame,
     events: pd.DataFrame,
@@ -148,11 +205,14 @@ def circuit_sla(
     maintenance: pd.DataFrame,
     start: float,
     end: float,
+    hourly: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per circuit of the month, its outages). `daily` is the month's `circuit_kpis`;
-    a circuit with no contract is reported as such, a contract with no measured circuit as no
+    """(one row per circuit of the month, its outages). `daily` is the month's `circuit_kpis`
+    (`hourly`, its `circuit_kpis_hourly`, is needed where a contract counts business hours); a
+    circuit with no contract is reported as such, a contract with no measured circuit as no
     data. Availability = (observed − maintenance − down outside maintenance) / (observed −
-    maintenance); the credit is `credit_pct_per_0_1` per started 0.1 % short, up to the cap."""
+    maintenance), each inside the contract's window; the credit is `credit_pct_per_0_1` per
+    started 0.1 % short, up to the cap."""
     g = daily.groupby("circuit_id", sort=True)
     measured = g.agg(
         site_id=("site_id", "last"),
@@ -163,14 +223,34 @@ def circuit_sla(
     measured["util_p95_pct"] = g["util_p95_pct"].quantile(0.95)
     for _, measure, _ in QUALITY.values():  # the 95th percentile of the days' p95s
         measured[measure] = g[measure].quantile(0.95) if measure in daily else np.nan
+    counters = _counters(contracts, start, end)
+    business = _in_window(hourly, counters)
+    windowed = measured.index.isin(counters.keys())
+    for column in ("observed_seconds", "down_seconds"):
+        measured[column] = measured[column].astype(float)
+        if windowed.any():  # no hourly rows: nothing observed inside the window, not all of it
+            inside = business[column].reindex(measured.index[windowed]).fillna(0.0)
+            measured.loc[windowed, column] = inside.to_numpy()
     ids = sorted(set(measured.index) | set(contracts["circuit_id"]))
     found = outages(events, ids, start, end)
+    found["counted_seconds"] = found["seconds"].astype(float)
+    for cid, (_, inside) in counters.items():
+        rows = found["circuit_id"].to_numpy() == cid
+        if rows.any():
+            found.loc[rows, "counted_seconds"] = inside(
+                found.loc[rows, "start"], found.loc[rows, "end"]
+            )
     out = pd.DataFrame(index=pd.Index(ids, name="circuit_id"))
     terms = contracts.rename(columns={"availability_pct": "contract_pct"})
-    out = out.join(measured).join(terms.set_index("circuit_id"))
+    out = out.join(measured).join(
+        terms.set_index("circuit_id").drop(columns="window", errors="ignore")
+    )
+    out["window"] = [counters[c][0] if c in counters else CALENDAR for c in out.index]
     has_data = out.index.isin(measured.index)
     has_contract = out.index.isin(contracts["circuit_id"])
-    per = found.groupby("circuit_id")["seconds"].agg(["size", "max", "sum"])
+    per = found.groupby("circuit_id").agg(
+        size=("seconds", "size"), max=("seconds", "max"), sum=("counted_seconds", "sum")
+    )
     out["outages"] = per["size"].reindex(out.index).fillna(0).astype("int64")
     out["longest_outage_seconds"] = per["max"].reindex(out.index).fillna(0.0)
     out["events_down_seconds"] = per["sum"].reindex(out.index).fillna(0.0)
@@ -181,21 +261,24 @@ def circuit_sla(
     for cid, mine in maintenance.groupby("circuit_id") if len(maintenance) else ():
         if cid not in out.index:
             continue
+        inside = counters[cid][1] if cid in counters else _calendar
         windows = _merged(mine, start, end)
+        w0, w1 = windows["start"].to_numpy(float), windows["end"].to_numpy(float)
         hit = outages_of.get(cid, found.iloc[:0])
-        out.loc[cid, "maintenance_seconds"] = float((windows["end"] - windows["start"]).sum())
-        out.loc[cid, "down_in_maintenance_seconds"] = sum(
-            _overlap(a, b, windows) for a, b in zip(hit["start"], hit["end"], strict=True)
+        a, b = hit["start"].to_numpy(float)[:, None], hit["end"].to_numpy(float)[:, None]
+        out.loc[cid, "maintenance_seconds"] = float(inside(w0, w1).sum())
+        out.loc[cid, "down_in_maintenance_seconds"] = float(
+            inside(np.maximum(a, w0), np.minimum(b, w1)).sum()
         )
-    observed = out["observed_seconds"].where(has_data, 0.0).astype(float)
-    down = out["down_seconds"].where(has_data, 0.0).astype(float)
+    observed = out["observed_seconds"].where(has_data, 0.0).astype(float).fillna(0.0)
+    down = out["down_seconds"].where(has_data, 0.0).astype(float).fillna(0.0)
     out["observed_seconds"], out["down_seconds"] = observed, down
     counted = observed - out["maintenance_seconds"]
     lost = (down - out["down_in_maintenance_seconds"]).clip(lower=0)
     out["availability_pct"] = np.where(
         counted > 0, 100 * (counted - lost) / counted.where(counted > 0, 1), np.nan
     )
-    return _terms_applied(out, has_contract), found
+    return _terms_applied(out, has_contract), found[REPORTED_OUTAGE_COLUMNS]
 
 
 def _terms_applied(out: pd.DataFrame, has_contract) -> pd.DataFrame:
@@ -228,6 +311,8 @@ def _terms_applied(out: pd.DataFrame, has_contract) -> pd.DataFrame:
         shortfall_pct=shortfall,
         credit_pct=credit,
         capacity=[_capacity(v) for v in out["util_p95_pct"]],
+        forecast=None,
+        days_to_80_pct=np.nan,
     )
     for column in ("site_id", "site_name", "reference"):  # none where unknown, not NaN
         out[column] = out[column].astype(object).where(out[column].notna(), None)
@@ -241,6 +326,18 @@ def _capacity(p95: float) -> str | None:
     if p95 < DOWNSIZE_BELOW:
         return "downsize?"
     return "upgrade?" if p95 > UPGRADE_ABOVE else "sized"
+
+
+def with_forecast(report: pd.DataFrame, trends: pd.DataFrame | None) -> pd.DataFrame:
+    """Contracted against used, forward: each circuit's capacity forecast of the month (from
+    `circuit_trends_13m`: its status and the days until its p95 crosses 80 %); "not computed"
+    where the trends were not materialized, never a blank that reads as fine."""
+    if trends is None or trends.empty:
+        return report.assign(forecast="not computed", days_to_80_pct=np.nan)
+    found = trends.drop_duplicates("circuit_id").set_index("circuit_id")
+    status = report["circuit_id"].map(found["forecast"]).fillna("insufficient history")
+    days = report["circuit_id"].map(found["days_to_threshold"]).astype(float)
+    return report.assign(forecast=status, days_to_80_pct=days)
 
 
 def provider_sla(report: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
@@ -287,3 +288,37 @@ def test_the_sla_page_lists_providers_circuits_and_their_evidence(org_day, sla_m
     assert 'id="no-report"' in empty and 'id="providers"' not in empty
     assert client.get("/sla.csv?month=2025-10").status_code == 404
     assert client.get("/sla?month=garbage").status_code == 200  # this month instead
+
+
+def test_each_circuit_has_its_month_with_a_timeline_and_the_days_evidence(org_day, sla_month):
+    assets, _, daily, _ = org_day
+    _, worst = sla_month
+    client = _client(assets)
+    cid = worst["circuit_id"]
+
+    page = client.get("/sla?month=2025-11").text
+    link = f'href="/sla/circuit?month=2025-11&amp;circuit={quote(cid, safe="")}"'
+    assert link in page.split('id="circuits"')[1] and link in page.split('id="outages"')[1]
+    # the month's timeline: one bar, from 03:00 on the 26th to the report's end
+    timeline = page.split('class="timeline"')[1].split("</svg>")[0]
+    assert timeline.count('class="outage"') == 1 and "2025-11-26 03:00:00" in timeline
+
+    one = client.get("/sla/circuit", params={"month": "2025-11", "circuit": cid})
+    assert one.status_code == 200
+    text = one.text
+    assert f"Carrier SLA · 2025-11 · {cid}" in text and ">missed<" in text.split('id="result"')[1]
+    assert text.split('class="timeline"')[1].count('class="outage"') == 1
+    outages = text.split('id="outages"')[1].split("</table>")[0]
+    assert "2025-11-26 03:00:00" in outages and "still down at the end" in outages
+    # the day's KPIs beside the events' down time cut at midnight: 21 hours from 03:00
+    days = text.split('id="days"')[1].split("</table>")[0]
+    row = daily.set_index("circuit_id").loc[cid]
+    assert ">2025-11-26<" in days and f">{int(row['down_seconds'])}<" in days
+    assert ">75600<" in days  # the events' outage, 03:00 to midnight
+    assert f'href="/site/{worst["site_id"]}?from=2025-11-26&amp;to=2025-11-26"' in days
+    # a circuit not in the report, a month not reported: 404, saying which
+    gone = client.get("/sla/circuit", params={"month": "2025-11", "circuit": "zz:nothing"})
+    assert gone.status_code == 404 and "zz:nothing" in gone.text
+    assert (
+        client.get("/sla/circuit", params={"month": "2025-10", "circuit": cid}).status_code == 404
+    )

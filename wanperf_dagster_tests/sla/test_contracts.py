@@ -90,3 +90,25 @@ def test_maintenance_windows_need_a_time_zone_and_an_end_after_the_start(tmp_pat
     )
     [window] = load_maintenance(path).to_dict("records")
     assert window["end"] - window["start"] == 7200 and window["reason"] == "splice"
+
+
+def test_a_business_hours_window_is_read_and_a_bad_one_named(tmp_path):
+    path = tmp_path / "sla.csv"
+    path.write_text(
+        "circuit_id,provider,availability_pct,window,timezone\n"
+        "aa:ge-0/0/0,Lumen,99.9,Mon-Fri 08:00-18:00,Europe/Paris\n"
+        "aa:ge-0/0/1,Lumen,99.9,,\n"
+    )
+    contracts = load_contracts(path).set_index("circuit_id")
+    assert contracts.loc["aa:ge-0/0/0", "window"] == "Mon,Tue,Wed,Thu,Fri 08:00-18:00"
+    assert contracts.loc["aa:ge-0/0/0", "timezone"] == "Europe/Paris"
+    assert contracts.loc["aa:ge-0/0/1", "window"] == "calendar month"
+    path.write_text(
+        "circuit_id,provider,availability_pct,window,timezone\n"
+        "aa:ge-0/0/0,Lumen,99.9,Mon-Fri 08:00-18:00,Paris\n"
+        "aa:ge-0/0/1,Lumen,99.9,nights,UTC\n"
+    )
+    with pytest.raises(SlaFileError) as err:
+        load_contracts(path)
+    assert "line 2: timezone 'Paris' is not an IANA time zone" in str(err.value)
+    assert "line 3: window 'nights' is not like" in str(err.value)

@@ -37,6 +37,12 @@ def _terms(settings: WanperfSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     return contracts, maintenance
 
 
+def _forecast(assets, month: str) -> pd.DataFrame | None:
+    """The month's capacity forecast from `circuit_trends_13m`, when it was materialized."""
+    loaded = assets.load("circuit_trends_13m", [month], allow_missing=True)
+    return loaded.to_pandas() if loaded.found else None
+
+
 def sla_report(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
@@ -61,6 +67,11 @@ def sla_report(
     for column in ("site_id", "site_name", "observed_seconds", "down_seconds", "util_p95_pct"):
         if column not in kpis:
             kpis[column] = pd.Series(dtype="float64")
+    hourly = None
+    if (contracts["window"] != sla.CALENDAR).any():  # business hours are counted by the hour
+        loaded = assets.load_days("circuit_kpis_hourly", days, sites)
+        hourly = loaded.to_pandas() if loaded.found else None
+        del loaded
     report, outages = sla.circuit_sla(
         kpis,
         events.to_pandas() if events.found else pd.DataFrame(columns=["ts", "circuit_id", "event"]),
@@ -68,7 +79,9 @@ def sla_report(
         maintenance,
         window.start.timestamp(),
         end,
+        hourly=hourly,
     )
+    report = sla.with_forecast(report, _forecast(assets, context.partition_key))
     providers = sla.provider_sla(report)
     sites_of = report.set_index("circuit_id")[["site_id", "site_name"]]
     outages = outages.join(sites_of, on="circuit_id")
@@ -134,7 +147,7 @@ def reports(p: Partitions, start_date: str) -> list:
         },
         partitions_def=p.month,
         # lineage: the month's site-days, read from the history tier as monthly_circuit_kpis does
-        deps=["circuit_kpis", "port_events"],
+        deps=["circuit_kpis", "circuit_kpis_hourly", "port_events", "circuit_trends_13m"],
         can_subset=False,
     )
     def _sla(context: dg.AssetExecutionContext, redis: RedisResource, settings: WanperfSettings):
