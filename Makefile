@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: run test bench faults lint fmt validate clean-data help
+.PHONY: run test bench faults sla-month lint fmt validate clean-data help
 
 help:
 	@echo "make run    - start the embedded Redis, the data source and the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/ (prints side-by-side ratios)"
 	@echo "make faults - the fault suite at 10x its CI scale (kills, fuzzing, storms)"
+	@echo "make sla-month - the SLA report's ground truth over a whole simulated month (CI: 7 days)"
 	@echo "make lint   - ruff"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -40,6 +41,9 @@ bench: $(DEV)
 
 faults: $(DEV)
 	WANPERF_FAULT_SCALE=10 $(BIN)/python -m pytest wanperf_dagster_tests/reliability -p no:cacheprovider
+
+sla-month: $(DEV)
+	WANPERF_SLA_DAYS=30 $(BIN)/python -m pytest wanperf_dagster_tests/sla/test_month_truth.py -p no:cacheprovider
 
 lint: $(DEV)
 	$(BIN)/ruff check .
