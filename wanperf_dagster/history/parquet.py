@@ -289,37 +289,52 @@ class HistoryStore:
             index.append((part, sites))
         return index
 
-    def _read(self, part: str) -> pa.Table:
-        return pq.read_table(part, filesystem=self.fs)
+    def _read(self, part: str, columns: Sequence[str] | None = None) -> pa.Table:
+        return pq.read_table(part, filesystem=self.fs, columns=columns)
 
-    def _read_or_quarantine(self, part: str) -> pa.Table | None:
-        """The part's rows, or None when it is gone or unreadable (then moved aside)."""
+    def _read_or_quarantine(
+        self, part: str, columns: Sequence[str] | None = None
+    ) -> pa.Table | None:
+        """The part's rows (of `columns`, or all), or None when it is gone or unreadable (then
+        moved aside)."""
         try:
-            return self._read(part)
+            return self._read(part, columns) if columns else self._read(part)
         except FileNotFoundError:
             return None
         except UNREADABLE as exc:
             self.quarantine(part, f"{type(exc).__name__}: {exc}")
             return None
 
-    def _owned(self, asset: str, day: str, sites: Sequence[str] | None = None):
+    def _owned(
+        self,
+        asset: str,
+        day: str,
+        sites: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ):
         """[(part, its rows of the sites it is the newest part of)] for the day (every site the
-        day holds, or only `sites`): one filter a part, whatever the number of sites."""
+        day holds, or only `sites`; every column, or `columns` and `site_id`): one filter a
+        part, whatever the number of sites, and none where the part gives all it holds."""
         wanted = None if sites is None else set(sites)
         owner: dict[str, str] = {}
+        holds: dict[str, int] = {}
         for part, held in self._index(asset, day):
+            holds[part] = len(set(held))
             for site in held:
                 if site not in owner and (wanted is None or site in wanted):
                     owner[site] = part
         by_part: dict[str, list[str]] = {}
         for site, part in owner.items():
             by_part.setdefault(part, []).append(site)
+        if columns is not None:
+            columns = list(dict.fromkeys(["site_id", *columns]))
         out = []
         for part, part_sites in by_part.items():
-            table = self._read_or_quarantine(part)
+            table = self._read_or_quarantine(part, columns)
             if table is None:  # its sites are missing: the reader says so, the owner heals
                 continue
-            table = table.filter(pc.is_in(_ids(table), value_set=pa.array(sorted(part_sites))))
+            if len(part_sites) < holds[part]:  # a newer part holds some of its sites
+                table = table.filter(pc.is_in(_ids(table), value_set=pa.array(sorted(part_sites))))
             out.append((part_sites, table))
         return out
 
@@ -354,11 +369,14 @@ class HistoryStore:
                     missing.append((day, site))
         return found, missing
 
-    def read_days(self, asset: str, days: Sequence[str]) -> tuple[pa.Table | None, list[str]]:
-        """Every site's rows of the given days, and the days not held."""
+    def read_days(
+        self, asset: str, days: Sequence[str], columns: Sequence[str] | None = None
+    ) -> tuple[pa.Table | None, list[str]]:
+        """Every site's rows of the given days (every column, or `columns` and `site_id`), and
+        the days not held."""
         tables, missing = [], []
         for day in days:
-            owned = self._owned(asset, day)
+            owned = self._owned(asset, day, columns=columns)
             if not owned:
                 missing.append(day)
             tables.extend(t for _, t in owned if t.num_rows)

@@ -2,7 +2,7 @@
 measured availability, outages and credits against them."""
 
 from .contracts import CONTRACT_COLUMNS, SlaFileError, load_contracts, load_maintenance
-from .report import circuit_sla, outages, provider_sla, with_forecast
+from .report import business_hours_kpis, circuit_sla, outages, provider_sla, with_forecast
 from .windows import CALENDAR, Window, parse_window
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "CONTRACT_COLUMNS",
     "SlaFileError",
     "Window",
+    "business_hours_kpis",
     "circuit_sla",
     "load_contracts",
     "load_maintenance",

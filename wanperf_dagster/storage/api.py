@@ -57,6 +57,14 @@ class Loaded:
         return self.table.to_pandas()
 
 
+def _only(loaded: Loaded, columns: Sequence[str] | None) -> Loaded:
+    """The read's rows with only `columns` (and `site_id`), as the history tier gives them."""
+    if columns is None or not loaded.found:
+        return loaded
+    keep = [c for c in dict.fromkeys(["site_id", *columns]) if c in loaded.table.column_names]
+    return Loaded(table=loaded.table.select(keep), missing=loaded.missing, found=loaded.found)
+
+
 LOAD_BATCH = 500  # partitions decoded and joined at a time when loading many
 
 
@@ -189,14 +197,25 @@ class AssetStore:
         keys = [site_day_key(d, s) for d in days for s in site_ids]
         return self.load(asset, keys, allow_missing=True)
 
-    def load_days(self, asset: str, days: Sequence[str], site_keys: Sequence[str]) -> Loaded:
+    def load_days(
+        self,
+        asset: str,
+        days: Sequence[str],
+        site_keys: Sequence[str],
+        columns: Sequence[str] | None = None,
+    ) -> Loaded:
         """Every site-day of the given days: from the history tier, one file a day, when it is
-        there (the long view: weeks, months, the 13-month trends), else from Redis."""
+        there (the long view: weeks, months, the 13-month trends), else from Redis. With
+        `columns`, only those (and `site_id`) are read from the history's files: a month of
+        hourly KPIs is 70 columns where a report may need 4."""
         if self.history is None:
-            return self.load_site_days(asset, days, site_keys)
-        table, missing_days = self.history.read_days(asset, days)
+            loaded = self.load_site_days(asset, days, site_keys)
+            return _only(loaded, columns)
+        table, missing_days = self.history.read_days(asset, days, columns)
         self.heal_history()
         loaded = self.load_site_days(asset, missing_days, site_keys) if missing_days else None
+        if loaded is not None:
+            loaded = _only(loaded, columns)
         parts = [t for t in (table, loaded.table if loaded and loaded.found else None) if t]
         merged = store.concat_partitions(parts) if parts else pa.table({})
         return Loaded(

@@ -60,17 +60,18 @@ def sla_report(
     sites = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
     assets = redis.asset_store()
     # a month reaches past the hot window: the history tier holds every day
-    daily = assets.load_days("circuit_kpis", days, sites)
-    events = assets.load_days("port_events", days, sites)
+    daily = assets.load_days("circuit_kpis", days, sites, sla.report.DAILY_COLUMNS)
+    events = assets.load_days("port_events", days, sites, sla.report.EVENT_COLUMNS)
     contracts, maintenance = _terms(settings)
     kpis = daily.to_pandas() if daily.found else pd.DataFrame(columns=["circuit_id"])
     for column in ("site_id", "site_name", "observed_seconds", "down_seconds", "util_p95_pct"):
         if column not in kpis:
             kpis[column] = pd.Series(dtype="float64")
     hourly = None
-    if (contracts["window"] != sla.CALENDAR).any():  # business hours are counted by the hour
-        loaded = assets.load_days("circuit_kpis_hourly", days, sites)
-        hourly = loaded.to_pandas() if loaded.found else None
+    business = contracts.loc[contracts["window"] != sla.CALENDAR, "circuit_id"]
+    if len(business):  # business hours are counted by the hour
+        loaded = assets.load_days("circuit_kpis_hourly", days, sites, sla.report.HOURLY_COLUMNS)
+        hourly = sla.business_hours_kpis(loaded.table, business) if loaded.found else None
         del loaded
     report, outages = sla.circuit_sla(
         kpis,
