@@ -71,6 +71,7 @@ class Settings:
     alert_down_minutes: int = 10
     alert_congested_minutes: int = 30
     alert_flaps_per_hour: int = 3
+    alert_region_sites: int = 5
     alert_quality_minutes: int = 10
     alert_loss_pct: float = 1.0
     alert_latency_ms: float = 150.0
@@ -190,6 +191,9 @@ class Settings:
             ),
             alert_flaps_per_hour=parser.integer(
                 "WANPERF_ALERT_FLAPS_PER_HOUR", Settings.alert_flaps_per_hour, 1, 1000
+            ),
+            alert_region_sites=parser.integer(
+                "WANPERF_ALERT_REGION_SITES", Settings.alert_region_sites, 2, 1_000_000
             ),
             alert_quality_minutes=parser.integer(
                 "WANPERF_ALERT_QUALITY_MINUTES", Settings.alert_quality_minutes, 1, 1440

@@ -2,9 +2,11 @@
 open ones kept in Redis (`state`). No Dagster here: the `wan_alerts` asset runs it after a sweep."""
 
 from .evaluate import evaluate
+from .grouping import Grouped, group, incidents_now
 from .notify import (
     Destination,
     NotifyError,
+    covering,
     destinations,
     incident_links,
     message,
@@ -28,15 +30,19 @@ __all__ = [
     "AlertsLockedError",
     "Destination",
     "DispatchReport",
+    "Grouped",
     "Incident",
     "NotifyError",
     "alert_history",
+    "covering",
     "dead_letters",
     "destinations",
     "dispatch",
     "epoch_seconds",
     "evaluate",
+    "group",
     "incident_links",
+    "incidents_now",
     "message",
     "open_alerts",
     "open_incidents",

@@ -1,5 +1,6 @@
 """One evaluation, as the `wan_alerts` asset (and `wanperf alerts --evaluate`) runs it after a
-sweep: the last two hours of samples of the given sites, the rules, then the dispatch."""
+sweep: the last two hours of samples of the given sites, the rules, their grouping (one
+incident per cause), then the dispatch."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Callable, Sequence
 from wanperf_dagster.kpi import KpiConfig
 from wanperf_dagster.storage import AssetStore, day_of
 
+from .grouping import incidents_now
 from .notify import Destination
-from .rules import LOOKBACK_S, AlertRules, Incident, open_incidents
+from .rules import LOOKBACK_S, AlertRules, Incident
 from .state import AlertsLockedError, DispatchReport, dispatch, open_alerts
 
 
@@ -26,14 +28,35 @@ def evaluate(
     **dispatch_options,
 ) -> tuple[list[Incident], DispatchReport]:
     days = sorted({day_of(now), day_of(now - LOOKBACK_S)})
-    samples = storage.read_samples([(d, s) for d in days for s in site_ids])
-    first_seen = {i.key: i.since for i in open_alerts(storage, org_id)}
-    incidents = open_incidents(
-        samples, interval_minutes, rules, config, now=now, first_seen=first_seen
+    site_days = [(d, s) for d in days for s in site_ids]
+    samples = storage.read_samples(site_days)
+    # the gateways' own status rows beside the port events: an offline gateway sends no sample
+    events = storage.read_feed("events", site_days)
+    previous = open_alerts(storage, org_id)
+    first_seen = {i.key: i.since for i in previous}
+    grouped = incidents_now(
+        samples,
+        interval_minutes,
+        rules,
+        config,
+        now,
+        first_seen,
+        events=events,
+        circuits=storage.circuits(site_ids),
+        previous=previous,
     )
+    incidents = grouped.shown
     try:
         report = dispatch(
-            storage, org_id, incidents, destinations, at=now, links=links, **dispatch_options
+            storage,
+            org_id,
+            incidents,
+            destinations,
+            at=now,
+            links=links,
+            covered=grouped.covered,
+            inhibited=grouped.inhibited,
+            **dispatch_options,
         )
     except AlertsLockedError as exc:  # another evaluation is sending: it tells them
         report = DispatchReport(open=len(incidents), errors=[str(exc)], locked_out=True)

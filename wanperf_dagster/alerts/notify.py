@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -14,12 +14,15 @@ from .rules import Incident
 
 EMOJI = {"alert": ":red_circle:", "recovered": ":large_green_circle:"}
 TITLE = {
+    "region_down": "region down",
+    "site_down": "site down",
     "down": "circuit down",
     "congested": "circuit congested",
     "flapping": "circuit flapping",
     "loss": "packet loss",
     "latency": "high latency",
     "on_backup": "site on backup",
+    "gateway_offline": "gateway offline",
 }
 
 
@@ -41,11 +44,21 @@ def destinations(json_urls: tuple[str, ...], slack_urls: tuple[str, ...]) -> lis
 
 
 def incident_links(dashboard_url: str, dagster_url: str, incident: Incident) -> dict[str, str]:
-    """Where a person looks next: the site's page on the dashboard, the asset in Dagster."""
-    return {
-        "dashboard": f"{dashboard_url}/site/{incident.site_id}",
-        "dagster": f"{dagster_url}/assets/wan_alerts",
-    }
+    """Where a person looks next: the site's page on the dashboard (a region's sites, for a
+    region's incident), the asset in Dagster."""
+    if incident.kind == "region_down":
+        region = incident.site_id.split(":", 1)[1]
+        page = f"{dashboard_url}/search?{urlencode({'region': region})}"
+    else:
+        page = f"{dashboard_url}/site/{quote(incident.site_id, safe='')}"
+    return {"dashboard": page, "dagster": f"{dagster_url}/assets/wan_alerts"}
+
+
+def covering(incident: Incident) -> tuple[int, int]:
+    """(circuits, sites) an incident speaks for: itself, or those it groups."""
+    from .grouping import circuits_covered
+
+    return circuits_covered(incident), max(len(incident.sites), 1)
 
 
 def _iso(epoch: int) -> str:
@@ -63,6 +76,8 @@ def message(
         "key": incident.key,
         "idempotency_key": idempotency_key,
         "title": TITLE[incident.kind],
+        "circuits": covering(incident)[0],
+        "site_count": covering(incident)[1],
         "since_iso": _iso(incident.since),
         "at": at,
         "at_iso": _iso(at),
@@ -96,6 +111,10 @@ def slack_message(
         where += f" · `{slack_escape(incident.circuit_id)}`"
     if event == "alert":
         head = f"{EMOJI[event]} *{TITLE[incident.kind]}*: {where} — {slack_escape(incident.detail)}"
+        circuits, sites = covering(incident)
+        if incident.covers:
+            head += f" [{circuits} circuit{'s' if circuits != 1 else ''}"
+            head += f", {sites} site{'s' if sites != 1 else ''}]"
         head += f" (since {_iso(incident.since)})"
     else:
         head = f"{EMOJI[event]} *recovered: {TITLE[incident.kind]}*: {where} (at {_iso(at)})"

@@ -16,7 +16,20 @@ import pandas as pd
 from wanperf_dagster.kpi import KpiConfig
 from wanperf_dagster.settings import Settings
 
-KINDS = ("down", "congested", "flapping", "loss", "latency", "on_backup")
+KINDS = (
+    "region_down",
+    "site_down",
+    "gateway_offline",
+    "down",
+    "congested",
+    "flapping",
+    "loss",
+    "latency",
+    "on_backup",
+)
+
+
+CIRCUIT_KINDS = ("down", "congested", "flapping", "loss", "latency")
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class AlertRules:
     loss_pct: float = 1.0  # the top loss tier of the KPIs
     latency_ms: float = 150.0  # the top latency tier of the KPIs
     quality_minutes: int = 10
+    region_sites: int = 5  # sites of a region dark at once that make one region incident
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertRules:
@@ -40,6 +54,7 @@ class AlertRules:
             quality_minutes=settings.alert_quality_minutes,
             loss_pct=settings.alert_loss_pct,
             latency_ms=settings.alert_latency_ms,
+            region_sites=settings.alert_region_sites,
         )
 
 
@@ -54,10 +69,78 @@ class Incident:
     since: int  # epoch seconds of the first sample of the run (or of the hour, for flaps)
     value: float  # the figure that tripped it: minutes, %, ms, flaps
     detail: str
+    covers: tuple[str, ...] = ()  # the keys of the incidents it groups and inhibits
+    sites: tuple[str, ...] = ()  # the sites it spans, by name (a region's incident lists them)
+    gateway: str | None = None  # the gateway (MAC) of a gateway's own incident
+
+    def __post_init__(self) -> None:  # read back from JSON, lists: keep it hashable
+        object.__setattr__(self, "covers", tuple(self.covers))
+        object.__setattr__(self, "sites", tuple(self.sites))
 
     @property
     def key(self) -> str:
-        return f"{self.kind}@{self.circuit_id or self.site_id}"
+        return incident_key(self.kind, self.gateway or self.circuit_id or self.site_id)
+
+
+def incident_key(kind: str, subject: str) -> str:
+    """What an incident is about, stable while it lasts: `down@<circuit>`, `site_down@<site>`,
+    `gateway_offline@<mac>`, `region_down@region:<name>`."""
+    return f"{kind}@{subject}"
+
+
+def gateways_offline(
+    events: pd.DataFrame,
+    circuits: pd.DataFrame,
+    interval_minutes: int,
+    now: int,
+    config: KpiConfig,
+    first_seen: dict[str, int] | None = None,
+) -> list[Incident]:
+    """Gateways whose own status said disconnected at an ingestion within two intervals (the
+    event feed's `GW_STATUS` rows the devices feed writes at each ingestion while a gateway is
+    offline; `GW_LAST_SEEN`, since when). Their circuits send no samples, so the sample rules
+    cannot see them, and their silence is not "fine". Each incident covers its gateway's
+    circuits (the site's register): their alerts stay open under it."""
+    if events is None or events.empty or "type" not in events:
+        return []
+    first_seen = first_seen or {}
+    rows = events[events["circuit_id"].isna() & events["type"].isin(["GW_STATUS", "GW_LAST_SEEN"])]
+    if rows.empty:
+        return []
+    rows = rows.assign(ts=epoch_seconds(rows["ts"]), mac=rows["mac"].astype(str))
+    status = rows[rows["type"] == "GW_STATUS"]
+    latest = status.groupby("mac", sort=False).agg(ts=("ts", "max"), site_id=("site_id", "last"))
+    latest = latest[latest["ts"] >= now - 2 * interval_minutes * 60]
+    seen = rows[rows["type"] == "GW_LAST_SEEN"].groupby("mac")["ts"].max()
+    first = status.groupby("mac")["ts"].min()
+    ids = circuits["circuit_id"].astype(str) if len(circuits) else pd.Series(dtype=str)
+    out = []
+    for mac, row in latest.iterrows():
+        site = str(row["site_id"])
+        mine = sorted(ids[ids.str.startswith(mac + ":")])
+        key = incident_key("gateway_offline", mac)
+        since = min(int(seen.get(mac, first[mac])), first_seen.get(key, now))
+        n = len(mine)
+        out.append(
+            Incident(
+                "gateway_offline",
+                site,
+                config.site_names.get(site, site),
+                None,
+                since,
+                float(n),
+                f"gateway {mac} offline for {duration(now - since)}"
+                + (f", its {n} WAN circuit{'s' if n != 1 else ''} dark" if n else ""),
+                # its circuits' incidents, and its site's own, which its silence ends too
+                covers=(
+                    *(incident_key(kind, c) for c in mine for kind in CIRCUIT_KINDS),
+                    incident_key("on_backup", site),
+                    incident_key("site_down", site),
+                ),
+                gateway=mac,
+            )
+        )
+    return out
 
 
 LOOKBACK_S = 7200  # the longest rule (an hour of flaps, 30 minutes of congestion) fits
@@ -113,9 +196,21 @@ def open_incidents(
     """The incidents the samples show at their latest instant (or `now`). `first_seen` holds
     when each incident still open was first seen (the alert state): its duration counts from
     there, not from the start of the samples read (two hours)."""
+    return judged(samples, interval_minutes, rules, config, now, first_seen)[0]
+
+
+def judged(
+    samples: pd.DataFrame,
+    interval_minutes: int,
+    rules: AlertRules,
+    config: KpiConfig,
+    now: int | None = None,
+    first_seen: dict[str, int] | None = None,
+) -> tuple[list[Incident], dict[str, int]]:
+    """(`open_incidents`, the circuits of each site judged: those with fresh samples)."""
     first_seen = first_seen or {}
     if samples is None or samples.empty:
-        return []
+        return [], {}
     frame = samples.copy()
     for column in ("site_id", "circuit_id"):
         frame[column] = frame[column].astype(str)
@@ -127,7 +222,7 @@ def open_incidents(
     fresh = latest_ts >= now - 2 * interval_minutes * 60
     frame = frame[fresh].reset_index(drop=True)
     if frame.empty:
-        return []
+        return [], {}
     site_of = frame.groupby("circuit_id", sort=False)["site_id"].last()
     names = config.site_names
 
@@ -210,7 +305,8 @@ def open_incidents(
         )
     incidents += _flapping(frame, rules, now, site_of, name)
     incidents += _on_backup(frame, config, name, now, first_seen)
-    return sorted(incidents, key=lambda i: (KINDS.index(i.kind), i.site_name, i.key))
+    circuits = frame.groupby("site_id", sort=False)["circuit_id"].nunique().to_dict()
+    return sorted(incidents, key=lambda i: (KINDS.index(i.kind), i.site_name, i.key)), circuits
 
 
 def _flapping(frame, rules, now, site_of, name) -> list[Incident]:
@@ -275,6 +371,7 @@ def _on_backup(frame, config: KpiConfig, name, now, first_seen) -> list[Incident
                 float(len(prim)),
                 f"primary {prim['circuit_id'].iloc[0]} down, running on {backup}"
                 f" (for {duration(now - since)})",
+                covers=tuple(f"down@{c}" for c in prim["circuit_id"]),
             )
         )
     return out

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from wanperf_dagster.storage import AlertState, AssetStore, LockLostError
 
 from .notify import Destination, NotifyError, send
-from .rules import Incident
+from .rules import Incident, incident_key
 
 Sender = Callable[..., None]
 LOCK_TTL_S = 15.0  # a dead evaluation's lock expires within this; a live one renews it
@@ -84,7 +84,8 @@ def _episode_of(message_id: str) -> str:
 
 def _episode(entry: dict) -> str:
     incident = entry["incident"]
-    key = f"{incident['kind']}@{incident.get('circuit_id') or incident['site_id']}"
+    subject = incident.get("gateway") or incident.get("circuit_id") or incident["site_id"]
+    key = incident_key(incident["kind"], subject)
     return f"{key}#{int(entry.get('since', incident['since']))}"
 
 
@@ -104,9 +105,12 @@ def dispatch(
     workers: int = WORKERS,
     lock_ttl: float = LOCK_TTL_S,
     lock_wait: float | None = None,
+    covered: Sequence[Incident] = (),
+    inhibited: dict[str, str] | None = None,
 ) -> DispatchReport:
     """Tell each destination of the incidents that opened and of those that cleared, each
-    message once (module docstring)."""
+    message once (module docstring). `covered` incidents (inhibited: `inhibited` names each
+    one's cover) stay open and recorded, and are neither told nor recovered while covered."""
     report = DispatchReport(open=len(incidents))
     started = time.monotonic()
     state = storage.alert_state(org_id)
@@ -118,7 +122,7 @@ def dispatch(
         )
     try:
         outbox = _Outbox(state, at, report)
-        messages = outbox.prepare(incidents, destinations)
+        messages = outbox.prepare(incidents, destinations, covered, inhibited or {})
         lost = threading.Event()
         _deliver_all(
             messages,
@@ -262,7 +266,7 @@ class _Outbox:
         self.now_open: set[str] = set()
         self._lock = threading.Lock()
 
-    def prepare(self, incidents, destinations) -> list[Message]:
+    def prepare(self, incidents, destinations, covered=(), inhibited=None) -> list[Message]:
         """Record the open incidents (their first instant kept), then list what is owed: each
         open incident's alert to each destination that has not had it, each cleared one's
         recovery to each destination that had its alert and not its recovery."""
@@ -277,7 +281,17 @@ class _Outbox:
             entry.pop("failures", None)
         self.sent.update(marks)
         now_open = {i.key: i for i in incidents}
-        self.now_open = set(now_open)
+        self.now_open = set(now_open) | {i.key for i in covered}
+        inhibited = inhibited or {}
+        for incident in covered:  # open, recorded, silent: its cover speaks for it
+            before = self.stored.get(incident.key)
+            since = min(int(before["since"]), incident.since) if before else incident.since
+            self.stored[incident.key] = {
+                "incident": {**asdict(incident), "since": since},
+                "since": since,
+                "seen_at": before.get("seen_at", self.at) if before else self.at,
+                "inhibited_by": inhibited.get(incident.key),
+            }
         messages = []
         for key, incident in now_open.items():
             before = self.stored.get(key)
@@ -298,7 +312,7 @@ class _Outbox:
                 if message.id not in self.sent:
                     messages.append(message)
         for key, entry in self.stored.items():
-            if key in now_open:
+            if key in self.now_open:  # open, or covered by one that is
                 continue
             incident = Incident(**entry["incident"])
             for dest in destinations:

@@ -132,6 +132,7 @@ _SAME_AS_SETTINGS = (
     "alert_down_minutes",
     "alert_congested_minutes",
     "alert_flaps_per_hour",
+    "alert_region_sites",
     "alert_quality_minutes",
     "alert_loss_pct",
     "alert_latency_ms",
@@ -150,6 +151,7 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_down_minutes: int = Settings.alert_down_minutes
     alert_congested_minutes: int = Settings.alert_congested_minutes
     alert_flaps_per_hour: int = Settings.alert_flaps_per_hour
+    alert_region_sites: int = Settings.alert_region_sites
     alert_quality_minutes: int = Settings.alert_quality_minutes
     alert_loss_pct: float = Settings.alert_loss_pct
     alert_latency_ms: float = Settings.alert_latency_ms
@@ -190,6 +192,7 @@ class WanperfSettings(dg.ConfigurableResource):
             down_minutes=self.alert_down_minutes,
             congested_minutes=self.alert_congested_minutes,
             flaps_per_hour=self.alert_flaps_per_hour,
+            region_sites=self.alert_region_sites,
             quality_minutes=self.alert_quality_minutes,
             loss_pct=self.alert_loss_pct,
             latency_ms=self.alert_latency_ms,

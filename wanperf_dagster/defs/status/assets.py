@@ -1,5 +1,7 @@
 """What is wrong now: every circuit's latest state and its last 3, 12 and 24 hours."""
 
+import dataclasses
+
 import dagster as dg
 import pandas as pd
 
@@ -89,13 +91,28 @@ INCIDENT_COLUMNS = [
     "cleared_at",
     "value",
     "detail",
+    "circuits",  # how many circuits it speaks for (a site's or region's: those it covers)
+    "sites",  # the sites it spans, by name
 ]
 
 
 def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd.DataFrame:
     """The open incidents, then those that cleared (newest first): the alert history."""
-    rows = [{**vars(i), "status": "open", "cleared_at": None} for i in incidents]
-    rows += [{**h, "status": "cleared"} for h in history]
+    known = {f.name for f in dataclasses.fields(alerts.Incident)}
+
+    def counted(incident: alerts.Incident) -> dict:
+        circuits, _ = alerts.covering(incident)
+        return {"circuits": circuits, "sites": ", ".join(incident.sites or [incident.site_name])}
+
+    rows = [{**vars(i), **counted(i), "status": "open", "cleared_at": None} for i in incidents]
+    rows += [
+        {
+            **h,
+            **counted(alerts.Incident(**{k: v for k, v in h.items() if k in known})),
+            "status": "cleared",
+        }
+        for h in history
+    ]
     frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
     for column in ("since", "cleared_at"):
         frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="s", utc=True)
@@ -105,7 +122,7 @@ def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd
 @dg.asset(
     **AFTER_EACH_SWEEP,
     description="The incidents open now (down, congested, flapping, loss, latency, site on "
-    "backup) from the freshest samples; each new one sent once to the alert webhooks "
+    "backup; a site or region with every circuit down grouped as one) from the freshest samples; each new one sent once to the alert webhooks "
     "(WANPERF_ALERT_WEBHOOKS, WANPERF_ALERT_SLACK_WEBHOOKS) and its recovery when it clears.",
 )
 def wan_alerts(
