@@ -16,6 +16,7 @@ ALL = [
     "automation",
     "backfill",
     "sla",
+    "alerts",
 ]
 ON_REQUEST = [
     "make_run",

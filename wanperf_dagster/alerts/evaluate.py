@@ -29,7 +29,8 @@ def evaluate(
 ) -> tuple[list[Incident], DispatchReport]:
     days = sorted({day_of(now), day_of(now - LOOKBACK_S)})
     site_days = [(d, s) for d in days for s in site_ids]
-    samples = storage.read_samples(site_days)
+    # the hours the rules judge, not the day's 144 slots: Redis picks them out
+    samples = storage.read_samples(site_days, since=now - LOOKBACK_S - interval_minutes * 60)
     # the gateways' own status rows beside the port events: an offline gateway sends no sample
     events = storage.read_feed("events", site_days)
     previous = open_alerts(storage, org_id)

@@ -322,10 +322,13 @@ class AssetStore:
         return None if sites is None else sites.column("site_id").to_pylist()
 
     # the raw feeds ---------------------------------------------------------------------------
-    def read_samples(self, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    def read_samples(
+        self, site_days: Sequence[tuple[str, str]], since: int | None = None
+    ) -> pd.DataFrame:
         """Every swept sample of the (day, site id) pairs, as `site_snapshots` holds them
-        (unreadable stored values dropped, counted in `attrs`)."""
-        return sample_store.read_site_days(self.client, list(site_days))
+        (unreadable stored values dropped, counted in `attrs`); with `since`, only those of the
+        slots from then on (read out by Redis itself)."""
+        return sample_store.read_site_days(self.client, list(site_days), since)
 
     def read_feed(self, feed: str, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
         """Every stored row of an insight feed (`sle`, `paths`, `events`, `devices`) for the

@@ -60,9 +60,13 @@ def queue_samples(
 READ_BATCH = 50  # site-days parsed at a time: ~17k samples of a 2,000-site org's day
 
 
-def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
+def read_site_days(
+    client: redis.Redis, site_days: Sequence[tuple[str, str]], since: int | None = None
+) -> pd.DataFrame:
     """All stored samples of the given (day, site) pairs as one frame (`site_snapshots` schema),
-    in pipelined round trips.
+    in pipelined round trips; with `since` (epoch s), only those of the slots from then on,
+    picked out by Redis (`_RECENT`): the alert rules judge two hours, not the 144 slots a
+    site-day holds at its end.
 
     Parsed `READ_BATCH` site-days at a time, each batch typed into columns before the next is
     read: the raw JSON and its Python rows of a whole 500 site-day chunk at once took the run
@@ -73,10 +77,13 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
     def is_sample(row) -> bool:
         return isinstance(row, list) and len(row) == width
 
-    for start in range(0, len(site_days), READ_BATCH):
-        batch = site_days[start : start + READ_BATCH]
+    # a recent window is a few slots a site-day: many more of them make one frame
+    step = READ_BATCH if since is None else READ_BATCH * 20
+    for start in range(0, len(site_days), step):
+        batch = site_days[start : start + step]
         site_col, rows = [], []
-        for (_, site), values in zip(batch, _stored_values(client, batch), strict=True):
+        stored = _stored_values(client, batch, since)
+        for (_, site), values in zip(batch, stored, strict=True):
             parsed, bad = decode_json_values(values, is_sample)
             unreadable += bad
             rows += parsed
@@ -96,22 +103,55 @@ def read_site_days(client: redis.Redis, site_days: Sequence[tuple[str, str]]) ->
     return frame
 
 
-def _stored_values(client: redis.Redis, batch: Sequence[tuple[str, str]]) -> list[list]:
-    """Each site-day's stored values: its hash's, or its compacted value's with a late hash's
-    fields over them."""
+# a site-day hash's fields of the slots at or after ARGV[1], as field, value, field, value...
+_RECENT = """
+local out = {}
+local since = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local bar = string.find(all[i], '|', 1, true)
+  local slot = bar and tonumber(string.sub(all[i], 1, bar - 1))
+  if slot and slot >= since then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+"""
+
+
+def _slot_of(field) -> int | None:
+    head = _bytes(field).split(b"|", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _stored_values(
+    client: redis.Redis, batch: Sequence[tuple[str, str]], since: int | None = None
+) -> list[list]:
+    """Each site-day's stored values (of the slots from `since` on, when given): its hash's,
+    or its compacted value's with a late hash's fields over them."""
     pipe = client.pipeline(transaction=False)
     for day, site in batch:
-        pipe.hvals(keys.raw_samples(day, site))
+        if since is None:
+            pipe.hvals(keys.raw_samples(day, site))
+        else:  # EVAL, not EVALSHA: a cluster's pipeline sends it to the key's node as is
+            pipe.execute_command("EVAL", _RECENT, 1, keys.raw_samples(day, site), int(since))
         pipe.get(keys.raw_packed(day, site))
     replies = pipe.execute()
     out = []
     for k, (day, site) in enumerate(batch):
         values, packed = replies[2 * k], replies[2 * k + 1]
+        if since is not None:
+            recent = dict(zip(values[::2], values[1::2], strict=True))
+            values = list(recent.values())
         if packed is None:
             out.append(values)
             continue
         merged = unpack(packed)
-        if values:  # late samples beside the compacted day: theirs win, field by field
+        if since is not None:
+            merged = {f: v for f, v in merged.items() if (_slot_of(f) or 0) >= since}
+            merged.update(recent)  # late samples beside the compacted day: theirs win
+        elif values:  # late samples beside the compacted day: theirs win, field by field
             merged.update(client.hgetall(keys.raw_samples(day, site)))
         out.append(list(merged.values()))
     return out

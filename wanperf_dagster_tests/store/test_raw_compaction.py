@@ -141,3 +141,32 @@ def test_a_sample_that_lands_during_the_compaction_is_never_lost(redis_client, m
         sample_store.compact_site_days(redis_client, [(DAY1, sites[0])]).samples == len(before) + 3
     )
     assert len(_read(redis_client, DAY1, sites)) == len(before) + 3
+
+
+def test_the_recent_slots_alone_as_the_alert_rules_read_them(redis_client):
+    """`since`: exactly the samples of the slots from then on, picked out by Redis from the
+    day's hash, and from a compacted day with a late hash's samples over it."""
+    sites = _sweep_days(redis_client, 2, sites=3)
+    since = DAY0 + 86400 + 22 * 3600  # the second day's last two hours
+    whole = _read(redis_client, DAY2, sites)
+    recent = sample_store.read_site_days(redis_client, [(DAY2, s) for s in sites], since)
+    want = whole[whole["ts"] >= pd.Timestamp(since, unit="s", tz="UTC")].reset_index(drop=True)
+    assert len(want) > 0 and len(recent) < len(whole) / 6
+    pd.testing.assert_frame_equal(recent.reset_index(drop=True), want)
+    # a closed, compacted day: the same from its value; a late sample's hash field wins
+    sample_store.compact_closed_days(redis_client, "org-1", sites, today=DAY2)
+    since1 = DAY0 + 23 * 3600
+    first = _read(redis_client, DAY1, sites)
+    row = first[first["ts"] >= pd.Timestamp(since1, unit="s", tz="UTC")].iloc[0]
+    slot = int(row["ts"].timestamp()) // 600 * 600
+    field = f"{slot}|{row['circuit_id']}"
+    value = json.loads(
+        sample_store.unpack(redis_client.get(keys.raw_packed(DAY1, row["site_id"])))[field.encode()]
+    )
+    value[RAW_FIELDS.index("rx_bps")] = 123_456
+    redis_client.hset(keys.raw_samples(DAY1, row["site_id"]), field, json.dumps(value))
+    old = sample_store.read_site_days(redis_client, [(DAY1, s) for s in sites], since1)
+    whole1 = _read(redis_client, DAY1, sites)
+    want1 = whole1[whole1["ts"] >= pd.Timestamp(since1, unit="s", tz="UTC")]
+    pd.testing.assert_frame_equal(old.reset_index(drop=True), want1.reset_index(drop=True))
+    assert (old["rx_bps"] == 123_456).sum() == 1
