@@ -60,5 +60,11 @@ def evaluate(
             **dispatch_options,
         )
     except AlertsLockedError as exc:  # another evaluation is sending: it tells them
-        report = DispatchReport(open=len(incidents), errors=[str(exc)], locked_out=True)
+        report = DispatchReport(
+            open=len(incidents),
+            errors=[str(exc)],
+            locked_out=True,
+            covered=grouped.covered,
+            inhibited=grouped.inhibited,
+        )
     return incidents, report

@@ -53,6 +53,8 @@ class DispatchReport:
     pending: int = 0  # left for the next evaluation: the deadline passed, or the lock was lost
     lock_lost: bool = False
     locked_out: bool = False  # another evaluation was sending: this one sent nothing
+    covered: list[Incident] = field(default_factory=list)  # open, spoken for by another
+    inhibited: dict[str, str] = field(default_factory=dict)  # covered key -> its cover's key
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ def dispatch(
     """Tell each destination of the incidents that opened and of those that cleared, each
     message once (module docstring). `covered` incidents (inhibited: `inhibited` names each
     one's cover) stay open and recorded, and are neither told nor recovered while covered."""
-    report = DispatchReport(open=len(incidents))
+    report = DispatchReport(
+        open=len(incidents), covered=list(covered), inhibited=dict(inhibited or {})
+    )
     started = time.monotonic()
     state = storage.alert_state(org_id)
     lock = state.lock(lock_ttl, 2 * lock_ttl if lock_wait is None else lock_wait)

@@ -36,6 +36,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from wanperf_dagster import sla
+from wanperf_dagster.alerts.rules import KINDS as ALERT_KINDS
 from wanperf_dagster.alerts.rules import duration
 from wanperf_dagster.settings import Settings, redact_url
 from wanperf_dagster.storage import AssetStore, site_day_key
@@ -79,7 +80,7 @@ TEMPLATES = {
  <input type="hidden" name="from" value="{{ rng.start }}"><input type="hidden" name="to" value="{{ rng.end }}"><button>Search</button></form>
 <form class="inline" method="get" id="range">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
  from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
-<a href="/sla">SLA</a> <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
+<a href="/alerts">Alerts</a> <a href="/sla">SLA</a> <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
 <main>{% if rng.note %}<p class="muted" id="range-note">Note: {{ rng.note }}.</p>{% endif %}{% block main %}{% endblock %}
 <p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
     "overview.html": """{% extends "base.html" %}{% block main %}
@@ -88,7 +89,7 @@ TEMPLATES = {
 <div class="cards">
  {% for c in cards %}<div class="card" id="card-{{ c.id }}">{{ c.label }}<b class="{{ c.cls }}">{{ c.value }}</b></div>{% endfor %}
 </div>
-{% if alerts %}<h2>Open alerts</h2><table><tr><th>kind</th><th>site</th><th>circuit</th><th>what</th><th>since</th><th>for</th></tr>
+{% if alerts %}<h2>Open alerts <a class="muted" href="/alerts">all alerts →</a></h2><table><tr><th>kind</th><th>site</th><th>circuit</th><th>what</th><th>since</th><th>for</th></tr>
 {% for a in alerts %}<tr><td class="bad">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a></td><td>{{ a.circuit_id or '' }}</td><td>{{ a.detail }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>By region <a class="muted" href="{{ links.region_kpis }}">region_kpis ↗</a></h2>
 {% if regions|length %}<table><tr><th>region</th><th class="num">circuits</th><th class="num">availability %</th><th class="num">p95 utilisation %</th><th class="num">days</th></tr>
@@ -125,6 +126,17 @@ TEMPLATES = {
 <span class="muted">from <a href="{{ f.source }}">{{ f.source_name }} ↗</a> in Dagster</span></div>{% endfor %}
 {% if not figures %}<p>No stored data for this site in these days.</p>{% endif %}
 {% endblock %}""",
+    "alerts.html": """{% extends "base.html" %}{% block main %}
+<h1>Alerts</h1>
+<form class="inline" method="get" id="filter">show <select name="status">{% for v, label in statuses %}<option value="{{ v }}"{% if v == status %} selected{% endif %}>{{ label }}</option>{% endfor %}</select>
+ kind <select name="kind"><option value="">any</option>{% for k in kinds %}<option{% if k == kind %} selected{% endif %}>{{ k }}</option>{% endfor %}</select>
+ <input name="q" placeholder="site, circuit or gateway" value="{{ q }}" size="24"><button>Filter</button></form>
+{% if not evaluated %}<p class="unknown" id="never">No alert evaluation yet: <a href="{{ asset_link }}">wan_alerts ↗</a> runs after each sweep.</p>{% else %}
+<p class="muted">From <a href="{{ asset_link }}">wan_alerts ↗</a>, its last evaluation: {{ counts.open }} open, {{ counts.inhibited }} open under another (inhibited), {{ counts.cleared }} cleared. Durations as of now.</p>
+{% for section in sections %}<h2>{{ section.title }} <span class="muted">({{ section.rows|length }}{% if section.more %} of {{ section.total }}{% endif %})</span></h2>
+{% if section.rows %}<table id="{{ section.id }}"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}<th>evidence</th></tr>
+{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
+{% endif %}{% endblock %}""",
     "sla_circuit.html": """{% extends "base.html" %}{% block main %}
 <h1>Carrier SLA · {{ month }} · {{ circuit_id }}</h1>
 <p class="muted"><a href="{{ back_link }}">← {{ c.provider }} in {{ month }}</a>{% if c.link %} · <a href="{{ c.link }}">{{ c.site_name }}</a>, its site page{% endif %} · from <a href="{{ report_link }}">sla_report ↗</a></p>
@@ -402,6 +414,122 @@ class Dashboard:
             csv_link="/sla.csv?" + urlencode(csv_query),
             print_link="/sla/print?" + urlencode(csv_query),
         )
+
+    ALERT_STATUSES = (
+        ("", "open and inhibited"),
+        ("open", "open"),
+        ("inhibited", "inhibited"),
+        ("cleared", "cleared"),
+        ("all", "all"),
+    )
+
+    def alerts_page(self, request: Request) -> HTMLResponse:
+        """Open, inhibited and recent alerts, filterable, each linked to its site page and to
+        the samples and events of its day (the site page over the days it spans)."""
+        t0 = time.perf_counter()
+        rng = self.range_of(request)
+        now = self.clock()
+        status = request.query_params.get("status", "")
+        kind = request.query_params.get("kind", "")
+        q = request.query_params.get("q", "").strip().lower()
+        log = self.data.alert_log()
+        context = {
+            "title": "Alerts",
+            "rng": rng,
+            "statuses": self.ALERT_STATUSES,
+            "status": status,
+            "kind": kind,
+            "q": request.query_params.get("q", ""),
+            "kinds": list(ALERT_KINDS),
+            "evaluated": log is not None,
+            "asset_link": self.asset_link("wan_alerts"),
+        }
+        if log is None:
+            return self.render("alerts.html", t0, **context)
+        for column in ("inhibited_by", "circuits", "sites"):
+            if column not in log:
+                log[column] = None
+        counts = log["status"].value_counts().to_dict()
+        if kind:
+            log = log[log["kind"] == kind]
+        if q:
+            text = (
+                log["site_name"].astype(str)
+                + " "
+                + log["site_id"].astype(str)
+                + " "
+                + log["circuit_id"].astype(str)
+                + " "
+                + log["detail"].astype(str)
+                + " "
+                + log["sites"].astype(str)
+            ).str.lower()
+            log = log[text.str.contains(q, regex=False)]
+        wanted = {
+            "": ("open", "inhibited"),
+            "all": ("open", "inhibited", "cleared"),
+        }.get(status, (status,))
+        titles = {
+            "open": ("Open", "for"),
+            "inhibited": ("Open under another incident (inhibited: not told)", "for"),
+            "cleared": ("Recent, cleared", "lasted"),
+        }
+        sections = []
+        for name in ("open", "inhibited", "cleared"):
+            if name not in wanted:
+                continue
+            mine = log[log["status"] == name]
+            shown = mine.head(500)
+            sections.append(
+                {
+                    "id": name,
+                    "title": titles[name][0],
+                    "lasted": titles[name][1],
+                    "total": len(mine),
+                    "more": len(mine) > len(shown),
+                    "rows": [self._alert_row(a, now) for a in shown.to_dict("records")],
+                }
+            )
+        return self.render(
+            "alerts.html",
+            t0,
+            **context,
+            counts={k: counts.get(k, 0) for k in ("open", "inhibited", "cleared")},
+            sections=sections,
+        )
+
+    def _alert_row(self, a: dict, now: float) -> dict:
+        since = pd.Timestamp(a["since"])
+        cleared = a.get("cleared_at")
+        end = (
+            pd.Timestamp(cleared).timestamp() if cleared is not None and pd.notna(cleared) else now
+        )
+        first = since.date()
+        span = Range(first, max(first, dt.datetime.fromtimestamp(end, dt.UTC).date()))
+        site_id = str(a["site_id"])
+        if site_id.startswith("region:"):
+            link = "/search?" + urlencode({"region": site_id.split(":", 1)[1]})
+            evidence = None
+        else:
+            link = self.site_link(site_id, span)
+            evidence = link  # its day's samples, events and KPIs, on the site's page
+        circuit = a.get("circuit_id")
+        gateway = a.get("gateway")
+        return {
+            "kind": a["kind"],
+            "site_name": a["site_name"],
+            "sites": a["sites"] if a.get("sites") and a["sites"] != a["site_name"] else "",
+            "subject": circuit if circuit is not None and pd.notna(circuit) else gateway or "",
+            "detail": a["detail"],
+            "circuits": ""
+            if a.get("circuits") is None or pd.isna(a["circuits"])
+            else int(a["circuits"]),
+            "since": since.strftime("%Y-%m-%d %H:%M"),
+            "lasted": duration(end - since.timestamp()),
+            "inhibited_by": a.get("inhibited_by") or "",
+            "link": link,
+            "evidence": evidence,
+        }
 
     @staticmethod
     def _sla_circuit_link(month: str, circuit_id: str) -> str:
@@ -775,6 +903,7 @@ def build_app(
             Route("/", dashboard.overview),
             Route("/search", dashboard.search),
             Route("/site/{site_id}", dashboard.site),
+            Route("/alerts", dashboard.alerts_page),
             Route("/sla", dashboard.sla),
             Route("/sla.csv", dashboard.sla_csv),
             Route("/sla/print", dashboard.sla_print),

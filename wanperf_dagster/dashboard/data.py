@@ -162,6 +162,12 @@ class DashboardData:
         frame = table.to_pandas()
         return frame[frame["status"] == "open"] if "status" in frame else frame
 
+    def alert_log(self) -> pd.DataFrame | None:
+        """Every incident of the last evaluation's `wan_alerts`: open, inhibited (open under
+        another) and cleared; None before the first evaluation."""
+        table = self.assets.latest("wan_alerts")
+        return None if table is None else table.to_pandas()
+
     def regions(self, rng: Range) -> pd.DataFrame:
         """Per region over the range: availability (weighted by observed time) and the mean of
         the days' p95 utilisation."""

@@ -322,3 +322,49 @@ def test_each_circuit_has_its_month_with_a_timeline_and_the_days_evidence(org_da
     assert (
         client.get("/sla/circuit", params={"month": "2025-10", "circuit": cid}).status_code == 404
     )
+
+
+def test_the_alerts_page_lists_open_inhibited_and_cleared_alerts(org_day):
+    assets, sites, _, _ = org_day
+    client = _client(assets)
+    never = client.get("/alerts")
+    assert never.status_code == 200 and 'id="never"' in never.text  # not evaluated: says so
+    at = lambda hours: pd.Timestamp(DAY0 + 86400 - hours * 3600, unit="s", tz="UTC")  # noqa: E731
+    site, other = sites.iloc[2], sites.iloc[3]
+    frame = pd.DataFrame(
+        {
+            "status": ["open", "inhibited", "open", "cleared"],
+            "kind": ["site_down", "down", "region_down", "congested"],
+            "site_id": [site["site_id"], site["site_id"], "region:EMEA", other["site_id"]],
+            "site_name": [site["name"], site["name"], "EMEA", other["name"]],
+            "circuit_id": [None, "aa:ge-0/0/0", None, "bb:ge-0/0/1"],
+            "since": [at(5), at(5), at(1), at(30)],
+            "cleared_at": [pd.NaT, pd.NaT, pd.NaT, at(28)],
+            "value": [2.0, 300.0, 6.0, 95.0],
+            "detail": ["all 2 WAN circuits down for 10 min", "down for 10 min", "6 sites", "hot"],
+            "circuits": [2, 1, 9, 1],
+            "sites": [site["name"], site["name"], "A, B, C, D, E, F", other["name"]],
+            "gateway": [None, None, None, None],
+            "inhibited_by": [None, f"site_down@{site['site_id']}", None, None],
+        }
+    )
+    assets.save("wan_alerts", {None: pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+    page = client.get("/alerts").text
+    assert "2 open, 1 open under another (inhibited), 1 cleared" in page
+    opened = page.split('id="open"')[1].split("</table>")[0]
+    assert "site_down" in opened and "region_down" in opened and "congested" not in opened
+    assert "<td>4 h 55 min</td>" in opened  # as of the page's time, not the evaluation's
+    assert f'href="/site/{site["site_id"]}?from=2025-11-26&amp;to=2025-11-26"' in opened
+    assert 'href="/search?region=EMEA"' in opened and "A, B, C, D, E, F" in opened
+    covered = page.split('id="inhibited"')[1].split("</table>")[0]
+    assert "aa:ge-0/0/0" in covered and f"site_down@{site['site_id']}" in covered
+    assert 'id="cleared"' not in page  # not asked for
+    cleared = client.get("/alerts", params={"status": "cleared"}).text
+    assert "bb:ge-0/0/1" in cleared and "<td>2 h 00 min</td>" in cleared
+    assert "site_down" not in cleared.split('id="cleared"')[1]
+    # filters: a kind, a text
+    only = client.get("/alerts", params={"status": "all", "kind": "down"}).text
+    assert "aa:ge-0/0/0" in only and "region_down</td>" not in only
+    found = client.get("/alerts", params={"status": "all", "q": "BB:GE"}).text
+    assert "bb:ge-0/0/1" in found and "aa:ge-0/0/0" not in found
+    assert 'href="/alerts"' in client.get("/").text

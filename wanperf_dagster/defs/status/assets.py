@@ -93,11 +93,20 @@ INCIDENT_COLUMNS = [
     "detail",
     "circuits",  # how many circuits it speaks for (a site's or region's: those it covers)
     "sites",  # the sites it spans, by name
+    "gateway",  # a gateway's own incident: its MAC
+    "inhibited_by",  # an inhibited incident's cover (status "inhibited": open, not told)
 ]
 
 
-def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd.DataFrame:
-    """The open incidents, then those that cleared (newest first): the alert history."""
+def incidents_frame(
+    incidents: list[alerts.Incident],
+    history: list[dict],
+    covered: list[alerts.Incident] = (),
+    inhibited: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The open incidents, those open under another (inhibited), then those that cleared
+    (newest first): the alert history."""
+    inhibited = inhibited or {}
     known = {f.name for f in dataclasses.fields(alerts.Incident)}
 
     def counted(incident: alerts.Incident) -> dict:
@@ -105,6 +114,16 @@ def incidents_frame(incidents: list[alerts.Incident], history: list[dict]) -> pd
         return {"circuits": circuits, "sites": ", ".join(incident.sites or [incident.site_name])}
 
     rows = [{**vars(i), **counted(i), "status": "open", "cleared_at": None} for i in incidents]
+    rows += [
+        {
+            **vars(i),
+            **counted(i),
+            "status": "inhibited",
+            "cleared_at": None,
+            "inhibited_by": inhibited.get(i.key),
+        }
+        for i in covered
+    ]
     rows += [
         {
             **h,
@@ -152,11 +171,17 @@ def wan_alerts(
     else:
         for error in report.errors:
             context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
-    frame = incidents_frame(incidents, alerts.alert_history(assets, org, limit=HISTORY_ROWS))
+    frame = incidents_frame(
+        incidents,
+        alerts.alert_history(assets, org, limit=HISTORY_ROWS),
+        report.covered,
+        report.inhibited,
+    )
     now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(
         {
             "open": len(incidents),
+            "inhibited": len(report.covered),
             "opened": len(report.opened),
             "recovered": len(report.recovered),
             "delivered": report.sent,
