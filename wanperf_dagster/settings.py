@@ -72,6 +72,7 @@ class Settings:
     alert_congested_minutes: int = 30
     alert_flaps_per_hour: int = 3
     alert_region_sites: int = 5
+    alert_repeat_minutes: int = 240  # an open, unacknowledged incident told again; 0: never
     alert_quality_minutes: int = 10
     alert_loss_pct: float = 1.0
     alert_latency_ms: float = 150.0
@@ -194,6 +195,9 @@ class Settings:
             ),
             alert_region_sites=parser.integer(
                 "WANPERF_ALERT_REGION_SITES", Settings.alert_region_sites, 2, 1_000_000
+            ),
+            alert_repeat_minutes=parser.integer(
+                "WANPERF_ALERT_REPEAT_MINUTES", Settings.alert_repeat_minutes, 0, 7 * 1440
             ),
             alert_quality_minutes=parser.integer(
                 "WANPERF_ALERT_QUALITY_MINUTES", Settings.alert_quality_minutes, 1, 1440

@@ -12,7 +12,7 @@ import requests
 
 from .rules import Incident
 
-EMOJI = {"alert": ":red_circle:", "recovered": ":large_green_circle:"}
+EMOJI = {"alert": ":red_circle:", "repeat": ":repeat:", "recovered": ":large_green_circle:"}
 TITLE = {
     "region_down": "region down",
     "site_down": "site down",
@@ -71,7 +71,7 @@ def message(
     """The generic JSON body: what happened, where, since when, and where to look; and the
     message's idempotency key (a message sent twice carries the same one: dedupe on it)."""
     return {
-        "event": event,  # "alert" or "recovered"
+        "event": event,  # "alert", "repeat-N" (still open, told again) or "recovered"
         **asdict(incident),
         "key": incident.key,
         "idempotency_key": idempotency_key,
@@ -109,8 +109,9 @@ def slack_message(
     where = slack_escape(incident.site_name)
     if incident.circuit_id:
         where += f" · `{slack_escape(incident.circuit_id)}`"
-    if event == "alert":
-        head = f"{EMOJI[event]} *{TITLE[incident.kind]}*: {where} — {slack_escape(incident.detail)}"
+    if event == "alert" or event.startswith("repeat"):
+        mark, still = (EMOJI["alert"], "") if event == "alert" else (EMOJI["repeat"], "still: ")
+        head = f"{mark} *{still}{TITLE[incident.kind]}*: {where} — {slack_escape(incident.detail)}"
         circuits, sites = covering(incident)
         if incident.covers:
             head += f" [{circuits} circuit{'s' if circuits != 1 else ''}"

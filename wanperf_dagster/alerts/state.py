@@ -61,7 +61,7 @@ class DispatchReport:
 class Message:
     """One message to one destination: an incident's alert or its recovery."""
 
-    event: str  # "alert" or "recovered"
+    event: str  # "alert", "repeat-N" (the Nth repeat interval since it was told) or "recovered"
     incident: Incident
     episode: str  # the incident's key and its first instant: the same incident, reopened later,
     # is a new episode
@@ -109,10 +109,14 @@ def dispatch(
     lock_wait: float | None = None,
     covered: Sequence[Incident] = (),
     inhibited: dict[str, str] | None = None,
+    repeat_every: int = 0,
 ) -> DispatchReport:
     """Tell each destination of the incidents that opened and of those that cleared, each
     message once (module docstring). `covered` incidents (inhibited: `inhibited` names each
-    one's cover) stay open and recorded, and are neither told nor recovered while covered."""
+    one's cover) stay open and recorded, and are neither told nor recovered while covered.
+    With `repeat_every` (seconds), an incident open and not acknowledged is told again once in
+    each such interval after it was first told, with its text as of now (`repeat-N`: at most one
+    a destination per interval, never a backlog of those an evaluation missed)."""
     report = DispatchReport(
         open=len(incidents), covered=list(covered), inhibited=dict(inhibited or {})
     )
@@ -126,7 +130,7 @@ def dispatch(
         )
     try:
         outbox = _Outbox(state, at, report)
-        messages = outbox.prepare(incidents, destinations, covered, inhibited or {})
+        messages = outbox.prepare(incidents, destinations, covered, inhibited or {}, repeat_every)
         lost = threading.Event()
         _deliver_all(
             messages,
@@ -270,7 +274,9 @@ class _Outbox:
         self.now_open: set[str] = set()
         self._lock = threading.Lock()
 
-    def prepare(self, incidents, destinations, covered=(), inhibited=None) -> list[Message]:
+    def prepare(
+        self, incidents, destinations, covered=(), inhibited=None, repeat_every: int = 0
+    ) -> list[Message]:
         """Record the open incidents (their first instant kept), then list what is owed: each
         open incident's alert to each destination that has not had it, each cleared one's
         recovery to each destination that had its alert and not its recovery."""
@@ -286,6 +292,7 @@ class _Outbox:
         self.sent.update(marks)
         now_open = {i.key: i for i in incidents}
         self.now_open = set(now_open) | {i.key for i in covered}
+        acks = self.state.acks() if repeat_every > 0 else {}
         inhibited = inhibited or {}
         for incident in covered:  # open, recorded, silent: its cover speaks for it
             before = self.stored.get(incident.key)
@@ -311,10 +318,20 @@ class _Outbox:
             }
             self.stored[key] = entry
             told = Incident(**entry["incident"])
+            episode = _episode(entry)
+            acked = acks.get(key, {}).get("episode") == episode
             for dest in destinations:
-                message = Message("alert", told, _episode(entry), dest)
+                message = Message("alert", told, episode, dest)
                 if message.id not in self.sent:
                     messages.append(message)
+                    continue
+                first = self.sent[message.id]
+                if repeat_every <= 0 or acked or not first.isdigit():
+                    continue
+                nth = (self.at - int(first)) // repeat_every
+                again = Message(f"repeat-{nth}", told, episode, dest)
+                if nth >= 1 and again.id not in self.sent:
+                    messages.append(again)
         for key, entry in self.stored.items():
             if key in self.now_open:  # open, or covered by one that is
                 continue
@@ -389,6 +406,40 @@ class _Outbox:
             closed.append((key, record, [m for m in self.sent if _episode_of(m) == episode]))
             self.report.recovered.append(Incident(**entry["incident"]))
         self.state.close(closed)
+
+
+class NotOpenError(KeyError):
+    """No incident of that key is open: nothing to acknowledge."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def acknowledge(
+    storage: AssetStore, org_id: str, key: str, by: str, note: str = "", at: int | None = None
+) -> dict:
+    """A person takes an open incident: who, when, a note. Its repeats stop (its recovery is
+    still told); the acknowledgement lasts until the incident clears, and a later episode of
+    the same key is not acknowledged by it."""
+    state = storage.alert_state(org_id)
+    entry = state.open_entries().get(key)
+    if entry is None:
+        raise NotOpenError(f"no open incident {key!r} (wanperf alerts lists them)")
+    if not str(by).strip():
+        raise ValueError("an acknowledgement needs who takes it (--by)")
+    record = {
+        "by": str(by).strip()[:100],
+        "at": int(time.time() if at is None else at),
+        "note": str(note).strip()[:500],
+        "episode": _episode(entry),
+    }
+    state.acknowledge(key, record)
+    return record
+
+
+def acknowledgements(storage: AssetStore, org_id: str) -> dict[str, dict]:
+    """Incident key -> its acknowledgement, for the open incidents acknowledged."""
+    return storage.alert_state(org_id).acks()
 
 
 def open_alerts(storage: AssetStore, org_id: str) -> list[Incident]:

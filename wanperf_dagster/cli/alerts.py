@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
         description="The incidents open as of the last evaluation (`wan_alerts` runs one after"
         " every sweep), the ones that cleared, and the messages no webhook took.",
         epilog="examples:\n  wanperf alerts\n  wanperf alerts --history -n 20\n"
-        "  wanperf alerts --dead-letters\n  wanperf alerts --evaluate",
+        "  wanperf alerts --dead-letters\n  wanperf alerts --evaluate\n"
+        '  wanperf alerts --ack down@5c5b35bb54d1:ge-0/0/1 --by alice --note "carrier ticket 123"',
         formatter_class=RAW,
     )
     shown = alerts_cmd.add_mutually_exclusive_group()
@@ -27,6 +28,13 @@ def add_parser(sub) -> None:
     alerts_cmd.add_argument(
         "--evaluate", action="store_true", help="evaluate the rules now and send (as after a sweep)"
     )
+    alerts_cmd.add_argument(
+        "--ack",
+        metavar="KEY",
+        help="acknowledge an open incident (its key, as listed): its repeats stop until it clears",
+    )
+    alerts_cmd.add_argument("--by", help="who acknowledges (with --ack)")
+    alerts_cmd.add_argument("--note", default="", help="why, what is being done (with --ack)")
     alerts_cmd.add_argument("-n", "--limit", type=positive_count, default=50, help="rows to show")
     alerts_cmd.set_defaults(func=run)
 
@@ -45,6 +53,15 @@ def run(args: argparse.Namespace) -> int:
     assets = asset_store()
     client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
     org = client.resolve_org_id()
+    if args.ack:
+        if not args.by:
+            raise SystemExit("wanperf: --ack needs --by NAME (who takes it)")
+        try:
+            record = alerts.acknowledge(assets, org, args.ack, args.by, args.note)
+        except (alerts.NotOpenError, ValueError) as exc:
+            raise SystemExit(f"wanperf: {exc}") from None
+        print(f"acknowledged {args.ack} by {record['by']} at {_when(record['at'])}")
+        return 0
     if args.evaluate:
         _evaluate(settings, assets, client, org)
     if args.dead_letters:
@@ -67,11 +84,12 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     open_now = sorted(alerts.open_alerts(assets, org), key=lambda i: (i.kind, i.site_name))
+    acks = alerts.acknowledgements(assets, org)
     print(f"{len(open_now)} open incident(s)")
     for i in open_now[: args.limit]:
-        print(
-            f"  since {_when(i.since)}  {i.kind:<10} {i.site_name}  {i.circuit_id or ''}  {i.detail}"
-        )
+        ack = acks.get(i.key)
+        taken = f"  [acknowledged by {ack['by']} {_when(ack['at'])}]" if ack else ""
+        print(f"  since {_when(i.since)}  {i.key}  {i.site_name}  {i.detail}{taken}")
     return 0
 
 
@@ -91,6 +109,7 @@ def _evaluate(settings, assets, client, org: str) -> None:
         KpiConfig.for_sites(sites),
         alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
         links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
+        repeat_every=settings.alert_repeat_minutes * 60,
     )
     if report.locked_out:
         print(f"not evaluated: {report.errors[0]}")

@@ -134,8 +134,8 @@ TEMPLATES = {
 {% if not evaluated %}<p class="unknown" id="never">No alert evaluation yet: <a href="{{ asset_link }}">wan_alerts ↗</a> runs after each sweep.</p>{% else %}
 <p class="muted">From <a href="{{ asset_link }}">wan_alerts ↗</a>, its last evaluation: {{ counts.open }} open, {{ counts.inhibited }} open under another (inhibited), {{ counts.cleared }} cleared. Durations as of now.</p>
 {% for section in sections %}<h2>{{ section.title }} <span class="muted">({{ section.rows|length }}{% if section.more %} of {{ section.total }}{% endif %})</span></h2>
-{% if section.rows %}<table id="{{ section.id }}"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}<th>evidence</th></tr>
-{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
+{% if section.rows %}<table id="{{ section.id }}"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}{% if section.id == 'open' %}<th>taken</th>{% endif %}<th>evidence</th></tr>
+{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}{% if section.id == 'open' %}<td class="{{ '' if a.taken else 'unknown' }}">{{ a.taken or 'not acknowledged' }}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
 {% endif %}{% endblock %}""",
     "sla_circuit.html": """{% extends "base.html" %}{% block main %}
 <h1>Carrier SLA · {{ month }} · {{ circuit_id }}</h1>
@@ -166,6 +166,17 @@ TEMPLATES = {
 {% for o in outages %}<tr><td>{% if o.link %}<a href="{{ o.link }}">{{ o.site_name }}</a>{% endif %}</td><td><a href="{{ o.circuit_link }}">{{ o.circuit_id }}</a></td><td>{{ o.start }}</td><td>{{ o.end }}</td><td class="num">{{ o.seconds }}</td><td class="muted">{{ o.note }}</td></tr>{% endfor %}</table>{% endif %}
 {% endif %}{% endblock %}""",
 }
+
+
+def _taken(a: dict) -> str:
+    """Who acknowledged an alert, when, and their note ("" when nobody has)."""
+    by = a.get("acknowledged_by")
+    if by is None or pd.isna(by):
+        return ""
+    at = a.get("acknowledged_at")
+    when = pd.Timestamp(at).strftime("%Y-%m-%d %H:%M") if at is not None and pd.notna(at) else ""
+    note = a.get("acknowledged_note") or ""
+    return f"by {by} {when}" + (f": {note}" if note else "")
 
 
 def _round(value, places=2):
@@ -527,6 +538,7 @@ class Dashboard:
             "since": since.strftime("%Y-%m-%d %H:%M"),
             "lasted": duration(end - since.timestamp()),
             "inhibited_by": a.get("inhibited_by") or "",
+            "taken": _taken(a),
             "link": link,
             "evidence": evidence,
         }

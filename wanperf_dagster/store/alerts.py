@@ -27,6 +27,7 @@ class AlertState:
         self.open_key = keys.alerts_open(org_id)
         self.sent_key = keys.alerts_sent(org_id)
         self.failures_key = keys.alerts_failures(org_id)
+        self.acks_key = keys.alerts_acks(org_id)
 
     def lock(self, ttl: float, wait: float) -> OrgLock:
         return alerts_lock(self.client, self.org_id, ttl, wait)
@@ -36,6 +37,14 @@ class AlertState:
         """Incident key -> its stored entry (the incident, when first seen)."""
         raw = self.client.hgetall(self.open_key) or {}
         return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def acks(self) -> dict[str, dict]:
+        """Incident key -> its acknowledgement (`by`, `at`, `note`, `episode`)."""
+        raw = self.client.hgetall(self.acks_key) or {}
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def acknowledge(self, key: str, record: dict) -> None:
+        self.client.hset(self.acks_key, key, json.dumps(record))
 
     def sent(self) -> dict[str, str]:
         """Message id -> when it was delivered (`dead:<at>` once given up on)."""
@@ -94,6 +103,7 @@ class AlertState:
         pipe = self.client.pipeline(transaction=False)
         for key, record, done in closed:
             pipe.hdel(self.open_key, key)
+            pipe.hdel(self.acks_key, key)
             pipe.lpush(history, json.dumps(record))
             pipe.ltrim(history, 0, HISTORY_KEEP - 1)
             if done:

@@ -119,6 +119,12 @@ def alerts_history(org_id: str) -> str:
     return f"{NAMESPACE}:alerts:{{{org_id}}}:history"
 
 
+def alerts_acks(org_id: str) -> str:
+    """Hash: incident key -> JSON acknowledgement (who, when, a note, the episode it is of);
+    written by a person, never by an evaluation, and dropped when the incident clears."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:acks"
+
+
 def alerts_dead(org_id: str) -> str:
     """List, newest first: alert messages no destination took after every retry."""
     return f"{NAMESPACE}:alerts:{{{org_id}}}:dead"

@@ -346,6 +346,9 @@ def test_the_alerts_page_lists_open_inhibited_and_cleared_alerts(org_day):
             "sites": [site["name"], site["name"], "A, B, C, D, E, F", other["name"]],
             "gateway": [None, None, None, None],
             "inhibited_by": [None, f"site_down@{site['site_id']}", None, None],
+            "acknowledged_by": ["alice", None, None, None],
+            "acknowledged_at": [at(4), pd.NaT, pd.NaT, pd.NaT],
+            "acknowledged_note": ["carrier ticket 123", None, None, None],
         }
     )
     assets.save("wan_alerts", {None: pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
@@ -356,6 +359,8 @@ def test_the_alerts_page_lists_open_inhibited_and_cleared_alerts(org_day):
     assert "<td>4 h 55 min</td>" in opened  # as of the page's time, not the evaluation's
     assert f'href="/site/{site["site_id"]}?from=2025-11-26&amp;to=2025-11-26"' in opened
     assert 'href="/search?region=EMEA"' in opened and "A, B, C, D, E, F" in opened
+    assert "by alice 2025-11-26 20:00: carrier ticket 123" in opened
+    assert opened.count("not acknowledged") == 1  # the region's: nobody has taken it
     covered = page.split('id="inhibited"')[1].split("</table>")[0]
     assert "aa:ge-0/0/0" in covered and f"site_down@{site['site_id']}" in covered
     assert 'id="cleared"' not in page  # not asked for

@@ -95,6 +95,9 @@ INCIDENT_COLUMNS = [
     "sites",  # the sites it spans, by name
     "gateway",  # a gateway's own incident: its MAC
     "inhibited_by",  # an inhibited incident's cover (status "inhibited": open, not told)
+    "acknowledged_by",  # who took it (`wanperf alerts --ack`), when, with what note
+    "acknowledged_at",
+    "acknowledged_note",
 ]
 
 
@@ -103,6 +106,7 @@ def incidents_frame(
     history: list[dict],
     covered: list[alerts.Incident] = (),
     inhibited: dict[str, str] | None = None,
+    acks: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
     """The open incidents, those open under another (inhibited), then those that cleared
     (newest first): the alert history."""
@@ -132,8 +136,16 @@ def incidents_frame(
         }
         for h in history
     ]
+    for row in rows:  # an open incident's acknowledgement, of its episode
+        ack = (acks or {}).get(
+            f"{row['kind']}@{row.get('gateway') or row.get('circuit_id') or row['site_id']}"
+        )
+        if ack and row["status"] != "cleared":
+            row["acknowledged_by"] = ack["by"]
+            row["acknowledged_at"] = ack["at"]
+            row["acknowledged_note"] = ack["note"]
     frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
-    for column in ("since", "cleared_at"):
+    for column in ("since", "cleared_at", "acknowledged_at"):
         frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="s", utc=True)
     return frame
 
@@ -165,6 +177,7 @@ def wan_alerts(
         kpi.KpiConfig.for_sites(mist_sites),
         settings.alert_destinations(),
         links=settings.incident_links,
+        repeat_every=settings.alert_repeat_minutes * 60,
     )
     if report.locked_out:
         context.log.info(f"not sending: {report.errors[0]}")
@@ -176,6 +189,7 @@ def wan_alerts(
         alerts.alert_history(assets, org, limit=HISTORY_ROWS),
         report.covered,
         report.inhibited,
+        alerts.acknowledgements(assets, org),
     )
     now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(

@@ -1,0 +1,109 @@
+"""An incident's life through the outbox (real Redis): told, told again once a repeat interval
+with its text as of then while nobody has taken it, acknowledged (by whom, when, a note: the
+repeats stop, the recovery is still told), cleared; the next episode of the same key starts
+unacknowledged. And `wanperf alerts --ack` from the shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from wanperf_dagster import alerts
+from wanperf_dagster.settings import Settings
+from wanperf_dagster.simulator import build_org
+from wanperf_dagster.storage import AssetStore
+
+pytestmark = pytest.mark.storage
+
+T0 = 1_764_115_200
+ORG = "org-lifecycle"
+DOWN = alerts.Incident("down", "s1", "PARIS-1", "aa:ge-0/0/0", T0, 10.0, "down for 10 min")
+
+
+class Recorder:
+    def __init__(self):
+        self.sent: list[tuple[str, str, str]] = []
+
+    def __call__(self, destination, event, incident, at, links, **kw):
+        self.sent.append((event, incident.key, incident.detail))
+
+
+def _run(storage, recorder, at, incidents, org=ORG):
+    return alerts.dispatch(
+        storage,
+        org,
+        incidents,
+        alerts.destinations(("http://receiver.invalid/hook",), ()),
+        at,
+        sender=recorder,
+        repeat_every=3600,
+    )
+
+
+def test_told_again_each_interval_until_acknowledged_then_recovered(redis_client):
+    storage, recorder = AssetStore(redis_client), Recorder()
+    # an evaluation every 10 minutes for 3 h 20 min, the text as of each
+    for k in range(21):
+        at = T0 + 600 * k
+        now = replace(DOWN, detail=f"down for {10 + 10 * k} min")
+        _run(storage, recorder, at, [now])
+        if k == 14:  # at 2 h 20 min a person takes it
+            record = alerts.acknowledge(storage, ORG, DOWN.key, "alice", "carrier ticket 123", at)
+            assert record["by"] == "alice" and record["note"] == "carrier ticket 123"
+    # the alert, then one repeat an hour (never two in an interval), none once acknowledged
+    assert recorder.sent == [
+        ("alert", DOWN.key, "down for 10 min"),
+        ("repeat-1", DOWN.key, "down for 70 min"),
+        ("repeat-2", DOWN.key, "down for 130 min"),
+    ]
+    assert alerts.acknowledgements(storage, ORG)[DOWN.key]["at"] == T0 + 600 * 14
+    # cleared: its recovery is told, and the acknowledgement goes with it
+    _run(storage, recorder, T0 + 600 * 21, [])
+    assert recorder.sent[-1][:2] == ("recovered", DOWN.key)
+    assert alerts.acknowledgements(storage, ORG) == {}
+    # the same circuit down again later: a new episode, told, not acknowledged, repeated
+    again = replace(DOWN, since=T0 + 86400)
+    for k in range(8):
+        _run(storage, recorder, T0 + 86400 + 600 * k, [again])
+    events = [e for e, key, _ in recorder.sent[4:]]
+    assert events == ["alert", "repeat-1"]
+
+
+def test_only_an_open_incident_is_acknowledged_and_by_someone(redis_client):
+    storage = AssetStore(redis_client)
+    with pytest.raises(alerts.NotOpenError, match="no open incident 'down@zz:none'"):
+        alerts.acknowledge(storage, ORG, "down@zz:none", "alice")
+    _run(storage, Recorder(), T0, [DOWN])
+    with pytest.raises(ValueError, match="needs who"):
+        alerts.acknowledge(storage, ORG, DOWN.key, "  ")
+
+
+def test_wanperf_alerts_ack_from_the_shell(redis_client, redis_url, tmp_path):
+    settings = Settings.from_env({})
+    org = build_org(seed=settings.sim_seed, n_sites=settings.sim_sites).id
+    storage = AssetStore(redis_client)
+    _run(storage, Recorder(), T0, [DOWN], org=org)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "WANPERF_"))}
+    env.update(WANPERF_REDIS_URL=redis_url, WANPERF_DATA_DIR=str(tmp_path))
+    wanperf = str(Path(sys.executable).parent / "wanperf")
+
+    def shell(*args):
+        return subprocess.run(
+            [wanperf, "alerts", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    missing = shell("--ack", DOWN.key)
+    assert missing.returncode != 0 and "--ack needs --by NAME" in missing.stderr
+    wrong = shell("--ack", "down@zz:none", "--by", "bob")
+    assert wrong.returncode != 0 and "no open incident 'down@zz:none'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    done = shell("--ack", DOWN.key, "--by", "bob", "--note", "on it")
+    assert done.returncode == 0, done.stderr
+    assert f"acknowledged {DOWN.key} by bob" in done.stdout
+    listed = shell()
+    assert f"{DOWN.key}  PARIS-1  down for 10 min  [acknowledged by bob" in listed.stdout
