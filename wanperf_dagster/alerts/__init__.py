@@ -14,6 +14,7 @@ from .notify import (
     slack_message,
 )
 from .rules import KINDS, LOOKBACK_S, AlertRules, Incident, epoch_seconds, open_incidents
+from .silences import Silence, add_silence, remove_silence, silences
 from .state import (
     AlertsLockedError,
     DispatchReport,
@@ -37,8 +38,10 @@ __all__ = [
     "Incident",
     "NotOpenError",
     "NotifyError",
+    "Silence",
     "acknowledge",
     "acknowledgements",
+    "add_silence",
     "alert_history",
     "covering",
     "dead_letters",
@@ -52,6 +55,8 @@ __all__ = [
     "message",
     "open_alerts",
     "open_incidents",
+    "remove_silence",
+    "silences",
     "slack_escape",
     "slack_message",
 ]

@@ -30,6 +30,7 @@ from wanperf_dagster.storage import AlertState, AssetStore, LockLostError
 
 from .notify import Destination, NotifyError, send
 from .rules import Incident, incident_key
+from .silences import Silence, silenced_by
 
 Sender = Callable[..., None]
 LOCK_TTL_S = 15.0  # a dead evaluation's lock expires within this; a live one renews it
@@ -55,6 +56,7 @@ class DispatchReport:
     locked_out: bool = False  # another evaluation was sending: this one sent nothing
     covered: list[Incident] = field(default_factory=list)  # open, spoken for by another
     inhibited: dict[str, str] = field(default_factory=dict)  # covered key -> its cover's key
+    silenced: dict[str, str] = field(default_factory=dict)  # open key -> the silence over it
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ class _Outbox:
         now_open = {i.key: i for i in incidents}
         self.now_open = set(now_open) | {i.key for i in covered}
         acks = self.state.acks() if repeat_every > 0 else {}
+        active = [Silence(**r) for r in self.state.silences().values()]
         inhibited = inhibited or {}
         for incident in covered:  # open, recorded, silent: its cover speaks for it
             before = self.stored.get(incident.key)
@@ -320,6 +323,11 @@ class _Outbox:
             told = Incident(**entry["incident"])
             episode = _episode(entry)
             acked = acks.get(key, {}).get("episode") == episode
+            silence = silenced_by(told, active, self.at)
+            if silence:  # recorded, not told while the silence lasts; told once it is over
+                entry["silenced_by"] = silence
+                self.report.silenced[key] = silence
+                continue
             for dest in destinations:
                 message = Message("alert", told, episode, dest)
                 if message.id not in self.sent:

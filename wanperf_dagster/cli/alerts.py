@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
         " every sweep), the ones that cleared, and the messages no webhook took.",
         epilog="examples:\n  wanperf alerts\n  wanperf alerts --history -n 20\n"
         "  wanperf alerts --dead-letters\n  wanperf alerts --evaluate\n"
+        '  wanperf alerts --silence --site SITE_ID --hours 4 --reason "fibre works" --by alice\n'
+        "  wanperf alerts --silences\n  wanperf alerts --unsilence 1a2b3c4d\n"
         '  wanperf alerts --ack down@5c5b35bb54d1:ge-0/0/1 --by alice --note "carrier ticket 123"',
         formatter_class=RAW,
     )
@@ -33,7 +35,23 @@ def add_parser(sub) -> None:
         metavar="KEY",
         help="acknowledge an open incident (its key, as listed): its repeats stop until it clears",
     )
-    alerts_cmd.add_argument("--by", help="who acknowledges (with --ack)")
+    alerts_cmd.add_argument("--by", help="who acknowledges or silences (with --ack, --silence)")
+    alerts_cmd.add_argument(
+        "--silence",
+        action="store_true",
+        help="silence the alerts of --site, --circuit and/or --kind (none: the whole org) from"
+        " now for --hours or --until, with --reason and --by",
+    )
+    alerts_cmd.add_argument("--site", help="a site id (with --silence)")
+    alerts_cmd.add_argument("--circuit", help="a circuit id (with --silence)")
+    alerts_cmd.add_argument("--kind", help="an alert kind, e.g. down (with --silence)")
+    alerts_cmd.add_argument("--hours", type=float, help="how long the silence lasts")
+    alerts_cmd.add_argument(
+        "--until", help="when it ends (ISO time with a zone, e.g. 2026-12-04T06:00Z)"
+    )
+    alerts_cmd.add_argument("--reason", default="", help="why (with --silence)")
+    shown.add_argument("--silences", action="store_true", help="the silences not yet over")
+    alerts_cmd.add_argument("--unsilence", metavar="ID", help="end a silence now")
     alerts_cmd.add_argument("--note", default="", help="why, what is being done (with --ack)")
     alerts_cmd.add_argument("-n", "--limit", type=positive_count, default=50, help="rows to show")
     alerts_cmd.set_defaults(func=run)
@@ -61,6 +79,19 @@ def run(args: argparse.Namespace) -> int:
         except (alerts.NotOpenError, ValueError) as exc:
             raise SystemExit(f"wanperf: {exc}") from None
         print(f"acknowledged {args.ack} by {record['by']} at {_when(record['at'])}")
+        return 0
+    if args.silence:
+        return _silence(args, assets, org, int(client.clock()))
+    if args.unsilence:
+        if not alerts.remove_silence(assets, org, args.unsilence):
+            raise SystemExit(f"wanperf: no silence {args.unsilence!r} (--silences lists them)")
+        print(f"silence {args.unsilence} ended")
+        return 0
+    if args.silences:
+        found = alerts.silences(assets, org, at=int(client.clock()))
+        print(f"{len(found)} silence(s) not yet over")
+        for s in found:
+            print(f"  {s.id}  {_when(s.start)} → {_when(s.end)}  {s.scope}  by {s.by}: {s.reason}")
         return 0
     if args.evaluate:
         _evaluate(settings, assets, client, org)
@@ -90,6 +121,41 @@ def run(args: argparse.Namespace) -> int:
         ack = acks.get(i.key)
         taken = f"  [acknowledged by {ack['by']} {_when(ack['at'])}]" if ack else ""
         print(f"  since {_when(i.since)}  {i.key}  {i.site_name}  {i.detail}{taken}")
+    return 0
+
+
+def _silence(args, assets, org: str, now: int) -> int:
+    from wanperf_dagster import alerts
+
+    if (args.hours is None) == (args.until is None):
+        raise SystemExit("wanperf: --silence needs one of --hours N or --until TIME")
+    if args.hours is not None:
+        if not 0 < args.hours <= 24 * 90:
+            raise SystemExit("wanperf: --hours must be between 0 and 2160 (90 days)")
+        end = now + int(args.hours * 3600)
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(args.until.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise SystemExit(f"wanperf: --until {args.until!r} is not an ISO time") from None
+        if moment.tzinfo is None:
+            raise SystemExit("wanperf: --until needs a time zone (2026-12-04T06:00Z)")
+        end = int(moment.timestamp())
+    try:
+        made = alerts.add_silence(
+            assets,
+            org,
+            start=now,
+            end=end,
+            reason=args.reason,
+            by=args.by or "",
+            site_id=args.site,
+            circuit_id=args.circuit,
+            kind=args.kind,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"wanperf: {exc}") from None
+    print(f"silence {made.id}: {made.scope} until {_when(made.end)} UTC ({made.reason})")
     return 0
 
 

@@ -169,7 +169,11 @@ TEMPLATES = {
 
 
 def _taken(a: dict) -> str:
-    """Who acknowledged an alert, when, and their note ("" when nobody has)."""
+    """Who acknowledged an alert, when, and their note, or the silence over it ("" when
+    neither)."""
+    silence = a.get("silenced_by")
+    if silence is not None and pd.notna(silence):
+        return f"silenced ({silence}): not told while the silence lasts"
     by = a.get("acknowledged_by")
     if by is None or pd.isna(by):
         return ""

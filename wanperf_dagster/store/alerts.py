@@ -28,6 +28,7 @@ class AlertState:
         self.sent_key = keys.alerts_sent(org_id)
         self.failures_key = keys.alerts_failures(org_id)
         self.acks_key = keys.alerts_acks(org_id)
+        self.silences_key = keys.alerts_silences(org_id)
 
     def lock(self, ttl: float, wait: float) -> OrgLock:
         return alerts_lock(self.client, self.org_id, ttl, wait)
@@ -45,6 +46,17 @@ class AlertState:
 
     def acknowledge(self, key: str, record: dict) -> None:
         self.client.hset(self.acks_key, key, json.dumps(record))
+
+    def silences(self) -> dict[str, dict]:
+        """Silence id -> its record."""
+        raw = self.client.hgetall(self.silences_key) or {}
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def add_silence(self, silence_id: str, record: dict) -> None:
+        self.client.hset(self.silences_key, silence_id, json.dumps(record))
+
+    def remove_silence(self, silence_id: str) -> bool:
+        return bool(self.client.hdel(self.silences_key, silence_id))
 
     def sent(self) -> dict[str, str]:
         """Message id -> when it was delivered (`dead:<at>` once given up on)."""

@@ -125,6 +125,11 @@ def alerts_acks(org_id: str) -> str:
     return f"{NAMESPACE}:alerts:{{{org_id}}}:acks"
 
 
+def alerts_silences(org_id: str) -> str:
+    """Hash: silence id -> JSON (what it matches: site, circuit, kind; from, until, why, by)."""
+    return f"{NAMESPACE}:alerts:{{{org_id}}}:silences"
+
+
 def alerts_dead(org_id: str) -> str:
     """List, newest first: alert messages no destination took after every retry."""
     return f"{NAMESPACE}:alerts:{{{org_id}}}:dead"

@@ -107,3 +107,68 @@ def test_wanperf_alerts_ack_from_the_shell(redis_client, redis_url, tmp_path):
     assert f"acknowledged {DOWN.key} by bob" in done.stdout
     listed = shell()
     assert f"{DOWN.key}  PARIS-1  down for 10 min  [acknowledged by bob" in listed.stdout
+    # a silence from the shell: set, listed, ended; refused without an end or with a bad one
+    made = shell("--silence", "--site", "s1", "--hours", "2", "--reason", "fibre", "--by", "bob")
+    assert made.returncode == 0, made.stderr
+    silence_id = made.stdout.split()[1].rstrip(":")
+    assert "site s1 until" in made.stdout and "(fibre)" in made.stdout
+    assert silence_id in shell("--silences").stdout
+    assert "no end" not in made.stdout
+    for args, says in [
+        (("--silence", "--reason", "x", "--by", "b"), "one of --hours N or --until TIME"),
+        (("--silence", "--until", "tomorrow", "--reason", "x", "--by", "b"), "not an ISO time"),
+        (("--silence", "--until", "2030-01-01T00:00", "--reason", "x", "--by", "b"), "time zone"),
+        (("--silence", "--hours", "1", "--by", "b"), "needs a reason"),
+    ]:
+        refused = shell(*args)
+        assert refused.returncode != 0 and says in refused.stderr, (args, refused.stderr)
+    assert shell("--unsilence", silence_id).returncode == 0
+    assert silence_id not in shell("--silences").stdout
+    gone = shell("--unsilence", silence_id)
+    assert gone.returncode != 0 and "no silence" in gone.stderr
+
+
+def test_a_silence_records_but_does_not_tell_and_never_outlives_itself(redis_client):
+    storage, recorder = AssetStore(redis_client), Recorder()
+    other = replace(DOWN, site_id="s2", site_name="LYON-2", circuit_id="bb:ge-0/0/0")
+    silence = alerts.add_silence(
+        storage, ORG, start=T0, end=T0 + 3600, reason="fibre works", by="alice", site_id="s1"
+    )
+    assert silence.scope == "site s1"
+    report = _run(storage, recorder, T0 + 30, [DOWN, other])
+    # the silenced site's incident is recorded and not told; the other site's is
+    assert [key for _, key, _ in recorder.sent] == [other.key]
+    assert report.silenced == {DOWN.key: silence.id}
+    stored = storage.alert_state(ORG).open_entries()
+    assert stored[DOWN.key]["silenced_by"] == silence.id
+    _run(storage, recorder, T0 + 1800, [DOWN, other])
+    assert len(recorder.sent) == 1
+    # the silence is over and the incident is not: told now
+    _run(storage, recorder, T0 + 3600 + 30, [DOWN, other])
+    assert [e for e, key, _ in recorder.sent if key == DOWN.key] == ["alert"]
+    # one silenced from start to end is never told, so no recovery either
+    quiet = replace(DOWN, site_id="s3", circuit_id="cc:ge-0/0/0", since=T0 + 4000)
+    alerts.add_silence(
+        storage,
+        ORG,
+        start=T0,
+        end=T0 + 7200,
+        reason="rebuild",
+        by="bob",
+        kind="down",
+        circuit_id="cc:ge-0/0/0",
+    )
+    _run(storage, recorder, T0 + 4000, [DOWN, other, quiet])
+    _run(storage, recorder, T0 + 4600, [DOWN, other])
+    assert not [e for e in recorder.sent if e[1] == quiet.key]
+    for bad, says in [
+        ({"end": T0}, "after its start"),
+        ({"reason": " "}, "needs a reason"),
+        ({"kind": "sunspots"}, "no alert kind"),
+    ]:
+        terms = {"start": T0, "end": T0 + 60, "reason": "r", "by": "a"} | bad
+        with pytest.raises(ValueError, match=says):
+            alerts.add_silence(storage, ORG, **terms)
+    assert [s.id for s in alerts.silences(storage, ORG, at=T0 + 5000)] != []
+    assert alerts.remove_silence(storage, ORG, silence.id)
+    assert not alerts.remove_silence(storage, ORG, silence.id)

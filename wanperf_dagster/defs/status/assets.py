@@ -95,6 +95,7 @@ INCIDENT_COLUMNS = [
     "sites",  # the sites it spans, by name
     "gateway",  # a gateway's own incident: its MAC
     "inhibited_by",  # an inhibited incident's cover (status "inhibited": open, not told)
+    "silenced_by",  # the silence over an open incident: recorded, not told while it lasts
     "acknowledged_by",  # who took it (`wanperf alerts --ack`), when, with what note
     "acknowledged_at",
     "acknowledged_note",
@@ -107,6 +108,7 @@ def incidents_frame(
     covered: list[alerts.Incident] = (),
     inhibited: dict[str, str] | None = None,
     acks: dict[str, dict] | None = None,
+    silenced: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The open incidents, those open under another (inhibited), then those that cleared
     (newest first): the alert history."""
@@ -117,7 +119,17 @@ def incidents_frame(
         circuits, _ = alerts.covering(incident)
         return {"circuits": circuits, "sites": ", ".join(incident.sites or [incident.site_name])}
 
-    rows = [{**vars(i), **counted(i), "status": "open", "cleared_at": None} for i in incidents]
+    silenced = silenced or {}
+    rows = [
+        {
+            **vars(i),
+            **counted(i),
+            "status": "open",
+            "cleared_at": None,
+            "silenced_by": silenced.get(i.key),
+        }
+        for i in incidents
+    ]
     rows += [
         {
             **vars(i),
@@ -190,12 +202,14 @@ def wan_alerts(
         report.covered,
         report.inhibited,
         alerts.acknowledgements(assets, org),
+        report.silenced,
     )
     now_open = frame[frame["status"] == "open"]
     context.add_output_metadata(
         {
             "open": len(incidents),
             "inhibited": len(report.covered),
+            "silenced": len(report.silenced),
             "opened": len(report.opened),
             "recovered": len(report.recovered),
             "delivered": report.sent,
