@@ -73,6 +73,7 @@ class Settings:
     alert_flaps_per_hour: int = 3
     alert_region_sites: int = 5
     alert_repeat_minutes: int = 240  # an open, unacknowledged incident told again; 0: never
+    alert_resolve_minutes: int = 20  # cleared that long before its recovery is told
     alert_quality_minutes: int = 10
     alert_loss_pct: float = 1.0
     alert_latency_ms: float = 150.0
@@ -198,6 +199,9 @@ class Settings:
             ),
             alert_repeat_minutes=parser.integer(
                 "WANPERF_ALERT_REPEAT_MINUTES", Settings.alert_repeat_minutes, 0, 7 * 1440
+            ),
+            alert_resolve_minutes=parser.integer(
+                "WANPERF_ALERT_RESOLVE_MINUTES", Settings.alert_resolve_minutes, 0, 1440
             ),
             alert_quality_minutes=parser.integer(
                 "WANPERF_ALERT_QUALITY_MINUTES", Settings.alert_quality_minutes, 1, 1440

@@ -112,13 +112,17 @@ def dispatch(
     covered: Sequence[Incident] = (),
     inhibited: dict[str, str] | None = None,
     repeat_every: int = 0,
+    resolve_after: int = 0,
 ) -> DispatchReport:
     """Tell each destination of the incidents that opened and of those that cleared, each
     message once (module docstring). `covered` incidents (inhibited: `inhibited` names each
     one's cover) stay open and recorded, and are neither told nor recovered while covered.
     With `repeat_every` (seconds), an incident open and not acknowledged is told again once in
     each such interval after it was first told, with its text as of now (`repeat-N`: at most one
-    a destination per interval, never a backlog of those an evaluation missed)."""
+    a destination per interval, never a backlog of those an evaluation missed). With
+    `resolve_after` (seconds), one that clears is held open that long before its recovery is
+    told: back within it, it is the same episode, so a flapping condition is told once, not
+    at every crossing."""
     report = DispatchReport(
         open=len(incidents), covered=list(covered), inhibited=dict(inhibited or {})
     )
@@ -132,7 +136,9 @@ def dispatch(
         )
     try:
         outbox = _Outbox(state, at, report)
-        messages = outbox.prepare(incidents, destinations, covered, inhibited or {}, repeat_every)
+        messages = outbox.prepare(
+            incidents, destinations, covered, inhibited or {}, repeat_every, resolve_after
+        )
         lost = threading.Event()
         _deliver_all(
             messages,
@@ -277,7 +283,13 @@ class _Outbox:
         self._lock = threading.Lock()
 
     def prepare(
-        self, incidents, destinations, covered=(), inhibited=None, repeat_every: int = 0
+        self,
+        incidents,
+        destinations,
+        covered=(),
+        inhibited=None,
+        repeat_every: int = 0,
+        resolve_after: int = 0,
     ) -> list[Message]:
         """Record the open incidents (their first instant kept), then list what is owed: each
         open incident's alert to each destination that has not had it, each cleared one's
@@ -343,6 +355,11 @@ class _Outbox:
         for key, entry in self.stored.items():
             if key in self.now_open:  # open, or covered by one that is
                 continue
+            if resolve_after > 0:  # held: a flap back within it continues the same episode
+                clearing = int(entry.setdefault("clearing_since", self.at))
+                if self.at - clearing < resolve_after:
+                    self.now_open.add(key)
+                    continue
             incident = Incident(**entry["incident"])
             for dest in destinations:
                 alerted = message_id("alert", _episode(entry), dest.name) in self.sent
@@ -410,7 +427,8 @@ class _Outbox:
             ]
             if owed:
                 continue
-            record = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": self.at}
+            cleared = int(entry.get("clearing_since", self.at))
+            record = {**entry["incident"], "seen_at": entry.get("seen_at"), "cleared_at": cleared}
             closed.append((key, record, [m for m in self.sent if _episode_of(m) == episode]))
             self.report.recovered.append(Incident(**entry["incident"]))
         self.state.close(closed)

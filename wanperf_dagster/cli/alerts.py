@@ -176,6 +176,7 @@ def _evaluate(settings, assets, client, org: str) -> None:
         alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
         links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
         repeat_every=settings.alert_repeat_minutes * 60,
+        resolve_after=settings.alert_resolve_minutes * 60,
     )
     if report.locked_out:
         print(f"not evaluated: {report.errors[0]}")

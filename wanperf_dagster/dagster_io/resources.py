@@ -134,6 +134,7 @@ _SAME_AS_SETTINGS = (
     "alert_flaps_per_hour",
     "alert_region_sites",
     "alert_repeat_minutes",
+    "alert_resolve_minutes",
     "alert_quality_minutes",
     "alert_loss_pct",
     "alert_latency_ms",
@@ -154,6 +155,7 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_flaps_per_hour: int = Settings.alert_flaps_per_hour
     alert_region_sites: int = Settings.alert_region_sites
     alert_repeat_minutes: int = Settings.alert_repeat_minutes
+    alert_resolve_minutes: int = Settings.alert_resolve_minutes
     alert_quality_minutes: int = Settings.alert_quality_minutes
     alert_loss_pct: float = Settings.alert_loss_pct
     alert_latency_ms: float = Settings.alert_latency_ms

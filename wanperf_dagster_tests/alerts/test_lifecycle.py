@@ -172,3 +172,40 @@ def test_a_silence_records_but_does_not_tell_and_never_outlives_itself(redis_cli
     assert [s.id for s in alerts.silences(storage, ORG, at=T0 + 5000)] != []
     assert alerts.remove_silence(storage, ORG, silence.id)
     assert not alerts.remove_silence(storage, ORG, silence.id)
+
+
+def test_a_condition_flapping_around_its_threshold_is_told_once(redis_client):
+    """Open, clear, open again, every other evaluation for two hours: with the recovery held 20
+    minutes, one alert and, once it stays clear, one recovery (without: one of each per flap)."""
+    for hold, alerts_told in ((1200, 1), (0, 7)):
+        storage, recorder = AssetStore(redis_client), Recorder()
+        org = f"org-flap-{hold}"
+        for k in range(13):
+            at = T0 + 600 * k
+            incidents = [DOWN] if k % 2 == 0 else []
+            first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
+            incidents = [replace(i, since=first_seen.get(i.key, at)) for i in incidents]
+            alerts.dispatch(
+                storage,
+                org,
+                incidents,
+                alerts.destinations(("http://receiver.invalid/hook",), ()),
+                at,
+                sender=recorder,
+                resolve_after=hold,
+            )
+        for k in range(13, 17):  # then clear for good
+            alerts.dispatch(
+                storage,
+                org,
+                [],
+                alerts.destinations(("http://receiver.invalid/hook",), ()),
+                T0 + 600 * k,
+                sender=recorder,
+                resolve_after=hold,
+            )
+        events = [e for e, _, _ in recorder.sent]
+        assert events.count("alert") == alerts_told, (hold, events)
+        assert events.count("recovered") == alerts_told, (hold, events)
+        [cleared] = alerts.alert_history(storage, org, 10)[:1]
+        assert cleared["cleared_at"] == T0 + 600 * 13  # when it cleared, not when it was told

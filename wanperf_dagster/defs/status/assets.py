@@ -190,6 +190,7 @@ def wan_alerts(
         settings.alert_destinations(),
         links=settings.incident_links,
         repeat_every=settings.alert_repeat_minutes * 60,
+        resolve_after=settings.alert_resolve_minutes * 60,
     )
     if report.locked_out:
         context.log.info(f"not sending: {report.errors[0]}")
