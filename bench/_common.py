@@ -32,6 +32,28 @@ def bench_redis() -> Iterator[tuple[str, EmbeddedRedis | None]]:
             server.stop()
 
 
+def store_samples(client, frame, ttl: int | None = None) -> int:
+    """Simulated samples (`world_samples`, `ts` as epoch seconds) into Redis as the sweep
+    stores them, a slot at a time in one pipeline; returns how many."""
+    from wanperf_dagster.mist.records import Sample
+    from wanperf_dagster.store import samples as sample_store
+
+    fields = [c for c in frame.columns if c not in ("site_id", "circuit_id")]
+    pipe = client.pipeline(transaction=False)
+    written = 0
+    for slot, rows in frame.groupby("ts"):
+        samples = [
+            Sample(site, circuit, [v.item() if hasattr(v, "item") else v for v in values])
+            for site, circuit, *values in rows[["site_id", "circuit_id", *fields]].itertuples(
+                index=False
+            )
+        ]
+        sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, ttl)
+        written += len(samples)
+    pipe.execute()
+    return written
+
+
 def best_of(fn, repeat: int = 3) -> float:
     """Best wall time of `repeat` calls: the least disturbed by a shared, noisy machine."""
     best = float("inf")

@@ -22,15 +22,13 @@ import pandas as pd
 
 from wanperf_dagster import alerts
 from wanperf_dagster.kpi import KpiConfig
-from wanperf_dagster.mist.records import Sample
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.storage import AssetStore
 from wanperf_dagster.store import connect
 from wanperf_dagster.store import insights as feed_store
-from wanperf_dagster.store import samples as sample_store
 
-from ._common import bench_redis, child_report, row
+from ._common import bench_redis, child_report, row, store_samples
 
 SITES = int(os.environ.get("WANPERF_BENCH_ALERTS_SITES", "2000"))
 DAY0 = 1_764_115_200  # 2025-11-26
@@ -55,18 +53,7 @@ def _write_day(client, world: World) -> tuple[int, list[str]]:
             ts >= NOW - 3600
         )
         frame = frame.assign(ts=ts, up=frame["up"].where(~hit, False))
-        fields = [c for c in frame.columns if c not in ("site_id", "circuit_id")]
-        pipe = client.pipeline(transaction=False)
-        for slot, rows in frame.groupby("ts"):
-            samples = [
-                Sample(site, circuit, [v.item() if hasattr(v, "item") else v for v in values])
-                for site, circuit, *values in rows[["site_id", "circuit_id", *fields]].itertuples(
-                    index=False
-                )
-            ]
-            sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, None)
-            written += len(samples)
-        pipe.execute()
+        written += store_samples(client, frame)
     pipe = client.pipeline(transaction=False)
     by_site: dict[str, list[str]] = {}
     for p in wan:

@@ -31,7 +31,7 @@ from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, 
 from wanperf_dagster.store import connect, keys
 from wanperf_dagster.store.partitioning import split_by_partition
 
-from ._common import bench_redis, row
+from ._common import bench_redis, row, store_samples
 
 SITES = int(os.environ.get("WANPERF_BENCH_HISTORY_SITES", "2000"))
 DAYS = int(os.environ.get("WANPERF_BENCH_HISTORY_DAYS", "400"))
@@ -55,23 +55,12 @@ def _raw_bytes_per_circuit_day(client, world, names) -> tuple[float, float, floa
     """What a day of sweeps stores as raw samples (the hashes `site_snapshots` reads), per
     circuit: one day of 10-minute slots of 100 sites through `store.samples`; then the same day
     once it has closed, compacted (one value per site-day), and the seconds that took."""
-    from wanperf_dagster.mist.records import Sample
     from wanperf_dagster.store import samples as sample_store
 
     ports = [i for i in world.org.wan_port_indices() if world.org.arrays["site"][i] < 100]
     frame = world_samples(world, DAY0, 144, ports=ports)
-    fields = [c for c in frame.columns if c not in ("site_id", "circuit_id")]
     frame = frame.assign(ts=(frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1))
-    pipe = client.pipeline(transaction=False)
-    for slot, rows in frame.groupby("ts"):
-        samples = [
-            Sample(site, circuit, [v.item() if hasattr(v, "item") else v for v in values])
-            for site, circuit, *values in rows[["site_id", "circuit_id", *fields]].itertuples(
-                index=False
-            )
-        ]
-        sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, None)
-    pipe.execute()
+    store_samples(client, frame)
 
     def stored(pattern: str) -> int:
         return sum(client.memory_usage(k, samples=0) or 0 for k in client.scan_iter(pattern))

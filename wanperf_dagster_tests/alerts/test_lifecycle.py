@@ -33,7 +33,8 @@ class Recorder:
         self.sent.append((event, incident.key, incident.detail))
 
 
-def _run(storage, recorder, at, incidents, org=ORG):
+def _run(storage, recorder, at, incidents, org=ORG, **options):
+    options = {"repeat_every": 3600} | options
     return alerts.dispatch(
         storage,
         org,
@@ -41,7 +42,7 @@ def _run(storage, recorder, at, incidents, org=ORG):
         alerts.destinations(("http://receiver.invalid/hook",), ()),
         at,
         sender=recorder,
-        repeat_every=3600,
+        **options,
     )
 
 
@@ -185,25 +186,9 @@ def test_a_condition_flapping_around_its_threshold_is_told_once(redis_client):
             incidents = [DOWN] if k % 2 == 0 else []
             first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
             incidents = [replace(i, since=first_seen.get(i.key, at)) for i in incidents]
-            alerts.dispatch(
-                storage,
-                org,
-                incidents,
-                alerts.destinations(("http://receiver.invalid/hook",), ()),
-                at,
-                sender=recorder,
-                resolve_after=hold,
-            )
+            _run(storage, recorder, at, incidents, org, repeat_every=0, resolve_after=hold)
         for k in range(13, 17):  # then clear for good
-            alerts.dispatch(
-                storage,
-                org,
-                [],
-                alerts.destinations(("http://receiver.invalid/hook",), ()),
-                T0 + 600 * k,
-                sender=recorder,
-                resolve_after=hold,
-            )
+            _run(storage, recorder, T0 + 600 * k, [], org, repeat_every=0, resolve_after=hold)
         events = [e for e, _, _ in recorder.sent]
         assert events.count("alert") == alerts_told, (hold, events)
         assert events.count("recovered") == alerts_told, (hold, events)
