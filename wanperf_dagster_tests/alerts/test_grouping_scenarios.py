@@ -15,7 +15,7 @@ from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
 from wanperf_dagster.storage import AssetStore
 
-pytestmark = [pytest.mark.storage, pytest.mark.integration]
+pytestmark = [pytest.mark.storage, pytest.mark.integration, pytest.mark.groundtruth]
 
 DAY0 = 1_764_115_200  # 2025-11-26 00:00 UTC
 T = DAY0 + 10 * 3600  # the incidents begin

@@ -36,7 +36,12 @@ from wanperf_dagster.storage import site_partition_keys
 from wanperf_dagster.store import get_tables
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
+pytestmark = [
+    pytest.mark.dagster,
+    pytest.mark.storage,
+    pytest.mark.integration,
+    pytest.mark.groundtruth,
+]
 
 M0 = 1_761_955_200  # 2025-11-01 00:00 UTC
 MONTH_END = M0 + 30 * 86_400
