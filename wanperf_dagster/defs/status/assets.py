@@ -149,9 +149,8 @@ def incidents_frame(
         for h in history
     ]
     for row in rows:  # an open incident's acknowledgement, of its episode
-        ack = (acks or {}).get(
-            f"{row['kind']}@{row.get('gateway') or row.get('circuit_id') or row['site_id']}"
-        )
+        subject = row.get("gateway") or row.get("circuit_id") or row["site_id"]
+        ack = (acks or {}).get(alerts.rules.incident_key(row["kind"], subject))
         if ack and row["status"] != "cleared":
             row["acknowledged_by"] = ack["by"]
             row["acknowledged_at"] = ack["at"]
