@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from wanperf_dagster.alert_routes import RouteError, check_targets, parse_routes
+
 DEFAULT_DATA_DIR = ".wanperf"
 RAW_SAMPLE_DAYS = 31  # the raw samples' lifetime: a site-day is recomputable this long
 START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
@@ -77,6 +79,15 @@ class Settings:
     alert_quality_minutes: int = 10
     alert_loss_pct: float = 1.0
     alert_latency_ms: float = 150.0
+    # more receivers (PagerDuty's routing keys and the SMTP password are secrets) and routes
+    alert_pagerduty_keys: tuple[str, ...] = field(default=(), repr=False)
+    alert_pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    alert_smtp_url: str | None = None  # smtp://[user@]host[:port] (STARTTLS) or smtps://
+    alert_smtp_password: str = field(default="", repr=False)
+    alert_smtp_ca_file: str | None = None
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = ""
+    alert_routes: str = ""  # `pagerduty #1: severity=critical; ...` (alerts.routing)
     # the NOC dashboard and the links between it and the Dagster UI
     dashboard_port: int = 8050
     dashboard_url: str = "http://127.0.0.1:8050"
@@ -94,6 +105,15 @@ class Settings:
     @property
     def interval_minutes(self) -> int:
         return self.poll_interval // 60
+
+    def alert_receivers(self) -> list[str]:
+        """The alert receivers configured, by the names messages and routes give them."""
+        return (
+            [f"webhook #{n}" for n in range(1, len(self.alert_webhooks) + 1)]
+            + [f"slack #{n}" for n in range(1, len(self.alert_slack_webhooks) + 1)]
+            + [f"pagerduty #{n}" for n in range(1, len(self.alert_pagerduty_keys) + 1)]
+            + (["email #1"] if self.alert_smtp_url else [])
+        )
 
     def patched(self, patch: str) -> bool:
         """Whether a speed-up over Dagster's own machinery is turned on (`DAGSTER_PATCHES`)."""
@@ -212,6 +232,15 @@ class Settings:
             alert_latency_ms=parser.number(
                 "WANPERF_ALERT_LATENCY_MS", Settings.alert_latency_ms, 1.0, 60_000.0
             ),
+            alert_pagerduty_keys=parser.tokens("WANPERF_ALERT_PAGERDUTY_KEYS"),
+            alert_pagerduty_url=parser.endpoint("WANPERF_ALERT_PAGERDUTY_URL")
+            or Settings.alert_pagerduty_url,
+            alert_smtp_url=parser.smtp_url("WANPERF_ALERT_SMTP_URL"),
+            alert_smtp_password=parser.text("WANPERF_ALERT_SMTP_PASSWORD"),
+            alert_smtp_ca_file=parser.any_file("WANPERF_ALERT_SMTP_CA_FILE"),
+            alert_email_to=parser.addresses("WANPERF_ALERT_EMAIL_TO"),
+            alert_email_from=parser.text("WANPERF_ALERT_EMAIL_FROM"),
+            alert_routes=parser.routes("WANPERF_ALERT_ROUTES"),
             dashboard_port=parser.integer(
                 "WANPERF_DASHBOARD_PORT", Settings.dashboard_port, 1, 65535
             ),
@@ -224,6 +253,20 @@ class Settings:
             settings = dataclasses.replace(
                 settings, dashboard_url=f"http://127.0.0.1:{settings.dashboard_port}"
             )
+        if settings.alert_smtp_url and not settings.alert_email_to:
+            parser.fail(
+                "WANPERF_ALERT_SMTP_URL", "is set but WANPERF_ALERT_EMAIL_TO is not: who is told?"
+            )
+        if settings.alert_smtp_url and "@" not in settings.alert_email_from:
+            parser.fail(
+                "WANPERF_ALERT_EMAIL_FROM",
+                "must be the sender's address (alerts@example.com) when WANPERF_ALERT_SMTP_URL is set",
+            )
+        if settings.alert_routes:  # a route to a receiver that is not configured
+            try:
+                check_targets(parse_routes(settings.alert_routes), settings.alert_receivers())
+            except RouteError as exc:
+                parser.fail("WANPERF_ALERT_ROUTES", f"has a bad route: {exc}")
         if settings.executor == "celery" and not settings.celery_broker:
             parser.fail(
                 "WANPERF_EXECUTOR",
@@ -419,6 +462,51 @@ class _Parser:
         if problem:
             self.fail(name, f"={str(path)!r} {problem}")
         return path
+
+    def any_file(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        path = Path(raw).expanduser().resolve()
+        if not path.is_file():
+            self.fail(name, f"={str(path)!r} is not a file")
+        return str(path)
+
+    def smtp_url(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        allowed = "smtp://[user@]host[:port] (STARTTLS, port 587) or smtps://[user@]host[:port]"
+        parts = self.split(name, raw, allowed)
+        if parts is None:
+            return None
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            self.fail(name, f"={redact_url(raw)} is not an SMTP URL (allowed: {allowed})")
+            return None
+        if parts.password:
+            self.fail(
+                name,
+                f"={redact_url(raw)} carries a password: put it in WANPERF_ALERT_SMTP_PASSWORD",
+            )
+            return None
+        return raw
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        found = tuple(a.strip() for a in self.text(name).split(",") if a.strip())
+        for address in found:
+            if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", address):
+                self.fail(name, f"={address!r} is not an email address (name@example.com)")
+                return ()
+        return found
+
+    def routes(self, name: str) -> str:
+        raw = self.text(name)
+        try:
+            parse_routes(raw)
+        except RouteError as exc:
+            self.fail(name, f"has a bad route: {exc}")
+            return ""
+        return raw
 
     def readable_file(self, name: str) -> Path | None:
         """A file the user keeps (read when it is used, so an edit needs no restart)."""

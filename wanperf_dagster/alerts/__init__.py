@@ -1,5 +1,7 @@
-"""Alerts: incidents from the freshest samples (`rules`), told once to webhooks (`notify`) with the
+"""Alerts: incidents from the freshest samples (`rules`), told once to receivers (`notify`) with the
 open ones kept in Redis (`state`). No Dagster here: the `wan_alerts` asset runs it after a sweep."""
+
+from wanperf_dagster.alert_routes import Route, RouteError, severity
 
 from .evaluate import evaluate
 from .grouping import Grouped, group, incidents_now
@@ -8,6 +10,7 @@ from .notify import (
     NotifyError,
     covering,
     destinations,
+    destinations_from,
     incident_links,
     message,
     slack_escape,
@@ -38,6 +41,8 @@ __all__ = [
     "Incident",
     "NotOpenError",
     "NotifyError",
+    "Route",
+    "RouteError",
     "Silence",
     "acknowledge",
     "acknowledgements",
@@ -46,6 +51,7 @@ __all__ = [
     "covering",
     "dead_letters",
     "destinations",
+    "destinations_from",
     "dispatch",
     "epoch_seconds",
     "evaluate",
@@ -56,6 +62,7 @@ __all__ = [
     "open_alerts",
     "open_incidents",
     "remove_silence",
+    "severity",
     "silences",
     "slack_escape",
     "slack_message",

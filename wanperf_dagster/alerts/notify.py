@@ -1,15 +1,21 @@
-"""Where alerts go: webhooks named in the environment, as a generic JSON body or in Slack's
-incoming-webhook format. A webhook URL is a secret (Slack's carry their token): messages and
-errors name a webhook by its position (`webhook #2`), never its URL."""
+"""Where alerts go: receivers named in the environment: webhooks (a generic JSON body, or Slack's
+incoming-webhook format), PagerDuty (Events API v2) and email (SMTP with STARTTLS), each taking
+what its route lets through (`routing`). A webhook URL or a routing key is a secret (Slack's
+URLs carry their token): messages and errors name a receiver by its position (`webhook #2`,
+`pagerduty #1`), never its URL or key."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from urllib.parse import quote, urlencode
 
 import requests
 
+from wanperf_dagster.alert_routes import Route, check_targets, parse_routes, route_for, severity
+
+from . import mail, pagerduty
+from .mail import EmailConfig
 from .rules import Incident
 
 EMOJI = {"alert": ":red_circle:", "repeat": ":repeat:", "recovered": ":large_green_circle:"}
@@ -23,6 +29,7 @@ TITLE = {
     "latency": "high latency",
     "on_backup": "site on backup",
     "gateway_offline": "gateway offline",
+    "baseline": "off its baseline",
 }
 
 
@@ -32,15 +39,64 @@ class NotifyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Destination:
-    name: str  # "webhook #1", "slack #1": what logs and errors show
-    url: str
-    style: str  # "json" or "slack"
+    name: str  # "webhook #1", "slack #1", "pagerduty #1", "email #1": what logs and errors show
+    url: str = field(repr=False)  # the webhook's, PagerDuty's Events API, the SMTP relay's
+    style: str  # "json", "slack", "pagerduty" or "email"
+    route: Route | None = None  # what it takes; None: everything
+    secret: str = field(default="", repr=False)  # PagerDuty's routing key
+    email: EmailConfig | None = None
+
+    def takes(self, incident: Incident, org_id: str) -> bool:
+        return self.route is None or self.route.takes(incident.kind, org_id)
 
 
-def destinations(json_urls: tuple[str, ...], slack_urls: tuple[str, ...]) -> list[Destination]:
-    return [Destination(f"webhook #{n}", u, "json") for n, u in enumerate(json_urls, 1)] + [
-        Destination(f"slack #{n}", u, "slack") for n, u in enumerate(slack_urls, 1)
+def destinations(
+    json_urls: tuple[str, ...],
+    slack_urls: tuple[str, ...],
+    pagerduty_keys: tuple[str, ...] = (),
+    pagerduty_url: str = pagerduty.EVENTS_URL,
+    email_config: EmailConfig | None = None,
+    routes: str = "",
+) -> list[Destination]:
+    """Every receiver configured, each with its route; `RouteError` for a route that names a
+    receiver not configured (by its name: no URL, no key)."""
+    made = (
+        [Destination(f"webhook #{n}", u, "json") for n, u in enumerate(json_urls, 1)]
+        + [Destination(f"slack #{n}", u, "slack") for n, u in enumerate(slack_urls, 1)]
+        + [
+            Destination(f"pagerduty #{n}", pagerduty_url, "pagerduty", secret=k)
+            for n, k in enumerate(pagerduty_keys, 1)
+        ]
+    )
+    if email_config is not None:
+        made.append(Destination("email #1", email_config.url, "email", email=email_config))
+    table = parse_routes(routes)
+    check_targets(table, [d.name for d in made])
+    return [
+        Destination(d.name, d.url, d.style, route_for(table, d.name), d.secret, d.email)
+        for d in made
     ]
+
+
+def destinations_from(settings) -> list[Destination]:
+    """The receivers `Settings` (`WANPERF_ALERT_*`) configure, routed."""
+    relay = None
+    if settings.alert_smtp_url:
+        relay = EmailConfig(
+            settings.alert_smtp_url,
+            tuple(settings.alert_email_to),
+            settings.alert_email_from,
+            settings.alert_smtp_password,
+            settings.alert_smtp_ca_file,
+        )
+    return destinations(
+        tuple(settings.alert_webhooks),
+        tuple(settings.alert_slack_webhooks),
+        tuple(settings.alert_pagerduty_keys),
+        settings.alert_pagerduty_url,
+        relay,
+        settings.alert_routes,
+    )
 
 
 def incident_links(dashboard_url: str, dagster_url: str, incident: Incident) -> dict[str, str]:
@@ -76,6 +132,7 @@ def message(
         "key": incident.key,
         "idempotency_key": idempotency_key,
         "title": TITLE[incident.kind],
+        "severity": severity(incident.kind),
         "circuits": covering(incident)[0],
         "site_count": covering(incident)[1],
         "since_iso": _iso(incident.since),
@@ -133,8 +190,36 @@ def send(
     timeout: float = 10.0,
     idempotency_key: str = "",
 ) -> None:
-    build = slack_message if destination.style == "slack" else message
-    body = build(event, incident, at, links, idempotency_key)
+    """Hand one message to one receiver; `NotifyError` naming it by position when it does not
+    take it."""
+    if destination.style == "email":
+        composed = mail.compose(
+            event,
+            incident,
+            at,
+            links,
+            idempotency_key,
+            destination.email,
+            TITLE[incident.kind],
+            severity(incident.kind),
+            covering(incident),
+        )
+        mail.deliver(composed, destination.email, destination.name, timeout)
+        return
+    if destination.style == "pagerduty":
+        body = pagerduty.event(
+            event,
+            incident,
+            at,
+            links,
+            destination.secret,
+            TITLE[incident.kind],
+            severity(incident.kind),
+            covering(incident),
+        )
+    else:
+        build = slack_message if destination.style == "slack" else message
+        body = build(event, incident, at, links, idempotency_key)
     http = session or requests
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     try:

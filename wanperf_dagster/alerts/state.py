@@ -341,6 +341,8 @@ class _Outbox:
                 self.report.silenced[key] = silence
                 continue
             for dest in destinations:
+                if not dest.takes(told, self.org_id):  # its route lets it through elsewhere
+                    continue
                 message = Message("alert", told, episode, dest)
                 if message.id not in self.sent:
                     messages.append(message)

@@ -173,7 +173,7 @@ def _evaluate(settings, assets, client, org: str) -> None:
         settings.interval_minutes,
         alerts.AlertRules.from_settings(settings),
         KpiConfig.for_sites(sites),
-        alerts.destinations(settings.alert_webhooks, settings.alert_slack_webhooks),
+        alerts.destinations_from(settings),
         links=lambda i: alerts.incident_links(settings.dashboard_url, settings.dagster_url, i),
         repeat_every=settings.alert_repeat_minutes * 60,
         resolve_after=settings.alert_resolve_minutes * 60,

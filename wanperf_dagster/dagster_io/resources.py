@@ -6,6 +6,7 @@ its value.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dagster as dg
@@ -138,6 +139,11 @@ _SAME_AS_SETTINGS = (
     "alert_quality_minutes",
     "alert_loss_pct",
     "alert_latency_ms",
+    "alert_pagerduty_url",
+    "alert_smtp_url",
+    "alert_smtp_ca_file",
+    "alert_email_from",
+    "alert_routes",
 )
 
 
@@ -161,6 +167,14 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_latency_ms: float = Settings.alert_latency_ms
     alert_webhooks: str | None = None
     alert_slack_webhooks: str | None = None
+    alert_pagerduty_keys: str | None = None  # an EnvVar: routing keys open incidents
+    alert_pagerduty_url: str = Settings.alert_pagerduty_url
+    alert_smtp_url: str | None = None
+    alert_smtp_password: str | None = None  # an EnvVar
+    alert_smtp_ca_file: str | None = None
+    alert_email_to: list[str] = Field(default_factory=list)
+    alert_email_from: str = ""
+    alert_routes: str = ""
     dagster_patches: list[str] = Field(default_factory=list)
     sla_file: str | None = None
     sla_maintenance_file: str | None = None
@@ -177,6 +191,13 @@ class WanperfSettings(dg.ConfigurableResource):
             alert_slack_webhooks=dg.EnvVar("WANPERF_ALERT_SLACK_WEBHOOKS")
             if settings.alert_slack_webhooks
             else None,
+            alert_pagerduty_keys=dg.EnvVar("WANPERF_ALERT_PAGERDUTY_KEYS")
+            if settings.alert_pagerduty_keys
+            else None,
+            alert_smtp_password=dg.EnvVar("WANPERF_ALERT_SMTP_PASSWORD")
+            if settings.alert_smtp_password
+            else None,
+            alert_email_to=list(settings.alert_email_to),
             sla_file=str(settings.sla_file) if settings.sla_file else None,
             sla_maintenance_file=str(settings.sla_maintenance_file)
             if settings.sla_maintenance_file
@@ -203,9 +224,19 @@ class WanperfSettings(dg.ConfigurableResource):
         )
 
     def alert_destinations(self) -> list[alerts.Destination]:
-        return alerts.destinations(
-            parse_webhooks("WANPERF_ALERT_WEBHOOKS", self.alert_webhooks),
-            parse_webhooks("WANPERF_ALERT_SLACK_WEBHOOKS", self.alert_slack_webhooks),
+        keys = tuple(k.strip() for k in (self.alert_pagerduty_keys or "").split(",") if k.strip())
+        return alerts.destinations_from(
+            dataclasses.replace(
+                Settings(),
+                **{name: getattr(self, name) for name in _SAME_AS_SETTINGS},
+                alert_webhooks=parse_webhooks("WANPERF_ALERT_WEBHOOKS", self.alert_webhooks),
+                alert_slack_webhooks=parse_webhooks(
+                    "WANPERF_ALERT_SLACK_WEBHOOKS", self.alert_slack_webhooks
+                ),
+                alert_pagerduty_keys=keys,
+                alert_smtp_password=self.alert_smtp_password or "",
+                alert_email_to=tuple(self.alert_email_to),
+            )
         )
 
     def incident_links(self, incident: alerts.Incident) -> dict[str, str]:

@@ -132,6 +132,31 @@ def test_secrets_are_env_vars_not_values():
     assert "hunter2" not in shown and "tok-sec" not in shown
 
 
+def test_the_alert_receivers_secrets_reach_dagster_as_env_vars_and_route_as_set():
+    key = "K" * 32
+    env = {
+        "WANPERF_ALERT_PAGERDUTY_KEYS": key,
+        "WANPERF_ALERT_SMTP_URL": "smtp://alerts@relay.example",
+        "WANPERF_ALERT_SMTP_PASSWORD": "mail-pw-9",
+        "WANPERF_ALERT_EMAIL_TO": "noc@example.com",
+        "WANPERF_ALERT_EMAIL_FROM": "wanperf@example.com",
+        "WANPERF_ALERT_ROUTES": "pagerduty: severity=critical",
+    }
+    settings = Settings.from_env(env)
+    resource = build_resources(settings)["settings"]
+    assert isinstance(resource.alert_pagerduty_keys, dg.EnvVar)
+    assert isinstance(resource.alert_smtp_password, dg.EnvVar)
+    assert key not in repr(resource) and "mail-pw-9" not in repr(resource)
+    # as Dagster hands it to an asset, the variables resolved: the same receivers as the CLI's
+    resolved = resource.model_copy(
+        update={"alert_pagerduty_keys": key, "alert_smtp_password": "mail-pw-9"}
+    )
+    made = {d.name: d for d in resolved.alert_destinations()}
+    assert set(made) == {"pagerduty #1", "email #1"}
+    assert made["pagerduty #1"].secret == key and made["email #1"].email.password == "mail-pw-9"
+    assert made["pagerduty #1"].route.severities == {"critical"} and made["email #1"].route is None
+
+
 @pytest.mark.parametrize("asset", ["site_snapshots", "circuit_kpis", "org_kpis"])
 def test_the_backfill_automation_is_on_the_kpis_and_day_rollups(asset):
     spec = {s.key.to_user_string(): s for s in defs().resolve_all_asset_specs()}[asset]
