@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# test processes (pytest-xdist): each has its own embedded Valkey, data directory and database;
+# TEST_JOBS=0 runs the suite in this one process
+TEST_JOBS ?= 2
 
 .PHONY: run test bench faults sla-month lint fmt validate clean-data help
 
@@ -34,7 +37,7 @@ run: $(STAMP)
 
 # -X faulthandler: a crash of the test process (a C extension, say) prints every thread's stack
 test: $(DEV)
-	$(BIN)/python -X faulthandler -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -X faulthandler -m pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(DEV)
 	$(BIN)/python -m bench

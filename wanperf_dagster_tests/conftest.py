@@ -13,8 +13,14 @@ import tempfile
 # partitions start here in tests (the simulated days are in late November 2025); set before any
 # test module imports the definitions
 os.environ.setdefault("WANPERF_START_DATE", "2025-11-01")
-# the tests' data directory (the history tier, pinned dates): never the project's .wanperf/
-os.environ.setdefault("WANPERF_DATA_DIR", tempfile.mkdtemp(prefix="wanperf-tests-"))
+# the tests' data directory (the history tier, pinned dates): never the project's .wanperf/;
+# one per pytest-xdist worker (a worker inherits its controller's environment)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER and os.environ.get("WANPERF_TESTS_MADE_DATA_DIR") == os.environ.get("WANPERF_DATA_DIR"):
+    os.environ.pop("WANPERF_DATA_DIR", None)
+if "WANPERF_DATA_DIR" not in os.environ:
+    os.environ["WANPERF_DATA_DIR"] = tempfile.mkdtemp(prefix=f"wanperf-tests-{_WORKER or 'main'}-")
+    os.environ["WANPERF_TESTS_MADE_DATA_DIR"] = os.environ["WANPERF_DATA_DIR"]
 
 import pytest
 import redis
@@ -43,7 +49,7 @@ def _restore_event_batch_size():
 def redis_url(tmp_path_factory) -> str:
     url = os.environ.get("WANPERF_TEST_REDIS_URL")
     if url:
-        yield url
+        yield worker_database(url, _WORKER)
         return
     if os.environ.get("WANPERF_TEST_REDIS_CLUSTER") == "1":
         from harness.valkey_cluster import valkey_cluster
@@ -54,6 +60,21 @@ def redis_url(tmp_path_factory) -> str:
     server = EmbeddedRedis(tmp_path_factory.mktemp("wanperf-data")).ensure_running()
     yield server.url
     server.stop()
+
+
+def worker_database(url: str, worker: str) -> str:
+    """A database of its own for each pytest-xdist worker on one server (`gw1` on db 15 takes
+    db 14): each test flushes the database it uses."""
+    if not worker:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    mine = database - int(worker.removeprefix("gw"))
+    if mine < 0:
+        raise pytest.UsageError(f"WANPERF_TEST_REDIS_URL: too few databases below {database}")
+    return urlunsplit(parts._replace(path=f"/{mine}"))
 
 
 @pytest.fixture
