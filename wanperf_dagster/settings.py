@@ -79,6 +79,10 @@ class Settings:
     alert_quality_minutes: int = 10
     alert_loss_pct: float = 1.0
     alert_latency_ms: float = 150.0
+    alert_baseline_minutes: int = 30  # off its hour-of-week baseline that long; 0: no such rule
+    alert_baseline_sigmas: float = 4.0
+    baseline_weeks: int = 4  # the weeks of hourly KPIs a baseline is learnt from
+    baseline_min_weeks: int = 3  # fewer weeks seen: learning
     # more receivers (PagerDuty's routing keys and the SMTP password are secrets) and routes
     alert_pagerduty_keys: tuple[str, ...] = field(default=(), repr=False)
     alert_pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
@@ -232,6 +236,16 @@ class Settings:
             alert_latency_ms=parser.number(
                 "WANPERF_ALERT_LATENCY_MS", Settings.alert_latency_ms, 1.0, 60_000.0
             ),
+            alert_baseline_minutes=parser.integer(
+                "WANPERF_ALERT_BASELINE_MINUTES", Settings.alert_baseline_minutes, 0, 1440
+            ),
+            alert_baseline_sigmas=parser.number(
+                "WANPERF_ALERT_BASELINE_SIGMAS", Settings.alert_baseline_sigmas, 1.0, 50.0
+            ),
+            baseline_weeks=parser.integer("WANPERF_BASELINE_WEEKS", Settings.baseline_weeks, 1, 52),
+            baseline_min_weeks=parser.integer(
+                "WANPERF_BASELINE_MIN_WEEKS", Settings.baseline_min_weeks, 1, 52
+            ),
             alert_pagerduty_keys=parser.tokens("WANPERF_ALERT_PAGERDUTY_KEYS"),
             alert_pagerduty_url=parser.endpoint("WANPERF_ALERT_PAGERDUTY_URL")
             or Settings.alert_pagerduty_url,
@@ -261,6 +275,12 @@ class Settings:
             parser.fail(
                 "WANPERF_ALERT_EMAIL_FROM",
                 "must be the sender's address (alerts@example.com) when WANPERF_ALERT_SMTP_URL is set",
+            )
+        if settings.baseline_min_weeks > settings.baseline_weeks:
+            parser.fail(
+                "WANPERF_BASELINE_MIN_WEEKS",
+                f"={settings.baseline_min_weeks} is more than the weeks learnt from"
+                f" (WANPERF_BASELINE_WEEKS={settings.baseline_weeks}): nothing would be learnt",
             )
         if settings.alert_routes:  # a route to a receiver that is not configured
             try:

@@ -22,11 +22,11 @@ if "WANPERF_DATA_DIR" not in os.environ:
     os.environ["WANPERF_DATA_DIR"] = tempfile.mkdtemp(prefix=f"wanperf-tests-{_WORKER or 'main'}-")
     os.environ["WANPERF_TESTS_MADE_DATA_DIR"] = os.environ["WANPERF_DATA_DIR"]
 
-import pytest
-import redis
+import pytest  # noqa: E402 - after the environment above
+import redis  # noqa: E402
 
-from wanperf_dagster.store import EmbeddedRedis, connect
-from wanperf_dagster_tests.processes import keep_sigterm_a_stop
+from wanperf_dagster.store import EmbeddedRedis, connect  # noqa: E402
+from wanperf_dagster_tests.processes import keep_sigterm_a_stop  # noqa: E402
 
 keep_sigterm_a_stop()  # before any test runs Dagster in process
 

@@ -112,6 +112,7 @@ PLACEHOLDERS = {
     "token_fingerprint": "<token>",
     "window": "<hour>",
     "feed": "<feed>",
+    "how": "<hour of week>",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from wanperf_dagster.kpi import KpiConfig
+from wanperf_dagster.kpi.baselines import hour_of_week
 from wanperf_dagster.storage import AssetStore, day_of
 
 from .grouping import incidents_now
@@ -45,6 +46,7 @@ def evaluate(
         events=events,
         circuits=storage.circuits(site_ids),
         previous=previous,
+        baselines=storage.baselines_at(org_id, int(hour_of_week(now)), site_ids),
     )
     incidents = grouped.shown
     try:

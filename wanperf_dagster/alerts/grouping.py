@@ -31,6 +31,7 @@ def group(
     interval_minutes: int,
     first_seen: dict[str, int] | None = None,
     previous: list[Incident] | tuple = (),
+    baselines=None,
 ) -> Grouped:
     """`site_circuits`: the circuits of each site judged now (fresh samples); `first_seen`, when
     each incident still open was first seen (a group's duration counts from there too);
@@ -143,11 +144,14 @@ def incidents_now(
     events=None,
     circuits=None,
     previous: list[Incident] | tuple = (),
+    baselines=None,
 ) -> Grouped:
     """The rules' incidents at `now`, and the gateways offline (the event feed's status rows,
     `events`, with the sites' register of `circuits`), grouped: what to tell, and what it
     covers."""
-    found, site_circuits = judged(samples, interval_minutes, rules, config, now, first_seen)
+    found, site_circuits = judged(
+        samples, interval_minutes, rules, config, now, first_seen, baselines
+    )
     if events is not None and circuits is not None:
         found += gateways_offline(events, circuits, interval_minutes, now, config, first_seen)
     return group(found, site_circuits, rules, config, now, interval_minutes, first_seen, previous)

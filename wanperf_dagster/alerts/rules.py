@@ -16,6 +16,8 @@ import pandas as pd
 from wanperf_dagster.kpi import KpiConfig
 from wanperf_dagster.settings import Settings
 
+from .baselines import off_baseline
+
 KINDS = (
     "region_down",
     "site_down",
@@ -26,10 +28,11 @@ KINDS = (
     "loss",
     "latency",
     "on_backup",
+    "baseline",
 )
 
 
-CIRCUIT_KINDS = ("down", "congested", "flapping", "loss", "latency")
+CIRCUIT_KINDS = ("down", "congested", "flapping", "loss", "latency", "baseline")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class AlertRules:
     latency_ms: float = 150.0  # the top latency tier of the KPIs
     quality_minutes: int = 10
     region_sites: int = 5  # sites of a region dark at once that make one region incident
+    baseline_minutes: int = 30  # off its hour-of-week baseline that long (0: no baseline rule)
+    baseline_sigmas: float = 4.0  # how far off: scaled MADs over the median
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertRules:
@@ -55,6 +60,8 @@ class AlertRules:
             loss_pct=settings.alert_loss_pct,
             latency_ms=settings.alert_latency_ms,
             region_sites=settings.alert_region_sites,
+            baseline_minutes=settings.alert_baseline_minutes,
+            baseline_sigmas=settings.alert_baseline_sigmas,
         )
 
 
@@ -206,8 +213,10 @@ def judged(
     config: KpiConfig,
     now: int | None = None,
     first_seen: dict[str, int] | None = None,
+    baselines: pd.DataFrame | None = None,
 ) -> tuple[list[Incident], dict[str, int]]:
-    """(`open_incidents`, the circuits of each site judged: those with fresh samples)."""
+    """(`open_incidents`, the circuits of each site judged: those with fresh samples); with
+    `baselines` (the circuits' baselines at this hour of the week), the `baseline` rule too."""
     first_seen = first_seen or {}
     if samples is None or samples.empty:
         return [], {}
@@ -303,6 +312,21 @@ def judged(
                 f"{rule.format(tier)} for {held} (now {shown.format(last[c])})"
             ),
         )
+    told = {i.key for i in incidents}
+    deviations = off_baseline(
+        frame,
+        {"util": figures[0][1], "loss": figures[1][1], "latency": figures[2][1]},
+        baselines,
+        rules.baseline_minutes,
+        rules.baseline_sigmas,
+        interval_minutes,
+        _trailing_run,
+        told,
+    )
+    for circuit, since, value, detail in deviations:
+        site = site_of[circuit]
+        since = min(since, first_seen.get(f"baseline@{circuit}", now))
+        incidents.append(Incident("baseline", site, name(site), circuit, since, value, detail))
     incidents += _flapping(frame, rules, now, site_of, name)
     incidents += _on_backup(frame, config, name, now, first_seen)
     circuits = frame.groupby("site_id", sort=False)["circuit_id"].nunique().to_dict()

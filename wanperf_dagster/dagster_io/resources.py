@@ -139,6 +139,10 @@ _SAME_AS_SETTINGS = (
     "alert_quality_minutes",
     "alert_loss_pct",
     "alert_latency_ms",
+    "alert_baseline_minutes",
+    "alert_baseline_sigmas",
+    "baseline_weeks",
+    "baseline_min_weeks",
     "alert_pagerduty_url",
     "alert_smtp_url",
     "alert_smtp_ca_file",
@@ -165,6 +169,10 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_quality_minutes: int = Settings.alert_quality_minutes
     alert_loss_pct: float = Settings.alert_loss_pct
     alert_latency_ms: float = Settings.alert_latency_ms
+    alert_baseline_minutes: int = Settings.alert_baseline_minutes
+    alert_baseline_sigmas: float = Settings.alert_baseline_sigmas
+    baseline_weeks: int = Settings.baseline_weeks
+    baseline_min_weeks: int = Settings.baseline_min_weeks
     alert_webhooks: str | None = None
     alert_slack_webhooks: str | None = None
     alert_pagerduty_keys: str | None = None  # an EnvVar: routing keys open incidents
@@ -221,6 +229,8 @@ class WanperfSettings(dg.ConfigurableResource):
             quality_minutes=self.alert_quality_minutes,
             loss_pct=self.alert_loss_pct,
             latency_ms=self.alert_latency_ms,
+            baseline_minutes=self.alert_baseline_minutes,
+            baseline_sigmas=self.alert_baseline_sigmas,
         )
 
     def alert_destinations(self) -> list[alerts.Destination]:

@@ -116,6 +116,9 @@ TEMPLATES = {
 {% for name, url in links.items() %}<a href="{{ url }}">{{ name }} ↗</a> {% endfor %}</p>
 {% if kpis|length %}<table><tr><th>circuit</th><th>role</th><th class="num">speed Mbit/s</th><th class="num">availability %</th><th class="num">down min</th><th class="num">flaps</th><th class="num">p95 util % (max day)</th><th class="num">min ≥ 90 %</th><th class="num">latency ms</th><th class="num">loss %</th></tr>
 {% for k in kpis %}<tr><td><a href="#{{ k.anchor }}">{{ k.circuit_id }}</a></td><td>{{ k.role }}</td><td class="num">{{ k.speed_mbps }}</td><td class="num {{ 'bad' if k.availability_pct < 99 else '' }}">{{ k.availability_pct }}</td><td class="num">{{ k.down_min }}</td><td class="num">{{ k.flaps }}</td><td class="num {{ 'bad' if k.util_p95_pct >= 90 else '' }}">{{ k.util_p95_pct }}</td><td class="num">{{ k.minutes_above_90 }}</td><td class="num">{{ k.latency_avg_ms }}</td><td class="num">{{ k.loss_avg_pct }}</td></tr>{% endfor %}</table>{% endif %}
+{% if now|length %}<h2>Now against normal <span class="muted">utilisation at the latest sweep beside what is normal for the circuit at this hour of the week (<a href="{{ status_link }}">wan_status_now ↗</a>, <a href="{{ baselines_link }}">circuit_baselines ↗</a>)</span></h2>
+<table id="normal"><tr><th>circuit</th><th>state</th><th class="num">util now %</th><th class="num">normal at this hour %</th><th class="num">off above %</th></tr>
+{% for n in now %}<tr><td><a href="#{{ n.anchor }}">{{ n.circuit_id }}</a></td><td class="{{ 'bad' if n.up_now == False else ('unknown' if n.up_now is none else '') }}">{{ 'up' if n.up_now == True else ('down' if n.up_now == False else 'not reporting') }}</td><td class="num {{ 'bad' if n.util_now_pct is number and n.util_off_above_pct is number and n.util_now_pct > n.util_off_above_pct else '' }}">{{ n.util_now_pct if n.util_now_pct is number else '—' }}</td>{% if n.baseline == 'learnt' %}<td class="num">{{ n.util_normal_pct }}</td><td class="num">{{ n.util_off_above_pct }}</td>{% else %}<td class="unknown" colspan="2">{{ 'learning (too few weeks seen)' if n.baseline == 'learning' else 'no baseline yet' }}</td>{% endif %}</tr>{% endfor %}</table>{% endif %}
 {% if sle|length %}<h2>WAN SLE <span class="muted">from <a href="{{ sle_link }}">site_sle ↗</a></span></h2>
 <table><tr><th>day</th><th class="num">WAN link health</th><th>band</th><th class="num">worst hour</th><th class="num">hours below fair</th><th class="num">application health</th><th class="num">gateway health</th></tr>
 {% for d in sle %}<tr><td>{{ d.day }}</td><td class="num {{ 'bad' if d.wan_link_health_band in ('degraded', 'critical') else '' }}">{{ d.wan_link_health }}</td><td>{{ d.wan_link_health_band }}</td><td class="num">{{ d.wan_link_health_min }}</td><td class="num">{{ d.hours_below_fair }}</td><td class="num">{{ d.application_health }}</td><td class="num">{{ d.gateway_health }}</td></tr>{% endfor %}</table>{% endif %}
@@ -717,6 +720,14 @@ class Dashboard:
             {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
             for row in self.data.site_paths(site, rng).to_dict("records")
         ]
+        now = [
+            {
+                **{k: _round(v) if isinstance(v, float) else v for k, v in row.items()},
+                "up_now": None if pd.isna(row["up_now"]) else bool(row["up_now"]),
+                "anchor": _anchor(row["circuit_id"]),
+            }
+            for row in self.data.site_now(site).to_dict("records")
+        ]
         return self.render(
             "site.html",
             t0,
@@ -735,6 +746,9 @@ class Dashboard:
             sle_link=self.asset_link("site_sle", partition),
             paths=paths,
             paths_link=self.asset_link("vpn_path_kpis", partition),
+            now=now,
+            status_link=self.asset_link("wan_status_now", None),
+            baselines_link=self.asset_link("circuit_baselines", rng.end.isoformat()),
             links={
                 asset: self.asset_link(asset, partition),
                 "circuit_kpis": self.asset_link("circuit_kpis", partition),

@@ -153,6 +153,22 @@ class DashboardData:
             stale=now - as_of_s > 3 * interval_seconds,
         )
 
+    def site_now(self, site: pd.Series) -> pd.DataFrame:
+        """The site's circuits as the latest sweep saw them (`wan_status_now`), each with its
+        normal utilisation at this hour of the week, or why it has none (learning, none)."""
+        table = self.assets.latest("wan_status_now")
+        if table is None or table.num_rows == 0:
+            return pd.DataFrame()
+        frame = table.to_pandas()
+        frame = frame[
+            (frame["window_hours"] == 3) & (frame["site_id"].astype(str) == site["site_id"])
+        ]
+        if "baseline" not in frame:  # written before baselines existed
+            frame = frame.assign(baseline="none", util_normal_pct=np.nan, util_off_above_pct=np.nan)
+        columns = ["circuit_id", "up_now", "util_now_pct", "baseline"]
+        columns += ["util_normal_pct", "util_off_above_pct"]
+        return frame[columns].sort_values("circuit_id")
+
     def open_alerts(self) -> pd.DataFrame | None:
         """The incidents open at the last evaluation (`wan_alerts`, which also holds history);
         None before the first evaluation."""

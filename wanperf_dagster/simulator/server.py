@@ -894,7 +894,7 @@ class MistSimulator:
 
     def inject(self, circuit_id: str, kind: str, start: int, end: int):
         """Force an incident onto a WAN circuit for [start, end) (`World.inject`): `down`,
-        `congest`, `flap`, `degrade` or `offline` (its gateway). The served stats, the events and
+        `congest`, `busy`, `flap`, `degrade` or `offline` (its gateway). The served stats, the events and
         the ground truth all show it."""
         wan = self.org.wan_port_indices().tolist()
         ports = [i for i in wan if self.org.circuit_id(i) == circuit_id]

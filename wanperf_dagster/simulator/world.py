@@ -90,7 +90,7 @@ def _u(*parts) -> np.ndarray:
     return (_mix(*parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-INJECTED_KINDS = ("down", "congest", "flap", "degrade", "offline")
+INJECTED_KINDS = ("down", "congest", "busy", "flap", "degrade", "offline")
 FLAP_BOUNCE_S = 1  # a natural flap: down for one second
 HUB_SITE = 0  # the site whose primary port every other site's paths lead to
 PATH_LEG = 21  # hash stream of a path's hub-leg latency
@@ -102,7 +102,8 @@ FLAP_DOWN_S = 20  # ...for 20 seconds
 @dataclass(frozen=True)
 class Injection:
     """An incident forced onto one port for [start, end): `down` (an outage), `congest` (the
-    port runs at 96 % of its speed), `flap` (a 20-second bounce every 5 minutes), `degrade`, or
+    port runs at 96 % of its speed), `busy` (at 80 %: under the congestion tier, a load only a
+    baseline tells apart), `flap` (a 20-second bounce every 5 minutes), `degrade`, or
     `offline` (the port's gateway goes offline, every WAN port of it with it)."""
 
     port: int
@@ -468,6 +469,7 @@ class World:
         util = np.where(down, 0.0, np.clip(util + carried, 0.0, 1.0))
         if self.injections:
             util = np.where(self._injected("congest", ports, t) & ~down, np.fmax(util, 0.96), util)
+            util = np.where(self._injected("busy", ports, t) & ~down, np.fmax(util, 0.80), util)
 
         speed = a["speed"][ports].astype(np.float64)
         rx_bps = np.round(util * speed * 1e6).astype(np.int64)

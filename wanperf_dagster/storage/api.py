@@ -30,6 +30,7 @@ from wanperf_dagster.history import (
     thirteen_month_trends,
 )
 from wanperf_dagster.settings import Settings
+from wanperf_dagster.store import baselines as baseline_store
 from wanperf_dagster.store import bulk, sessions
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
@@ -320,6 +321,23 @@ class AssetStore:
         first inventory."""
         sites = self.latest("mist_sites")
         return None if sites is None else sites.column("site_id").to_pylist()
+
+    # what is normal: the circuits' hour-of-week baselines (kpi.baselines) --------------------
+    def save_baselines(self, org_id: str, frame: pd.DataFrame, built: Mapping[str, str]) -> int:
+        """Replace the org's baselines (kept a fortnight: a rebuild that stops lets them lapse,
+        and the rule says learning, rather than judge by a stale normal); the bytes stored."""
+        built = {k: str(v) for k, v in built.items()}
+        return baseline_store.write_baselines(self.client, org_id, frame, built, 14 * 86400)
+
+    def baselines_at(
+        self, org_id: str, how: int, site_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame | None:
+        """The baselines of one hour of the week (0 = Monday 00:00 UTC); None: none learnt."""
+        return baseline_store.read_baselines(self.client, org_id, how, site_ids)
+
+    def baselines_built(self, org_id: str) -> dict[str, str]:
+        """What the org's baselines were learnt from (`through`, `weeks`, ...); {} if never."""
+        return baseline_store.baselines_built(self.client, org_id)
 
     # the raw feeds ---------------------------------------------------------------------------
     def read_samples(

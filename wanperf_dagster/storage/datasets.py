@@ -185,6 +185,7 @@ DATASETS: dict[str, Dataset] = {
                 ("weekly_circuit_kpis", "week", "ports"),
                 ("monthly_circuit_kpis", "month", "ports"),
                 ("circuit_trends_13m", "month", "ports"),
+                ("circuit_baselines", "day", "ports"),  # its value: the baseline keys
                 ("sla_report", "month", "ports"),
                 ("sla_outages", "month", "events"),
             )

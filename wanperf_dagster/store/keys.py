@@ -135,6 +135,17 @@ def alerts_dead(org_id: str) -> str:
     return f"{NAMESPACE}:alerts:{{{org_id}}}:dead"
 
 
+def baseline(org_id: str, how: int | str) -> str:
+    """String: the org's circuits' baselines at one hour of the week (0-167), one zstd Arrow
+    table; the org's 168 share a hash tag, so one evaluation's read is one slot's."""
+    return f"{NAMESPACE}:baseline:{{{org_id}}}:{how}"
+
+
+def baseline_built(org_id: str) -> str:
+    """Hash: what the org's baselines were learnt from (`through` day, `weeks`, `circuits`)."""
+    return f"{NAMESPACE}:baseline:{{{org_id}}}:built"
+
+
 def raw_feed(feed: str, day: str, site_id: str) -> str:
     """Hash of one site-day of a WAN insight feed (`sle`, `paths`, `events`): one field per
     hour, per (sample slot, path) or per event, so a repeated page overwrites."""

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -373,3 +374,35 @@ def test_the_alerts_page_lists_open_inhibited_and_cleared_alerts(org_day):
     found = client.get("/alerts", params={"status": "all", "q": "BB:GE"}).text
     assert "bb:ge-0/0/1" in found and "aa:ge-0/0/0" not in found
     assert 'href="/alerts"' in client.get("/").text
+
+
+def test_a_site_page_shows_each_circuit_now_beside_its_normal_or_that_it_is_learning(org_day):
+    from wanperf_dagster.defs.status.assets import with_baselines
+
+    assets = org_day[0]
+    status = assets.latest("wan_status_now").to_pandas()
+    latest = status[status["window_hours"] == 3]
+    site_id = latest["site_id"].astype(str).value_counts().index[0]  # a site of 2+ circuits
+    learnt, learning = sorted(latest[latest["site_id"].astype(str) == site_id]["circuit_id"])[:2]
+    baselines = pd.DataFrame(
+        {
+            "site_id": [site_id, site_id],
+            "circuit_id": [learnt, learning],
+            "how": [10, 10],
+            "weeks": [4, 2],
+            "util_median": [10.0, np.nan],
+            "util_mad": [0.0, np.nan],
+        }
+    )
+    status = with_baselines(status, baselines, 4.0)
+    assets.save("wan_status_now", {None: pa.Table.from_pandas(status, preserve_index=False)}, 3600)
+    page = _client(assets).get(f"/site/{site_id}").text
+    table = page[page.index('<table id="normal">') :]
+    table = table[: table.index("</table>")]
+    rows = {r.split("</a>")[0].rsplit(">", 1)[-1]: r for r in table.split("<tr>")[2:]}
+    assert '<td class="num">10.0</td><td class="num">25.0</td>' in rows[learnt]
+    assert "learning (too few weeks seen)" in rows[learning]
+    others = [c for c in rows if c not in (learnt, learning)]
+    assert all("no baseline yet" in rows[c] for c in others)
+    # unknown is never normal: only the learnt circuit has a figure in the normal column
+    assert table.count("learning") + table.count("no baseline") == len(rows) - 1

@@ -40,6 +40,7 @@ EXPECTED = {
         "weekly_circuit_kpis",
         "monthly_circuit_kpis",
         "circuit_trends_13m",
+        "circuit_baselines",
         "sla_report",
         "sla_outages",
     },
@@ -281,5 +282,12 @@ def test_the_bench_backfill_targets_what_the_nightly_automation_does():
         ]
     )
     assert days == sorted(
-        ["region_kpis", "org_kpis", "top_offenders", "congestion_trends", "site_wan_health"]
+        [
+            "region_kpis",
+            "org_kpis",
+            "top_offenders",
+            "congestion_trends",
+            "site_wan_health",
+            "circuit_baselines",
+        ]
     )

@@ -212,6 +212,22 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     run(["circuit_trends_13m"], partition_key="2025-11-01")
     trends = get_tables(redis_client, ["circuit_trends_13m"], ["2025-11-01"])[0][0].to_pandas()
     assert len(trends) == len(stored) and (trends["months"] == 1).all()
+    # one day of hourly KPIs is one week seen: every circuit still learning, none judged
+    run(["circuit_baselines"], partition_key=DAY)
+    meta = instance.get_latest_materialization_event(
+        dg.AssetKey("circuit_baselines")
+    ).asset_materialization.metadata
+    assert meta["circuits"].value == len(stored) and meta["circuits_learning"].value == len(stored)
+    assert meta["circuits_learnt"].value == 0 and meta["circuit_hours_learnt"].value == 0
+    from wanperf_dagster.kpi.baselines import hour_of_week
+    from wanperf_dagster.storage import AssetStore as Store
+
+    noon = int(pd.Timestamp(f"{DAY} 12:00", tz="UTC").timestamp())
+    learning = Store(redis_client).baselines_at(sim.org.id, int(hour_of_week(noon)))
+    assert len(learning) == len(stored) and (learning["weeks"] == 1).all()
+    assert learning["util_median"].isna().all()  # learning, not "normal at 0 %"
+    run(["circuit_baselines"], partition_key="2025-11-20")  # an older day: the newer kept
+    assert Store(redis_client).baselines_built(sim.org.id)["through"] == DAY
 
     # the history tier holds the same site-days; once Redis lets them go, they are read from it
     from wanperf_dagster.settings import get_settings
@@ -353,6 +369,7 @@ def test_backfill_automation_requests_yesterday_nightly_and_three_days_each_morn
         "org_kpis",
         "top_offenders",
         "congestion_trends",
+        "circuit_baselines",
     }
     later = evaluate("2025-11-27 01:00", nightly.cursor)
     assert requested(later) == {}  # once per tick

@@ -18,6 +18,8 @@ from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS, Partitions, e
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.settings import get_settings
 
+from .baselines import circuit_baselines
+
 
 # every site partition of the input's period; site-days never materialized are left out
 def _all_sites_of_day(asset: str) -> dg.AssetIn:
@@ -311,6 +313,19 @@ def rollups(p: Partitions, start_date: str) -> list[dg.AssetsDefinition]:
             "Per circuit and calendar month from the daily rows, weighted correctly.",
             start_date,
         ),
+        dg.asset(
+            partitions_def=p.day,
+            automation_condition=day_rollups(p.hot_days),
+            group_name="rollups",
+            kinds={"pandas", "redis"},
+            owners=OWNERS,
+            deps=["circuit_kpis_hourly"],  # the weeks up to the day x all sites, read
+            description="What is normal for each circuit at each hour of the week: the median "
+            "and MAD of its hourly utilisation, latency and loss at that hour (and either side) "
+            "over the last WANPERF_BASELINE_WEEKS weeks up to the partition's day, 'learning' "
+            "where fewer than WANPERF_BASELINE_MIN_WEEKS weeks were seen. Kept by hour of the "
+            "week in Redis for the `baseline` alert rule and the site page. See docs/noc.md.",
+        )(circuit_baselines),
         dg.asset(
             partitions_def=p.month,
             deps=["circuit_kpis"],

@@ -3,11 +3,14 @@
 import dataclasses
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from wanperf_dagster import alerts, kpi
+from wanperf_dagster.alerts.baselines import FIGURES
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, OWNERS, circuit_table
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
+from wanperf_dagster.kpi.baselines import hour_of_week, upper_bound
 from wanperf_dagster.storage import day_of
 
 # refreshed by the sweep job (the assets tagged with the sweep cadence), after raw_port_stats
@@ -44,6 +47,8 @@ def wan_status_now(
     if status.empty:
         context.add_output_metadata({"circuits": 0})
         return status
+    normal = assets.baselines_at(org, int(hour_of_week(now)), sites)
+    status = with_baselines(status, normal, settings.alert_baseline_sigmas)
     latest = status[status["window_hours"] == 3]
     # a circuit the latest sweep did not see (its gateway dark) is not reporting: never up
     seen = pd.to_datetime(latest["last_seen"], utc=True)
@@ -76,6 +81,28 @@ def wan_status_now(
         }
     )
     return status
+
+
+def with_baselines(
+    status: pd.DataFrame, baselines: pd.DataFrame | None, sigmas: float
+) -> pd.DataFrame:
+    """Each circuit's normal utilisation at this hour of the week beside its utilisation now
+    (`circuit_baselines`): `baseline` says `learnt`, `learning` (too few weeks seen: no
+    normal yet) or `none` (never learnt)."""
+    out = status.copy()
+    if baselines is None or baselines.empty:
+        out["baseline"] = "none"
+        out["util_normal_pct"] = out["util_off_above_pct"] = float("nan")
+        return out
+    ref = baselines.drop_duplicates("circuit_id").set_index("circuit_id")
+    ids = out["circuit_id"].astype(str)
+    median = ids.map(ref["util_median"]).astype("float64")
+    mad = ids.map(ref["util_mad"]).astype("float64")
+    known = ids.isin(ref.index)
+    out["baseline"] = np.where(median.notna(), "learnt", np.where(known, "learning", "none"))
+    out["util_normal_pct"] = median.round(1)
+    out["util_off_above_pct"] = upper_bound(median, mad, sigmas, FIGURES[0][3]).round(1)
+    return out
 
 
 HISTORY_ROWS = 5000  # cleared incidents kept in the asset's value (Redis keeps 10,000)
