@@ -35,13 +35,15 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from wanperf_dagster import alerts as alerts_state
 from wanperf_dagster import sla
 from wanperf_dagster.alerts.rules import KINDS as ALERT_KINDS
-from wanperf_dagster.alerts.rules import duration
+from wanperf_dagster.alerts.rules import duration, incident_key
 from wanperf_dagster.settings import Settings, redact_url
 from wanperf_dagster.storage import AssetStore, site_day_key
 
 from . import sla_print
+from .actions import AlertActions
 from .data import DashboardData, Now, Range
 
 BANDS = (70, 80, 90)
@@ -131,15 +133,22 @@ TEMPLATES = {
 {% endblock %}""",
     "alerts.html": """{% extends "base.html" %}{% block main %}
 <h1>Alerts</h1>
+{% if done %}<p class="ok" id="done">{{ done }}</p>{% endif %}{% if error %}<p class="bad" id="error">{{ error }}</p>{% endif %}
 <form class="inline" method="get" id="filter">show <select name="status">{% for v, label in statuses %}<option value="{{ v }}"{% if v == status %} selected{% endif %}>{{ label }}</option>{% endfor %}</select>
  kind <select name="kind"><option value="">any</option>{% for k in kinds %}<option{% if k == kind %} selected{% endif %}>{{ k }}</option>{% endfor %}</select>
  <input name="q" placeholder="site, circuit or gateway" value="{{ q }}" size="24"><button>Filter</button></form>
 {% if not evaluated %}<p class="unknown" id="never">No alert evaluation yet: <a href="{{ asset_link }}">wan_alerts ↗</a> runs after each sweep.</p>{% else %}
-<p class="muted">From <a href="{{ asset_link }}">wan_alerts ↗</a>, its last evaluation: {{ counts.open }} open, {{ counts.inhibited }} open under another (inhibited), {{ counts.cleared }} cleared. Durations as of now.</p>
+<p class="muted">From <a href="{{ asset_link }}">wan_alerts ↗</a>, its last evaluation: {{ counts.open }} open, {{ counts.inhibited }} open under another (inhibited), {{ counts.cleared }} cleared. Durations as of now; acknowledgements and silences as of now.</p>
 {% for section in sections %}<h2>{{ section.title }} <span class="muted">({{ section.rows|length }}{% if section.more %} of {{ section.total }}{% endif %})</span></h2>
-{% if section.rows %}<table id="{{ section.id }}"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}{% if section.id == 'open' %}<th>taken</th>{% endif %}<th>evidence</th></tr>
-{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}{% if section.id == 'open' %}<td class="{{ '' if a.taken else 'unknown' }}">{{ a.taken or 'not acknowledged' }}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
-{% endif %}{% endblock %}""",
+{% if section.rows %}<table id="{{ section.id }}" class="alerts"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}{% if section.id == 'open' %}<th>taken</th>{% endif %}<th>evidence</th></tr>
+{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}{% if section.id == 'open' %}<td class="{{ '' if a.taken else 'unknown' }}">{{ a.taken or 'not acknowledged' }}{% if not a.taken %}<form class="ack" method="post" action="/alerts/ack"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}"><input name="by" placeholder="who" size="8" required><input name="note" placeholder="note" size="14"><button>Acknowledge</button></form>{% endif %}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
+{% endif %}
+<h2>Silences <span class="muted">(an incident under one is recorded, not told, while it lasts)</span></h2>
+{% if silences %}<table id="silences"><tr><th>id</th><th>over</th><th>from (UTC)</th><th>until (UTC)</th><th>reason</th><th>by</th><th></th></tr>
+{% for z in silences %}<tr><td>{{ z.id }}</td><td>{{ z.scope }}</td><td>{{ z.start }}</td><td>{{ z.end }}</td><td>{{ z.reason }}</td><td>{{ z.by }}</td><td><form method="post" action="/alerts/unsilence"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="id" value="{{ z.id }}"><button>End now</button></form></td></tr>{% endfor %}</table>{% else %}<p class="muted" id="no-silences">None.</p>{% endif %}
+<form id="silence" method="post" action="/alerts/silence"><input type="hidden" name="csrf" value="{{ csrf }}">silence site <input name="site_id" placeholder="site id" size="14"> circuit <input name="circuit_id" placeholder="circuit id" size="14"> rule <select name="kind"><option value="">any</option>{% for k in kinds %}<option>{{ k }}</option>{% endfor %}</select> for <input name="hours" value="2" size="3"> h, because <input name="reason" placeholder="reason" size="16" required> by <input name="by" placeholder="who" size="8" required> <button>Silence</button> <span class="muted">(none of site, circuit, rule: the whole org)</span></form>
+<p class="muted">The same from a script: <code>GET /api/alerts</code>, <code>POST /api/alerts/ack</code> {"key", "by", "note"}, <code>GET|POST /api/silences</code> {"site_id", "circuit_id", "kind", "hours", "reason", "by"}, <code>DELETE /api/silences/&lt;id&gt;</code>, JSON (docs/noc.md).</p>
+{% endblock %}""",
     "sla_circuit.html": """{% extends "base.html" %}{% block main %}
 <h1>Carrier SLA · {{ month }} · {{ circuit_id }}</h1>
 <p class="muted"><a href="{{ back_link }}">← {{ c.provider }} in {{ month }}</a>{% if c.link %} · <a href="{{ c.link }}">{{ c.site_name }}</a>, its site page{% endif %} · from <a href="{{ report_link }}">sla_report ↗</a></p>
@@ -186,6 +195,20 @@ def _taken(a: dict) -> str:
     return f"by {by} {when}" + (f": {note}" if note else "")
 
 
+def _silence_row(z) -> dict:
+    def when(epoch: int) -> str:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+    return {
+        "id": z.id,
+        "scope": z.scope,
+        "start": when(z.start),
+        "end": when(z.end),
+        "reason": z.reason,
+        "by": z.by,
+    }
+
+
 def _round(value, places=2):
     return "" if value is None or pd.isna(value) else round(float(value), places)
 
@@ -193,10 +216,13 @@ def _round(value, places=2):
 class Dashboard:
     """The pages, over one `DashboardData`."""
 
-    def __init__(self, data: DashboardData, settings: Settings, today=None, clock=None):
+    def __init__(
+        self, data: DashboardData, settings: Settings, today=None, clock=None, org_id=None
+    ):
         self.data = data
         self.settings = settings
         self.clock = clock or time.time
+        self.actions = AlertActions(data.assets, _org_of(settings, org_id), self.clock)
         self.today = today or (lambda: dt.datetime.fromtimestamp(self.clock(), dt.UTC).date())
         self.env = jinja2.Environment(
             loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -451,7 +477,15 @@ class Dashboard:
         kind = request.query_params.get("kind", "")
         q = request.query_params.get("q", "").strip().lower()
         log = self.data.alert_log()
+        csrf = self.actions.token(request)
+        org = self.actions.org_id()
+        acks = alerts_state.acknowledgements(self.data.assets, org)
+        live = alerts_state.silences(self.data.assets, org, at=int(now))
         context = {
+            "csrf": csrf,
+            "done": request.query_params.get("done", ""),
+            "error": request.query_params.get("error", ""),
+            "silences": [_silence_row(z) for z in live],
             "title": "Alerts",
             "rng": rng,
             "statuses": self.ALERT_STATUSES,
@@ -463,7 +497,8 @@ class Dashboard:
             "asset_link": self.asset_link("wan_alerts"),
         }
         if log is None:
-            return self.render("alerts.html", t0, **context)
+            page = self.render("alerts.html", t0, **context)
+            return self.actions.set_token(page, request, csrf)
         for column in ("inhibited_by", "circuits", "sites"):
             if column not in log:
                 log[column] = None
@@ -505,18 +540,19 @@ class Dashboard:
                     "lasted": titles[name][1],
                     "total": len(mine),
                     "more": len(mine) > len(shown),
-                    "rows": [self._alert_row(a, now) for a in shown.to_dict("records")],
+                    "rows": [self._alert_row(a, now, acks) for a in shown.to_dict("records")],
                 }
             )
-        return self.render(
+        page = self.render(
             "alerts.html",
             t0,
             **context,
             counts={k: counts.get(k, 0) for k in ("open", "inhibited", "cleared")},
             sections=sections,
         )
+        return self.actions.set_token(page, request, csrf)
 
-    def _alert_row(self, a: dict, now: float) -> dict:
+    def _alert_row(self, a: dict, now: float, acks: dict | None = None) -> dict:
         since = pd.Timestamp(a["since"])
         cleared = a.get("cleared_at")
         end = (
@@ -533,7 +569,18 @@ class Dashboard:
             evidence = link  # its day's samples, events and KPIs, on the site's page
         circuit = a.get("circuit_id")
         gateway = a.get("gateway")
+        subject = next(
+            (str(v) for v in (gateway, circuit) if v is not None and pd.notna(v) and str(v)),
+            site_id,
+        )
+        key = incident_key(a["kind"], subject)
+        taken = _taken(a)
+        ack = (acks or {}).get(key)
+        if ack and not taken and a.get("status") == "open":  # taken since the evaluation
+            when = dt.datetime.fromtimestamp(int(ack["at"]), dt.UTC).strftime("%Y-%m-%d %H:%M")
+            taken = f"by {ack['by']} {when}" + (f": {ack['note']}" if ack.get("note") else "")
         return {
+            "key": key,
             "kind": a["kind"],
             "site_name": a["site_name"],
             "sites": a["sites"] if a.get("sites") and a["sites"] != a["site_name"] else "",
@@ -545,7 +592,7 @@ class Dashboard:
             "since": since.strftime("%Y-%m-%d %H:%M"),
             "lasted": duration(end - since.timestamp()),
             "inhibited_by": a.get("inhibited_by") or "",
-            "taken": _taken(a),
+            "taken": taken,
             "link": link,
             "evidence": evidence,
         }
@@ -899,12 +946,32 @@ def _failed_page(request: Request, exc: Exception) -> HTMLResponse:
     return HTMLResponse(text, status_code=500)
 
 
+def _org_of(settings: Settings, org_id: str | None):
+    """The org whose alerts the page acts on: given, MIST_ORG_ID, or the one the token (or the
+    simulator) reads, asked once when first needed."""
+
+    @functools.cache
+    def org() -> str:
+        if org_id or settings.mist_org_id:
+            return org_id or settings.mist_org_id
+        from wanperf_dagster.sources import client_from_settings
+
+        return client_from_settings(settings).resolve_org_id()
+
+    return org
+
+
 def build_app(
-    settings: Settings, assets: AssetStore | None = None, today=None, clock=None
+    settings: Settings,
+    assets: AssetStore | None = None,
+    today=None,
+    clock=None,
+    org_id: str | None = None,
 ) -> Starlette:
     dashboard = Dashboard(
-        DashboardData(assets or AssetStore.from_settings(settings)), settings, today, clock
+        DashboardData(assets or AssetStore.from_settings(settings)), settings, today, clock, org_id
     )
+    act = dashboard.actions
     plotly_gz = _gzipped(PLOTLY_JS)
 
     async def plotly_js(request: Request):
@@ -934,6 +1001,14 @@ def build_app(
             Route("/search", dashboard.search),
             Route("/site/{site_id}", dashboard.site),
             Route("/alerts", dashboard.alerts_page),
+            Route("/alerts/ack", act.ack_form, methods=["POST"]),
+            Route("/alerts/silence", act.silence_form, methods=["POST"]),
+            Route("/alerts/unsilence", act.unsilence_form, methods=["POST"]),
+            Route("/api/alerts", act.api_alerts),
+            Route("/api/alerts/ack", act.api_ack, methods=["POST"]),
+            Route("/api/silences", act.api_silences, methods=["GET"]),
+            Route("/api/silences", act.api_silence, methods=["POST"]),
+            Route("/api/silences/{silence_id}", act.api_unsilence, methods=["DELETE"]),
             Route("/sla", dashboard.sla),
             Route("/sla.csv", dashboard.sla_csv),
             Route("/sla/print", dashboard.sla_print),

@@ -21,6 +21,13 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+_DROP_ACK_OF = """
+local ack = redis.call('HGET', KEYS[1], ARGV[1])
+if ack and string.find(ack, ARGV[2], 1, true) then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
 class AlertState:
     def __init__(self, client: redis.Redis, org_id: str):
         self.client, self.org_id = client, org_id
@@ -115,7 +122,9 @@ class AlertState:
         pipe = self.client.pipeline(transaction=False)
         for key, record, done in closed:
             pipe.hdel(self.open_key, key)
-            pipe.hdel(self.acks_key, key)
+            # its acknowledgement goes with it; one a person gave a later episode meanwhile stays
+            episode = json.dumps({"episode": f"{key}#{int(record['since'])}"})[1:-1]
+            pipe.execute_command("EVAL", _DROP_ACK_OF, 1, self.acks_key, key, episode)
             pipe.lpush(history, json.dumps(record))
             pipe.ltrim(history, 0, HISTORY_KEEP - 1)
             if done:

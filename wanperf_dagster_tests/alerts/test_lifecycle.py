@@ -194,3 +194,17 @@ def test_a_condition_flapping_around_its_threshold_is_told_once(redis_client):
         assert events.count("recovered") == alerts_told, (hold, events)
         [cleared] = alerts.alert_history(storage, org, 10)[:1]
         assert cleared["cleared_at"] == T0 + 600 * 13  # when it cleared, not when it was told
+
+
+def test_closing_an_episode_keeps_an_acknowledgement_given_to_a_later_one(redis_client):
+    """An evaluation that closes an episode removes its acknowledgement; one a person gave the
+    same key's next episode between that evaluation's read and its close stays."""
+    state = AssetStore(redis_client).alert_state(ORG)
+    state.acknowledge(DOWN.key, {"by": "ann", "at": T0, "note": "", "episode": f"{DOWN.key}#{T0}"})
+    later = {"by": "ben", "at": T0 + 900, "note": "", "episode": f"{DOWN.key}#{T0 + 600}"}
+    record = {"kind": "down", "since": T0, "cleared_at": T0 + 300}
+    state.close([(DOWN.key, record, [])])
+    assert DOWN.key not in state.acks()  # its own: gone with it
+    state.acknowledge(DOWN.key, later)
+    state.close([(DOWN.key, record, [])])  # the old episode closed again (a late evaluation)
+    assert state.acks()[DOWN.key]["by"] == "ben"

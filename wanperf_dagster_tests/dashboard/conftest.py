@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -124,16 +125,18 @@ def org_day(redis_client):
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def dashboard_server(org_day, redis_url):
-    """`wanperf dashboard` in a process of its own over the org's day; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+@contextlib.contextmanager
+def serve_dashboard(redis_url: str, port: int | None = None, **env_extra: str):
+    """`wanperf dashboard` in a process of its own; its base URL while it runs."""
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
         "WANPERF_REDIS_URL": redis_url,
         "WANPERF_DASHBOARD_PORT": str(port),
+        **env_extra,
     }
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "wanperf"), "dashboard"],
@@ -157,6 +160,13 @@ def dashboard_server(org_day, redis_url):
         yield base
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def dashboard_server(org_day, redis_url):
+    """`wanperf dashboard` in a process of its own over the org's day; its base URL."""
+    with serve_dashboard(redis_url) as base:
+        yield base
 
 
 @pytest.fixture
