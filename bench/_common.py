@@ -32,9 +32,13 @@ def bench_redis() -> Iterator[tuple[str, EmbeddedRedis | None]]:
             server.stop()
 
 
-def store_samples(client, frame, ttl: int | None = None) -> int:
+SAMPLES_A_PAGE = 500  # about what a sweep page of 1,000 port records gives (its WAN ports)
+
+
+def store_samples(client, frame, ttl: int | None = None, org_id: str | None = None) -> int:
     """Simulated samples (`world_samples`, `ts` as epoch seconds) into Redis as the sweep
-    stores them, a slot at a time in one pipeline; returns how many."""
+    stores them, a slot at a time in one pipeline (with `org_id`, its recent window too, a
+    page of `SAMPLES_A_PAGE` at a time); returns how many."""
     from wanperf_dagster.mist.records import Sample
     from wanperf_dagster.store import samples as sample_store
 
@@ -49,6 +53,10 @@ def store_samples(client, frame, ttl: int | None = None) -> int:
             )
         ]
         sample_store.queue_samples(pipe, int(slot) // 600 * 600, samples, ttl)
+        if org_id is not None:
+            for page, first in enumerate(range(0, len(samples), SAMPLES_A_PAGE), 1):
+                chunk = samples[first : first + SAMPLES_A_PAGE]
+                sample_store.queue_recent(pipe, org_id, int(slot) // 600 * 600, page, chunk)
         written += len(samples)
     pipe.execute()
     return written

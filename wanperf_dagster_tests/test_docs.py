@@ -113,6 +113,7 @@ PLACEHOLDERS = {
     "window": "<hour>",
     "feed": "<feed>",
     "how": "<hour of week>",
+    "slot": "<slot>",
 }
 
 

@@ -30,10 +30,19 @@ def evaluate(
 ) -> tuple[list[Incident], DispatchReport]:
     days = sorted({day_of(now), day_of(now - LOOKBACK_S)})
     site_days = [(d, s) for d in days for s in site_ids]
-    # the hours the rules judge, not the day's 144 slots: Redis picks them out
-    samples = storage.read_samples(site_days, since=now - LOOKBACK_S - interval_minutes * 60)
+    # the hours the rules judge, from the sweep's recent window (a few values a slot), not the
+    # site-days' 144 slots
+    since = now - LOOKBACK_S - interval_minutes * 60
+    samples = storage.read_recent_samples(org_id, site_ids, since, now, interval_minutes * 60)
     # the gateways' own status rows beside the port events: an offline gateway sends no sample
     events = storage.read_feed("events", site_days)
+    # the circuits' register, of the sites whose gateway said offline (whose circuits it covers)
+    offline = (
+        events[events["circuit_id"].isna() & (events["type"] == "GW_STATUS")]
+        if len(events) and {"type", "circuit_id"} <= set(events.columns)
+        else events.iloc[0:0]
+    )
+    offline_sites = sorted(set(offline["site_id"].astype(str))) if len(offline) else []
     previous = open_alerts(storage, org_id)
     first_seen = {i.key: i.since for i in previous}
     grouped = incidents_now(
@@ -44,7 +53,7 @@ def evaluate(
         now,
         first_seen,
         events=events,
-        circuits=storage.circuits(site_ids),
+        circuits=storage.circuits(offline_sites),
         previous=previous,
         baselines=storage.baselines_at(org_id, int(hour_of_week(now)), site_ids),
     )

@@ -94,6 +94,9 @@ def save_page(
         per_site = sample_store.queue_samples(
             pipe, session.slot, result.samples, config.raw_ttl_seconds
         )
+        sample_store.queue_recent(
+            pipe, session.org_id, session.slot, session.pages + 1, result.samples
+        )
         bulk.touch_sites(pipe, session.org_id, dict.fromkeys(per_site, float(ts)))
         bulk.queue_quarantine(
             pipe,

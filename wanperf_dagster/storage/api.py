@@ -36,7 +36,7 @@ from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
 
 from .datasets import Lifetimes, dataset, history_datasets, raw_feed_of
-from .partition_keys import site_day_key, site_id_of, split_site_day_key
+from .partition_keys import day_of, site_day_key, site_id_of, split_site_day_key
 
 
 class PartitionNotFoundError(KeyError):
@@ -347,6 +347,17 @@ class AssetStore:
         (unreadable stored values dropped, counted in `attrs`); with `since`, only those of the
         slots from then on (read out by Redis itself)."""
         return sample_store.read_site_days(self.client, list(site_days), since)
+
+    def read_recent_samples(
+        self, org_id: str, site_ids: Sequence[str], since: int, until: int, interval_s: int
+    ) -> pd.DataFrame:
+        """The sites' samples of the slots from `since` to `until`: from the org's recent hashes
+        (the sweep keeps three hours of them, a few values a slot), else from the site-days."""
+        recent = sample_store.read_recent(self.client, org_id, since, until, interval_s, site_ids)
+        if recent is not None:
+            return recent
+        days = sorted({day_of(since), day_of(until)})
+        return self.read_samples([(d, s) for d in days for s in site_ids], since=since)
 
     def read_feed(self, feed: str, site_days: Sequence[tuple[str, str]]) -> pd.DataFrame:
         """Every stored row of an insight feed (`sle`, `paths`, `events`, `devices`) for the

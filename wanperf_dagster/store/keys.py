@@ -40,6 +40,18 @@ def raw_samples(day: str, site_id: str) -> str:
     return f"{NAMESPACE}:raw:{{{day}|{site_id}}}"
 
 
+def recent_samples(org_id: str, slot: int | str) -> str:
+    """Hash of one slot's samples of the whole org as the sweep wrote them: field = the sweep's
+    page number, value = that page's samples, one zstd Arrow table (`site_snapshots` columns).
+    Kept 3 hours: what the alert rules judge, read in a few values, not the org's site-days."""
+    return f"{NAMESPACE}:recent:{{{org_id}}}:{slot}"
+
+
+def recent_since(org_id: str) -> str:
+    """String: the first slot the org's recent samples hold (every sweep since writes there)."""
+    return f"{NAMESPACE}:recent:{{{org_id}}}:since"
+
+
 def raw_packed(day: str, site_id: str) -> str:
     """String: a closed site-day's samples compacted, one zstd Arrow table (`field`, `value`:
     the hash's fields and values); a late sample's hash beside it is read with it."""

@@ -57,6 +57,65 @@ def queue_samples(
     return dict(per_site)
 
 
+RECENT_TTL_S = 3 * 3600  # the recent window: the rules' two hours and some
+
+
+def queue_recent(
+    pipe: redis.client.Pipeline, org_id: str, slot: int, page: int, samples: Sequence
+) -> None:
+    """Queue one sweep page's samples into the slot's recent hash (typed, one Arrow value: the
+    alert evaluation reads the org's last two hours in a few values). Rewriting a page (a
+    resumed sweep) replaces it."""
+    if not samples:
+        return
+    frame = samples_frame([s.site_id for s in samples], [s.values for s in samples])
+    blob = encode_table(pa.Table.from_pandas(frame, preserve_index=False))
+    key = keys.recent_samples(org_id, slot)
+    pipe.hset(key, str(int(page)), blob)
+    pipe.expire(key, RECENT_TTL_S)
+    since = keys.recent_since(org_id)
+    pipe.set(since, int(slot), nx=True, ex=RECENT_TTL_S)
+    pipe.expire(since, RECENT_TTL_S)
+
+
+_RECENT_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+
+
+def read_recent(
+    client: redis.Redis,
+    org_id: str,
+    since: int,
+    until: int,
+    interval_s: int,
+    site_ids: Sequence[str],
+) -> pd.DataFrame | None:
+    """The org's samples of the slots from `since` to `until` (epoch s) from the recent hashes,
+    those of `site_ids`, as `read_site_days` gives them; None when the recent hashes do not
+    cover `since` (sweeps before they were kept, or none for three hours): read the site-days."""
+    first = client.get(keys.recent_since(org_id))
+    start = int(since) // interval_s * interval_s
+    if first is None or int(first) > start:
+        return None
+    pipe = client.pipeline(transaction=False)
+    slots = list(range(start, int(until) + 1, interval_s))
+    for slot in slots:
+        pipe.hvals(keys.recent_samples(org_id, slot))
+    tables = [decode_table(blob) for values in pipe.execute() for blob in values]
+    if not tables:
+        return samples_frame([], [])
+    table = pa.concat_tables(tables, promote_options="permissive")
+    frame = table.to_pandas(types_mapper=_RECENT_TYPES)
+    ts = frame["ts"]
+    frame = frame[
+        frame["site_id"].isin(set(site_ids)) & (ts >= pd.Timestamp(since, unit="s", tz="UTC"))
+    ]
+    # a circuit in two pages of one sweep (moved between them): its last write stands
+    frame = frame.drop_duplicates(["circuit_id", "ts"], keep="last")
+    frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+    frame.attrs[INVALID_VALUES] = 0
+    return frame
+
+
 READ_BATCH = 50  # site-days parsed at a time: ~17k samples of a 2,000-site org's day
 
 
