@@ -10,6 +10,7 @@ site-day hashes' judged slots (what it did before the sweep kept its recent wind
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -75,6 +76,8 @@ def _evaluate(url: str) -> None:
         site_regions={s.id: s.region for s in world_org.sites},
         site_names={s.id: s.name for s in world_org.sites},
     )
+    del world_org  # the simulated org is the bench's, not the evaluation's: what wan_alerts
+    gc.collect()  # holds is the sites' names and regions (the KpiConfig)
     storage = AssetStore(connect(url))
     if os.environ.get("WANPERF_BENCH_ALERTS_PATH") == "site-days":  # as before the window
         days = sorted({day_of(NOW), day_of(NOW - alerts.LOOKBACK_S)})

@@ -12,7 +12,7 @@ from wanperf_dagster.storage import AssetStore, day_of
 
 from .grouping import incidents_now
 from .notify import Destination
-from .rules import LOOKBACK_S, AlertRules, Incident
+from .rules import LOOKBACK_S, SAMPLE_COLUMNS, AlertRules, Incident
 from .state import AlertsLockedError, DispatchReport, dispatch, open_alerts
 
 
@@ -33,7 +33,9 @@ def evaluate(
     # the hours the rules judge, from the sweep's recent window (a few values a slot), not the
     # site-days' 144 slots
     since = now - LOOKBACK_S - interval_minutes * 60
-    samples = storage.read_recent_samples(org_id, site_ids, since, now, interval_minutes * 60)
+    samples = storage.read_recent_samples(
+        org_id, site_ids, since, now, interval_minutes * 60, SAMPLE_COLUMNS
+    )
     # the gateways' own status rows beside the port events: an offline gateway sends no sample
     events = storage.read_feed("events", site_days)
     # the circuits' register, of the sites whose gateway said offline (whose circuits it covers)

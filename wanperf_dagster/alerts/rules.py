@@ -32,6 +32,20 @@ KINDS = (
 )
 
 
+# the sample columns the rules read (an evaluation reads no other)
+SAMPLE_COLUMNS = (
+    "ts",
+    "site_id",
+    "circuit_id",
+    "port_id",
+    "up",
+    "speed_mbps",
+    "rx_bps",
+    "tx_bps",
+    "latency_ms",
+    "loss_pct",
+    "last_flapped",
+)
 CIRCUIT_KINDS = ("down", "congested", "flapping", "loss", "latency", "baseline")
 
 

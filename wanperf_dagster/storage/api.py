@@ -349,11 +349,20 @@ class AssetStore:
         return sample_store.read_site_days(self.client, list(site_days), since)
 
     def read_recent_samples(
-        self, org_id: str, site_ids: Sequence[str], since: int, until: int, interval_s: int
+        self,
+        org_id: str,
+        site_ids: Sequence[str],
+        since: int,
+        until: int,
+        interval_s: int,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """The sites' samples of the slots from `since` to `until`: from the org's recent hashes
-        (the sweep keeps three hours of them, a few values a slot), else from the site-days."""
-        recent = sample_store.read_recent(self.client, org_id, since, until, interval_s, site_ids)
+        """The sites' samples of the slots from `since` to `until` (with `columns`, at least
+        those): from the org's recent hashes (the sweep keeps three hours of them, a few values
+        a slot), else from the site-days."""
+        recent = sample_store.read_recent(
+            self.client, org_id, since, until, interval_s, site_ids, columns
+        )
         if recent is not None:
             return recent
         days = sorted({day_of(since), day_of(until)})
