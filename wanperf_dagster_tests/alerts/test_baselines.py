@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wanperf_dagster import alerts, kpi
+from wanperf_dagster import kpi
 from wanperf_dagster.kpi.baselines import circuit_baselines, hour_of_week, upper_bound
-from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
-from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+from wanperf_dagster.simulator import MistSimulator, SimulatorConfig
 from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.storage import AssetStore
+
+from .scenario import org_config, swept_and_evaluated
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]
 
@@ -64,10 +65,7 @@ def test_a_weekly_busy_hour_is_normal_and_a_new_one_is_told_once(redis_client):
     for week in range(-4, 1):  # four weeks of history and today
         sim.inject(weekly, "busy", MONDAY + week * WEEK + BUSY[0], MONDAY + week * WEEK + BUSY[1])
     sim.inject(new, "busy", MONDAY + BUSY[0], MONDAY + BUSY[1])
-    config = kpi.KpiConfig(
-        site_regions={s.id: s.region for s in org.sites},
-        site_names={s.id: s.name for s in org.sites},
-    )
+    config = org_config(sim)
     # four weeks of hourly KPIs, as circuit_kpis_hourly holds them, then the baselines
     start = MONDAY - 4 * WEEK
     hourly = [
@@ -82,26 +80,8 @@ def test_a_weekly_busy_hour_is_normal_and_a_new_one_is_told_once(redis_client):
     assert at_ten.loc[weekly, "util_median"] > 70  # it learnt the busy hour
     assert at_ten.loc[new, "util_median"] < 40 and at_ten.loc[new, "weeks"] == 4
     recorder = Recorder()
-    destinations = alerts.destinations(("http://receiver.invalid/hook",), ())
-    ids = [s.id for s in org.sites]
-    shown_last = []
-    with SimulatorServer(sim) as server:
-        client = MistClient([TOKEN], server.url, org.id, clock=sim.clock.now)
-        for k in range(12):  # 09:00:30 .. 10:50:30
-            now = now0 + k * 600 + 30
-            sim.clock.set(now)
-            run_sweep(client, redis_client, SweepConfig())
-            shown_last, _ = alerts.evaluate(
-                storage,
-                org.id,
-                ids,
-                now,
-                10,
-                alerts.AlertRules(),
-                config,
-                destinations,
-                sender=recorder,
-            )
+    instants = [now0 + k * 600 + 30 for k in range(12)]  # 09:00:30 .. 10:50:30
+    *_, (_, shown_last, _) = swept_and_evaluated(sim, redis_client, TOKEN, instants, recorder)
     told = [(key, detail) for event, key, detail in recorder.sent if event == "alert"]
     baseline_told = {key: detail for key, detail in told if key.startswith("baseline@")}
     assert f"baseline@{weekly}" not in baseline_told  # busy as every Monday: normal

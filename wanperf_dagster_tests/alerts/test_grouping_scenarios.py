@@ -8,12 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from wanperf_dagster import alerts
-from wanperf_dagster.feeds import InsightsConfig, run_insights
-from wanperf_dagster.kpi import KpiConfig
-from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
-from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+from wanperf_dagster.simulator import MistSimulator, SimulatorConfig
 from wanperf_dagster.storage import AssetStore
+
+from .scenario import swept_and_evaluated
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration, pytest.mark.groundtruth]
 
@@ -51,36 +49,17 @@ def test_a_regional_outage_and_a_gateway_offline_are_one_incident_each(redis_cli
     sim.inject(first, "down", T - 1800, T + 3 * 3600)
     sim.inject(first, "offline", T + 600 + 11, T + 3 * 3600)
     storage = AssetStore(redis_client)
-    config = KpiConfig(
-        site_regions={s.id: s.region for s in sites}, site_names={s.id: s.name for s in sites}
-    )
     recorder = Recorder()
-    destinations = alerts.destinations(("http://receiver.invalid/hook",), ())
-    insights = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
-    ids = [s.id for s in sites]
     evaluations = []
-    before = 0  # messages sent before the region went down
-    with SimulatorServer(sim) as server:
-        client = MistClient([TOKEN], server.url, org.id, clock=sim.clock.now)
-        for k in range(-6, 7):
-            now = T + k * 600 + 30
-            sim.clock.set(now)
-            if k == 0:
-                before = len(recorder.sent)
-            run_sweep(client, redis_client, SweepConfig())
-            run_insights(client, redis_client, insights, feeds=("events", "devices"))
-            shown, _ = alerts.evaluate(
-                storage,
-                org.id,
-                ids,
-                now,
-                10,
-                alerts.AlertRules(),
-                config,
-                destinations,
-                sender=recorder,
-            )
-            evaluations.append((k, shown))
+    before = 0
+    instants = [T + k * 600 + 30 for k in range(-6, 7)]
+    for now, shown, _ in swept_and_evaluated(
+        sim, redis_client, TOKEN, instants, recorder, feeds=("events", "devices")
+    ):
+        k = (now - 30 - T) // 600
+        if k == -1:  # what was sent before the region went down
+            before = len(recorder.sent)
+        evaluations.append((k, shown))
     # before: the AMER site on its backup, which speaks for its primary's outage
     site_id = sites[amer].id
     assert ("alert", f"on_backup@{site_id}") in recorder.sent

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from wanperf_dagster import alerts
-from wanperf_dagster.kpi import KpiConfig
-from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
-from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+from wanperf_dagster.simulator import MistSimulator, SimulatorConfig
 from wanperf_dagster.storage import AssetStore
+
+from .scenario import swept_and_evaluated
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]
 
@@ -62,33 +62,13 @@ def test_a_planned_maintenance_silence_hides_what_it_covers_and_nothing_longer(r
     alerts.add_silence(
         storage, org.id, start=T, end=T + 1800, reason="ISP works", by="noc", site_id=outlives_site
     )
-    config = KpiConfig(
-        site_regions={s.id: s.region for s in org.sites},
-        site_names={s.id: s.name for s in org.sites},
-    )
     recorder = Recorder()
-    hook = alerts.destinations(("http://receiver.invalid/hook",), ())
-    ids = [s.id for s in org.sites]
     silenced_seen = set()
-    with SimulatorServer(sim) as server:
-        client = MistClient([TOKEN], server.url, org.id, clock=sim.clock.now)
-        for k in range(-2, 19):  # 09:40 .. 13:00
-            now = T + k * 600 + 30
-            sim.clock.set(now)
-            run_sweep(client, redis_client, SweepConfig())
-            _, report = alerts.evaluate(
-                storage,
-                org.id,
-                ids,
-                now,
-                10,
-                alerts.AlertRules(),
-                config,
-                hook,
-                sender=recorder,
-                resolve_after=0,
-            )
-            silenced_seen |= set(report.silenced)
+    instants = [T + k * 600 + 30 for k in range(-2, 19)]  # 09:40 .. 13:00
+    for _, _, report in swept_and_evaluated(
+        sim, redis_client, TOKEN, instants, recorder, resolve_after=0
+    ):
+        silenced_seen |= set(report.silenced)
     told = [(event, key, at) for event, key, at in recorder.sent if key.startswith("down@")]
 
     def events(circuit):

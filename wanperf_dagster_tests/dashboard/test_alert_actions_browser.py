@@ -15,7 +15,7 @@ from wanperf_dagster.defs.status.assets import incidents_frame
 from wanperf_dagster.storage import AssetStore
 
 from .conftest import serve_dashboard
-from .test_dashboard_browser import ARTIFACTS, CHROMIUM
+from .test_dashboard_browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.storage]
 
@@ -39,10 +39,7 @@ def test_acknowledge_silence_unsilence_from_the_page_and_it_survives_a_restart(
     storage.save("wan_alerts", {None: pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox"],
-        )
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         with serve_dashboard(redis_url, MIST_ORG_ID=ORG) as base:
             page.goto(f"{base}/alerts")

@@ -19,6 +19,14 @@ ARTIFACTS = PROJECT / "test-artifacts"
 DAY = "2025-11-26"
 
 
+def launch(playwright):
+    """Debian's Chromium, headless, as the CI machine runs it."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+        args=["--no-sandbox"],
+    )
+
+
 @pytest.fixture
 def dashboard(dashboard_server):
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
@@ -36,10 +44,7 @@ def test_search_open_a_circuit_change_the_range(dashboard, org_day):
     circuit = str(rows["circuit_id"].iloc[0])
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox"],
-        )
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{dashboard}/?from={DAY}&to={DAY}")
         page.wait_for_selector("#regions-fig svg")
@@ -101,10 +106,7 @@ def test_the_overview_before_the_first_sweep_and_after(dashboard, org_day, redis
         redis_client.delete(keys.asset_value([asset], None))
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox"],
-        )
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
 
         def card(name: str) -> tuple[str, str]:

@@ -252,6 +252,17 @@ def test_slack_text_from_the_source_is_inert(name):
             assert raw not in body.replace(":red_circle:", "").replace(":large_green_circle:", "")
 
 
+def _until_sent(env: dict, now: int, sites: list[str]) -> None:
+    """Evaluations at `now`, each to its end, until nothing is left to send."""
+    for _ in range(20):
+        proc = _evaluate(env, now, sites)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        if json.loads(out.strip().splitlines()[-1])["pending"] == 0:
+            return
+    raise AssertionError("still messages left after 20 evaluations")
+
+
 def test_acks_and_silences_made_while_evaluations_are_killed_are_kept_and_followed(
     redis_url, redis_client, figures
 ):
@@ -322,24 +333,14 @@ def test_acks_and_silences_made_while_evaluations_are_killed_are_kept_and_follow
                 proc.communicate(timeout=60)
             assert kills < 60, "the person's changes did not land"
         helper.join(timeout=10)
-        for _ in range(20):  # what the last kill left: sent
-            proc = _evaluate(env, T0 + 30, sites)
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, err[-3000:]
-            if json.loads(out.strip().splitlines()[-1])["pending"] == 0:
-                break
+        _until_sent(env, T0 + 30, sites)  # what the last kill left
         assert sorted(done) == sorted(
             [f"ack:{k}" for k in acked] + [f"silence:{s}" for s in silenced]
         )
         # an hour on: evaluated to the end
         for k in range(3):
             _store(redis_client, sites, T0 + 3600 + (k - 2) * 600, False)
-        for _ in range(20):
-            proc = _evaluate(env, T0 + 3600 + 30, sites)
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, err[-3000:]
-            if json.loads(out.strip().splitlines()[-1])["pending"] == 0:
-                break
+        _until_sent(env, T0 + 3600 + 30, sites)
     finally:
         stop.set()
         hook.close()
