@@ -81,9 +81,11 @@ def _evaluate(url: str) -> None:
     storage = AssetStore(connect(url))
     if os.environ.get("WANPERF_BENCH_ALERTS_PATH") == "site-days":  # as before the window
         days = sorted({day_of(NOW), day_of(NOW - alerts.LOOKBACK_S)})
-        storage.read_recent_samples = lambda org, ids, since, until, step: storage.read_samples(
-            [(d, s) for d in days for s in ids], since=since
-        )
+
+        def site_days(org, ids, since, until, step, columns=None):
+            return storage.read_samples([(d, s) for d in days for s in ids], since=since)
+
+        storage.read_recent_samples = site_days
     t0 = time.perf_counter()
     shown, _ = alerts.evaluate(
         storage, ORG, sites, NOW, 10, alerts.AlertRules(), config, destinations=[]
