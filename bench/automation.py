@@ -6,6 +6,12 @@ its own, as the daemon would, tick after tick with its cursor: seconds per evalu
 the process's resident memory grows.
 
 `python -m bench automation [--sites 2000] [--ticks 6]`
+
+`python -m bench automation --nightly [--sites 10000]`: the nightly tick itself (00:20 UTC, the
+first after midnight), which requests yesterday x every site of each site-day asset and the
+day's rollups: its seconds and its process's peak memory, median of 3 (#31's goal at 10,000
+sites: <= 10 s, <= 1 GiB), each in a process of its own from the same cursor (an evaluation
+launches nothing: it is the preview `test_pipeline.py` makes).
 """
 
 from __future__ import annotations
@@ -32,7 +38,29 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench automation")
     parser.add_argument("--sites", type=int, default=2000)
     parser.add_argument("--ticks", type=int, default=6)
+    parser.add_argument("--nightly", action="store_true", help="the nightly tick's cost")
     return parser.parse_args(argv)
+
+
+NIGHT_BEFORE = dt.datetime(2025, 11, 26, 23, 50, tzinfo=dt.UTC)  # the cursor's tick
+NIGHTLY = dt.datetime(2025, 11, 27, 0, 20, tzinfo=dt.UTC)  # the nightly tick
+
+
+def _nightly(env: dict, sites: int) -> None:
+    seeded = _child(env, "--seed-night", str(sites))
+    runs = [_child(env, "--tick-night") for _ in range(3)]
+    print(
+        f"\n== the nightly tick (00:20 UTC) at {sites:,} sites (seeded in"
+        f" {seeded['seed_s']:.0f} s), each in its own process, median of 3 =="
+    )
+    row("", "seconds", "peak MiB", "requested")
+    row(
+        "kpi_backfills' nightly evaluation (goal <= 10 s, <= 1 GiB at 10,000)",
+        f"{statistics.median(r['tick_s'] for r in runs):.2f}",
+        f"{statistics.median(r['peak_mib'] for r in runs):,.0f}",
+        f"{runs[-1]['requested']:,}",
+    )
+    row("  each run", " / ".join(f"{r['tick_s']:.2f}" for r in runs), "", "")
 
 
 def _child(env: dict, *args: str) -> dict:
@@ -50,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
             "PYTHONPATH": str(PROJECT),
         }
         env.pop("WANPERF_DAGSTER_PG_URL", None)
+        if opts.nightly:
+            _nightly(env, opts.sites)
+            return
         seeded = _child(env, "--seed", str(opts.sites))
         reports = {
             variant: _child(env, "--evaluate", variant, str(opts.ticks))
@@ -137,6 +168,45 @@ def seed(sites: int) -> None:
     print("REPORT " + json.dumps({"seed_s": round(time.time() - t, 1), "assets": len(site_days)}))
 
 
+def seed_night(sites: int) -> None:
+    """The sites, and the cursor of the tick before midnight."""
+    _setup()
+    import dagster as dg
+
+    from wanperf_dagster.definitions import defs
+
+    t = time.time()
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("site", [f"site-{n:05d}" for n in range(sites)])
+        before = dg.evaluate_automation_conditions(defs(), instance, evaluation_time=NIGHT_BEFORE)
+        Path(os.environ["DAGSTER_HOME"], "night.json").write_text(dg.serialize_value(before.cursor))
+    print("REPORT " + json.dumps({"seed_s": round(time.time() - t, 1)}))
+
+
+def tick_night() -> None:
+    """The nightly tick from the cursor before midnight: its seconds, this process's peak."""
+    _setup()
+    import dagster as dg
+    from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+
+    from wanperf_dagster.definitions import defs
+
+    definitions = defs()
+    cursor = dg.deserialize_value(
+        Path(os.environ["DAGSTER_HOME"], "night.json").read_text(), AssetDaemonCursor
+    )
+    with dg.DagsterInstance.get() as instance:
+        t = time.perf_counter()
+        result = dg.evaluate_automation_conditions(
+            definitions, instance, cursor=cursor, evaluation_time=NIGHTLY
+        )
+        seconds = time.perf_counter() - t
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    report = {"tick_s": round(seconds, 3), "peak_mib": peak, "requested": result.total_requested}
+    print("REPORT " + json.dumps(report))
+
+
 def evaluate(variant: str, ticks: int) -> None:
     _setup()
     import gc
@@ -185,6 +255,10 @@ def evaluate(variant: str, ticks: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--seed"]:
         seed(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["--seed-night"]:
+        seed_night(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["--tick-night"]:
+        tick_night()
     elif sys.argv[1:2] == ["--evaluate"]:
         evaluate(sys.argv[2], int(sys.argv[3]))
     else:
