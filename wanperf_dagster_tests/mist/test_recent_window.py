@@ -69,3 +69,30 @@ def test_a_page_written_again_counts_once_and_no_window_falls_back(sim, redis_cl
     storage = AssetStore(redis_client)
     fallback = storage.read_recent_samples(sim.org.id, sites, since, now, INTERVAL)
     pd.testing.assert_frame_equal(fallback, _site_days(storage, sites, since, now))
+
+
+def test_a_page_with_a_value_that_will_not_type_is_kept_as_the_site_days_keep_it(redis_client):
+    """The fast path types a page straight in Arrow; a value that will not take its type goes
+    through the site-days' typing (missing there, and counted), never failing the sweep's write."""
+    from wanperf_dagster.contract import RAW_FIELDS
+    from wanperf_dagster.mist.records import Sample
+
+    slot = 1_764_115_200
+    good = [float(slot + 17), "5c5b35000001", "ge-0/0/0", True, 100, 10, 5, 1, 2, 3, 4, 0, 0]
+    good += [1.0, 20.0, 0.0, 1_700_000_000.0]
+    bad = list(good)
+    bad[1], bad[RAW_FIELDS.index("rx_bytes")] = "5c5b35000002", "not a number"
+    pipe = redis_client.pipeline(transaction=False)
+    sample_store.queue_samples(pipe, slot, [Sample("s1", "5c5b35000001:ge-0/0/0", good)], 3600)
+    sample_store.queue_recent(
+        pipe,
+        "org-x",
+        slot,
+        1,
+        [Sample("s1", "5c5b35000001:ge-0/0/0", good), Sample("s1", "x:ge-0/0/0", bad)],
+    )
+    pipe.execute()
+    got = sample_store.read_recent(redis_client, "org-x", slot, slot, INTERVAL, ["s1"])
+    assert got["circuit_id"].tolist() == ["5c5b35000001:ge-0/0/0", "5c5b35000002:ge-0/0/0"]
+    assert got["rx_bytes"].isna().tolist() == [False, True]
+    assert got.loc[0, "rx_bytes"] == 1 and got.loc[1, "tx_bytes"] == 2
