@@ -16,6 +16,7 @@ import html
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -462,6 +463,8 @@ class Dashboard:
     ALERT_STATUSES = (
         ("", "open and inhibited"),
         ("open", "open"),
+        ("acknowledged", "open, acknowledged"),
+        ("silenced", "open, silenced"),
         ("inhibited", "inhibited"),
         ("cleared", "cleared"),
         ("all", "all"),
@@ -521,9 +524,12 @@ class Dashboard:
         wanted = {
             "": ("open", "inhibited"),
             "all": ("open", "inhibited", "cleared"),
+            "acknowledged": ("open",),
+            "silenced": ("open",),
         }.get(status, (status,))
+        taken_as = {"acknowledged": "by ", "silenced": "silenced"}.get(status)
         titles = {
-            "open": ("Open", "for"),
+            "open": ("Open" + (f", {status}" if taken_as else ""), "for"),
             "inhibited": ("Open under another incident (inhibited: not told)", "for"),
             "cleared": ("Recent, cleared", "lasted"),
         }
@@ -532,15 +538,23 @@ class Dashboard:
             if name not in wanted:
                 continue
             mine = log[log["status"] == name]
-            shown = mine.head(500)
+            if taken_as:  # taken by a person, or under a silence: as of now
+                rows = [self._alert_row(a, now, acks, live) for a in mine.to_dict("records")]
+                rows = [r for r in rows if r["taken"].startswith(taken_as)]
+                total, rows = len(rows), rows[:500]
+            else:
+                total = len(mine)
+                rows = [
+                    self._alert_row(a, now, acks, live) for a in mine.head(500).to_dict("records")
+                ]
             sections.append(
                 {
                     "id": name,
                     "title": titles[name][0],
                     "lasted": titles[name][1],
-                    "total": len(mine),
-                    "more": len(mine) > len(shown),
-                    "rows": [self._alert_row(a, now, acks) for a in shown.to_dict("records")],
+                    "total": total,
+                    "more": total > len(rows),
+                    "rows": rows,
                 }
             )
         page = self.render(
@@ -552,7 +566,7 @@ class Dashboard:
         )
         return self.actions.set_token(page, request, csrf)
 
-    def _alert_row(self, a: dict, now: float, acks: dict | None = None) -> dict:
+    def _alert_row(self, a: dict, now: float, acks: dict | None = None, live=()) -> dict:
         since = pd.Timestamp(a["since"])
         cleared = a.get("cleared_at")
         end = (
@@ -579,6 +593,13 @@ class Dashboard:
         if ack and not taken and a.get("status") == "open":  # taken since the evaluation
             when = dt.datetime.fromtimestamp(int(ack["at"]), dt.UTC).strftime("%Y-%m-%d %H:%M")
             taken = f"by {ack['by']} {when}" + (f": {ack['note']}" if ack.get("note") else "")
+        if not taken and a.get("status") == "open":  # silenced since the evaluation
+            seen_as = SimpleNamespace(
+                kind=a["kind"], site_id=site_id, circuit_id=circuit if pd.notna(circuit) else None
+            )
+            over = next((z for z in live or () if z.matches(seen_as, int(now))), None)
+            if over is not None:
+                taken = f"silenced ({over.id}): not told while the silence lasts"
         return {
             "key": key,
             "kind": a["kind"],

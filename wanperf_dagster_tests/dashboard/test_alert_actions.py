@@ -146,3 +146,27 @@ def test_the_http_api_acknowledges_silences_and_lists(client, storage):
     assert client.delete(f"/api/silences/{silence['id']}").json() == {"ended": silence["id"]}
     assert client.delete(f"/api/silences/{silence['id']}").status_code == 404
     assert client.get("/api/silences").json()["silences"] == []
+
+
+def test_the_page_filters_what_people_took_and_what_is_silenced_as_of_now(client, storage):
+    """The evaluation's `wan_alerts` knows of neither: the page shows both as they are now."""
+    import pyarrow as pa
+
+    from wanperf_dagster.defs.status.assets import incidents_frame
+
+    hot = alerts.Incident("congested", "s2", "LYON-2", "bb:ge-0/0/1", T0, 45.0, "hot 45 min")
+    calm = alerts.Incident("loss", "s3", "NICE-3", "cc:ge-0/0/2", T0, 2.0, "loss 2 %")
+    frame = incidents_frame([DOWN, hot, calm], [])
+    storage.save("wan_alerts", {None: pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
+    alerts.acknowledge(storage, ORG, DOWN.key, "ann", "", T0 + 60)
+    client.post("/api/silences", json={"site_id": "s2", "hours": 1, "reason": "r", "by": "b"})
+    taken = client.get("/alerts", params={"status": "acknowledged"}).text
+    table = taken.split('id="open"')[1].split("</table>")[0]
+    assert "aa:ge-0/0/0" in table and "bb:ge-0/0/1" not in table and "cc:ge-0/0/2" not in table
+    assert "Open, acknowledged" in taken
+    quiet = client.get("/alerts", params={"status": "silenced"}).text
+    table = quiet.split('id="open"')[1].split("</table>")[0]
+    assert "bb:ge-0/0/1" in table and "aa:ge-0/0/0" not in table and "cc:ge-0/0/2" not in table
+    every = client.get("/alerts").text.split('id="open"')[1].split("</table>")[0]
+    assert all(c in every for c in ("aa:ge-0/0/0", "bb:ge-0/0/1", "cc:ge-0/0/2"))
+    assert every.count("not acknowledged") == 1  # only the one nobody took nor silenced
