@@ -31,10 +31,12 @@ def off_baseline(
     interval_minutes: int,
     trailing_run,
     told: set[str],
+    still_open: set[str] = frozenset(),
 ):
     """Per circuit off its baseline: [(circuit, since, value, detail)], judged on the fresh
     samples `frame` (sorted by circuit and time) with each metric's series in `figures` (`util`,
-    `latency`, `loss`); `told` holds the keys of incidents already open from the fixed rules."""
+    `latency`, `loss`); `told` holds the keys of incidents already open from the fixed rules,
+    `still_open` those of baseline incidents open (or held open): they need not last again."""
     if baselines is None or baselines.empty or minutes <= 0 or frame.empty:
         return []
     ref = baselines.drop_duplicates("circuit_id").set_index("circuit_id")
@@ -48,7 +50,8 @@ def off_baseline(
         with np.errstate(invalid="ignore"):
             trips = up & (value > bound)  # a learning circuit's bound is null: never trips
         runs = trailing_run(frame, trips)
-        runs = runs[runs["samples"] * interval_minutes >= minutes]
+        held = runs.index.map(lambda c: f"baseline@{c}" in still_open).to_numpy(dtype=bool)
+        runs = runs[(runs["samples"] * interval_minutes >= minutes) | held]
         if runs.empty:
             continue
         last = value.groupby(frame["circuit_id"], sort=False).last()

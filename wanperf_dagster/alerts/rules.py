@@ -256,7 +256,11 @@ def judged(
 
     def lasting(kind, cond, minutes, value_of, detail_of):
         runs = _trailing_run(frame, cond)
-        runs = runs[runs["samples"] * interval_minutes >= minutes]
+        # a new condition must last its minutes; one already open (or held open while it
+        # clears: `resolve_after`) continues from its first sample back, so a load crossing
+        # its tier on and off is one incident, not one each time it has lasted the minutes
+        still = runs.index.map(lambda c: f"{kind}@{c}" in first_seen).to_numpy(dtype=bool)
+        runs = runs[(runs["samples"] * interval_minutes >= minutes) | still]
         for circuit, row in runs.iterrows():
             site = site_of[circuit]
             since = min(int(row["since"]), first_seen.get(f"{kind}@{circuit}", now))
@@ -336,6 +340,7 @@ def judged(
         interval_minutes,
         _trailing_run,
         told,
+        {k for k in first_seen if k.startswith("baseline@")},
     )
     for circuit, since, value, detail in deviations:
         site = site_of[circuit]
