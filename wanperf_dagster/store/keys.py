@@ -41,8 +41,8 @@ def raw_samples(day: str, site_id: str) -> str:
 
 
 def recent_samples(org_id: str, slot: int | str) -> str:
-    """Hash of one slot's samples of the whole org as the sweep wrote them: field = the sweep's
-    page number, value = that page's samples, one zstd Arrow table (`site_snapshots` columns).
+    """Hash of one slot's samples of the whole org as the sweeps wrote them: field = the page
+    (`<session id>|<n>`), value = its samples, one zstd Arrow table (`site_snapshots` columns).
     Kept 3 hours: what the alert rules judge, read in a few values, not the org's site-days."""
     return f"{NAMESPACE}:recent:{{{org_id}}}:{slot}"
 

@@ -7,7 +7,7 @@ to the site-days."""
 import pandas as pd
 import pytest
 
-from wanperf_dagster.mist import SweepConfig, run_sweep
+from wanperf_dagster.mist import SweepConfig, refresh_stale_sites, run_sweep
 from wanperf_dagster.storage import AssetStore
 from wanperf_dagster.store import keys
 from wanperf_dagster.store import samples as sample_store
@@ -88,7 +88,7 @@ def test_a_page_with_a_value_that_will_not_type_is_kept_as_the_site_days_keep_it
         pipe,
         "org-x",
         slot,
-        1,
+        "sweep|1",
         [Sample("s1", "5c5b35000001:ge-0/0/0", good), Sample("s1", "x:ge-0/0/0", bad)],
     )
     pipe.execute()
@@ -96,3 +96,19 @@ def test_a_page_with_a_value_that_will_not_type_is_kept_as_the_site_days_keep_it
     assert got["circuit_id"].tolist() == ["5c5b35000001:ge-0/0/0", "5c5b35000002:ge-0/0/0"]
     assert got["rx_bytes"].isna().tolist() == [False, True]
     assert got.loc[0, "rx_bytes"] == 1 and got.loc[1, "tx_bytes"] == 2
+
+
+def test_a_stale_site_refresh_in_the_same_slot_sits_beside_the_sweep(sim, redis_client):
+    """The refresh's pages are its own session's: they never replace the sweep's page 1."""
+    now = _sweeps(sim, redis_client, 1)
+    sites = [s.id for s in sim.org.sites]
+    before = sample_store.read_recent(redis_client, sim.org.id, now - 30, now, INTERVAL, sites)
+    done = refresh_stale_sites(
+        make_client(sim), redis_client, older_than_seconds=-1, max_sites=5
+    ).sites
+    assert len(done) == 5
+    after = sample_store.read_recent(redis_client, sim.org.id, now - 30, now, INTERVAL, sites)
+    assert len(after) == len(before) > 0  # the refreshed sites' samples: the same slot's
+    assert set(after["circuit_id"]) == set(before["circuit_id"])
+    fields = redis_client.hkeys(keys.recent_samples(sim.org.id, now // INTERVAL * INTERVAL))
+    assert {f.split(b"|")[0] for f in fields} >= {f"refresh-{s}".encode() for s in done}
