@@ -139,9 +139,12 @@ def read_recent(
     table = table.filter(pc.is_in(table["site_id"], value_set=wanted))
     frame = table.to_pandas(types_mapper=_RECENT_TYPES)
     frame = frame[frame["ts"] >= pd.Timestamp(since, unit="s", tz="UTC")]
-    # a circuit in two pages of one sweep (moved between them): its last write stands
-    frame = frame.drop_duplicates(["circuit_id", "ts"], keep="last")
-    frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+    # one sample a circuit a slot, as the site-day hash keeps it (`<slot>|<circuit>`): a
+    # circuit in two pages of a sweep, or swept then refreshed in the slot, is its latest
+    slot = frame["ts"].dt.floor(f"{interval_s}s")
+    frame = frame.assign(_slot=slot).sort_values(["ts", "circuit_id"], kind="stable")
+    frame = frame.drop_duplicates(["circuit_id", "_slot"], keep="last").drop(columns="_slot")
+    frame = frame.reset_index(drop=True)
     frame.attrs[INVALID_VALUES] = 0
     return frame
 

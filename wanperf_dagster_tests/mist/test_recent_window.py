@@ -103,6 +103,7 @@ def test_a_stale_site_refresh_in_the_same_slot_sits_beside_the_sweep(sim, redis_
     now = _sweeps(sim, redis_client, 1)
     sites = [s.id for s in sim.org.sites]
     before = sample_store.read_recent(redis_client, sim.org.id, now - 30, now, INTERVAL, sites)
+    sim.clock.set(now + 240)  # four minutes on, in the same slot
     done = refresh_stale_sites(
         make_client(sim), redis_client, older_than_seconds=-1, max_sites=5
     ).sites
@@ -110,5 +111,9 @@ def test_a_stale_site_refresh_in_the_same_slot_sits_beside_the_sweep(sim, redis_
     after = sample_store.read_recent(redis_client, sim.org.id, now - 30, now, INTERVAL, sites)
     assert len(after) == len(before) > 0  # the refreshed sites' samples: the same slot's
     assert set(after["circuit_id"]) == set(before["circuit_id"])
+    # one sample a circuit in the slot, the refresh's where it refreshed: as the site-days say
+    expected = _site_days(AssetStore(redis_client), sites, now - 30, now + 240)
+    pd.testing.assert_frame_equal(after, expected, check_dtype=False)
+    assert (after["ts"] > pd.Timestamp(now + 200, unit="s", tz="UTC")).sum() > 0
     fields = redis_client.hkeys(keys.recent_samples(sim.org.id, now // INTERVAL * INTERVAL))
     assert {f.split(b"|")[0] for f in fields} >= {f"refresh-{s}".encode() for s in done}
