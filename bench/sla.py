@@ -170,6 +170,11 @@ def main() -> None:
             child_report("sla", dict(os.environ), "--rollup", f"{tmp}/history", timeout=900)
             for _ in range(3)
         ]
+        # circuit_baselines' work on four of those weeks, in a process of its own
+        learnt = [
+            child_report("sla", dict(os.environ), "--baselines", f"{tmp}/history", timeout=900)
+            for _ in range(3)
+        ]
         print(
             f"\n== SLA report: {SITES:,} sites, {len(circuits):,} circuits, {DAYS} days,"
             f" {len(month_events):,} port events, {len(outages):,} outages =="
@@ -196,6 +201,36 @@ def main() -> None:
             f"{statistics.median(r['seconds'] for r in rollups):.2f}",
             f"peak {statistics.median(r['peak_mib'] for r in rollups):,.0f} MiB",
         )
+
+        row(
+            "circuit_baselines' work (4 weeks of hourly KPIs), its own process",
+            f"{statistics.median(r['seconds'] for r in learnt):.2f}",
+            f"peak {statistics.median(r['peak_mib'] for r in learnt):,.0f} MiB",
+        )
+        print(f"  ({learnt[-1]['rows']:,} hourly rows read, {learnt[-1]['learnt']:,} learnt)")
+
+
+def _baselines(history_dir: str) -> None:
+    """One circuit_baselines' work in this process (the hourly KPIs of 28 days read from the
+    history, then learnt): REPORT its seconds and peak RSS."""
+    from wanperf_dagster.defs.rollups.baselines import COLUMNS
+    from wanperf_dagster.kpi.baselines import circuit_baselines
+
+    history = HistoryStore(history_dir)
+    days = [pd.Timestamp(DAY0 + d * 86400, unit="s").date().isoformat() for d in range(28)]
+    t0 = time.perf_counter()
+    table, _ = history.read_days("circuit_kpis_hourly", days, COLUMNS)
+    hourly = table.to_pandas(strings_to_categorical=True)  # as circuit_baselines reads it
+    del table
+    learnt = circuit_baselines(hourly, min_weeks=3)
+    seconds = time.perf_counter() - t0
+    report = {
+        "seconds": seconds,
+        "peak_mib": _own_peak_mib(),
+        "rows": len(hourly),
+        "learnt": int(learnt["util_median"].notna().sum()),
+    }
+    print("REPORT " + json.dumps(report))
 
 
 def _rollup(history_dir: str) -> None:
@@ -224,3 +259,5 @@ def _own_peak_mib() -> float:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--rollup"]:
         _rollup(sys.argv[2])
+    elif sys.argv[1:2] == ["--baselines"]:
+        _baselines(sys.argv[2])

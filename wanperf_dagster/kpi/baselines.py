@@ -40,47 +40,80 @@ def hour_of_week(epoch_seconds) -> np.ndarray:
 
 def circuit_baselines(hourly: pd.DataFrame, min_weeks: int = 3) -> pd.DataFrame:
     """Per circuit and hour of the week: how many weeks saw it, and each metric's median and
-    MAD over those weeks' values at that hour. `hourly` holds
-    `circuit_kpis_hourly` rows (`hour`, the hour's start, `site_id`, `circuit_id` and the metric
-    columns)
-    of the weeks to learn from. Rows of hours learnt in fewer than `min_weeks` weeks are kept,
-    with their `weeks`, and null statistics: learning."""
+    MAD over those weeks' values at that hour. `hourly` holds `circuit_kpis_hourly` rows
+    (`hour`, the hour's start, `site_id`, `circuit_id` and the metric columns) of the weeks to
+    learn from. Rows of hours learnt in fewer than `min_weeks` weeks are kept, with their
+    `weeks`, and null statistics: learning.
+
+    In numpy over integer keys (circuit x hour of the week), each median by one sort: a month of
+    a 2,000-site org is 3.2 million hourly rows, which pandas' grouped medians over string keys
+    took 11 s and 2 GiB to learn."""
     if hourly is None or len(hourly) == 0:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in BASELINE_COLUMNS})
+    start = _hour_starts(hourly)
+    ids = hourly["circuit_id"]
+    circuits = ids.cat if isinstance(ids.dtype, pd.CategoricalDtype) else pd.Categorical(ids)
+    codes = np.asarray(circuits.codes, dtype=np.int64)
+    key = codes * HOURS_OF_WEEK + hour_of_week(start)
+    week = start // (7 * 86400)
+    values = {
+        name: pd.to_numeric(hourly[column], errors="coerce").to_numpy(dtype="float64")
+        for name, column in METRICS
+    }
+    seen = np.zeros(len(key), dtype=bool)
+    for v in values.values():
+        seen |= ~np.isnan(v)
+    # weeks per key: the distinct (key, week) pairs among the hours seen
+    span = int(week.max() - week.min()) + 1
+    pairs = np.sort(key[seen] * span + (week[seen] - week.min()))  # sorted, not hashed:
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # numpy's hashed unique took 3.6 s
+    keys, weeks = np.unique(pairs // span, return_counts=True)
+    out = pd.DataFrame({"key": keys, "weeks": weeks.astype("int64")})
+    for name, v in values.items():
+        median, mad = _median_and_mad(key, v, keys)
+        out[f"{name}_median"], out[f"{name}_mad"] = median, mad
+    code = keys // HOURS_OF_WEEK
+    # each circuit's site: the site of one of its rows (a circuit is one gateway's port)
+    present, first_row = np.unique(codes, return_index=True)
+    sites = np.asarray(hourly["site_id"].iloc[first_row].astype(str), dtype=object)
+    out["circuit_id"] = np.asarray(circuits.categories.astype(str), dtype=object)[code]
+    out["site_id"] = sites[np.searchsorted(present, code)]
+    out["how"] = (keys % HOURS_OF_WEEK).astype("int64")
+    stats = [c for c in BASELINE_COLUMNS if c.endswith(("_median", "_mad"))]
+    out.loc[out["weeks"] < min_weeks, stats] = np.nan
+    return out[BASELINE_COLUMNS].sort_values(["circuit_id", "how"], ignore_index=True)
+
+
+def _hour_starts(hourly: pd.DataFrame) -> np.ndarray:
     hour = hourly["hour"]
     if pd.api.types.is_datetime64_any_dtype(hour):  # the hour's start, as the KPIs hold it
-        start = (pd.to_datetime(hour, utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
-        start = start.to_numpy(dtype="int64")
-    else:  # the day and the hour of it
-        day = pd.to_datetime(hourly["day"].astype(str)).to_numpy("datetime64[s]").astype("int64")
-        start = day + hour.astype("int64").to_numpy() * 3600
-    base = pd.DataFrame(
-        {
-            "site_id": hourly["site_id"].astype(str).to_numpy(),
-            "circuit_id": hourly["circuit_id"].astype(str).to_numpy(),
-            "how": hour_of_week(start),
-            "week": start // (7 * 86400),
-        }
-    )
-    for name, column in METRICS:
-        base[name] = pd.to_numeric(hourly[column], errors="coerce").to_numpy(dtype="float64")
-    seen = base[base[[m for m, _ in METRICS]].notna().any(axis=1)]
-    weeks = seen.groupby(["circuit_id", "how"], sort=False)["week"].nunique().rename("weeks")
-    spread = seen
-    keys = ["circuit_id", "how"]
-    grouped = spread.groupby(keys, sort=False)
-    out = grouped["site_id"].last().to_frame()
-    for name, _ in METRICS:
-        median = grouped[name].median()
-        deviation = (spread[name] - spread.set_index(keys).index.map(median).to_numpy()).abs()
-        out[f"{name}_median"] = median
-        out[f"{name}_mad"] = deviation.groupby([spread[k] for k in keys], sort=False).median()
-    out = out.join(weeks, how="inner").reset_index()
-    learning = out["weeks"] < min_weeks
-    stats = [c for c in BASELINE_COLUMNS if c.endswith(("_median", "_mad"))]
-    out.loc[learning, stats] = np.nan
-    out["weeks"] = out["weeks"].astype("int64")
-    return out[BASELINE_COLUMNS].sort_values(["circuit_id", "how"], ignore_index=True)
+        stamps = pd.to_datetime(hour, utc=True)
+        return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")).to_numpy("int64")
+    day = pd.to_datetime(hourly["day"].astype(str)).to_numpy("datetime64[s]").astype("int64")
+    return day + hour.astype("int64").to_numpy() * 3600
+
+
+def _median_and_mad(key: np.ndarray, v: np.ndarray, keys: np.ndarray):
+    """Per key of `keys`: the median of its non-null values and the median of their absolute
+    deviations from it (NaN where it has none)."""
+    ok = ~np.isnan(v)
+    k, x = key[ok], v[ok]
+    median = _grouped_median(k, x, keys)
+    deviation = np.abs(x - median[np.searchsorted(keys, k)])
+    return median, _grouped_median(k, deviation, keys)
+
+
+def _grouped_median(k: np.ndarray, x: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    out = np.full(len(keys), np.nan)
+    if len(k) == 0:
+        return out
+    order = np.lexsort((x, k))
+    ks, xs = k[order], x[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    counts = np.diff(np.r_[starts, len(ks)])
+    lower, upper = xs[starts + (counts - 1) // 2], xs[starts + counts // 2]
+    out[np.searchsorted(keys, ks[starts])] = (lower + upper) / 2
+    return out
 
 
 def _dtype(column: str) -> str:

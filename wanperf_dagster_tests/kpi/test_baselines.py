@@ -72,3 +72,46 @@ def test_baselines_are_kept_by_hour_and_read_one_hour_for_the_sites_asked(redis_
     # a rebuild replaces every hour: a circuit gone is gone from each
     storage.save_baselines("org-b", one, {"through": "2025-12-01", "weeks": 4})
     assert storage.baselines_at("org-b", 10)["circuit_id"].tolist() == ["c1"]
+
+
+def test_the_sorted_medians_are_pandas_grouped_medians():
+    """The numpy path against the plain pandas one, on random hours with gaps and nulls."""
+    rng = np.random.default_rng(7)
+    hours = pd.date_range(MONDAY, periods=5 * 168, freq="h")
+    frames = []
+    for c in range(6):
+        keep = rng.random(len(hours)) > 0.3
+        util = rng.gamma(2.0, 10.0, len(hours))
+        util[rng.random(len(hours)) < 0.1] = np.nan
+        frames.append(
+            pd.DataFrame(
+                {
+                    "hour": hours[keep],
+                    "site_id": f"s{c % 3}",
+                    "circuit_id": f"c{c}",
+                    "util_avg_pct": util[keep],
+                    "latency_avg_ms": rng.normal(30, 5, keep.sum()),
+                    "loss_avg_pct": np.nan,
+                }
+            )
+        )
+    hourly = pd.concat(frames, ignore_index=True)
+    got = circuit_baselines(hourly, min_weeks=1).set_index(["circuit_id", "how"])
+    seconds = (hourly["hour"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
+    plain = hourly.assign(how=hour_of_week(seconds))
+    for metric, column in (("util", "util_avg_pct"), ("latency", "latency_avg_ms")):
+        grouped = plain.dropna(subset=[column]).groupby(["circuit_id", "how"])[column]
+        median = grouped.median()
+        deviation = (plain[column] - plain.set_index(["circuit_id", "how"]).index.map(median)).abs()
+        mad = deviation.groupby([plain["circuit_id"], plain["how"]]).median()
+        pd.testing.assert_series_equal(
+            got[f"{metric}_median"].dropna(),
+            median.rename(f"{metric}_median"),
+            check_index_type=False,
+        )
+        pd.testing.assert_series_equal(
+            got[f"{metric}_mad"].dropna(),
+            mad.dropna().rename(f"{metric}_mad"),
+            check_index_type=False,
+        )
+    assert got["loss_median"].isna().all() and (got["weeks"] <= 5).all()

@@ -12,7 +12,7 @@ from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource,
 from wanperf_dagster.kpi.baselines import METRICS
 from wanperf_dagster.kpi.baselines import circuit_baselines as learn
 
-COLUMNS = ["day", "hour", "site_id", "circuit_id", *(column for _, column in METRICS)]
+COLUMNS = ["hour", "site_id", "circuit_id", *(column for _, column in METRICS)]
 
 
 def circuit_baselines(
@@ -30,7 +30,9 @@ def circuit_baselines(
         context.log.info(f"baselines learnt through {built['through']} kept (newer than {end})")
         return dg.MaterializeResult(metadata={"kept_newer_through": built["through"]})
     sites = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
-    hourly = assets.load_days("circuit_kpis_hourly", sorted(days), sites, COLUMNS).to_pandas()
+    loaded = assets.load_days("circuit_kpis_hourly", sorted(days), sites, COLUMNS).table
+    hourly = loaded.to_pandas(strings_to_categorical=True)  # millions of rows: ids as codes
+    del loaded
     frame = learn(hourly, settings.baseline_min_weeks)
     learnt = frame[frame["util_median"].notna() | frame["latency_median"].notna()]
     stored = assets.save_baselines(
