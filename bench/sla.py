@@ -213,21 +213,19 @@ def main() -> None:
 def _baselines(history_dir: str) -> None:
     """One circuit_baselines' work in this process (the hourly KPIs of 28 days read from the
     history, then learnt): REPORT its seconds and peak RSS."""
-    from wanperf_dagster.defs.rollups.baselines import COLUMNS
-    from wanperf_dagster.kpi.baselines import circuit_baselines
+    from wanperf_dagster.defs.rollups.baselines import COLUMNS, learn_weeks
 
     history = HistoryStore(history_dir)
-    days = [pd.Timestamp(DAY0 + d * 86400, unit="s").date().isoformat() for d in range(28)]
+    end = pd.Timestamp(DAY0 + 27 * 86400, unit="s").date()
     t0 = time.perf_counter()
-    table, _ = history.read_days("circuit_kpis_hourly", days, COLUMNS)
-    hourly = table.to_pandas(strings_to_categorical=True)  # as circuit_baselines reads it
-    del table
-    learnt = circuit_baselines(hourly, min_weeks=3)
+    learnt, rows = learn_weeks(  # as circuit_baselines reads them: a week at a time
+        lambda days: history.read_days("circuit_kpis_hourly", days, COLUMNS)[0], end, 4, 3
+    )
     seconds = time.perf_counter() - t0
     report = {
         "seconds": seconds,
         "peak_mib": _own_peak_mib(),
-        "rows": len(hourly),
+        "rows": rows,
         "learnt": int(learnt["util_median"].notna().sum()),
     }
     print("REPORT " + json.dumps(report))

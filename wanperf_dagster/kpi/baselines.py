@@ -13,6 +13,8 @@ Hours of the week count from Monday 00:00 UTC (0 .. 167)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -43,45 +45,85 @@ def circuit_baselines(hourly: pd.DataFrame, min_weeks: int = 3) -> pd.DataFrame:
     MAD over those weeks' values at that hour. `hourly` holds `circuit_kpis_hourly` rows
     (`hour`, the hour's start, `site_id`, `circuit_id` and the metric columns) of the weeks to
     learn from. Rows of hours learnt in fewer than `min_weeks` weeks are kept, with their
-    `weeks`, and null statistics: learning.
-
-    In numpy over integer keys (circuit x hour of the week), each median by one sort: a month of
-    a 2,000-site org is 3.2 million hourly rows, which pandas' grouped medians over string keys
-    took 11 s and 2 GiB to learn."""
+    `weeks`, and null statistics: learning. (`BaselineLearner` takes the weeks one at a time.)"""
     if hourly is None or len(hourly) == 0:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in BASELINE_COLUMNS})
     start = _hour_starts(hourly)
-    ids = hourly["circuit_id"]
-    circuits = ids.cat if isinstance(ids.dtype, pd.CategoricalDtype) else pd.Categorical(ids)
-    codes = np.asarray(circuits.codes, dtype=np.int64)
-    key = codes * HOURS_OF_WEEK + hour_of_week(start)
-    week = start // (7 * 86400)
-    values = {
-        name: pd.to_numeric(hourly[column], errors="coerce").to_numpy(dtype="float64")
-        for name, column in METRICS
-    }
-    seen = np.zeros(len(key), dtype=bool)
-    for v in values.values():
-        seen |= ~np.isnan(v)
-    # weeks per key: the distinct (key, week) pairs among the hours seen
-    span = int(week.max() - week.min()) + 1
-    pairs = np.sort(key[seen] * span + (week[seen] - week.min()))  # sorted, not hashed:
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # numpy's hashed unique took 3.6 s
-    keys, weeks = np.unique(pairs // span, return_counts=True)
-    out = pd.DataFrame({"key": keys, "weeks": weeks.astype("int64")})
-    for name, v in values.items():
-        median, mad = _median_and_mad(key, v, keys)
-        out[f"{name}_median"], out[f"{name}_mad"] = median, mad
-    code = keys // HOURS_OF_WEEK
-    # each circuit's site: the site of one of its rows (a circuit is one gateway's port)
-    present, first_row = np.unique(codes, return_index=True)
-    sites = np.asarray(hourly["site_id"].iloc[first_row].astype(str), dtype=object)
-    out["circuit_id"] = np.asarray(circuits.categories.astype(str), dtype=object)[code]
-    out["site_id"] = sites[np.searchsorted(present, code)]
-    out["how"] = (keys % HOURS_OF_WEEK).astype("int64")
-    stats = [c for c in BASELINE_COLUMNS if c.endswith(("_median", "_mad"))]
-    out.loc[out["weeks"] < min_weeks, stats] = np.nan
-    return out[BASELINE_COLUMNS].sort_values(["circuit_id", "how"], ignore_index=True)
+    first = int(start.min()) // 86400 * 86400
+    learner = BaselineLearner(first, int(start.max() - first) // (7 * 86400) + 1)
+    learner.add(hourly)
+    return learner.result(min_weeks)
+
+
+class BaselineLearner:
+    """The weeks of hourly KPIs one slice at a time, into one value a circuit, hour of the week
+    and week (a week of hourly KPIs holds each circuit's hour of the week once): what is kept
+    is those values, not the rows read, so four weeks of 10,000 sites stay a few hundred MiB.
+    The medians are numpy's over the weeks' axis. Weeks are the 7-day spans from `start`."""
+
+    def __init__(self, start: int, weeks: int):
+        self.start, self.weeks = int(start), max(int(weeks), 1)
+        self.index: dict[str, int] = {}  # circuit id -> its row
+        self.site: list[str] = []
+        self.values = {name: np.empty((0, HOURS_OF_WEEK, self.weeks)) for name, _ in METRICS}
+
+    def add(self, hourly: pd.DataFrame) -> None:
+        if hourly is None or len(hourly) == 0:
+            return
+        start = _hour_starts(hourly)
+        week = (start - self.start) // (7 * 86400)
+        inside = (week >= 0) & (week < self.weeks)
+        ids = hourly["circuit_id"]
+        circuits = ids.cat if isinstance(ids.dtype, pd.CategoricalDtype) else pd.Categorical(ids)
+        names = np.asarray(circuits.categories.astype(str), dtype=object)
+        codes = np.asarray(circuits.codes, dtype=np.int64)
+        present, first_row = np.unique(codes[codes >= 0], return_index=True)
+        sites = hourly["site_id"].iloc[np.flatnonzero(codes >= 0)[first_row]].astype(str)
+        for name, site in zip(names[present], sites, strict=True):
+            if name not in self.index:
+                self.index[name] = len(self.site)
+                self.site.append(site)
+        rows_of = np.full(len(names), -1, dtype=np.int64)
+        rows_of[present] = [self.index[n] for n in names[present]]
+        grow = len(self.site) - len(next(iter(self.values.values())))
+        for name in self.values:
+            if grow > 0:
+                pad = np.full((grow, HOURS_OF_WEEK, self.weeks), np.nan)
+                self.values[name] = np.concatenate([self.values[name], pad])
+        row = np.where(codes >= 0, rows_of[np.maximum(codes, 0)], -1)
+        keep = inside & (row >= 0)
+        row, how, week = row[keep], hour_of_week(start[keep]), week[keep]
+        for name, column in METRICS:
+            v = pd.to_numeric(hourly[column], errors="coerce").to_numpy(dtype="float64")[keep]
+            ok = ~np.isnan(v)
+            self.values[name][row[ok], how[ok], week[ok]] = v[ok]
+
+    def result(self, min_weeks: int) -> pd.DataFrame:
+        if not self.site:
+            return circuit_baselines(None, min_weeks)
+        seen = np.zeros(next(iter(self.values.values())).shape, dtype=bool)
+        for v in self.values.values():
+            seen |= ~np.isnan(v)
+        weeks = seen.sum(axis=2)  # circuits x hours of the week
+        circuit, how = np.nonzero(weeks)
+        out = pd.DataFrame(
+            {
+                "site_id": np.asarray(self.site, dtype=object)[circuit],
+                "circuit_id": np.asarray(list(self.index), dtype=object)[circuit],
+                "how": how.astype("int64"),
+                "weeks": weeks[circuit, how].astype("int64"),
+            }
+        )
+        learnt = out["weeks"].to_numpy() >= min_weeks
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: a metric never reported
+            for name, v in self.values.items():
+                x = v[circuit, how]  # the kept hours x their weeks
+                median = np.nanmedian(x, axis=1)
+                mad = np.nanmedian(np.abs(x - median[:, None]), axis=1)
+                out[f"{name}_median"] = np.where(learnt, median, np.nan)
+                out[f"{name}_mad"] = np.where(learnt, mad, np.nan)
+        return out[BASELINE_COLUMNS].sort_values(["circuit_id", "how"], ignore_index=True)
 
 
 def _hour_starts(hourly: pd.DataFrame) -> np.ndarray:
@@ -91,29 +133,6 @@ def _hour_starts(hourly: pd.DataFrame) -> np.ndarray:
         return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")).to_numpy("int64")
     day = pd.to_datetime(hourly["day"].astype(str)).to_numpy("datetime64[s]").astype("int64")
     return day + hour.astype("int64").to_numpy() * 3600
-
-
-def _median_and_mad(key: np.ndarray, v: np.ndarray, keys: np.ndarray):
-    """Per key of `keys`: the median of its non-null values and the median of their absolute
-    deviations from it (NaN where it has none)."""
-    ok = ~np.isnan(v)
-    k, x = key[ok], v[ok]
-    median = _grouped_median(k, x, keys)
-    deviation = np.abs(x - median[np.searchsorted(keys, k)])
-    return median, _grouped_median(k, deviation, keys)
-
-
-def _grouped_median(k: np.ndarray, x: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    out = np.full(len(keys), np.nan)
-    if len(k) == 0:
-        return out
-    order = np.lexsort((x, k))
-    ks, xs = k[order], x[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    counts = np.diff(np.r_[starts, len(ks)])
-    lower, upper = xs[starts + (counts - 1) // 2], xs[starts + counts // 2]
-    out[np.searchsorted(keys, ks[starts])] = (lower + upper) / 2
-    return out
 
 
 def _dtype(column: str) -> str:

@@ -9,10 +9,28 @@ import pandas as pd
 from wanperf_dagster.dagster_io.metadata import circuit_table
 from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS
 from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
-from wanperf_dagster.kpi.baselines import METRICS
-from wanperf_dagster.kpi.baselines import circuit_baselines as learn
+from wanperf_dagster.kpi.baselines import METRICS, BaselineLearner
 
 COLUMNS = ["hour", "site_id", "circuit_id", *(column for _, column in METRICS)]
+
+
+def learn_weeks(read, end: dt.date, weeks: int, min_weeks: int) -> tuple[pd.DataFrame, int]:
+    """The baselines of the `weeks` weeks up to `end`, read a week at a time (`read(days)`: an
+    Arrow table of those days' hourly KPIs): what is held is one value a circuit, hour of the
+    week and week, not four weeks of rows. (The baselines, the hourly rows read.)"""
+    first = end - dt.timedelta(days=7 * weeks - 1)
+    start = int(dt.datetime.combine(first, dt.time(), dt.UTC).timestamp())
+    learner = BaselineLearner(start, weeks)
+    rows = 0
+    for week in range(weeks):
+        days = [(first + dt.timedelta(days=7 * week + d)).isoformat() for d in range(7)]
+        table = read(days)
+        if table is None or table.num_rows == 0:
+            continue
+        rows += table.num_rows
+        learner.add(table.to_pandas(strings_to_categorical=True))  # ids as codes
+        del table
+    return learner.result(min_weeks), rows
 
 
 def circuit_baselines(
@@ -22,7 +40,6 @@ def circuit_baselines(
     settings: WanperfSettings,
 ) -> dg.MaterializeResult:
     end = dt.date.fromisoformat(context.partition_key)
-    days = [(end - dt.timedelta(days=i)).isoformat() for i in range(7 * settings.baseline_weeks)]
     assets = redis.asset_store()
     org = mist.get_client(budget=redis.get_client()).resolve_org_id()
     built = assets.baselines_built(org)
@@ -30,10 +47,12 @@ def circuit_baselines(
         context.log.info(f"baselines learnt through {built['through']} kept (newer than {end})")
         return dg.MaterializeResult(metadata={"kept_newer_through": built["through"]})
     sites = context.instance.get_dynamic_partitions(SITE_PARTITIONS)
-    loaded = assets.load_days("circuit_kpis_hourly", sorted(days), sites, COLUMNS).table
-    hourly = loaded.to_pandas(strings_to_categorical=True)  # millions of rows: ids as codes
-    del loaded
-    frame = learn(hourly, settings.baseline_min_weeks)
+    frame, rows = learn_weeks(
+        lambda days: assets.load_days("circuit_kpis_hourly", days, sites, COLUMNS).table,
+        end,
+        settings.baseline_weeks,
+        settings.baseline_min_weeks,
+    )
     learnt = frame[frame["util_median"].notna() | frame["latency_median"].notna()]
     stored = assets.save_baselines(
         org,
@@ -54,7 +73,7 @@ def circuit_baselines(
             "circuits_learnt": ready,
             "circuits_learning": circuits - ready,
             "circuit_hours_learnt": len(learnt),
-            "hourly_rows_read": len(hourly),
+            "hourly_rows_read": rows,
             "stored_bytes": stored,
             "busiest_normal_hours": circuit_table(
                 pd.DataFrame(busiest),
