@@ -56,8 +56,8 @@ def store_samples(client, frame, ttl: int | None = None, org_id: str | None = No
         if org_id is not None:
             for page, first in enumerate(range(0, len(samples), SAMPLES_A_PAGE), 1):
                 chunk = samples[first : first + SAMPLES_A_PAGE]
-                field = f"bench|{page}"
-                sample_store.queue_recent(pipe, org_id, int(slot) // 600 * 600, field, chunk)
+                slot_start = int(slot) // 600 * 600
+                sample_store.queue_recent(pipe, org_id, slot_start, "bench", page, chunk)
         written += len(samples)
     pipe.execute()
     return written

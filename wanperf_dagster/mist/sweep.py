@@ -95,7 +95,7 @@ def save_page(
             pipe, session.slot, result.samples, config.raw_ttl_seconds
         )
         sample_store.queue_recent(
-            pipe, session.org_id, session.slot, f"{session.id}|{session.pages + 1}", result.samples
+            pipe, session.org_id, session.slot, session.id, session.pages + 1, result.samples
         )
         bulk.touch_sites(pipe, session.org_id, dict.fromkeys(per_site, float(ts)))
         bulk.queue_quarantine(

@@ -62,17 +62,22 @@ RECENT_TTL_S = 3 * 3600  # the recent window: the rules' two hours and some
 
 
 def queue_recent(
-    pipe: redis.client.Pipeline, org_id: str, slot: int, page: str, samples: Sequence
+    pipe: redis.client.Pipeline,
+    org_id: str,
+    slot: int,
+    session_id: str,
+    page: int,
+    samples: Sequence,
 ) -> None:
     """Queue one sweep page's samples into the slot's recent hash (typed, one Arrow value: the
-    alert evaluation reads the org's last two hours in a few values). `page` names the page
-    within the slot, its session's and its number (`<session id>|<n>`): rewriting a page (a
-    resumed sweep) replaces it, another session's pages (a stale-site refresh) sit beside it."""
+    alert evaluation reads the org's last two hours in a few values). A page is named by its
+    session and number (`<session id>|<n>`): rewriting a page (a resumed sweep) replaces it,
+    another session's pages (a stale-site refresh) sit beside it."""
     if not samples:
         return
     blob = encode_table(_recent_table(samples))
     key = keys.recent_samples(org_id, slot)
-    pipe.hset(key, str(page), blob)
+    pipe.hset(key, f"{session_id}|{int(page)}", blob)
     pipe.expire(key, RECENT_TTL_S)
     since = keys.recent_since(org_id)
     pipe.set(since, int(slot), nx=True, ex=RECENT_TTL_S)

@@ -88,7 +88,8 @@ def test_a_page_with_a_value_that_will_not_type_is_kept_as_the_site_days_keep_it
         pipe,
         "org-x",
         slot,
-        "sweep|1",
+        "sweep",
+        1,
         [Sample("s1", "5c5b35000001:ge-0/0/0", good), Sample("s1", "x:ge-0/0/0", bad)],
     )
     pipe.execute()
