@@ -12,7 +12,7 @@ from wanperf_dagster.storage import AssetStore, day_of
 
 from .grouping import incidents_now
 from .notify import Destination
-from .rules import LOOKBACK_S, SAMPLE_COLUMNS, AlertRules, Incident
+from .rules import LOOKBACK_S, SAMPLE_COLUMNS, AlertRules, Incident, gateway_status_rows
 from .state import AlertsLockedError, DispatchReport, dispatch, open_alerts
 
 
@@ -39,12 +39,13 @@ def evaluate(
     # the gateways' own status rows beside the port events: an offline gateway sends no sample
     events = storage.read_feed("events", site_days)
     # the circuits' register, of the sites whose gateway said offline (whose circuits it covers)
-    offline = (
-        events[events["circuit_id"].isna() & (events["type"] == "GW_STATUS")]
-        if len(events) and {"type", "circuit_id"} <= set(events.columns)
-        else events.iloc[0:0]
+    offline_sites = sorted(set(gateway_status_rows(events)["site_id"].astype(str)))
+    # what is normal at this hour, unless the baseline rule is off
+    baselines = (
+        storage.baselines_at(org_id, int(hour_of_week(now)), site_ids)
+        if rules.baseline_minutes > 0
+        else None
     )
-    offline_sites = sorted(set(offline["site_id"].astype(str))) if len(offline) else []
     previous = open_alerts(storage, org_id)
     first_seen = {i.key: i.since for i in previous}
     grouped = incidents_now(
@@ -57,7 +58,7 @@ def evaluate(
         events=events,
         circuits=storage.circuits(offline_sites),
         previous=previous,
-        baselines=storage.baselines_at(org_id, int(hour_of_week(now)), site_ids),
+        baselines=baselines,
     )
     incidents = grouped.shown
     try:

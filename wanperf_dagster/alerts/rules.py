@@ -109,6 +109,14 @@ def incident_key(kind: str, subject: str) -> str:
     return f"{kind}@{subject}"
 
 
+def gateway_status_rows(events: pd.DataFrame | None) -> pd.DataFrame:
+    """The event feed's rows of the gateways' own status (`GW_STATUS`, `GW_LAST_SEEN`: written
+    by the devices feed while a gateway is offline), none when there are none."""
+    if events is None or events.empty or not {"type", "circuit_id"} <= set(events.columns):
+        return pd.DataFrame(columns=["ts", "site_id", "mac", "type", "circuit_id"])
+    return events[events["circuit_id"].isna() & events["type"].isin(["GW_STATUS", "GW_LAST_SEEN"])]
+
+
 def gateways_offline(
     events: pd.DataFrame,
     circuits: pd.DataFrame,
@@ -122,10 +130,8 @@ def gateways_offline(
     offline; `GW_LAST_SEEN`, since when). Their circuits send no samples, so the sample rules
     cannot see them, and their silence is not "fine". Each incident covers its gateway's
     circuits (the site's register): their alerts stay open under it."""
-    if events is None or events.empty or "type" not in events:
-        return []
     first_seen = first_seen or {}
-    rows = events[events["circuit_id"].isna() & events["type"].isin(["GW_STATUS", "GW_LAST_SEEN"])]
+    rows = gateway_status_rows(events)
     if rows.empty:
         return []
     rows = rows.assign(ts=epoch_seconds(rows["ts"]), mac=rows["mac"].astype(str))
