@@ -44,7 +44,8 @@ class Settings:
     """The project's configuration. Build it with `Settings.from_env()` or `get_settings()`."""
 
     mist_tokens: tuple[str, ...] = field(default=(), repr=False)
-    mist_org_id: str | None = None
+    mist_org_ids: tuple[str, ...] = ()  # MIST_ORG_ID: one org or several, comma-separated
+    mist_msp_id: str | None = None  # MIST_MSP_ID: analyse the MSP's orgs (listed as it changes)
     mist_host: str | None = None
     poll_interval: int = 600
     insight_feeds: tuple[str, ...] = INSIGHT_FEEDS  # WAN insight feeds to ingest
@@ -66,6 +67,7 @@ class Settings:
     celery_queue: str = "dagster"  # the queue the steps go to and the workers listen on
     sim_sites: int = 200
     sim_seed: int = 1
+    sim_msp: tuple[tuple[int, int], ...] = ()  # WANPERF_SIM_MSP: the simulator serves an MSP
     demo_days: float = 3.0
     # alerts: where they go (webhook URLs are secrets) and when they trip
     alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
@@ -109,6 +111,13 @@ class Settings:
     @property
     def interval_minutes(self) -> int:
         return self.poll_interval // 60
+
+    @property
+    def mist_org_id(self) -> str | None:
+        """The one org named, when exactly one is (and no MSP)."""
+        return (
+            self.mist_org_ids[0] if len(self.mist_org_ids) == 1 and not self.mist_msp_id else None
+        )
 
     def alert_receivers(self) -> list[str]:
         """The alert receivers configured, by the names messages and routes give them."""
@@ -178,9 +187,22 @@ class Settings:
                 f"is set ({host}) but MIST_API_TOKEN is not: set the token to reach that host, "
                 "or unset MIST_HOST to use the built-in simulator",
             )
+        if tokens and parser.text("WANPERF_SIM_MSP"):
+            parser.fail(
+                "WANPERF_SIM_MSP",
+                "is set but so is MIST_API_TOKEN: the simulated MSP serves only when there is no"
+                " token (use MIST_MSP_ID for a real MSP)",
+            )
+        if parser.text("MIST_MSP_ID") and not tokens:
+            parser.fail(
+                "MIST_MSP_ID",
+                "is set but MIST_API_TOKEN is not: an MSP is read with its tokens (the simulator's"
+                " MSP is WANPERF_SIM_MSP)",
+            )
         settings = cls(
             mist_tokens=tokens,
-            mist_org_id=parser.org_id("MIST_ORG_ID"),
+            mist_org_ids=parser.org_ids("MIST_ORG_ID"),
+            mist_msp_id=parser.org_id("MIST_MSP_ID", "an MSP id"),
             mist_host=host,
             poll_interval=parser.poll_interval(),
             insight_feeds=parser.subset("WANPERF_INSIGHT_FEEDS", INSIGHT_FEEDS, INSIGHT_FEEDS),
@@ -206,6 +228,7 @@ class Settings:
             celery_queue=parser.queue_name("WANPERF_CELERY_QUEUE"),
             sim_sites=parser.integer("WANPERF_SIM_SITES", 200, 1, 100_000),
             sim_seed=parser.integer("WANPERF_SIM_SEED", 1, 0, 2**31 - 1),
+            sim_msp=parser.sim_msp("WANPERF_SIM_MSP"),
             demo_days=parser.number("WANPERF_DEMO_DAYS", 3.0, 0.0, 31.0),
             alert_webhooks=parser.webhooks("WANPERF_ALERT_WEBHOOKS"),
             alert_slack_webhooks=parser.webhooks("WANPERF_ALERT_SLACK_WEBHOOKS"),
@@ -464,16 +487,46 @@ class _Parser:
                 return ()
         return tokens
 
-    def org_id(self, name: str) -> str | None:
+    def org_id(self, name: str, what: str = "an org id") -> str | None:
         raw = self.text(name)
         if not raw:
             return None
         if not re.fullmatch(
             r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", raw
         ):
-            self.fail(name, f"={raw[:80]!r} is not an org id (a UUID, as the Mist portal shows it)")
+            self.fail(name, f"={raw[:80]!r} is not {what} (a UUID, as the Mist portal shows it)")
             return None
         return raw
+
+    def org_ids(self, name: str) -> tuple[str, ...]:
+        """One org id or several, comma-separated, each a UUID; duplicates dropped."""
+        raw = self.text(name)
+        ids = [p.strip() for p in (raw or "").split(",") if p.strip()]
+        for n, org in enumerate(ids, 1):
+            if not re.fullmatch(
+                r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", org
+            ):
+                where = f"={org[:80]!r}" if len(ids) == 1 else f" #{n} ({org[:80]!r})"
+                self.fail(name, f"{where} is not an org id (a UUID, as the Mist portal shows it)")
+                return ()
+        return tuple(dict.fromkeys(ids))
+
+    def sim_msp(self, name: str) -> tuple[tuple[int, int], ...]:
+        """`seed:sites,seed:sites`: the simulated MSP's orgs."""
+        raw = self.text(name)
+        if not raw:
+            return ()
+        orgs = []
+        for part in raw.split(","):
+            seed, sep, sites = part.strip().partition(":")
+            if not (sep and seed.isdigit() and sites.isdigit() and 1 <= int(sites) <= 100_000):
+                self.fail(name, f"={raw[:80]!r} is not seed:sites[,seed:sites...] (sites 1-100000)")
+                return ()
+            orgs.append((int(seed), int(sites)))
+        if len({seed for seed, _ in orgs}) != len(orgs):
+            self.fail(name, f"={raw[:80]!r} names a seed twice (each org has its own)")
+            return ()
+        return tuple(orgs)
 
     def directory(self, name: str, default: str) -> Path:
         """A directory the project can write to (it is created on first use, never here)."""

@@ -78,6 +78,15 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("MIST_API_TOKEN", "good-token,tok-secret-123 x", "token #2"),
         ("MIST_ORG_ID", "not-an-id", "not an org id"),
         ("MIST_ORG_ID", "1234", "not an org id"),
+        (
+            "MIST_ORG_ID",
+            "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e,nope",
+            "#2 ('nope') is not an org id",
+        ),
+        ("MIST_MSP_ID", "msp-1", "not an MSP id"),
+        ("WANPERF_SIM_MSP", "1:10,2", "not seed:sites"),
+        ("WANPERF_SIM_MSP", "1:10,1:20", "names a seed twice"),
+        ("WANPERF_SIM_MSP", "1:0", "not seed:sites"),
         ("WANPERF_DATA_DIR", "/dev/null/sub", "cannot be created"),
         ("WANPERF_DATA_DIR", "/proc/1/nope", "kernel filesystem"),
         ("WANPERF_DATA_DIR", "/etc/hostname", "is not a directory"),
@@ -131,7 +140,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
 )
 def test_a_bad_value_is_one_line_naming_the_variable(name, value, says):
     env = {name: value}
-    if name == "MIST_HOST":
+    if name in ("MIST_HOST", "MIST_MSP_ID"):
         env["MIST_API_TOKEN"] = "tok-secret-123"
     with pytest.raises(SettingsError) as err:
         Settings.from_env(env)
@@ -225,6 +234,22 @@ def test_accepted_values():
     assert "pw" not in repr(s) and "tok-a" not in repr(s)
     for host in ("api.eu.mist.com", "api.mist.com:443"):
         assert Settings.from_env({"MIST_HOST": host, "MIST_API_TOKEN": "t"}).mist_host == host
+
+
+def test_several_orgs_or_an_msp():
+    a, b = "9e3d0c1a-5b7f-4e2a-8c6d-1f0a2b3c4d5e", "0a1e0000-0000-4000-8000-000000000001"
+    s = Settings.from_env({"MIST_API_TOKEN": "t", "MIST_ORG_ID": f"{a}, {b},{a}"})
+    assert s.mist_org_ids == (a, b) and s.mist_org_id is None  # several: no single org
+    s = Settings.from_env({"MIST_API_TOKEN": "t", "MIST_MSP_ID": b})
+    assert s.mist_msp_id == b and s.mist_org_ids == () and s.mist_org_id is None
+    assert Settings.from_env({"WANPERF_SIM_MSP": "3:1000, 4:20"}).sim_msp == ((3, 1000), (4, 20))
+    for env, says in (
+        ({"MIST_MSP_ID": b}, "MIST_MSP_ID is set but MIST_API_TOKEN is not"),
+        ({"MIST_API_TOKEN": "tok-secret-123", "WANPERF_SIM_MSP": "1:5"}, "so is MIST_API_TOKEN"),
+    ):
+        with pytest.raises(SettingsError, match=says) as err:
+            Settings.from_env(env)
+        assert "tok-secret-123" not in str(err.value)
 
 
 def test_the_start_date_is_pinned_only_when_asked(tmp_path):

@@ -14,8 +14,10 @@ from .client import (
     split_tokens,
 )
 from .inventory import Inventory, fetch_inventory
+from .orgs import OrgAccess, discover_orgs
 from .records import normalise_page, normalise_record
 from .sweep import (
+    OrgSweep,
     PageEvent,
     SweepConfig,
     SweepLockedError,
@@ -23,6 +25,7 @@ from .sweep import (
     SweepRunawayError,
     refresh_stale_sites,
     run_sweep,
+    sweep_orgs,
 )
 
 __all__ = [
@@ -35,16 +38,20 @@ __all__ = [
     "MistPermissionError",
     "MistRateLimited",
     "MistRequestError",
+    "OrgAccess",
+    "OrgSweep",
     "PageEvent",
     "SweepConfig",
     "SweepLockLostError",
     "SweepLockedError",
     "SweepRunawayError",
     "base_url_for",
+    "discover_orgs",
     "fetch_inventory",
     "normalise_page",
     "normalise_record",
     "refresh_stale_sites",
     "run_sweep",
     "split_tokens",
+    "sweep_orgs",
 ]

@@ -185,6 +185,7 @@ class MistClient:
         pool_size: int = 8,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        org_name: str = "",
     ):
         tokens = [t.strip() for t in tokens if t and t.strip()]
         if not tokens:
@@ -194,6 +195,7 @@ class MistClient:
         self._tokens = tokens
         self.base_url = base_url_for(host)
         self.org_id = org_id
+        self.org_name = org_name  # as the API names the org, when it said
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
         self.max_retry_after = max_retry_after

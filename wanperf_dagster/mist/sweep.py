@@ -27,7 +27,13 @@ from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.locks import Heartbeat, LockLostError, sweep_lock
 from wanperf_dagster.store.sessions import SweepSession
 
-from .client import MistBudgetExhausted, MistClient, MistNotFoundError, MistRequestError
+from .client import (
+    MistBudgetExhausted,
+    MistClient,
+    MistError,
+    MistNotFoundError,
+    MistRequestError,
+)
 from .records import normalise_page
 
 log = logging.getLogger(__name__)
@@ -116,14 +122,24 @@ def save_page(
     return result
 
 
+PAUSED = "paused after its first page: the MSP's other orgs are sized first"
+
+
+class _Paused(Exception):
+    pass
+
+
 def run_sweep(
     client: MistClient,
     r: store.Redis,
     config: SweepConfig | None = None,
     on_page: Callable[[PageEvent], None] | None = None,
     now: Callable[[], float] | None = None,
+    first_page_only: bool = False,
 ) -> SweepSession:
-    """One org-wide sweep (or the rest of an interrupted one). Returns the finished session."""
+    """One org-wide sweep (or the rest of an interrupted one). Returns the finished session;
+    with `first_page_only`, one that stops after its first page if there are more (interrupted
+    with the cursor saved, so the next call goes on from there in the same slot)."""
     config = config or SweepConfig()
     now = now or client.clock
     org_id = client.resolve_org_id()
@@ -143,8 +159,14 @@ def run_sweep(
         restarted = False
         while True:
             try:
-                _page_loop(client, r, session, config, on_page, now, started, seen, lock)
+                _page_loop(
+                    client, r, session, config, on_page, now, started, seen, lock, first_page_only
+                )
                 break
+            except _Paused:
+                session.calls += client.calls - calls_before
+                sessions.end(r, session, sessions.INTERRUPTED, PAUSED, now())
+                return session
             except MistRequestError as exc:
                 # a saved cursor the server no longer accepts: start the sweep again, once
                 if exc.status == 400 and session.resumed and session.pages and not restarted:
@@ -169,6 +191,48 @@ def run_sweep(
     finally:
         heartbeat.__exit__()
         lock.release()
+
+
+@dataclass
+class OrgSweep:
+    """One org's part of an MSP sweep: its session, or why it did not finish."""
+
+    org_id: str
+    org_name: str = ""
+    session: SweepSession | None = None
+    error: str | None = None
+
+
+def sweep_orgs(
+    clients: list[MistClient],
+    r: store.Redis,
+    config: SweepConfig | None = None,
+    on_page: Callable[[PageEvent], None] | None = None,
+) -> list[OrgSweep]:
+    """Every org's sweep, max-min fair: first each org's first page (a small org is then done,
+    and every other has said how many records it has), then the rest of each, the smallest
+    first. When a token's hour runs short it is a large org's sweep that stops early (to resume
+    from its cursor), never a small org that goes without. One org's failure (its token refused,
+    its budget spent, its lock held) is reported and the others are swept."""
+    orgs = [OrgSweep(c.resolve_org_id(), c.org_name) for c in clients]
+
+    def step(org: OrgSweep, client: MistClient, first_page_only: bool) -> None:
+        try:
+            org.session = run_sweep(client, r, config, on_page, first_page_only=first_page_only)
+        except (MistError, SweepLockedError, SweepRunawayError) as exc:
+            log.warning("the sweep of org %s did not finish: %s", org.org_id, exc)
+            org.error = f"{type(exc).__name__}: {exc}"
+
+    for org, client in zip(orgs, clients, strict=True):
+        step(org, client, first_page_only=True)
+    paused = [
+        (org, client)
+        for org, client in zip(orgs, clients, strict=True)
+        if org.session is not None and org.session.status == sessions.INTERRUPTED
+    ]
+    for org, client in sorted(paused, key=lambda p: (p[0].session.total, p[0].org_id)):
+        step(org, client, first_page_only=False)
+    return orgs
 
 
 def _compact_closed_days(r: store.Redis, org_id: str, t: float) -> None:
@@ -202,7 +266,9 @@ def _resume_or_start(r: store.Redis, org_id: str, t: float, config: SweepConfig)
     old = sessions.current(r, org_id)
     if old is not None and old.status in (sessions.RUNNING, sessions.INTERRUPTED) and old.cursor:
         if _slot(t, config.interval_seconds) == old.slot:
-            old.status, old.resumed = sessions.RUNNING, old.resumed + 1
+            # a pause is part of the plan, not a resumption after a failure
+            old.status, old.resumed = sessions.RUNNING, old.resumed + (old.error != PAUSED)
+            old.error = ""
             old.updated_at = t
             sessions.start(r, old)
             log.info("resuming sweep %s at page %d", old.id, old.pages + 1)
@@ -220,10 +286,14 @@ def _resume_or_start(r: store.Redis, org_id: str, t: float, config: SweepConfig)
     return _new_session(r, org_id, t, config)
 
 
-def _page_loop(client, r, session, config, on_page, now, started, seen, lock) -> None:
+def _page_loop(
+    client, r, session, config, on_page, now, started, seen, lock, first_page_only=False
+) -> None:
     path = f"/api/v1/orgs/{session.org_id}/stats/ports/search"
     params = {"device_type": "gateway", "limit": config.page_limit}
     for body, nxt in client.iter_search(path, params, start_url=session.cursor or None):
+        if first_page_only and session.pages >= 1:
+            raise _Paused  # the cursor of this page is saved: the next call fetches it again
         if session.pages == 0 or not session.max_pages:
             session.total, session.max_pages = _page_cap(body, config)
         if session.pages >= session.max_pages:

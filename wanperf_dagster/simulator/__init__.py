@@ -3,6 +3,7 @@
 A plain library (no Dagster imports). `python -m wanperf_dagster.simulator --help` runs it.
 """
 
+from .msp import MspSimulator
 from .org import Org, build_org
 from .samples import world_samples
 from .server import Clock, Faults, MistSimulator, SimulatorConfig, SimulatorServer
@@ -12,6 +13,7 @@ __all__ = [
     "Clock",
     "Faults",
     "MistSimulator",
+    "MspSimulator",
     "Org",
     "SimulatorConfig",
     "SimulatorServer",

@@ -87,6 +87,9 @@ class Org:
     def site_index(self, site_id: str) -> int:
         return self._site_index_by_id[site_id]
 
+    def has_site(self, site_id: str) -> bool:
+        return site_id in self._site_index_by_id
+
     def __post_init__(self) -> None:
         self._site_index_by_id = {s.id: i for i, s in enumerate(self.sites)}
 

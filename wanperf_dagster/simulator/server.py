@@ -259,16 +259,29 @@ class MistSimulator:
         self._charge(token)
         parts = path.rstrip("/").split("/")[3:]  # after /api/v1
         q = {k: v[-1] for k, v in query.items()}
+        return self._api(parts, q, path, query, token)
+
+    def _api(self, parts: list[str], q: dict, path: str, query, token: str):
+        """One authenticated, charged API call: (status, headers, body)."""
         match parts:
             case ["self"]:
                 return 200, {}, self._self()
             case ["self", "usage"]:
                 return 200, {}, self.usage(token)
-            case ["orgs", org_id, *rest]:
+            case ["orgs", org_id, *_]:
                 if org_id != self.org.id:
                     raise ApiError(
                         403, {"detail": "You do not have permission to perform this action."}
                     )
+                return self._org_api(parts, q, path, query, token)
+            case ["sites", _, *_]:
+                return self._org_api(parts, q, path, query, token)
+        raise ApiError(404, {"detail": "Not found."})
+
+    def _org_api(self, parts: list[str], q: dict, path: str, query, token: str):
+        """A call on this org's data (its org id or one of its sites in the path)."""
+        match parts:
+            case ["orgs", _, *rest]:
                 match rest:
                     case ["sites"]:
                         return self._paged(self._sites_now(), q)

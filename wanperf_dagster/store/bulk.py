@@ -76,6 +76,11 @@ def stale_sites(
     return [s.decode() for s in raw]
 
 
+def count_sites(client: redis.Redis, org_id: str) -> int:
+    """How many sites the org's sweeps have stored samples of."""
+    return int(client.zcard(keys.cache_age(org_id)))
+
+
 def sites_by_age(client: redis.Redis, org_id: str) -> list[tuple[str, float]]:
     """Every known site with the epoch second of its newest sample, oldest first (one round trip)."""
     return [
