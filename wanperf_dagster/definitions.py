@@ -30,10 +30,12 @@ def build_resources(settings: Settings) -> dict:
         "io_manager": RedisIOManager(redis=redis),
         "mist": MistApiResource(
             api_token=None if settings.uses_simulator else dg.EnvVar("MIST_API_TOKEN"),
-            org_id=settings.mist_org_id,
+            org_id=",".join(settings.mist_org_ids) or None,
+            msp_id=settings.mist_msp_id,
             host=settings.mist_host,
             simulator_sites=settings.sim_sites,
             simulator_seed=settings.sim_seed,
+            simulator_msp=",".join(f"{seed}:{n}" for seed, n in settings.sim_msp) or None,
         ),
     }
 

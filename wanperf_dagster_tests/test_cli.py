@@ -29,7 +29,8 @@ def test_sweep_then_status(redis_url, redis_client):
     lines = out.stdout.strip().splitlines()
     assert lines[-2].startswith("done: sweep ")
     assert (
-        lines[-1].startswith("insights (sle, paths, events, devices): 24 SLE hours")
+        lines[-1].startswith("insights of org ")
+        and "(sle, paths, events, devices): 24 SLE hours" in lines[-1]
         and "VPN paths" in lines[-1]
     )
     status = run(["status"], redis_url)
@@ -394,7 +395,7 @@ def test_the_replay_ingests_the_insight_feeds_slot_by_slot(redis_client):
     assert int(redis_client.get(store_keys.demo_replayed_until())) == end - 600  # how far it got
     sim = in_process_simulator(4, 23).sim
     first = end - 600 * n
-    coverage = feed_store.event_coverage(redis_client, 0, 2**40)
+    coverage = feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40)
     settle = 120  # a window ends that long before the ingestion, for events Mist logs late
     assert len(coverage) == 1 and coverage[0][0] == first + 30 - 600 - settle
     assert coverage[0][1] == end - 600 + 30 - settle  # the last slot's ingestion

@@ -66,7 +66,7 @@ def simulate(r: redis.Redis, seed: int, sites: int, day0: int, days: int) -> Sim
     context = pd.Timestamp(day0 - DAY, unit="s").strftime("%Y-%m-%d")
     samples = sample_store.read_site_days(r, [(d, s) for d in [context, *names] for s in site_ids])
     events = feed_store.read_site_days(r, "events", [(d, s) for d in names for s in site_ids])
-    coverage = feed_store.event_coverage(r, day0, day0 + days * DAY)
+    coverage = feed_store.event_coverage(r, sim.org.id, day0, day0 + days * DAY)
     sites_frame = pd.DataFrame(
         {"site_id": site_ids, "name": [s.name for s in sim.org.sites], "region": "R"}
     )

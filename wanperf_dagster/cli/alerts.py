@@ -8,7 +8,7 @@ import datetime as dt
 from wanperf_dagster import store
 from wanperf_dagster.settings import get_settings
 
-from .common import RAW, asset_store, positive_count
+from .common import RAW, asset_store, org_client, positive_count
 
 
 def add_parser(sub) -> None:
@@ -53,6 +53,7 @@ def add_parser(sub) -> None:
     shown.add_argument("--silences", action="store_true", help="the silences not yet over")
     alerts_cmd.add_argument("--unsilence", metavar="ID", help="end a silence now")
     alerts_cmd.add_argument("--note", default="", help="why, what is being done (with --ack)")
+    alerts_cmd.add_argument("--org", help="the org acted on, when several are analysed (its id)")
     alerts_cmd.add_argument("-n", "--limit", type=positive_count, default=50, help="rows to show")
     alerts_cmd.set_defaults(func=run)
 
@@ -65,12 +66,11 @@ def _when(epoch) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from wanperf_dagster import alerts
-    from wanperf_dagster.sources import client_from_settings
 
     settings = get_settings()
     assets = asset_store()
-    client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
-    org = client.resolve_org_id()
+    client = org_client(settings, store.RedisCallLedger(assets.client), args.org)
+    org = client.org_id
     if args.ack:
         if not args.by:
             raise SystemExit("wanperf: --ack needs --by NAME (who takes it)")

@@ -48,6 +48,22 @@ def asset_store():
     return AssetStore.from_settings(get_settings())
 
 
+def org_client(settings: Settings, ledger, org: str | None):
+    """The client of the org a command acts on: `--org`, or the one org analysed."""
+    from wanperf_dagster.sources import org_clients_from_settings
+
+    clients = org_clients_from_settings(settings, ledger=ledger)
+    if org:
+        for client in clients:
+            if client.org_id == org:
+                return client
+        raise SystemExit(f"wanperf: org {org} is not one of the {len(clients)} analysed here")
+    if len(clients) > 1:
+        names = ", ".join(f"{c.org_id} ({c.org_name})" if c.org_name else c.org_id for c in clients)
+        raise SystemExit(f"wanperf: {len(clients)} orgs are analysed: pass --org, one of {names}")
+    return clients[0]
+
+
 def ago(seconds: float) -> str:
     seconds = max(seconds, 0)
     if seconds < 120:

@@ -8,7 +8,7 @@ import time
 from wanperf_dagster import store
 from wanperf_dagster.settings import get_settings
 
-from .common import RAW, ago, asset_store, positive_count, utc
+from .common import RAW, ago, asset_store, org_client, positive_count, utc
 
 
 def add_parser(sub) -> None:
@@ -21,16 +21,17 @@ def add_parser(sub) -> None:
         formatter_class=RAW,
     )
     status.add_argument("--sweeps", type=positive_count, default=5, help="recent sweeps to list")
+    status.add_argument("--org", help="the org to show, when several are analysed (its id)")
     status.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from wanperf_dagster.sources import client_from_settings, describe_source
+    from wanperf_dagster.sources import describe_source
 
     settings = get_settings()
     assets = asset_store()
-    client = client_from_settings(settings, ledger=store.RedisCallLedger(assets.client))
-    org = client.resolve_org_id()
+    client = org_client(settings, store.RedisCallLedger(assets.client), args.org)
+    org = client.org_id
     now = client.clock()
     print(f"org {org} ({describe_source(settings, client)})")
     recent = assets.sweeps(org, args.sweeps)
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             f"{ago(now - ages[0][1])} old; {stale:,} older than two poll intervals"
         )
     state = assets.insights_state(org)
-    windows = assets.event_coverage(0, now + 86400)
+    windows = assets.event_coverage(org, 0, now + 86400)
     if state or windows:
         next_hour = state.get("sle_next_hour", "")
         print(

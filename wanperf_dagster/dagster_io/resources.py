@@ -7,6 +7,7 @@ its value.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import dagster as dg
@@ -89,41 +90,80 @@ class RedisResource(dg.ConfigurableResource):
 
 
 class MistApiResource(dg.ConfigurableResource):
-    """The Mist API: tokens (`MIST_API_TOKEN`, one or more, comma-separated, via EnvVar), org and
-    host; with no token, the built-in simulator in this process (same seed → same org and data)."""
+    """The Mist API: tokens (`MIST_API_TOKEN`, one or more, comma-separated, via EnvVar), the
+    orgs (`org_id`: one or several, comma-separated; or `msp_id`: an MSP's orgs as it lists them)
+    and host; with no token, the built-in simulator in this process (same seed → same org and
+    data), or its MSP of `simulator_msp` (seed:sites,...)."""
 
     api_token: str | None = None
     org_id: str | None = None
+    msp_id: str | None = None
     host: str | None = None
     simulator_sites: int = 200
     simulator_seed: int = 1
+    simulator_msp: str | None = None
     read_timeout: float = 30.0
     retries: int = 4
 
-    _client: object | None = PrivateAttr(default=None)
+    _clients: list | None = PrivateAttr(default=None)
 
     @property
     def uses_simulator(self) -> bool:
         return not (self.api_token or "").strip()
 
-    def get_client(self, budget: store.Redis | None = None):
-        """The client; with `budget` (the Redis every process shares), its calls count against
-        each token's hourly budget in that Redis, so every process together stays within it."""
-        if self._client is None:
-            self._client = sources.mist_client(
+    def get_org_clients(self, budget: store.Redis | None = None) -> list:
+        """A client per org to analyse, found once a run (`mist.orgs`); with `budget` (the Redis
+        every process shares), their calls count against each token's hourly budget there, so
+        every process and every org together stay within it."""
+        if self._clients is None:
+            msp = _msp_orgs(self.simulator_msp)
+            self._clients = sources.org_clients(
                 self.api_token,
                 self.host,
-                self.org_id,
+                tuple(o.strip() for o in (self.org_id or "").split(",") if o.strip()),
+                self.msp_id,
                 sim_sites=self.simulator_sites,
                 sim_seed=self.simulator_seed,
+                sim_msp=msp,
                 read_timeout=self.read_timeout,
                 retries=self.retries,
                 ledger=store.RedisCallLedger(budget) if budget is not None else None,
             )
-        return self._client
+        return self._clients
+
+    def get_client(self, budget: store.Redis | None = None):
+        """The client of the one org analysed (an MSP's callers use `get_org_clients`)."""
+        clients = self.get_org_clients(budget)
+        if len(clients) != 1:
+            raise dg.Failure(f"{len(clients)} orgs are analysed here, not one")
+        return clients[0]
+
+    def clock(self) -> float:
+        """Now, as the API's clock has it (the simulator's may be simulated), asking it nothing."""
+        if self.uses_simulator:
+            return sources.in_process_simulator(
+                self.simulator_sites, self.simulator_seed, msp=_msp_orgs(self.simulator_msp)
+            ).sim.clock.now()
+        return time.time()
 
     def source(self) -> str:
         return "simulator" if self.uses_simulator else (self.host or "api.mist.com")
+
+
+def _msp_orgs(raw: str | None) -> tuple[tuple[int, int], ...]:
+    return tuple(
+        (int(seed), int(sites))
+        for seed, _, sites in (p.partition(":") for p in (raw or "").split(",") if p)
+    )
+
+
+def known_orgs(redis: RedisResource, mist: MistApiResource) -> list[str]:
+    """The orgs of the latest inventory (a tick asks the API nothing); before the first, the
+    orgs the API names."""
+    sites = redis.asset_store().latest("mist_sites")
+    if sites is not None and "org_id" in sites.column_names:
+        return sorted(set(sites.column("org_id").to_pylist()))
+    return [c.org_id for c in mist.get_org_clients(budget=redis.get_client())]
 
 
 _SAME_AS_SETTINGS = (

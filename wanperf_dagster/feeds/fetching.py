@@ -52,6 +52,23 @@ class InsightsResult:
     event_window: tuple[int, int] | None = None
     calls: int = 0
 
+    @classmethod
+    def total(cls, results: list[InsightsResult]) -> InsightsResult:
+        """Several orgs' ingestions as one: counts summed, the event window the span of theirs."""
+        out = cls()
+        for r in results:
+            for name in ("sle_hours", "sle_rows", "paths", "events", "other_events", "calls"):
+                setattr(out, name, getattr(out, name) + getattr(r, name))
+            out.gateways += r.gateways
+            out.offline_gateways += r.offline_gateways
+            out.resumed += r.resumed
+            for feed, n in r.quarantined.items():
+                out.quarantined[feed] = out.quarantined.get(feed, 0) + n
+        windows = [r.event_window for r in results if r.event_window]
+        if windows:
+            out.event_window = (min(w[0] for w in windows), max(w[1] for w in windows))
+        return out
+
 
 def short_text(value, limit: int = 128) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None

@@ -24,12 +24,14 @@ from .rollups import (
     kpi_measures,
     offender_rows,
     org_daily_kpis,
+    org_offender_rows,
     period_circuit_kpis,
     region_daily_kpis,
     site_daily_kpis,
     tie_breaker,
     top_offenders,
     window_kpis,
+    with_orgs,
     with_state_seconds,
 )
 from .site_day import site_day_kpis
@@ -59,6 +61,7 @@ __all__ = [
     "lifetimes",
     "offender_rows",
     "org_daily_kpis",
+    "org_offender_rows",
     "period_circuit_kpis",
     "region_daily_kpis",
     "site_daily_kpis",
@@ -69,5 +72,6 @@ __all__ = [
     "top_offenders",
     "window_circuit_kpis",
     "window_kpis",
+    "with_orgs",
     "with_state_seconds",
 ]

@@ -192,12 +192,41 @@ def site_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.
     return _group_rollup(daily, _named(["day", "site_id", "region"], daily), config)
 
 
+ORG_KEYS = ["org_id", "org_name"]
+ALL_ORGS = "all orgs"  # the org_name of an MSP's rollup over all of its orgs (org_id "")
+
+
+def with_orgs(daily: pd.DataFrame, sites: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows with their site's org (`org_id`, `org_name`) from an inventory (`mist_sites`);
+    a site the inventory does not have is org `unknown`, never another org's."""
+    org_id = org_name = None
+    if sites is not None and len(sites) and "org_id" in sites.columns:
+        ids = sites["site_id"].astype(str)
+        org_id = dict(zip(ids, sites["org_id"].astype(str), strict=True))
+        org_name = dict(zip(ids, sites["org_name"].astype(str), strict=True))
+    site = daily["site_id"].astype(str)
+    return daily.assign(
+        org_id=site.map(org_id or {}).fillna("unknown").astype(str),
+        org_name=site.map(org_name or {}).fillna("unknown").astype(str),
+    )
+
+
 def region_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
-    return _group_rollup(daily, ["day", "region"], config)
+    """Per day and region; with orgs (`with_orgs`), per day, org and region."""
+    orgs = ORG_KEYS if "org_id" in daily.columns else []
+    return _group_rollup(daily, ["day", *orgs, "region"], config)
 
 
 def org_daily_kpis(daily: pd.DataFrame, config: KpiConfig | None = None) -> pd.DataFrame:
-    return _group_rollup(daily, ["day"], config)
+    """Per day; with orgs, a row per org (`scope` org) and, with more than one, the MSP's row
+    over all of them (`scope` msp, org_name `all orgs`)."""
+    if "org_id" not in daily.columns:
+        return _group_rollup(daily, ["day"], config)
+    out = _group_rollup(daily, ["day", *ORG_KEYS], config).assign(scope="org")
+    if out["org_id"].nunique() > 1:
+        msp = _group_rollup(daily, ["day"], config).assign(org_id="", org_name=ALL_ORGS)
+        out = pd.concat([out, msp.assign(scope="msp")], ignore_index=True)
+    return out
 
 
 def period_start(days: pd.Series, freq: str) -> pd.Series:
@@ -472,3 +501,22 @@ def offender_rows(
         )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=OFFENDER_COLUMNS)
     return out, ranked_by
+
+
+def org_offender_rows(
+    daily: pd.DataFrame, kpis: list[str], n: int = 10
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """`offender_rows` per org (`with_orgs` rows; `scope` org) and, with more than one org,
+    across them all (`scope` msp, org_id ""); the ranked tables are the widest scope's."""
+    parts, ranked_by = [], {}
+    orgs = daily.groupby(ORG_KEYS, sort=True, observed=True) if len(daily) else []
+    for (org_id, org_name), rows in orgs:
+        out, ranked_by = offender_rows(rows, kpis, n)
+        parts.append(out.assign(scope="org", org_id=org_id, org_name=org_name))
+    if len(parts) > 1:
+        out, ranked_by = offender_rows(daily, kpis, n)
+        parts.append(out.assign(scope="msp", org_id="", org_name=ALL_ORGS))
+    if not parts:
+        out, ranked_by = offender_rows(daily, kpis, n)
+        parts.append(out.assign(scope="org", org_id="", org_name=""))
+    return pd.concat(parts, ignore_index=True), ranked_by

@@ -386,10 +386,11 @@ class AssetStore:
         """When the gateways' listing was last read in full (None: never)."""
         return feed_store.circuits_checked(self.client)
 
-    def event_coverage(self, start: float, end: float) -> list[tuple[int, int]]:
-        """The windows of [start, end) the device-event feed fetched completely: where events,
-        not samples, say when a port was down."""
-        return feed_store.event_coverage(self.client, start, end)
+    def event_coverage(self, org_id: str | None, start: float, end: float) -> list[tuple[int, int]]:
+        """The windows of [start, end) the org's device-event feed fetched completely: where
+        events, not samples, say when a port was down (None: an org not known, only what the
+        single-org releases recorded)."""
+        return feed_store.event_coverage(self.client, org_id, start, end)
 
     # what the ingestion keeps beside the feeds -------------------------------------------------
     def sites_by_age(self, org_id: str) -> list[tuple[str, float]]:

@@ -151,15 +151,23 @@ class IngestionState:
         pipe.hset(self.key, mapping={k: self.values[k] for k in changes})
 
 
-def queue_coverage(pipe: redis.client.Pipeline, start: float, end: float) -> None:
-    """Record that the device-event feed holds every event of [start, end)."""
-    pipe.zadd(keys.event_coverage(), {f"{int(start)}:{int(end)}": int(start)})
+def queue_coverage(pipe: redis.client.Pipeline, org_id: str, start: float, end: float) -> None:
+    """Record that the org's device-event feed holds every event of [start, end)."""
+    pipe.zadd(keys.event_coverage(org_id), {f"{int(start)}:{int(end)}": int(start)})
 
 
-def event_coverage(client: redis.Redis, start: float, end: float) -> list[tuple[int, int]]:
-    """The fetched windows overlapping [start, end), merged where they touch or overlap."""
+def event_coverage(
+    client: redis.Redis, org_id: str | None, start: float, end: float
+) -> list[tuple[int, int]]:
+    """The org's fetched windows overlapping [start, end), merged where they touch or overlap
+    (with those the single-org releases recorded without an org)."""
+    members = [
+        m
+        for key in dict.fromkeys((keys.event_coverage(org_id), keys.event_coverage()))
+        for m in client.zrangebyscore(key, "-inf", int(end))
+    ]
     windows = []
-    for member in client.zrangebyscore(keys.event_coverage(), "-inf", int(end)):
+    for member in members:
         s, _, e = (member.decode() if isinstance(member, bytes) else member).partition(":")
         if s.lstrip("-").isdigit() and e.lstrip("-").isdigit() and int(e) > start:
             windows.append((int(s), int(e)))

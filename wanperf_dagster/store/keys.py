@@ -174,10 +174,11 @@ def insights_lock(org_id: str) -> str:
     return f"{NAMESPACE}:insights:{{{org_id}}}:lock"
 
 
-def event_coverage() -> str:
-    """Sorted set of the time windows the device-event feed has fully fetched ("start:end",
-    scored by start): where events, not samples, say when a port was down."""
-    return f"{NAMESPACE}:events:coverage"
+def event_coverage(org_id: str | None = None) -> str:
+    """Sorted set of the time windows the org's device-event feed has fully fetched
+    ("start:end", scored by start): where events, not samples, say when a port was down. Without
+    an org, the one key of the releases that analysed a single org (still read with each org's)."""
+    return f"{NAMESPACE}:events:coverage" + (f":{{{org_id}}}" if org_id else "")
 
 
 def circuits_first(site_id: str) -> str:

@@ -420,23 +420,23 @@ def test_sweep_completeness_names_the_sites_a_sweep_missed(redis_url, redis_clie
     session = SweepSession(org_id="org-1", slot=slot)
 
     # before the first inventory every site swept before counts
-    result = ingest.sweep_completeness(redis, session)
+    result = ingest.sweep_completeness(redis, [session])
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["sites_missing"].value == 2
 
     # with an inventory, only the sites still in it
     inventory = pd.DataFrame({"site_id": ["site-swept", "site-missed"], "region": ["EMEA"] * 2})
     put_tables(redis_client, ["mist_sites"], {None: pa.Table.from_pandas(inventory)}, None)
-    result = ingest.sweep_completeness(redis, session)
+    result = ingest.sweep_completeness(redis, [session])
     assert not result.passed
     assert result.metadata["sites_missing"].value == 1
     assert result.metadata["first_missing"].value == "site-missed"
 
     # every site in, but records quarantined: still a warning
     redis_client.zadd(keys.cache_age("org-1"), {"site-missed": slot + 7})
-    assert ingest.sweep_completeness(redis, session).passed
+    assert ingest.sweep_completeness(redis, [session]).passed
     session.quarantined = 3
-    result = ingest.sweep_completeness(redis, session)
+    result = ingest.sweep_completeness(redis, [session])
     assert not result.passed and result.metadata["records_quarantined"].value == 3
 
 

@@ -11,11 +11,13 @@ from wanperf_dagster.kpi import (
     circuit_trends,
     daily_circuit_kpis,
     org_daily_kpis,
+    org_offender_rows,
     period_circuit_kpis,
     region_daily_kpis,
     site_daily_kpis,
     top_offenders,
     window_kpis,
+    with_orgs,
 )
 
 from .helpers import samples
@@ -180,3 +182,57 @@ def test_trends_rising_falling_stable_and_congested():
     assert out.index[0] == "c1"  # congested and rising first
     cfg = KpiConfig(region_util_thresholds={"EMEA": (85.0, 90.0, 95.0)})
     assert not circuit_trends(rising, config=cfg).iloc[0].congested_and_rising
+
+
+def test_orgs_roll_up_apart_and_the_msp_over_them():
+    """Each org's row from its own sites only; the MSP's row from all; offenders per org never
+    name another org's circuit, and a site the inventory does not know is org `unknown`."""
+    rows = [
+        {"minute": m, "circuit": f"{c}:ge-0/0/0", "site": s, "region": "EMEA", "up": up(m)}
+        for c, s, up in (
+            ("aa", "s1", lambda m: True),
+            ("bb", "s2", lambda m: m >= 60),  # an hour down
+            ("cc", "s3", lambda m: m % 120 >= 10),  # down 10 minutes every two hours
+            ("dd", "s9", lambda m: True),  # not in the inventory
+        )
+        for m in range(0, 1440, 10)
+    ]
+    daily = daily_circuit_kpis(samples(rows), 10)
+    sites = pd.DataFrame(
+        {
+            "site_id": ["s1", "s2", "s3"],
+            "org_id": ["o1", "o1", "o2"],
+            "org_name": ["One", "One", "Two"],
+        }
+    )
+    tagged = with_orgs(daily, sites)
+    assert dict(zip(tagged["site_id"], tagged["org_id"], strict=True))["s9"] == "unknown"
+    orgs = org_daily_kpis(tagged).set_index("org_name")
+    assert list(orgs["scope"]) == ["org", "org", "org", "msp"]
+    assert (
+        orgs.loc["One", "down_seconds"]
+        == daily[daily["site_id"].isin(["s1", "s2"])]["down_seconds"].sum()
+    )
+    assert orgs.loc["Two", "circuits"] == 1 and orgs.loc["Two", "circuits_down"] == 1
+    whole = org_daily_kpis(daily).iloc[0]  # the MSP's row is the rollup of everything
+    assert orgs.loc["all orgs", "availability_pct"] == pytest.approx(whole["availability_pct"])
+    assert orgs.loc["all orgs", "circuits"] == 4
+    regions = region_daily_kpis(tagged)
+    assert set(zip(regions["org_id"], regions["region"], strict=True)) == {
+        ("o1", "EMEA"),
+        ("o2", "EMEA"),
+        ("unknown", "EMEA"),
+    }
+    worst, _ = org_offender_rows(tagged, ["availability_pct", "flaps"], 5)
+    for (scope, org), part in worst.groupby(["scope", "org_id"]):
+        allowed = {
+            "o1": {"s1", "s2"},
+            "o2": {"s3"},
+            "unknown": {"s9"},
+            "": {"s1", "s2", "s3", "s9"},
+        }
+        assert set(part["site_id"]) <= allowed[org], (scope, org)
+    assert set(worst[worst["scope"] == "msp"]["site_id"]) == {"s2", "s3"}
+    # one org: its row and no MSP row
+    alone = org_daily_kpis(with_orgs(daily[daily["site_id"].isin(["s1", "s2"])], sites))
+    assert list(alone["scope"]) == ["org"] and list(alone["org_name"]) == ["One"]

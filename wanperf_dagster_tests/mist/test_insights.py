@@ -78,13 +78,15 @@ def test_one_ingestion_stores_each_feed_as_the_world_has_it(sim, redis_client):
     got = _event_tuples(events)
     assert got == _world_events(sim, NOW - 9 * 3600, NOW) and got
     assert result.other_events > 0  # the reboots' GW_REBOOTED, counted and not kept
-    assert feed_store.event_coverage(redis_client, DAY0, DAY0 + 86400) == [(NOW - 9 * 3600, NOW)]
+    assert feed_store.event_coverage(redis_client, sim.org.id, DAY0, DAY0 + 86400) == [
+        (NOW - 9 * 3600, NOW)
+    ]
 
     # the next run an hour later fetches only what is new
     sim.clock.advance(3600)
     again = run_insights(client, redis_client, config)
     assert again.sle_hours == 1 and again.event_window == (NOW, NOW + 3600)
-    assert feed_store.event_coverage(redis_client, DAY0, DAY0 + 86400) == [
+    assert feed_store.event_coverage(redis_client, sim.org.id, DAY0, DAY0 + 86400) == [
         (NOW - 9 * 3600, NOW + 3600)
     ]
     events = _stored(redis_client, sim, "events")
@@ -115,7 +117,9 @@ def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, f
 
     with pytest.raises(Killed):
         run_insights(client, redis_client, config, feeds=(feed,), on_page=die)
-    assert not feed_store.event_coverage(redis_client, 0, 2**40)  # an unfinished window is not
+    assert not feed_store.event_coverage(
+        redis_client, sim.org.id, 0, 2**40
+    )  # an unfinished window is not
     resumed = run_insights(client, redis_client, config, feeds=(feed,))
     assert resumed.resumed and feed in resumed.resumed[0]
     t = int(sim.clock.now())
@@ -132,7 +136,7 @@ def test_a_killed_ingestion_resumes_without_loss_or_repeats(sim, redis_client, f
     else:
         got = _event_tuples(stored)
         assert got == _world_events(sim, t - 2 * 86400, t)
-        assert feed_store.event_coverage(redis_client, 0, 2**40) == [(t - 2 * 86400, t)]
+        assert feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40) == [(t - 2 * 86400, t)]
 
 
 def test_a_resumed_event_window_whose_cursor_expired_is_searched_again(sim, redis_client):
@@ -156,7 +160,7 @@ def test_a_resumed_event_window_whose_cursor_expired_is_searched_again(sim, redi
     assert _event_tuples(_stored(redis_client, sim, "events")) == _world_events(
         sim, NOW - 9 * 3600, NOW
     )
-    assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
+    assert feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
 
 
 def test_a_server_clock_behind_ours_cuts_the_windows_it_has_not_reached(sim, redis_client):
@@ -168,7 +172,7 @@ def test_a_server_clock_behind_ours_cuts_the_windows_it_has_not_reached(sim, red
     config = InsightsConfig(sle_backfill_hours=3, events_lookback_seconds=3600)
     first = run_insights(client, redis_client, config)
     assert first.event_window == (NOW + 58 * 60 - 120 - 3600, NOW)
-    assert feed_store.event_coverage(redis_client, 0, 2**40)[-1][1] == NOW
+    assert feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40)[-1][1] == NOW
     hours = sorted({h.timestamp() for h in _stored(redis_client, sim, "sle")["hour"]})
     assert hours == [DAY0 + 7 * 3600, DAY0 + 8 * 3600]  # 09:00 is not over on the server
     sim.clock.advance(3600)  # 10:03 there: 09:00 is complete now
@@ -178,7 +182,7 @@ def test_a_server_clock_behind_ours_cuts_the_windows_it_has_not_reached(sim, red
     assert _event_tuples(_stored(redis_client, sim, "events")) == _world_events(
         sim, NOW + 58 * 60 - 120 - 3600, NOW + 3600
     )
-    assert feed_store.event_coverage(redis_client, 0, 2**40) == [
+    assert feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40) == [
         (NOW + 58 * 60 - 120 - 3600, NOW + 3600)
     ]
 
@@ -298,7 +302,7 @@ def test_server_errors_cut_bodies_and_429s_lose_and_repeat_nothing(sim, redis_cl
     events = _stored(redis_client, sim, "events")
     got = _event_tuples(events)
     assert got == _world_events(sim, NOW - 9 * 3600, NOW)
-    assert feed_store.event_coverage(redis_client, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
+    assert feed_store.event_coverage(redis_client, sim.org.id, 0, 2**40) == [(NOW - 9 * 3600, NOW)]
     assert len(_stored(redis_client, sim, "sle")) == 2 * len(sim.org.sites)
     paths = _stored(redis_client, sim, "paths")
     assert len(paths) == len(sim.world.vpn_paths()) and paths["path_id"].is_unique

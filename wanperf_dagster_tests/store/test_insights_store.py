@@ -56,8 +56,8 @@ def test_batched_reads_equal_one_by_one_reads_and_count_bad_values(redis_client)
 def test_coverage_windows_merge_where_they_touch(redis_client):
     pipe = redis_client.pipeline(transaction=False)
     for s, e in ((100, 200), (200, 300), (250, 260), (400, 500)):
-        feed_store.queue_coverage(pipe, s, e)
+        feed_store.queue_coverage(pipe, "org-1", s, e)
     pipe.execute()
-    assert feed_store.event_coverage(redis_client, 0, 1000) == [(100, 300), (400, 500)]
-    assert feed_store.event_coverage(redis_client, 301, 399) == []
-    assert feed_store.event_coverage(redis_client, 450, 460) == [(400, 500)]
+    assert feed_store.event_coverage(redis_client, "org-1", 0, 1000) == [(100, 300), (400, 500)]
+    assert feed_store.event_coverage(redis_client, "org-1", 301, 399) == []
+    assert feed_store.event_coverage(redis_client, "org-1", 450, 460) == [(400, 500)]

@@ -7,7 +7,12 @@ import dagster as dg
 
 from wanperf_dagster.dagster_io.metadata import CADENCE_TAG, MIST_API_TAG, MIST_POOL
 from wanperf_dagster.dagster_io.partitions import SITE_PARTITIONS
-from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource, WanperfSettings
+from wanperf_dagster.dagster_io.resources import (
+    MistApiResource,
+    RedisResource,
+    WanperfSettings,
+    known_orgs,
+)
 from wanperf_dagster.mist import refresh_stale_sites
 from wanperf_dagster.settings import get_settings
 from wanperf_dagster.storage import site_partition_keys
@@ -45,8 +50,9 @@ def sweep_schedule(poll_interval: int) -> dg.ScheduleDefinition:
         "a sweep still running (or the replay of `make run`), which fills the slot.",
     )
     def _sweep(context: dg.ScheduleEvaluationContext, redis: RedisResource, mist: MistApiResource):
-        busy = redis.asset_store().sweep_running(
-            mist.get_client(budget=redis.get_client()).resolve_org_id()
+        assets = redis.asset_store()
+        busy = next(
+            (b for org in known_orgs(redis, mist) if (b := assets.sweep_running(org))), None
         )
         if busy:
             return dg.SkipReason(f"{busy}: this tick yields to it")
@@ -104,16 +110,17 @@ def refresh_stale_sites_op(
     mist: MistApiResource,
     redis: RedisResource,
 ) -> None:
-    result = refresh_stale_sites(
-        mist.get_client(budget=redis.get_client()),
-        redis.get_client(),
-        config.older_than_seconds,
-        max_sites=config.max_sites,
-    )
-    context.log.info(
-        f"refreshed {len(result.sites)} sites ({result.samples} samples); "
-        f"{result.skipped_for_budget} left for lack of budget"
-    )
+    for client in mist.get_org_clients(budget=redis.get_client()):
+        result = refresh_stale_sites(
+            client,
+            redis.get_client(),
+            config.older_than_seconds,
+            max_sites=config.max_sites,
+        )
+        context.log.info(
+            f"org {client.org_id}: refreshed {len(result.sites)} sites ({result.samples} samples);"
+            f" {result.skipped_for_budget} left for lack of budget"
+        )
 
 
 @dg.job(
@@ -137,15 +144,17 @@ def stale_site_refresh_sensor(
     settings: WanperfSettings,
 ):
     older = 3 * settings.poll_interval
-    client = mist.get_client(budget=redis.get_client())
     assets = redis.asset_store()
-    org = client.resolve_org_id()
-    now = client.clock()
-    ages = assets.sites_by_age(org)
-    if not ages or now - ages[-1][1] > older:
+    now = mist.clock()
+    stale, swept = [], 0
+    for org in known_orgs(redis, mist):
+        ages = assets.sites_by_age(org)
+        if ages and now - ages[-1][1] <= older:  # an org with no recent sweep waits for the next
+            swept += 1
+            stale += assets.stale_sites(org, older, now=now)
+    if not swept:
         # no recent sweep to lag behind: the sweep schedule catches every site up at once
         return dg.SkipReason("no recent sweep; stale sites are left to the next sweep")
-    stale = assets.stale_sites(org, older, now=now)
     if not stale:
         return dg.SkipReason("no stale site")
     bucket = int(now // older)

@@ -47,15 +47,26 @@ def _site_days(circuit_kpis: pd.DataFrame) -> dict:
     return {"sites": seen, "site_days_missing": missing}
 
 
-def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-    out = kpi.region_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
-    metadata: dict = {"regions": len(out), **_site_days(circuit_kpis)}
-    for row in out.itertuples(index=False):
+def _with_orgs(redis: RedisResource, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
+    """The rows with their site's org, from the latest inventory (read, not an input: an hourly
+    inventory must not make every day's rollups stale)."""
+    sites = redis.asset_store().latest("mist_sites")
+    return kpi.with_orgs(circuit_kpis, sites.to_pandas() if sites is not None else None)
+
+
+def region_kpis(
+    context: dg.AssetExecutionContext, redis: RedisResource, circuit_kpis: pd.DataFrame
+) -> pd.DataFrame:
+    daily = _with_orgs(redis, circuit_kpis) if len(circuit_kpis) else circuit_kpis
+    out = kpi.region_daily_kpis(daily) if len(daily) else pd.DataFrame()
+    by_region = kpi.region_daily_kpis(circuit_kpis) if len(circuit_kpis) else out
+    metadata: dict = {"regions": len(by_region), **_site_days(circuit_kpis)}
+    for row in by_region.itertuples(index=False):
         metadata[f"availability_pct_{row.region}"] = _number(row.availability_pct)
         metadata[f"circuits_above_90_{row.region}"] = int(row.circuits_above_90)
-    if len(out):
+    if len(by_region):
         metadata["by_region"] = circuit_table(
-            out.sort_values("availability_pct"),
+            by_region.sort_values("availability_pct"),
             [
                 "region",
                 "circuits",
@@ -71,11 +82,22 @@ def region_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -
     return out
 
 
-def org_kpis(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-    out = kpi.org_daily_kpis(circuit_kpis) if len(circuit_kpis) else pd.DataFrame()
+def org_kpis(
+    context: dg.AssetExecutionContext, redis: RedisResource, circuit_kpis: pd.DataFrame
+) -> pd.DataFrame:
+    daily = _with_orgs(redis, circuit_kpis) if len(circuit_kpis) else circuit_kpis
+    out = kpi.org_daily_kpis(daily) if len(daily) else pd.DataFrame()
     metadata: dict = _site_days(circuit_kpis)
     if not out.empty:
-        row = out.iloc[0]
+        widest = out[out["scope"] == "msp"] if (out["scope"] == "msp").any() else out
+        row = widest.iloc[0]  # the MSP's row, or the one org's
+        if len(out) > 1:
+            metadata["orgs"] = int((out["scope"] == "org").sum())
+            metadata["by_org"] = circuit_table(
+                out.sort_values(["scope", "availability_pct"]),
+                ["org_name", "circuits", "availability_pct", "util_p95_pct", "circuits_down"],
+                50,
+            )
         metadata.update(
             {
                 "org_availability_pct": _number(row["availability_pct"]),
@@ -104,8 +126,11 @@ TOP_KPIS = [
 ]
 
 
-def top_offenders(context: dg.AssetExecutionContext, circuit_kpis: pd.DataFrame) -> pd.DataFrame:
-    out, ranked = kpi.offender_rows(circuit_kpis, TOP_KPIS, 10)
+def top_offenders(
+    context: dg.AssetExecutionContext, redis: RedisResource, circuit_kpis: pd.DataFrame
+) -> pd.DataFrame:
+    daily = _with_orgs(redis, circuit_kpis) if len(circuit_kpis) else circuit_kpis
+    out, ranked = kpi.org_offender_rows(daily, TOP_KPIS, 10)
     tables = {
         f"worst_by_{name}": circuit_table(
             rows, ["rank", "site_name", "region", "circuit_id", name, kpi.tie_breaker(name)], 10
@@ -271,12 +296,14 @@ def rollups(p: Partitions, start_date: str) -> list[dg.AssetsDefinition]:
         )(region_kpis),
         dg.asset(
             **of_day,
-            description="The whole org per day; its metadata (availability, p95 utilisation, "
+            description="Each org per day, and with several orgs (an MSP) a row over all of "
+            "them (`scope` msp); its metadata (availability, p95 utilisation, "
             "congested and down circuits, flaps, time on backup) is what the UI plots over time.",
         )(org_kpis),
         dg.asset(
             **of_day,
-            description="The 10 worst circuits of the day for each headline KPI (lowest "
+            description="The 10 worst circuits of the day for each headline KPI, per org and "
+            "with several orgs across them all (`scope` msp) (lowest "
             "availability, highest p95 utilisation, most time above 90 %, flaps, loss, latency, "
             "failover), ties ordered by a second KPI; each a table in the metadata, with site "
             "names.",

@@ -36,19 +36,25 @@ def wan_status_now(
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     assets = redis.asset_store()
-    client = mist.get_client(budget=redis.get_client())
-    org = client.resolve_org_id()
-    sites = [s for s, _ in assets.sites_by_age(org)]
-    now = client.clock()
-    days = sorted({day_of(now), day_of(now - 86400)})
-    samples = assets.read_samples([(d, s) for d in days for s in sites])
     config = kpi.KpiConfig.for_sites(mist_sites)
-    status = kpi.window_kpis(samples, settings.interval_minutes, config=config)
-    if status.empty:
+    parts = []
+    for client in mist.get_org_clients(budget=redis.get_client()):
+        org = client.org_id
+        sites = [s for s, _ in assets.sites_by_age(org)]
+        now = client.clock()
+        days = sorted({day_of(now), day_of(now - 86400)})
+        samples = assets.read_samples([(d, s) for d in days for s in sites])
+        status = kpi.window_kpis(samples, settings.interval_minutes, config=config)
+        if status.empty:
+            continue
+        normal = assets.baselines_at(org, int(hour_of_week(now)), sites)
+        status = with_baselines(status, normal, settings.alert_baseline_sigmas)
+        status.insert(0, "org_id", org)
+        parts.append(status)
+    if not parts:
         context.add_output_metadata({"circuits": 0})
-        return status
-    normal = assets.baselines_at(org, int(hour_of_week(now)), sites)
-    status = with_baselines(status, normal, settings.alert_baseline_sigmas)
+        return kpi.window_kpis(pd.DataFrame(), settings.interval_minutes, config=config)
+    status = pd.concat(parts, ignore_index=True)
     latest = status[status["window_hours"] == 3]
     # a circuit the latest sweep did not see (its gateway dark) is not reporting: never up
     seen = pd.to_datetime(latest["last_seen"], utc=True)
@@ -202,47 +208,58 @@ def wan_alerts(
     mist_sites: pd.DataFrame,
 ) -> pd.DataFrame:
     assets = redis.asset_store()
-    client = mist.get_client(budget=redis.get_client())
-    org = client.resolve_org_id()
-    sites = [s for s, _ in assets.sites_by_age(org)]
-    incidents, report = alerts.evaluate(
-        assets,
-        org,
-        sites,
-        int(client.clock()),
-        settings.interval_minutes,
-        settings.alert_rules(),
-        kpi.KpiConfig.for_sites(mist_sites),
-        settings.alert_destinations(),
-        links=settings.incident_links,
-        repeat_every=settings.alert_repeat_minutes * 60,
-        resolve_after=settings.alert_resolve_minutes * 60,
-    )
-    if report.locked_out:
-        context.log.info(f"not sending: {report.errors[0]}")
-    else:
-        for error in report.errors:
-            context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
-    frame = incidents_frame(
-        incidents,
-        alerts.alert_history(assets, org, limit=HISTORY_ROWS),
-        report.covered,
-        report.inhibited,
-        alerts.acknowledgements(assets, org),
-        report.silenced,
-    )
+    frames, reports, n_open = [], [], 0
+    for client in mist.get_org_clients(budget=redis.get_client()):
+        org = client.org_id  # each org's incidents, state and routes (`org=` in a route) its own
+        sites = [s for s, _ in assets.sites_by_age(org)]
+        incidents, report = alerts.evaluate(
+            assets,
+            org,
+            sites,
+            int(client.clock()),
+            settings.interval_minutes,
+            settings.alert_rules(),
+            kpi.KpiConfig.for_sites(mist_sites),
+            settings.alert_destinations(),
+            links=settings.incident_links,
+            repeat_every=settings.alert_repeat_minutes * 60,
+            resolve_after=settings.alert_resolve_minutes * 60,
+        )
+        if report.locked_out:
+            context.log.info(f"org {org}: not sending: {report.errors[0]}")
+        else:
+            for error in report.errors:
+                context.log.warning(f"alert not delivered, retried at the next sweep: {error}")
+        frame = incidents_frame(
+            incidents,
+            alerts.alert_history(assets, org, limit=HISTORY_ROWS),
+            report.covered,
+            report.inhibited,
+            alerts.acknowledgements(assets, org),
+            report.silenced,
+        )
+        frame.insert(0, "org_id", org)
+        frames.append(frame)
+        reports.append(report)
+        n_open += len(incidents)
+    frame = pd.concat(frames, ignore_index=True)
     now_open = frame[frame["status"] == "open"]
+
+    def total(name: str) -> int:
+        return sum(len(v) if isinstance(v := getattr(r, name), list | dict) else v for r in reports)
+
     context.add_output_metadata(
         {
-            "open": len(incidents),
-            "inhibited": len(report.covered),
-            "silenced": len(report.silenced),
-            "opened": len(report.opened),
-            "recovered": len(report.recovered),
-            "delivered": report.sent,
-            "undelivered": len(report.errors),
-            "left_for_next_evaluation": report.pending,
-            "dead_lettered": report.dead_lettered,
+            "open": n_open,
+            "orgs": len(frames),
+            "inhibited": total("covered"),
+            "silenced": total("silenced"),
+            "opened": total("opened"),
+            "recovered": total("recovered"),
+            "delivered": total("sent"),
+            "undelivered": total("errors"),
+            "left_for_next_evaluation": total("pending"),
+            "dead_lettered": total("dead_lettered"),
             "dagster/row_count": len(frame),
             **{f"open_{kind}": int((now_open["kind"] == kind).sum()) for kind in alerts.KINDS},
             "open_incidents": circuit_table(

@@ -108,7 +108,7 @@ def ingest(client, r, org_id, state, config, t, result, on_page) -> None:
                 state.queue(pipe, events_next=nxt)
             else:  # the window is complete: events now say when ports were down in it
                 if covered > start:
-                    feed_store.queue_coverage(pipe, start, covered)
+                    feed_store.queue_coverage(pipe, org_id, start, covered)
                 state.queue(
                     pipe,
                     events_cursor=covered,

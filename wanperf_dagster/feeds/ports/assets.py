@@ -80,6 +80,26 @@ def site_snapshots(
     )
 
 
+def sites_by_org(mist_sites: pd.DataFrame | None, site_ids: list[str]) -> dict:
+    """The sites grouped by their org in the inventory. With one org (or an inventory from
+    before orgs were a column) every site is that org's, a retired one too; with several, a site
+    no longer in the inventory has no known org (None: its events count only where the
+    single-org releases recorded their coverage)."""
+    orgs = (
+        mist_sites[["site_id", "org_id"]].drop_duplicates()
+        if mist_sites is not None and "org_id" in mist_sites
+        else pd.DataFrame({"site_id": [], "org_id": []})
+    )
+    known = orgs["org_id"].unique().tolist()
+    if len(known) <= 1:
+        return {known[0] if known else None: site_ids}
+    org_of = dict(zip(orgs["site_id"], orgs["org_id"], strict=True))
+    out: dict = {}
+    for site in site_ids:
+        out.setdefault(org_of.get(site), []).append(site)
+    return out
+
+
 def circuit_kpis(
     context: dg.AssetExecutionContext,
     redis: RedisResource,
@@ -109,17 +129,32 @@ def circuit_kpis(
     first, last = (
         dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() for d in (days[0], days[-1])
     )
-    hourly, daily = kpi.site_day_kpis(
-        samples,
-        port_events,
-        assets.event_coverage(first, last + 86400),
-        interval,
+    config, now, checked = (
         kpi.KpiConfig.for_sites(mist_sites),
-        days,
-        now=time.time(),
-        registry=assets.circuits(sorted({site_id_of(s) for _, s in own})),
-        checked_at=assets.circuits_checked(),
+        time.time(),
+        assets.circuits_checked(),
     )
+    by_org = sites_by_org(mist_sites, sorted({site_id_of(s) for _, s in own}))
+    parts = []
+    for org, site_ids in by_org.items():  # each org's sites against its own event coverage
+
+        def mine(frame, site_ids=site_ids):
+            return frame if len(by_org) == 1 else frame[frame["site_id"].isin(site_ids)]
+
+        parts.append(
+            kpi.site_day_kpis(
+                mine(samples),
+                mine(port_events),
+                assets.event_coverage(org, first, last + 86400),
+                interval,
+                config,
+                days,
+                now=now,
+                registry=assets.circuits(site_ids),
+                checked_at=checked,
+            )
+        )
+    hourly, daily = (pd.concat([p[i] for p in parts], ignore_index=True) for i in (0, 1))
     own_ids = [(d, site_id_of(s)) for d, s in own]
     hourly, daily = (_only(frame, own_ids) for frame in (hourly, daily))
     violations = kpi.bounds_violations(daily, interval)
