@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from wanperf_dagster import store
 from wanperf_dagster.feeds import InsightsConfig, run_insights
-from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
+from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep, sweep_orgs
 from wanperf_dagster.settings import INSIGHT_FEEDS, Settings
-from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator
+from wanperf_dagster.sources import SIM_TOKEN, in_process_simulator, org_clients
 from wanperf_dagster.storage import AssetStore
 
 
@@ -38,10 +38,12 @@ def replay(
     interval: int = Settings.poll_interval,
     on_progress: Callable[[int, int, float], None] | None = None,
     feeds: tuple[str, ...] = INSIGHT_FEEDS,
+    msp: tuple[tuple[int, int], ...] = (),
 ) -> int:
-    """Sweep the simulated org, and ingest its WAN insight feeds, at every slot of the last
-    `days` days not replayed before. Returns the number of sweeps made."""
-    server = in_process_simulator(sites, seed)
+    """Sweep the simulated org (or, with `msp`, every org of the simulated MSP), and ingest its
+    WAN insight feeds, at every slot of the last `days` days not replayed before. Returns the
+    number of sweeps made."""
+    server = in_process_simulator(sites, seed, msp=msp)
     sim = server.sim
     now = time.time()
     end = int(now // interval * interval)
@@ -51,7 +53,14 @@ def replay(
     if done_until is not None:
         start = max(start, done_until + interval)
     slots = list(range(start, end, interval))
-    client = MistClient([SIM_TOKEN], server.url, sim.org.id, clock=sim.clock.now, rate_limit=10**9)
+    if msp:
+        clients = org_clients(
+            None, None, sim_sites=sites, sim_seed=seed, sim_msp=msp, rate_limit=10**9
+        )
+    else:
+        clients = [
+            MistClient([SIM_TOKEN], server.url, sim.org.id, clock=sim.clock.now, rate_limit=10**9)
+        ]
     # the feeds follow the replay slot by slot: the first slot looks back one slot, and the
     # state in Redis carries the cursors on from there (or from an earlier replay)
     insights = InsightsConfig(
@@ -62,8 +71,14 @@ def replay(
         for k, slot in enumerate(slots, 1):
             assets.hold_sweeps(60)  # the scheduled sweep yields to the replay
             sim.clock.set(slot + 30)
-            run_sweep(client, r, SweepConfig(interval_seconds=interval))
-            if feeds:
+            config = SweepConfig(interval_seconds=interval)
+            if len(clients) == 1:
+                run_sweep(clients[0], r, config)
+            else:
+                for org in sweep_orgs(clients, r, config):
+                    if org.error:
+                        raise RuntimeError(f"the replay's sweep of org {org.org_id}: {org.error}")
+            for client in clients if feeds else ():
                 run_insights(client, r, insights, feeds=feeds)
             assets.set_replayed_until(slot)
             if on_progress:

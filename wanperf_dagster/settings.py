@@ -98,6 +98,12 @@ class Settings:
     dashboard_port: int = 8050
     dashboard_url: str = "http://127.0.0.1:8050"
     dagster_url: str = "http://127.0.0.1:3000"
+    # who may see the dashboard (dashboard/access.py): a users file, or a trusted proxy's header
+    dashboard_users: Path | None = None  # WANPERF_DASHBOARD_USERS (TOML, argon2 hashes)
+    dashboard_proxy_header: str | None = None  # e.g. X-Forwarded-User (oauth2-proxy)
+    dashboard_trusted_proxies: tuple[str, ...] = ()  # addresses or networks it is honoured from
+    dashboard_secret: str = field(default="", repr=False)  # signs sessions; unset: a file's
+    dashboard_session_hours: int = 12
     # carrier SLA reports: the circuits' contracts and the maintenance windows, files the user keeps
     sla_file: Path | None = None
     sla_maintenance_file: Path | None = None
@@ -283,6 +289,11 @@ class Settings:
             ),
             dashboard_url=parser.endpoint("WANPERF_DASHBOARD_URL") or "",
             dagster_url=parser.endpoint("WANPERF_DAGSTER_URL") or Settings.dagster_url,
+            dashboard_users=parser.new_file("WANPERF_DASHBOARD_USERS"),
+            dashboard_proxy_header=parser.header_name("WANPERF_DASHBOARD_PROXY_HEADER"),
+            dashboard_trusted_proxies=parser.networks("WANPERF_DASHBOARD_TRUSTED_PROXIES"),
+            dashboard_secret=parser.text("WANPERF_DASHBOARD_SECRET"),
+            dashboard_session_hours=parser.integer("WANPERF_DASHBOARD_SESSION_HOURS", 12, 1, 720),
             sla_file=parser.readable_file("WANPERF_SLA_FILE"),
             sla_maintenance_file=parser.readable_file("WANPERF_SLA_MAINTENANCE_FILE"),
         )
@@ -290,6 +301,20 @@ class Settings:
             settings = dataclasses.replace(
                 settings, dashboard_url=f"http://127.0.0.1:{settings.dashboard_port}"
             )
+        if settings.dashboard_proxy_header and not settings.dashboard_trusted_proxies:
+            parser.fail(
+                "WANPERF_DASHBOARD_PROXY_HEADER",
+                "is set but WANPERF_DASHBOARD_TRUSTED_PROXIES is not: the header is honoured only"
+                " from the proxy's own addresses",
+            )
+        if settings.dashboard_proxy_header and not settings.dashboard_users:
+            parser.fail(
+                "WANPERF_DASHBOARD_PROXY_HEADER",
+                "is set but WANPERF_DASHBOARD_USERS is not: the users file says each user's"
+                " role and orgs",
+            )
+        if settings.dashboard_secret and len(settings.dashboard_secret) < 32:
+            parser.fail("WANPERF_DASHBOARD_SECRET", "is shorter than 32 characters")
         if settings.alert_smtp_url and not settings.alert_email_to:
             parser.fail(
                 "WANPERF_ALERT_SMTP_URL", "is set but WANPERF_ALERT_EMAIL_TO is not: who is told?"
@@ -535,6 +560,40 @@ class _Parser:
         if problem:
             self.fail(name, f"={str(path)!r} {problem}")
         return path
+
+    def new_file(self, name: str) -> Path | None:
+        """A file that may not exist yet, in a directory that does."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        path = Path(raw).expanduser().resolve()
+        if path.exists() and not path.is_file():
+            self.fail(name, f"={str(path)!r} is not a file")
+        elif not path.parent.is_dir():
+            self.fail(name, f"={str(path)!r}: its directory does not exist")
+        return path
+
+    def header_name(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", raw):
+            self.fail(name, f"={raw[:80]!r} is not an HTTP header name (like X-Forwarded-User)")
+            return None
+        return raw or None
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Addresses or networks (CIDR), comma-separated."""
+        import ipaddress
+
+        out = []
+        for part in (p.strip() for p in self.text(name).split(",") if p.strip()):
+            try:
+                out.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError:
+                self.fail(
+                    name, f"={part[:80]!r} is not an address or network (10.0.0.5, 10.0.0.0/24)"
+                )
+                return ()
+        return tuple(out)
 
     def any_file(self, name: str) -> str | None:
         raw = self.text(name)

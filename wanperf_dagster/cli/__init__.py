@@ -23,6 +23,7 @@ from . import (
     status,
     sweep,
     top,
+    users,
     warehouse,
     worker,
 )
@@ -41,6 +42,7 @@ COMMANDS = (
     sla,
     alerts,
     dashboard,
+    users,
     daemon,
     worker,
     query,

@@ -38,10 +38,15 @@ def run(args: argparse.Namespace) -> int:
     start_date = pin_start_date(settings)
     use_project_dagster_home(settings)
     r = redis_client()
+    what = (
+        f"a simulated MSP of {len(settings.sim_msp)} orgs"
+        f" ({sum(n for _, n in settings.sim_msp)} sites, WANPERF_SIM_MSP)"
+        if settings.sim_msp
+        else f"a simulated org of {settings.sim_sites} sites (seed {settings.sim_seed})"
+    )
     print(
-        f"replaying {args.days:g} day(s) of a simulated org of {settings.sim_sites} sites"
-        f" (seed {settings.sim_seed}), one sweep every {settings.interval_minutes} min,"
-        " through the real client and sweep"
+        f"replaying {args.days:g} day(s) of {what}, one sweep every"
+        f" {settings.interval_minutes} min, through the real client and sweep"
     )
     n = demo.replay(
         r,
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         settings.poll_interval,
         on_progress=lambda d, t, t0: demo.progress_bar(d, t, t0, "sweeps"),
         feeds=settings.insight_feeds,
+        msp=settings.sim_msp,
     )
     if n == 0:
         print("  history already replayed up to now")

@@ -8,8 +8,11 @@ Every state-changing request is checked before it changes anything:
   `wanperf_csrf` cookie (SameSite=Strict, HttpOnly): a page of another site cannot post one;
 - an API call is JSON (`Content-Type: application/json`), which a page of another site cannot
   send without a preflight this server never grants; DELETE is preflighted by every browser;
-- a request that says where it comes from (`Origin`) must come from this server.
-A refused request changes nothing, answers 403 with the reason, and is logged and counted."""
+- a request that says where it comes from (`Origin`) must come from this server;
+- the person (`request.state.viewer`, `access.Gate`) may act (an admin) on that org.
+A refused request changes nothing, answers 403 with the reason, and is logged and counted.
+
+With several orgs, an action names its org (`org`); with one, it is that one."""
 
 from __future__ import annotations
 
@@ -37,9 +40,35 @@ class Refused(Exception):
 
 
 class AlertActions:
-    def __init__(self, storage: AssetStore, org_id: Callable[[], str], clock: Callable[[], float]):
-        self.storage, self.org_id, self.clock = storage, org_id, clock
-        self.refused = 0  # requests refused (CSRF, origin, content type), since start
+    def __init__(
+        self,
+        storage: AssetStore,
+        orgs: Callable[[], list[str]],
+        clock: Callable[[], float],
+    ):
+        self.storage, self.orgs, self.clock = storage, orgs, clock
+        self.refused = 0  # requests refused (CSRF, origin, content type, role), since start
+
+    def org_id(self) -> str:
+        """The one org (a deployment of several names it in each action)."""
+        return self.orgs()[0]
+
+    def _org(self, request: Request, form: dict[str, str]) -> str:
+        """The org the action is on: named, or the only one; the viewer must be an admin of it."""
+        known = self.orgs()
+        org = form.get("org", "").strip() or (known[0] if len(known) == 1 else "")
+        if not org:
+            raise ValueError(f"name the org (org): one of {', '.join(known)}")
+        viewer = getattr(request.state, "viewer", None)
+        if viewer is not None and not (viewer.may_act and viewer.sees(org)):
+            raise Refused(f"{viewer.name} ({viewer.role}) may not act on org {org}")
+        if org not in known:
+            raise ValueError(f"no org {org} here")
+        return org
+
+    def _visible(self, request: Request) -> list[str]:
+        viewer = getattr(request.state, "viewer", None)
+        return [o for o in self.orgs() if viewer is None or viewer.sees(o)]
 
     # the token the pages carry ------------------------------------------------------------------
     @staticmethod
@@ -112,10 +141,13 @@ class AlertActions:
     async def _from_form(self, request: Request, action, done: str) -> Response:
         try:
             form = await self._form(request)
+            org = self._org(request, form)
         except Refused as exc:
             return self._refuse(request, str(exc))
+        except ValueError as exc:
+            return RedirectResponse("/alerts?" + urlencode({"error": str(exc)}), status_code=303)
         try:
-            said = action(form)
+            said = action(org, form)
         except (ValueError, KeyError) as exc:
             message = str(exc).strip("'\"")
             return RedirectResponse("/alerts?" + urlencode({"error": message}), status_code=303)
@@ -123,17 +155,32 @@ class AlertActions:
 
     # the API ----------------------------------------------------------------------------------
     def api_alerts(self, request: Request) -> Response:
-        org = self.org_id()
-        acks = alerts.acknowledgements(self.storage, org)
-        found = []
-        for incident in alerts.open_alerts(self.storage, org):
-            found.append({**asdict(incident), "key": incident.key, "ack": acks.get(incident.key)})
-        return JSONResponse({"org": org, "open": found})
+        orgs, found = self._visible(request), []
+        for org in orgs:
+            acks = alerts.acknowledgements(self.storage, org)
+            for incident in alerts.open_alerts(self.storage, org):
+                found.append(
+                    {
+                        **asdict(incident),
+                        "org": org,
+                        "key": incident.key,
+                        "ack": acks.get(incident.key),
+                    }
+                )
+        return JSONResponse(
+            {"org": orgs[0] if len(orgs) == 1 else None, "orgs": orgs, "open": found}
+        )
 
     def api_silences(self, request: Request) -> Response:
-        org = self.org_id()
-        found = alerts.silences(self.storage, org, at=int(self.clock()))
-        return JSONResponse({"org": org, "silences": [asdict(s) for s in found]})
+        orgs, found = self._visible(request), []
+        for org in orgs:
+            found += [
+                {**asdict(s), "org": org}
+                for s in alerts.silences(self.storage, org, at=int(self.clock()))
+            ]
+        return JSONResponse(
+            {"org": orgs[0] if len(orgs) == 1 else None, "orgs": orgs, "silences": found}
+        )
 
     async def api_ack(self, request: Request) -> Response:
         return await self._from_json(request, self._ack)
@@ -144,20 +191,27 @@ class AlertActions:
     async def api_unsilence(self, request: Request) -> Response:
         try:
             self._same_origin(request)
+            org = self._org(request, dict(request.query_params))
         except Refused as exc:
             return self._refuse(request, str(exc))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         silence_id = request.path_params["silence_id"]
-        if not alerts.remove_silence(self.storage, self.org_id(), silence_id):
+        if not alerts.remove_silence(self.storage, org, silence_id):
             return JSONResponse({"error": f"no silence {silence_id}"}, status_code=404)
         return JSONResponse({"ended": silence_id})
 
     async def _from_json(self, request: Request, action) -> Response:
         try:
             body = await self._json(request)
+            form = {k: "" if v is None else str(v) for k, v in body.items()}
+            org = self._org(request, form)
         except Refused as exc:
             return self._refuse(request, str(exc))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         try:
-            said = action({k: "" if v is None else str(v) for k, v in body.items()})
+            said = action(org, form)
         except alerts.NotOpenError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         except (ValueError, KeyError) as exc:
@@ -165,11 +219,11 @@ class AlertActions:
         return JSONResponse({"done": said})
 
     # what each does ---------------------------------------------------------------------------
-    def _ack(self, form: dict[str, str]) -> str:
+    def _ack(self, org: str, form: dict[str, str]) -> str:
         key = form.get("key", "").strip()
         record = alerts.acknowledge(
             self.storage,
-            self.org_id(),
+            org,
             key,
             form.get("by", ""),
             form.get("note", ""),
@@ -177,7 +231,7 @@ class AlertActions:
         )
         return f"{key} by {record['by']}"
 
-    def _silence(self, form: dict[str, str]) -> str:
+    def _silence(self, org: str, form: dict[str, str]) -> str:
         now = int(self.clock())
         try:
             hours = float(form.get("hours") or 0)
@@ -190,7 +244,7 @@ class AlertActions:
             raise ValueError(f"unknown rule {kind!r} (allowed: {', '.join(alerts.KINDS)})")
         made = alerts.add_silence(
             self.storage,
-            self.org_id(),
+            org,
             start=now,
             end=now + int(hours * 3600),
             reason=form.get("reason", ""),
@@ -202,8 +256,8 @@ class AlertActions:
         until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made.end))
         return f"{made.scope} until {until} UTC ({made.id})"
 
-    def _unsilence(self, form: dict[str, str]) -> str:
+    def _unsilence(self, org: str, form: dict[str, str]) -> str:
         silence_id = form.get("id", "")
-        if not alerts.remove_silence(self.storage, self.org_id(), silence_id):
+        if not alerts.remove_silence(self.storage, org, silence_id):
             raise ValueError(f"no silence {silence_id}")
         return silence_id

@@ -26,6 +26,7 @@ import plotly
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -44,8 +45,10 @@ from wanperf_dagster.settings import Settings, redact_url
 from wanperf_dagster.storage import AssetStore, site_day_key
 
 from . import sla_print
+from .access import OPEN, Gate, Viewer, gate_from
 from .actions import AlertActions
 from .data import DashboardData, Now, Range
+from .signin import Guard, SignIn
 
 BANDS = (70, 80, 90)
 BAND_COLOURS = {70: "#f2c744", 80: "#f08c2e", 90: "#d6453d"}
@@ -83,7 +86,9 @@ TEMPLATES = {
  <input type="hidden" name="from" value="{{ rng.start }}"><input type="hidden" name="to" value="{{ rng.end }}"><button>Search</button></form>
 <form class="inline" method="get" id="range">{% for k, v in keep.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
  from <input type="date" name="from" value="{{ rng.start }}"> to <input type="date" name="to" value="{{ rng.end }}"><button>Show</button></form>
-<a href="/alerts">Alerts</a> <a href="/sla">SLA</a> <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a></header>
+<a href="/alerts">Alerts</a> <a href="/sla">SLA</a> <a href="{{ dagster_url }}" title="the Dagster UI">Dagster ↗</a>
+<span id="who" style="margin-left:auto;font-size:13px">{% if viewer.open_access %}<span class="warn" style="color:#f2c744">Open: no sign-in is configured, so anyone who reaches this address sees and acts on every org (loopback only; docs/operations.md, <i>An MSP</i>)</span>{% else %}{{ viewer.name }} · {{ viewer.role }} · {{ viewer_orgs }}
+<form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="{{ signout_csrf }}"><button>Sign out</button></form>{% endif %}</span></header>
 <main>{% if rng.note %}<p class="muted" id="range-note">Note: {{ rng.note }}.</p>{% endif %}{% block main %}{% endblock %}
 <p class="muted">Read through the project's storage API: Redis for the hot window, the Parquet history beyond. Page built in {{ "%.0f"|format(built_ms) }} ms.</p></main></body></html>""",
     "overview.html": """{% extends "base.html" %}{% block main %}
@@ -142,12 +147,13 @@ TEMPLATES = {
 <p class="muted">From <a href="{{ asset_link }}">wan_alerts ↗</a>, its last evaluation: {{ counts.open }} open, {{ counts.inhibited }} open under another (inhibited), {{ counts.cleared }} cleared. Durations as of now; acknowledgements and silences as of now.</p>
 {% for section in sections %}<h2>{{ section.title }} <span class="muted">({{ section.rows|length }}{% if section.more %} of {{ section.total }}{% endif %})</span></h2>
 {% if section.rows %}<table id="{{ section.id }}" class="alerts"><tr><th>kind</th><th>where</th><th>circuit or gateway</th><th>what (at the last evaluation)</th><th class="num">circuits</th><th>since (UTC)</th><th>{{ section.lasted }}</th>{% if section.id == 'inhibited' %}<th>under</th>{% endif %}{% if section.id == 'open' %}<th>taken</th>{% endif %}<th>evidence</th></tr>
-{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}{% if section.id == 'open' %}<td class="{{ '' if a.taken else 'unknown' }}">{{ a.taken or 'not acknowledged' }}{% if not a.taken %}<form class="ack" method="post" action="/alerts/ack"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}"><input name="by" placeholder="who" size="8" required><input name="note" placeholder="note" size="14"><button>Acknowledge</button></form>{% endif %}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
+{% for a in section.rows %}<tr><td class="{{ 'bad' if section.id == 'open' else 'muted' }}">{{ a.kind }}</td><td><a href="{{ a.link }}">{{ a.site_name }}</a>{% if a.sites %}<br><span class="muted">{{ a.sites }}</span>{% endif %}</td><td>{{ a.subject }}</td><td>{{ a.detail }}</td><td class="num">{{ a.circuits }}</td><td>{{ a.since }}</td><td>{{ a.lasted }}</td>{% if section.id == 'inhibited' %}<td>{{ a.inhibited_by }}</td>{% endif %}{% if section.id == 'open' %}<td class="{{ '' if a.taken else 'unknown' }}">{{ a.taken or 'not acknowledged' }}{% if not a.taken and may_act %}<form class="ack" method="post" action="/alerts/ack"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="org" value="{{ a.org }}"><input type="hidden" name="key" value="{{ a.key }}"><input name="by" placeholder="who" size="8" required><input name="note" placeholder="note" size="14"><button>Acknowledge</button></form>{% endif %}</td>{% endif %}<td>{% if a.evidence %}<a href="{{ a.evidence }}">samples and events</a>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted">None.</p>{% endif %}{% endfor %}
 {% endif %}
 <h2>Silences <span class="muted">(an incident under one is recorded, not told, while it lasts)</span></h2>
-{% if silences %}<table id="silences"><tr><th>id</th><th>over</th><th>from (UTC)</th><th>until (UTC)</th><th>reason</th><th>by</th><th></th></tr>
-{% for z in silences %}<tr><td>{{ z.id }}</td><td>{{ z.scope }}</td><td>{{ z.start }}</td><td>{{ z.end }}</td><td>{{ z.reason }}</td><td>{{ z.by }}</td><td><form method="post" action="/alerts/unsilence"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="id" value="{{ z.id }}"><button>End now</button></form></td></tr>{% endfor %}</table>{% else %}<p class="muted" id="no-silences">None.</p>{% endif %}
-<form id="silence" method="post" action="/alerts/silence"><input type="hidden" name="csrf" value="{{ csrf }}">silence site <input name="site_id" placeholder="site id" size="14"> circuit <input name="circuit_id" placeholder="circuit id" size="14"> rule <select name="kind"><option value="">any</option>{% for k in kinds %}<option>{{ k }}</option>{% endfor %}</select> for <input name="hours" value="2" size="3"> h, because <input name="reason" placeholder="reason" size="16" required> by <input name="by" placeholder="who" size="8" required> <button>Silence</button> <span class="muted">(none of site, circuit, rule: the whole org)</span></form>
+{% if silences %}<table id="silences"><tr><th>id</th>{% if orgs|length > 1 %}<th>org</th>{% endif %}<th>over</th><th>from (UTC)</th><th>until (UTC)</th><th>reason</th><th>by</th><th></th></tr>
+{% for z in silences %}<tr><td>{{ z.id }}</td>{% if orgs|length > 1 %}<td>{{ z.org_name }}</td>{% endif %}<td>{{ z.scope }}</td><td>{{ z.start }}</td><td>{{ z.end }}</td><td>{{ z.reason }}</td><td>{{ z.by }}</td><td>{% if may_act %}<form method="post" action="/alerts/unsilence"><input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="org" value="{{ z.org }}"><input type="hidden" name="id" value="{{ z.id }}"><button>End now</button></form>{% endif %}</td></tr>{% endfor %}</table>{% else %}<p class="muted" id="no-silences">None.</p>{% endif %}
+{% if not may_act %}<p class="muted" id="read-only">Read only: acknowledging and silencing is for an admin.</p>{% else %}
+<form id="silence" method="post" action="/alerts/silence"><input type="hidden" name="csrf" value="{{ csrf }}">{% if orgs|length > 1 %}org <select name="org">{% for o, name in orgs %}<option value="{{ o }}">{{ name }}</option>{% endfor %}</select> {% endif %}silence site <input name="site_id" placeholder="site id" size="14"> circuit <input name="circuit_id" placeholder="circuit id" size="14"> rule <select name="kind"><option value="">any</option>{% for k in kinds %}<option>{{ k }}</option>{% endfor %}</select> for <input name="hours" value="2" size="3"> h, because <input name="reason" placeholder="reason" size="16" required> by <input name="by" placeholder="who" size="8" required> <button>Silence</button> <span class="muted">(none of site, circuit, rule: the whole org)</span></form>{% endif %}
 <p class="muted">The same from a script: <code>GET /api/alerts</code>, <code>POST /api/alerts/ack</code> {"key", "by", "note"}, <code>GET|POST /api/silences</code> {"site_id", "circuit_id", "kind", "hours", "reason", "by"}, <code>DELETE /api/silences/&lt;id&gt;</code>, JSON (docs/noc.md).</p>
 {% endblock %}""",
     "sla_circuit.html": """{% extends "base.html" %}{% block main %}
@@ -223,7 +229,8 @@ class Dashboard:
         self.data = data
         self.settings = settings
         self.clock = clock or time.time
-        self.actions = AlertActions(data.assets, _org_of(settings, org_id), self.clock)
+        self._single_org = _org_of(settings, org_id)
+        self.actions = AlertActions(data.assets, self.known_orgs, self.clock)
         self.today = today or (lambda: dt.datetime.fromtimestamp(self.clock(), dt.UTC).date())
         self.env = jinja2.Environment(
             loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -243,16 +250,36 @@ class Dashboard:
             url += "?" + urlencode({"from": rng.start.isoformat(), "to": rng.end.isoformat()})
         return url
 
-    def render(self, template: str, t0: float, **context) -> HTMLResponse:
+    def render(self, request: Request, template: str, t0: float, **context) -> HTMLResponse:
         context.setdefault("keep", {})
         context.setdefault("q", "")
         context.setdefault("plotly", "")
+        viewer = self.viewer(request)
         text = self.env.get_template(template).render(
             dagster_url=self.settings.dagster_url,
             built_ms=(time.perf_counter() - t0) * 1000,
+            viewer=viewer,
+            viewer_orgs=", ".join(n or o for o, n in self.data_for(request).orgs_shown())
+            if viewer.orgs is not None
+            else "every org",
+            signout_csrf=self.actions.token(request),
             **context,
         )
         return HTMLResponse(text)
+
+    # who is looking ------------------------------------------------------------------------------
+    @staticmethod
+    def viewer(request: Request) -> Viewer:
+        return getattr(request.state, "viewer", OPEN)
+
+    def data_for(self, request: Request) -> DashboardData:
+        """The reads of the orgs the viewer may see (every read of a page goes through it)."""
+        return self.data.scoped(self.viewer(request).orgs)
+
+    def known_orgs(self) -> list[str]:
+        """The orgs analysed: the inventory's, or (before orgs were a column) the one org."""
+        orgs = sorted({o for o in self.data.all_sites()["org_id"] if o})
+        return orgs or [self._single_org()]
 
     def range_of(self, request: Request) -> Range:
         return Range.parse(
@@ -264,11 +291,12 @@ class Dashboard:
         t0 = time.perf_counter()
         rng = self.range_of(request)
         now = self.clock()
-        wan = self.data.now(self.settings.poll_interval, now)
-        alerts = self.data.open_alerts()
-        regions = self.data.regions(rng)
-        worst = self.data.worst(rng)
-        worst_sites = self.data.worst_sites(rng)
+        data = self.data_for(request)
+        wan = data.now(self.settings.poll_interval, now)
+        alerts = data.open_alerts()
+        regions = data.regions(rng)
+        worst = data.worst(rng)
+        worst_sites = data.worst_sites(rng)
         region_rows = [
             {**r, "link": "/search?" + urlencode({"region": r["region"], "q": ""})}
             for r in regions.to_dict("records")
@@ -294,6 +322,7 @@ class Dashboard:
             for a in ([] if alerts is None else alerts.to_dict("records"))
         ]
         return self.render(
+            request,
             "overview.html",
             t0,
             title="WAN overview",
@@ -340,11 +369,12 @@ class Dashboard:
         rng = self.range_of(request)
         q = request.query_params.get("q", "")
         region = request.query_params.get("region", "")
-        found = self.data.search(q, region, limit=500 if region else 50)
+        found = self.data_for(request).search(q, region, limit=500 if region else 50)
         if not region and len(found) == 1:  # one match: straight to its page
             return RedirectResponse(self.site_link(found.iloc[0]["site_id"], rng), 303)
         rows = [{**s, "link": self.site_link(s["site_id"], rng)} for s in found.to_dict("records")]
         return self.render(
+            request,
             "search.html",
             t0,
             title=f"sites: {q or region}",
@@ -367,7 +397,7 @@ class Dashboard:
     def _sla_rows(self, request: Request):
         month = self._month_of(request)
         provider = request.query_params.get("provider", "")
-        found = self.data.sla_month(month)
+        found = self.data_for(request).sla_month(month)
         if found is None:
             return month, provider, None, None
         report, outages = found
@@ -389,7 +419,7 @@ class Dashboard:
             "report_link": self.asset_link("sla_report", month.isoformat()),
         }
         if report is None:
-            return self.render("sla.html", t0, **context)
+            return self.render(request, "sla.html", t0, **context)
         first, last = month, min(sla_print.month_end(month), self.today())
         span = Range(first, max(first, last))
         providers = [
@@ -447,6 +477,7 @@ class Dashboard:
         ]
         csv_query = {"month": label, **({"provider": provider} if provider else {})}
         return self.render(
+            request,
             "sla.html",
             t0,
             **context,
@@ -479,16 +510,26 @@ class Dashboard:
         status = request.query_params.get("status", "")
         kind = request.query_params.get("kind", "")
         q = request.query_params.get("q", "").strip().lower()
-        log = self.data.alert_log()
+        data = self.data_for(request)
+        log = data.alert_log()
         csrf = self.actions.token(request)
-        org = self.actions.org_id()
-        acks = alerts_state.acknowledgements(self.data.assets, org)
-        live = alerts_state.silences(self.data.assets, org, at=int(now))
+        orgs = [o for o in self.known_orgs() if self.viewer(request).sees(o)]
+        names = dict(data.orgs_shown())
+        acks, live, silence_rows = {}, [], []
+        for org in orgs:  # each org's own acknowledgements and silences
+            acks.update(alerts_state.acknowledgements(data.assets, org))
+            mine = alerts_state.silences(data.assets, org, at=int(now))
+            live += mine
+            silence_rows += [
+                {**_silence_row(z), "org": org, "org_name": names.get(org) or org} for z in mine
+            ]
         context = {
             "csrf": csrf,
+            "may_act": self.viewer(request).may_act,
+            "orgs": [(o, names.get(o) or o) for o in orgs],
             "done": request.query_params.get("done", ""),
             "error": request.query_params.get("error", ""),
-            "silences": [_silence_row(z) for z in live],
+            "silences": silence_rows,
             "title": "Alerts",
             "rng": rng,
             "statuses": self.ALERT_STATUSES,
@@ -500,7 +541,7 @@ class Dashboard:
             "asset_link": self.asset_link("wan_alerts"),
         }
         if log is None:
-            page = self.render("alerts.html", t0, **context)
+            page = self.render(request, "alerts.html", t0, **context)
             return self.actions.set_token(page, request, csrf)
         for column in ("inhibited_by", "circuits", "sites"):
             if column not in log:
@@ -558,6 +599,7 @@ class Dashboard:
                 }
             )
         page = self.render(
+            request,
             "alerts.html",
             t0,
             **context,
@@ -602,6 +644,7 @@ class Dashboard:
                 taken = f"silenced ({over.id}): not told while the silence lasts"
         return {
             "key": key,
+            "org": str(a.get("org_id") or ""),
             "kind": a["kind"],
             "site_name": a["site_name"],
             "sites": a["sites"] if a.get("sites") and a["sites"] != a["site_name"] else "",
@@ -640,8 +683,9 @@ class Dashboard:
         mine = outages[outages["circuit_id"] == circuit_id].sort_values("start")
         first, last = month, min(sla_print.month_end(month), self.today())
         span = Range(first, max(first, last))
-        site = self.data.site(c["site_id"]) if c.get("site_id") else None
-        days = self._sla_days(site, span, circuit_id, mine)
+        data = self.data_for(request)
+        site = data.site(c["site_id"]) if c.get("site_id") else None
+        days = self._sla_days(data, site, span, circuit_id, mine)
         counted = (c["observed_seconds"] - c["maintenance_seconds"]) / 3600
         shown = {
             **c,
@@ -677,6 +721,7 @@ class Dashboard:
         ]
         name = sla_print.timeline_rows(found, mine, 1) or [(circuit_id, circuit_id)]
         return self.render(
+            request,
             "sla_circuit.html",
             t0,
             title=f"SLA {label} {circuit_id}",
@@ -692,11 +737,13 @@ class Dashboard:
             days=days,
         )
 
-    def _sla_days(self, site, span: Range, circuit_id: str, mine: pd.DataFrame) -> list[dict]:
+    def _sla_days(
+        self, data: DashboardData, site, span: Range, circuit_id: str, mine: pd.DataFrame
+    ) -> list[dict]:
         """The circuit's days: the KPIs' figures beside the events' outages cut at midnight."""
         if site is None:
             return []
-        daily = self.data.circuit_days(site, span, circuit_id)
+        daily = data.circuit_days(site, span, circuit_id)
         if daily.empty:
             return []
         starts = mine["start"].map(lambda t: t.timestamp()).to_numpy(float)
@@ -747,15 +794,23 @@ class Dashboard:
     def site(self, request: Request) -> HTMLResponse:
         t0 = time.perf_counter()
         rng = self.range_of(request)
-        site = self.data.site(request.path_params["site_id"])
+        data = self.data_for(request)
+        site_id = request.path_params["site_id"]
+        site = data.site(site_id)
+        if site is None and data.org_of_site(site_id) is not None:  # another org's: not yours
+            return HTMLResponse(
+                f"<h1>Not yours to see</h1><p>{html.escape(self.viewer(request).name)} may not see"
+                ' this site\'s org.</p><p><a href="/">back to the overview</a></p>',
+                status_code=403,
+            )
         if site is None:
             return HTMLResponse(
-                f"<h1>No site {html.escape(request.path_params['site_id'])}</h1>"
+                f"<h1>No site {html.escape(site_id)}</h1>"
                 '<p><a href="/">back to the overview</a></p>',
                 status_code=404,
             )
-        resolution, series = self.data.site_series(site, rng)
-        kpis = self.data.site_kpis(site, rng)
+        resolution, series = data.site_series(site, rng)
+        kpis = data.site_kpis(site, rng)
         partition = site_day_key(rng.end.isoformat(), site["site_key"])
         asset = {"samples": "site_snapshots", "hourly": "circuit_kpis_hourly"}.get(
             resolution, "circuit_kpis"
@@ -782,11 +837,11 @@ class Dashboard:
         ]
         sle = [
             {k: _round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
-            for row in self.data.site_sle(site, rng).to_dict("records")
+            for row in data.site_sle(site, rng).to_dict("records")
         ]
         paths = [
             {k: _round(v) if isinstance(v, float) else v for k, v in row.items()}
-            for row in self.data.site_paths(site, rng).to_dict("records")
+            for row in data.site_paths(site, rng).to_dict("records")
         ]
         now = [
             {
@@ -794,9 +849,10 @@ class Dashboard:
                 "up_now": None if pd.isna(row["up_now"]) else bool(row["up_now"]),
                 "anchor": _anchor(row["circuit_id"]),
             }
-            for row in self.data.site_now(site).to_dict("records")
+            for row in data.site_now(site).to_dict("records")
         ]
         return self.render(
+            request,
             "site.html",
             t0,
             plotly=PLOTLY_URL if figures else "",
@@ -988,11 +1044,16 @@ def build_app(
     today=None,
     clock=None,
     org_id: str | None = None,
+    gate: Gate | None = None,
 ) -> Starlette:
+    """The dashboard; `gate` (by default the settings', `access.gate_from`) says who may see
+    what."""
+    gate = gate or gate_from(settings)
     dashboard = Dashboard(
         DashboardData(assets or AssetStore.from_settings(settings)), settings, today, clock, org_id
     )
     act = dashboard.actions
+    signin = SignIn(gate)
     plotly_gz = _gzipped(PLOTLY_JS)
 
     async def plotly_js(request: Request):
@@ -1036,5 +1097,9 @@ def build_app(
             Route("/sla/circuit", dashboard.sla_circuit),
             Route(PLOTLY_URL, plotly_js),
             Route("/healthz", healthz),
+            Route("/login", signin.login_page, methods=["GET"]),
+            Route("/login", signin.login, methods=["POST"]),
+            Route("/logout", signin.logout, methods=["POST"]),
         ],
+        middleware=[Middleware(Guard, gate=gate)],
     )

@@ -87,24 +87,72 @@ def _availability(summed: pd.DataFrame) -> np.ndarray:
 
 
 class DashboardData:
-    def __init__(self, assets: AssetStore):
-        self.assets = assets
+    """Every read of the dashboard, of the orgs `orgs` only (None: every org). The filter is
+    here, in the one place the pages read from, not in the templates: a page, a search, a CSV
+    or an API answer of a viewer holds nothing of an org they may not see."""
+
+    def __init__(self, assets: AssetStore, orgs: frozenset[str] | None = None):
+        self.assets, self.orgs = assets, orgs
         self._sites: tuple[float, pd.DataFrame] | None = None
         self._worst_sites: dict[tuple, tuple[float, pd.DataFrame]] = {}
+        self._scoped: dict[frozenset[str], DashboardData] = {}
+
+    def scoped(self, orgs: frozenset[str] | None) -> DashboardData:
+        """The same reads for the given orgs (kept, with their caches, per set of orgs)."""
+        if orgs is None:
+            return self
+        if orgs not in self._scoped:
+            if len(self._scoped) > 256:
+                self._scoped.pop(next(iter(self._scoped)))
+            self._scoped[orgs] = DashboardData(self.assets, orgs)
+        return self._scoped[orgs]
+
+    def _mine(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """The rows of the viewer's orgs: by the rows' org, else by their site's (rows of a
+        site no inventory places are nobody's to see)."""
+        if self.orgs is None or frame is None or frame.empty:
+            return frame
+        if "org_id" in frame.columns:
+            return frame[frame["org_id"].astype(str).isin(self.orgs)]
+        if "site_id" in frame.columns:
+            return frame[frame["site_id"].astype(str).isin(set(self.sites()["site_id"]))]
+        return frame.iloc[0:0]
 
     # the inventory ----------------------------------------------------------------------------
-    def sites(self) -> pd.DataFrame:
-        """site_id, name, region, site_key (the partition key), cached for a minute."""
+    def all_sites(self) -> pd.DataFrame:
+        """site_id, name, region, org_id, org_name, site_key (the partition key) of every org,
+        cached for a minute: what is known to exist, not what may be shown."""
         if self._sites and time.monotonic() - self._sites[0] < SITES_TTL_S:
             return self._sites[1]
         table = self.assets.latest("mist_sites")
+        columns = ["site_id", "name", "region", "org_id", "org_name"]
         if table is None:
-            frame = pd.DataFrame(columns=["site_id", "name", "region", "site_key"])
+            frame = pd.DataFrame(columns=[*columns, "site_key"])
         else:
-            frame = table.to_pandas()[["site_id", "name", "region"]].astype(str)
+            frame = table.to_pandas()
+            for column in ("org_id", "org_name"):  # an inventory from before orgs: one org
+                if column not in frame:
+                    frame[column] = ""
+            frame = frame[columns].astype(str)
             frame["site_key"] = self.assets.site_keys(frame["site_id"].tolist())
         self._sites = (time.monotonic(), frame)
         return frame
+
+    def sites(self) -> pd.DataFrame:
+        """The sites the viewer may see."""
+        frame = self.all_sites()
+        return frame if self.orgs is None else frame[frame["org_id"].isin(self.orgs)]
+
+    def orgs_shown(self) -> list[tuple[str, str]]:
+        """(org id, name) of each org the viewer sees, by name."""
+        pairs = self.sites()[["org_id", "org_name"]].drop_duplicates()
+        return sorted(zip(pairs["org_id"], pairs["org_name"], strict=True), key=lambda p: p[1])
+
+    def org_of_site(self, site_id: str) -> str | None:
+        """The org of a site that exists (of any org), None for no such site."""
+        found = self.all_sites()
+        found = found[found["site_id"] == site_id]
+        return None if found.empty else str(found.iloc[0]["org_id"])
 
     def site(self, site_id: str) -> pd.Series | None:
         sites = self.sites()
@@ -136,7 +184,7 @@ class DashboardData:
         table = self.assets.latest("wan_status_now")
         if table is None or table.num_rows == 0:
             return Now(None, 0, 0, 0, 0, stale=True)
-        frame = table.to_pandas()
+        frame = self._mine(table.to_pandas())
         frame = frame[frame["window_hours"] == 3]
         seen = pd.to_datetime(frame["last_seen"], utc=True)
         as_of = seen.max()
@@ -175,14 +223,14 @@ class DashboardData:
         table = self.assets.latest("wan_alerts")
         if table is None:
             return None
-        frame = table.to_pandas()
+        frame = self._mine(table.to_pandas())
         return frame[frame["status"] == "open"] if "status" in frame else frame
 
     def alert_log(self) -> pd.DataFrame | None:
         """Every incident of the last evaluation's `wan_alerts`: open, inhibited (open under
         another) and cleared; None before the first evaluation."""
         table = self.assets.latest("wan_alerts")
-        return None if table is None else table.to_pandas()
+        return None if table is None else self._mine(table.to_pandas())
 
     def regions(self, rng: Range) -> pd.DataFrame:
         """Per region over the range: availability (weighted by observed time) and the mean of
@@ -190,7 +238,10 @@ class DashboardData:
         loaded = self.assets.load("region_kpis", rng.days, allow_missing=True)
         if not loaded.found:
             return pd.DataFrame()
-        frame = kpi.with_state_seconds(loaded.table.to_pandas())
+        frame = self._mine(loaded.table.to_pandas())
+        if frame.empty:
+            return pd.DataFrame()
+        frame = kpi.with_state_seconds(frame)
         out = frame.groupby("region", observed=True).agg(
             down_seconds=("down_seconds", "sum"),
             observed_seconds=("observed_seconds", "sum"),
@@ -201,13 +252,33 @@ class DashboardData:
         out["availability_pct"] = _availability(out)
         return out.reset_index()[["region", "circuits", "availability_pct", "util_p95_pct", "days"]]
 
-    def worst(self, rng: Range) -> pd.DataFrame:
-        """The top offenders of the range's last day that has them."""
+    def worst(self, rng: Range, n: int = 10) -> pd.DataFrame:
+        """The top offenders of the range's last day that has them: across every org for an
+        MSP admin (the `msp` rows), and across the viewer's own orgs for a viewer (each org's
+        worst, ranked again together)."""
         for day in reversed(rng.days):
             loaded = self.assets.load("top_offenders", [day], allow_missing=True)
             if loaded.found and loaded.table.num_rows:
-                return loaded.table.to_pandas().assign(day=day)
+                return self._offenders(loaded.table.to_pandas(), n).assign(day=day)
         return pd.DataFrame()
+
+    def _offenders(self, frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        if "scope" not in frame:  # stored before orgs: one org's
+            return self._mine(frame)
+        if self.orgs is None:
+            msp = frame["scope"] == "msp"
+            return frame[msp] if msp.any() else frame
+        mine = self._mine(frame[frame["scope"] == "org"])
+        if mine["org_id"].nunique() <= 1:
+            return mine
+        ranked = []
+        for name, rows in mine.groupby("kpi", sort=False):
+            rows = rows.sort_values(
+                ["value", "tie_breaker_value", "circuit_id"],
+                ascending=[name in kpi.rollups.LOWER_IS_WORSE, False, True],
+            ).head(n)
+            ranked.append(rows.assign(rank=range(1, len(rows) + 1)))
+        return pd.concat(ranked, ignore_index=True)
 
     def worst_sites(self, rng: Range, n: int = 10) -> pd.DataFrame:
         """The range's last day with KPIs, per site (every circuit's time summed): most time
@@ -342,4 +413,8 @@ class DashboardData:
         )
         if report.missing or outages.missing:
             return None
-        return report.to_pandas(), outages.to_pandas()
+        report, outages = report.to_pandas(), outages.to_pandas()
+        if self.orgs is not None:
+            report = report[report["site_id"].astype(str).isin(set(self.sites()["site_id"]))]
+            outages = outages[outages["circuit_id"].isin(report["circuit_id"])]
+        return report, outages

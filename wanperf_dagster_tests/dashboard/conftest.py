@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow as pa
@@ -205,3 +206,112 @@ def sla_month(org_day):
     for asset, frame in (("sla_report", report), ("sla_outages", outages)):
         assets.save(asset, {"2025-11-01": pa.Table.from_pandas(frame, preserve_index=False)}, 3600)
     return report, worst
+
+
+MSP_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def msp_day(redis_client):
+    """Two orgs' day (A: six sites, B: four) saved as the assets save them, org a column where
+    the assets have it: inventory, samples, KPIs, rollups per org, status, open alerts (one per
+    org, told) and the month's SLA report with a circuit of each."""
+    from wanperf_dagster import alerts, sla
+    from wanperf_dagster.defs.status.assets import incidents_frame
+
+    worlds = {"A": World(build_org(seed=11, n_sites=6)), "B": World(build_org(seed=12, n_sites=4))}
+    sites = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "org_id": w.org.id,
+                    "org_name": f"Org {name}",
+                    "site_id": [s.id for s in w.org.sites],
+                    "name": [f"{name}-{s.name}" for s in w.org.sites],
+                    "region": [f"R{k % 2}" for k in range(len(w.org.sites))],
+                }
+            )
+            for name, w in worlds.items()
+        ],
+        ignore_index=True,
+    )
+    config = kpi.KpiConfig.for_sites(sites)
+    samples = pd.concat([world_samples(w, DAY0, 144) for w in worlds.values()], ignore_index=True)
+    hourly, daily = kpi.circuit_kpis(samples, 10, config)
+    assets = AssetStore.from_settings(get_settings(), client=redis_client)
+    assets.save("mist_sites", {None: _table(sites)}, None)
+    keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}
+    assets.register_site_keys(list(keys_of.values()))
+
+    def by_site(frame):
+        return {
+            site_day_key(DAY, keys_of[str(s)]): _table(rows)
+            for s, rows in frame.groupby("site_id", observed=True)
+        }
+
+    for asset, frame in (
+        ("site_snapshots", samples),
+        ("circuit_kpis", daily),
+        ("circuit_kpis_hourly", hourly),
+    ):
+        assets.save(asset, by_site(frame), 3600, keep_history=True)
+    tagged = kpi.with_orgs(daily, sites)
+    assets.save("region_kpis", {DAY: _table(kpi.region_daily_kpis(tagged, config))}, 3600)
+    assets.save("org_kpis", {DAY: _table(kpi.org_daily_kpis(tagged, config))}, 3600)
+    worst, _ = kpi.org_offender_rows(tagged, ["availability_pct", "util_p95_pct"], 5)
+    assets.save("top_offenders", {DAY: _table(worst)}, 3600)
+    org_of = dict(zip(sites["site_id"], sites["org_id"], strict=True))
+    status = kpi.window_kpis(samples, 10, config=config)
+    status.insert(0, "org_id", status["site_id"].astype(str).map(org_of))
+    assets.save("wan_status_now", {None: _table(status)}, 3600)
+    frames, incidents = [], {}
+    hook = alerts.destinations(("http://receiver.invalid/hook",), ())
+    for name, w in worlds.items():
+        site, circuit = w.org.sites[0], w.org.circuit_id(int(w.org.wan_port_indices()[0]))
+        down = alerts.Incident(
+            "down", site.id, f"{name}-{site.name}", circuit, DAY0, 10.0, f"{name} down 10 min"
+        )
+        alerts.dispatch(assets, w.org.id, [down], hook, DAY0, sender=lambda *a, **k: None)
+        frame = incidents_frame([down], [], [], acks={})
+        frame.insert(0, "org_id", w.org.id)
+        frames.append(frame)
+        incidents[name] = down
+    assets.save("wan_alerts", {None: _table(pd.concat(frames, ignore_index=True))}, 3600)
+    picked = [
+        daily[daily["site_id"].astype(str).map(org_of) == w.org.id].iloc[0] for w in worlds.values()
+    ]
+    contracts = pd.DataFrame(
+        [(p["circuit_id"], "Verizon", None, 100.0, 99.9, 0.0, None) for p in picked],
+        columns=sla.CONTRACT_COLUMNS[:7],
+    )
+    start = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
+    events = pd.DataFrame(columns=["ts", "circuit_id", "mac", "event"])
+    none = pd.DataFrame(columns=["circuit_id", "start", "end"])
+    report, outages = sla.circuit_sla(daily, events, contracts, none, start, DAY0 + 86400)
+    outages = outages.assign(
+        start=pd.to_datetime(outages["start"], unit="s", utc=True),
+        end=pd.to_datetime(outages["end"], unit="s", utc=True),
+    )
+    for asset, frame in (("sla_report", report), ("sla_outages", outages)):
+        assets.save(asset, {"2025-11-01": _table(frame)}, 3600)
+    return SimpleNamespace(
+        assets=assets, sites=sites, daily=daily, worlds=worlds, incidents=incidents, report=report
+    )
+
+
+@pytest.fixture
+def users_file(tmp_path, msp_day):
+    """An MSP admin, a viewer of org A and a proxy-only viewer of org B."""
+    from wanperf_dagster.dashboard.access import User, Users, hash_password
+
+    hashed = hash_password(MSP_PASSWORD)
+    a, b = (msp_day.worlds[n].org.id for n in "AB")
+    path = tmp_path / "users.toml"
+    Users(
+        {
+            "root": User("root", "admin", frozenset(), hashed),
+            "anna": User("anna", "viewer", frozenset({a}), hashed),
+            "bert": User("bert", "viewer", frozenset({b})),
+        }
+    ).save(path)
+    return path

@@ -37,7 +37,7 @@ def wan_status_now(
 ) -> pd.DataFrame:
     assets = redis.asset_store()
     config = kpi.KpiConfig.for_sites(mist_sites)
-    parts = []
+    parts, status = [], pd.DataFrame()
     for client in mist.get_org_clients(budget=redis.get_client()):
         org = client.org_id
         sites = [s for s, _ in assets.sites_by_age(org)]
@@ -53,7 +53,7 @@ def wan_status_now(
         parts.append(status)
     if not parts:
         context.add_output_metadata({"circuits": 0})
-        return kpi.window_kpis(pd.DataFrame(), settings.interval_minutes, config=config)
+        return status  # nothing swept yet: the empty frame of the KPIs' columns
     status = pd.concat(parts, ignore_index=True)
     latest = status[status["window_hours"] == 3]
     # a circuit the latest sweep did not see (its gateway dark) is not reporting: never up
