@@ -357,9 +357,14 @@ def closed_site_days(
     return [c for c, there in zip(candidates, pipe.execute(), strict=True) if there]
 
 
+def compacted_through(client: redis.Redis, org_id: str) -> str:
+    """The last day the org's closed days were compacted for ("" before the first)."""
+    return (client.get(keys.raw_compacted_through(org_id)) or b"").decode()
+
+
 def compact_closed_days(client: redis.Redis, org_id: str, site_ids, today: str) -> Compaction:
     """Once a day per org: every site's hashes of the days before `today` compacted."""
-    if (client.get(keys.raw_compacted_through(org_id)) or b"").decode() >= today:
+    if compacted_through(client, org_id) >= today:
         return Compaction()
     done = compact_site_days(client, closed_site_days(client, list(site_ids), today))
     client.set(keys.raw_compacted_through(org_id), today)

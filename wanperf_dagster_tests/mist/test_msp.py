@@ -116,9 +116,14 @@ def test_one_sweep_covers_every_org_and_each_equals_that_org_alone(msp, redis_cl
 
     ledger = LocalCallLedger()
     for _ in range(SWEEPS):
+        calls = msp.calls
         clients = clients_for(msp, [MSP_TOKEN, SCOPED_TOKEN], msp_id=msp.msp_id, ledger=ledger)
         swept = sweep_orgs(clients, redis_client, SweepConfig(page_limit=200))
         assert [o.error for o in swept] == [None] * len(ORGS)
+        # a call a page and three to find the orgs (each token's /self, the MSP's list):
+        # pausing after an org's first page wastes none
+        assert msp.calls - calls == sum(o.session.pages for o in swept) + 3
+        assert swept[0].session.pages > 1 and not swept[0].session.resumed
         msp.clock.advance(600)
     assert msp.over_budget == 0
     for sim in msp.orgs:
