@@ -35,6 +35,29 @@ def _table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _save_day(redis_client, sites, samples, daily, hourly):
+    """The inventory and the day's snapshots and circuit KPIs, by site-day, as the assets save
+    them; the store, each site's partition key, and the by-site-day split for the rest."""
+    assets = AssetStore.from_settings(get_settings(), client=redis_client)
+    assets.save("mist_sites", {None: _table(sites)}, None)
+    keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}
+    assets.register_site_keys(list(keys_of.values()))
+
+    def by_site(frame):
+        return {
+            site_day_key(DAY, keys_of[str(s)]): _table(rows)
+            for s, rows in frame.groupby("site_id", observed=True)
+        }
+
+    for asset, frame in (
+        ("site_snapshots", samples),
+        ("circuit_kpis", daily),
+        ("circuit_kpis_hourly", hourly),
+    ):
+        assets.save(asset, by_site(frame), 3600, keep_history=True)
+    return assets, keys_of, by_site
+
+
 @pytest.fixture
 def org_day(redis_client):
     """Eight sites' day: samples, KPIs and rollups saved through the storage API."""
@@ -62,23 +85,7 @@ def org_day(redis_client):
     daily, hourly, _ = kpi.apply_port_events(
         daily, hourly, events, [(DAY0, DAY0 + 86400)], now=DAY0 + 2 * 86400, samples=samples
     )
-    assets = AssetStore.from_settings(get_settings(), client=redis_client)
-    assets.save("mist_sites", {None: _table(sites)}, None)
-    keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}
-    assets.register_site_keys(list(keys_of.values()))
-
-    def by_site(frame):
-        return {
-            site_day_key(DAY, keys_of[str(s)]): _table(rows)
-            for s, rows in frame.groupby("site_id", observed=True)
-        }
-
-    for asset, frame in (
-        ("site_snapshots", samples),
-        ("circuit_kpis", daily),
-        ("circuit_kpis_hourly", hourly),
-    ):
-        assets.save(asset, by_site(frame), 3600, keep_history=True)
+    assets, keys_of, by_site = _save_day(redis_client, sites, samples, daily, hourly)
     # the WAN insight assets, from the same world: an hour of each site's SLE, a path per slot
     site_index = {s.id: k for k, s in enumerate(world.org.sites)}
     sle_hours = pd.concat(
@@ -238,23 +245,7 @@ def msp_day(redis_client):
     config = kpi.KpiConfig.for_sites(sites)
     samples = pd.concat([world_samples(w, DAY0, 144) for w in worlds.values()], ignore_index=True)
     hourly, daily = kpi.circuit_kpis(samples, 10, config)
-    assets = AssetStore.from_settings(get_settings(), client=redis_client)
-    assets.save("mist_sites", {None: _table(sites)}, None)
-    keys_of = {s: site_key(n, s) for s, n in zip(sites["site_id"], sites["name"], strict=True)}
-    assets.register_site_keys(list(keys_of.values()))
-
-    def by_site(frame):
-        return {
-            site_day_key(DAY, keys_of[str(s)]): _table(rows)
-            for s, rows in frame.groupby("site_id", observed=True)
-        }
-
-    for asset, frame in (
-        ("site_snapshots", samples),
-        ("circuit_kpis", daily),
-        ("circuit_kpis_hourly", hourly),
-    ):
-        assets.save(asset, by_site(frame), 3600, keep_history=True)
+    assets, _, _ = _save_day(redis_client, sites, samples, daily, hourly)
     tagged = kpi.with_orgs(daily, sites)
     assets.save("region_kpis", {DAY: _table(kpi.region_daily_kpis(tagged, config))}, 3600)
     assets.save("org_kpis", {DAY: _table(kpi.org_daily_kpis(tagged, config))}, 3600)
