@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from wanperf_dagster import kpi
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, SNAPSHOT_DAYS
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
 from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, site_key
@@ -51,10 +51,11 @@ def _by_site(frame: pd.DataFrame, names: dict[str, str], day: str) -> dict[str, 
     }
 
 
-def _raw_bytes_per_circuit_day(client, world, names) -> tuple[float, float, float]:
+def _raw_bytes_per_circuit_day(client, world, names, assets) -> tuple[float, float, float, int]:
     """What a day of sweeps stores as raw samples (the hashes `site_snapshots` reads), per
     circuit: one day of 10-minute slots of 100 sites through `store.samples`; then the same day
-    once it has closed, compacted (one value per site-day), and the seconds that took."""
+    once it has closed, compacted (one value per site-day), and the seconds that took; then
+    the bytes left once its snapshots are saved to both tiers (the raw samples released)."""
     from wanperf_dagster.store import samples as sample_store
 
     ports = [i for i in world.org.wan_port_indices() if world.org.arrays["site"][i] < 100]
@@ -73,7 +74,15 @@ def _raw_bytes_per_circuit_day(client, world, names) -> tuple[float, float, floa
     seconds = time.perf_counter() - t0
     assert done.site_days == len(sites)
     packed = stored(keys.raw_packed("*", "*").replace("{*|*}", "*"))
-    return hashes / len(ports), packed / len(ports), seconds / len(sites)
+    snapshots = sample_store.read_site_days(client, [(day, s) for s in sites])
+    assets.save("site_snapshots", _by_site(snapshots, names, day), None, keep_history=True)
+    left = stored(keys.raw_packed("*", "*").replace("{*|*}", "*")) + stored(
+        keys.raw_samples("*", "*").replace("{*|*}", "*")
+    )
+    assets.client.delete(
+        *[keys.asset_value(["site_snapshots"], k) for k in _by_site(snapshots, names, day)]
+    )
+    return hashes / len(ports), packed / len(ports), seconds / len(sites), left
 
 
 def _redis_bytes(client, asset: str) -> int:
@@ -113,8 +122,9 @@ def main() -> None:
         print(f"\n== storage tiers: {SITES:,} sites, {circuits // 2:,} circuits ==")
         row("bytes per circuit-day", "Redis (hot)", "Parquet (history)")
         hot_total = cold_total = 0
+        per_asset = {}
         for asset in ("site_snapshots", "circuit_kpis", "circuit_kpis_hourly"):
-            redis_b = _redis_bytes(client, asset) / circuits
+            redis_b = per_asset[asset] = _redis_bytes(client, asset) / circuits
             files = history.files(asset)[0]
             parquet_b = sum(history.fs.get_file_info(f).size for f in files) / circuits
             hot_total += redis_b
@@ -122,24 +132,42 @@ def main() -> None:
             row(f"  {asset}", f"{redis_b:,.0f}", f"{parquet_b:,.0f}")
         per_day_circuits = circuits // 2
         row("  all three", f"{hot_total:,.0f}", f"{cold_total:,.0f}")
-        raw, packed, per_site_day = _raw_bytes_per_circuit_day(client, world, names)
+        raw, packed, per_site_day, left = _raw_bytes_per_circuit_day(client, world, names, store)
         row("  raw samples of today (the sweep's hashes)", f"{raw:,.0f}", "-")
         row("  raw samples of a closed day (compacted)", f"{packed:,.0f}", "-")
         row("  compaction, ms per site-day", f"{per_site_day * 1000:.1f}")
+        row("  raw samples left once the day's snapshots are in the history (bytes)", f"{left:,}")
         # today and yesterday (until the first sweep of today compacts it) as hashes, the other
         # days of the raw lifetime compacted
         raw_gib = raw * per_day_circuits * RAW_SAMPLE_DAYS / GIB
-        raw_now_gib = (raw * 2 + packed * (RAW_SAMPLE_DAYS - 2)) * per_day_circuits / GIB
-        hot_gib = hot_total * per_day_circuits * HOT_DAYS / GIB
+        raw_packed_gib = (raw * 2 + packed * (RAW_SAMPLE_DAYS - 2)) * per_day_circuits / GIB
+        # now: today's hashes, and yesterday's and the day before's compacted until the rolling
+        # backfill (03:40) saves the day before's snapshots to the history and releases them
+        raw_now_gib = (raw + packed * 2) * per_day_circuits / GIB
+        hot_all_gib = hot_total * per_day_circuits * HOT_DAYS / GIB
+        snap = per_asset["site_snapshots"]
+        hot_gib = ((hot_total - snap) * HOT_DAYS + snap * SNAPSHOT_DAYS) * per_day_circuits / GIB
         cold_gib = cold_total * per_day_circuits * 400 / GIB
         all_redis_gib = hot_total * per_day_circuits * 400 / GIB
-        row(f"Redis, asset values, {HOT_DAYS} hot days (goal <= 2 GiB)", f"{hot_gib:.2f} GiB")
+        row(f"Redis, asset values, all {HOT_DAYS} hot days (before)", f"{hot_all_gib:.2f} GiB")
+        row(
+            f"Redis, asset values, site_snapshots {SNAPSHOT_DAYS} days, KPIs {HOT_DAYS}",
+            f"{hot_gib:.2f} GiB",
+        )
         row(f"Redis, raw samples, {RAW_SAMPLE_DAYS} days as hashes (before)", f"{raw_gib:.2f} GiB")
         row(
-            f"Redis, raw samples, {RAW_SAMPLE_DAYS} days, closed ones compacted",
+            f"Redis, raw samples, {RAW_SAMPLE_DAYS} days, closed ones compacted (before)",
+            f"{raw_packed_gib:.2f} GiB",
+        )
+        row(
+            "Redis, raw samples, today's, and 2 closed days until released",
             f"{raw_now_gib:.2f} GiB",
         )
-        row("Redis, all of it (asset values + raw samples)", f"{hot_gib + raw_now_gib:.2f} GiB")
+        row(
+            "Redis, all of it, before (asset values + raw samples compacted)",
+            f"{hot_all_gib + raw_packed_gib:.2f} GiB",
+        )
+        row("Redis, all of it (goal <= 2 GiB)", f"{hot_gib + raw_now_gib:.2f} GiB")
         row("Redis if all 13 months stayed hot (before)", f"{all_redis_gib:.2f} GiB")
         row("history, 13 months (400 days), on disk", f"{cold_gib:.2f} GiB")
         row(f"day x site partitions per asset ({HOT_DAYS + 1} days)", f"{(HOT_DAYS + 1) * SITES:,}")

@@ -31,6 +31,8 @@ from wanperf_dagster.store.partitioning import split_by_partition
 
 from ._common import bench_redis, child_report, row
 
+SLICE_SITES = 2000  # sites a slice, as `monthly_circuit_kpis` reads them (defs/rollups/assets.py)
+
 SITES = int(os.environ.get("WANPERF_BENCH_SLA_SITES", "2000"))
 DAY0 = 1_761_955_200  # 2025-11-01
 DAYS = 30
@@ -166,10 +168,17 @@ def main() -> None:
             hours.append(time.perf_counter() - t0)
         # the month rollup's work on the same month (monthly_circuit_kpis: the days, whole), in
         # a process of its own so its peak is its own
-        rollups = [
-            child_report("sla", dict(os.environ), "--rollup", f"{tmp}/history", timeout=900)
-            for _ in range(3)
-        ]
+        rollups, wholes = [], []
+        for _ in range(3):  # alternating: sliced as the asset does, and the whole month at once
+            rollups.append(
+                child_report("sla", dict(os.environ), "--rollup", f"{tmp}/history", timeout=900)
+            )
+            wholes.append(
+                child_report(
+                    "sla", dict(os.environ), "--rollup-whole", f"{tmp}/history", timeout=900
+                )
+            )
+        assert {r["rows"] for r in rollups} == {r["rows"] for r in wholes}
         # circuit_baselines' work on four of those weeks, in a process of its own
         learnt = [
             child_report("sla", dict(os.environ), "--baselines", f"{tmp}/history", timeout=900)
@@ -197,9 +206,14 @@ def main() -> None:
             f"{statistics.median(hours) / total:.1f}x",
         )
         row(
-            "monthly_circuit_kpis' work (read + period KPIs), its own process",
+            f"monthly_circuit_kpis' work, {SLICE_SITES:,} sites at a time, its own process",
             f"{statistics.median(r['seconds'] for r in rollups):.2f}",
             f"peak {statistics.median(r['peak_mib'] for r in rollups):,.0f} MiB",
+        )
+        row(
+            "  the same, the month of every site at once (before)",
+            f"{statistics.median(r['seconds'] for r in wholes):.2f}",
+            f"peak {statistics.median(r['peak_mib'] for r in wholes):,.0f} MiB",
         )
 
         row(
@@ -231,17 +245,32 @@ def _baselines(history_dir: str) -> None:
     print("REPORT " + json.dumps(report))
 
 
-def _rollup(history_dir: str) -> None:
-    """One month rollup's work in this process: REPORT its seconds and peak RSS."""
+def _rollup(history_dir: str, whole: bool = False) -> None:
+    """One month rollup's work in this process, as `monthly_circuit_kpis` does it (a slice of
+    the sites at a time, `kpi.sliced_period_kpis`), or with `whole` the month of every site at once (as it
+    did): REPORT its seconds and peak RSS."""
+    from wanperf_dagster.storage.api import Loaded
+
     history = HistoryStore(history_dir)
     days = [pd.Timestamp(DAY0 + d * 86400, unit="s").date().isoformat() for d in range(DAYS)]
+    sites = sorted(
+        set(history.read_days("circuit_kpis", days[:1], ["site_id"])[0]["site_id"].to_pylist())
+    )
     t0 = time.perf_counter()
-    table, _ = history.read_days("circuit_kpis", days)
-    daily = table.to_pandas()
-    del table  # as monthly_circuit_kpis does
-    kpi.period_circuit_kpis(daily, "M")
+    if whole:
+        table, _ = history.read_days("circuit_kpis", days)
+        daily = table.to_pandas()
+        del table
+        rows = len(kpi.period_circuit_kpis(daily, "M"))
+    else:
+
+        def read(site_ids, columns=None):
+            table, gone = history.read_days("circuit_kpis", days, columns, site_ids)
+            return Loaded(table if table is not None else pa.table({}), [], len(days) - len(gone))
+
+        rows = len(kpi.sliced_period_kpis(read, sites, "M", SLICE_SITES)[0])
     seconds = time.perf_counter() - t0
-    print("REPORT " + json.dumps({"seconds": seconds, "peak_mib": _own_peak_mib()}))
+    print("REPORT " + json.dumps({"seconds": seconds, "peak_mib": _own_peak_mib(), "rows": rows}))
 
 
 def _own_peak_mib() -> float:
@@ -257,5 +286,7 @@ def _own_peak_mib() -> float:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--rollup"]:
         _rollup(sys.argv[2])
+    elif sys.argv[1:2] == ["--rollup-whole"]:
+        _rollup(sys.argv[2], whole=True)
     elif sys.argv[1:2] == ["--baselines"]:
         _baselines(sys.argv[2])

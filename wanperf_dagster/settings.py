@@ -27,6 +27,9 @@ from wanperf_dagster.alert_routes import RouteError, check_targets, parse_routes
 
 DEFAULT_DATA_DIR = ".wanperf"
 RAW_SAMPLE_DAYS = 31  # the raw samples' lifetime: a site-day is recomputable this long
+# `site_snapshots` in Redis: the dashboard's week of samples and the day before it (the history
+# tier has every day, and a snapshot's raw samples are released once it is there)
+SNAPSHOT_DAYS = 8
 START_DATE_FILE = "start_date"  # the first day of the partitions, pinned by `wanperf dev`/`seed`
 DEMO_LOOKBACK_DAYS = 3
 INSIGHT_FEEDS = ("sle", "paths", "events", "devices")  # the feeds ingested with each sweep

@@ -370,13 +370,17 @@ class HistoryStore:
         return found, missing
 
     def read_days(
-        self, asset: str, days: Sequence[str], columns: Sequence[str] | None = None
+        self,
+        asset: str,
+        days: Sequence[str],
+        columns: Sequence[str] | None = None,
+        sites: Sequence[str] | None = None,
     ) -> tuple[pa.Table | None, list[str]]:
-        """Every site's rows of the given days (every column, or `columns` and `site_id`), and
-        the days not held."""
+        """Every site's rows of the given days (or only `sites`'; every column, or `columns`
+        and `site_id`), and the days not held."""
         tables, missing = [], []
         for day in days:
-            owned = self._owned(asset, day, columns=columns)
+            owned = self._owned(asset, day, sites=sites, columns=columns)
             if not owned:
                 missing.append(day)
             tables.extend(t for _, t in owned if t.num_rows)

@@ -241,13 +241,14 @@ def period_start(days: pd.Series, freq: str) -> pd.Series:
     return start.dt.date
 
 
-def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
+def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W", span_days=None) -> pd.DataFrame:
     """Weekly ("W") or monthly ("M") rows per circuit from daily rows.
 
     A period's span runs from the first to the last day the input holds for it (org-wide), so a
     circuit absent on one of those days has that day as unknown time, and a week in progress is
     measured up to its latest day; the longest runs are the longest daily run (a run across
-    midnight counts as two).
+    midnight counts as two). With `span_days` (every day the org holds), the span is theirs:
+    rows of some of the sites at a time then give each circuit the row of all at once.
     """
     if daily.empty:
         return pd.DataFrame(
@@ -257,8 +258,12 @@ def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     # of a month's 70-column frame was 340 MiB of the month rollup's peak at 10,000 sites)
     daily = with_state_seconds(daily)
     daily = daily.assign(period_start=period_start(daily["day"], freq).to_numpy())
-    day_ts = pd.to_datetime(daily["day"].astype(str))
-    bounds = day_ts.groupby(daily["period_start"]).agg(["min", "max"])
+    if span_days is None:
+        day_ts, starts = pd.to_datetime(daily["day"].astype(str)), daily["period_start"]
+    else:
+        held = pd.Series(sorted({str(d) for d in span_days}))
+        day_ts, starts = pd.to_datetime(held), period_start(held, freq)
+    bounds = day_ts.groupby(starts.to_numpy()).agg(["min", "max"])
     days_in_period = (bounds["max"] - bounds["min"]).dt.days + 1
     keys = _named(["period_start", "site_id", "region", "circuit_id"], daily)
     out = _rollup(daily, keys)
@@ -267,6 +272,38 @@ def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W") -> pd.DataFrame:
     roles = daily.groupby("circuit_id")["role"].last()
     out["role"] = out["circuit_id"].map(roles)
     return out
+
+
+def slices(items: list, size: int) -> list[list]:
+    return [items[k : k + size] for k in range(0, len(items), size)] or [[]]
+
+
+def sliced_period_kpis(
+    read, sites: list[str], freq: str, slice_sites: int
+) -> tuple[pd.DataFrame, list[str], int]:
+    """`period_circuit_kpis` of every site, `slice_sites` sites' days read at a time
+    (`read(site_keys, columns=None)` → a read with `table`, `found`, `missing`): (the rows, the
+    days the org holds, site-days missing). A month of daily KPIs of 10,000 sites held at once
+    (its Arrow table, its frame and the rollup's groups) was the month rollup's peak. The days
+    the org holds are read first (one column), so that every slice spans them."""
+    held_days = read(sites, ["day"])
+    held = (
+        sorted({str(d) for d in held_days.table.column("day").to_pylist()})
+        if held_days.found and held_days.table.num_rows
+        else []
+    )
+    del held_days
+    outs, missing = [], 0
+    for part in slices(sites, slice_sites):
+        loaded = read(part)
+        missing += len(loaded.missing)
+        daily = loaded.to_pandas() if loaded.found else pd.DataFrame()
+        del loaded  # the Arrow slice, once it is a frame
+        if len(daily):
+            outs.append(period_circuit_kpis(daily, freq, span_days=held))
+        del daily
+    out = pd.concat(outs, ignore_index=True) if outs else pd.DataFrame()
+    return out, held, missing
 
 
 def window_kpis(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -141,7 +142,25 @@ class AssetStore:
             for day, tables in by_day.items():
                 self.history.write_site_days(name, day, tables)
             self.heal_history()
+            if name == "site_snapshots":
+                self._release_raw(by_day)
         return written
+
+    def _release_raw(self, by_day: Mapping[str, Mapping[str, pa.Table]]) -> None:
+        """A site-day's raw samples, once its snapshot is in the history tier and its day is
+        over (and the day after, for whatever lands late), are that snapshot: Redis lets them
+        go, and `read_samples` reads the snapshot for that site-day from then on."""
+        before = day_of(time.time() - 86400)
+        closed = [(day, site) for day, tables in by_day.items() if day < before for site in tables]
+        if closed:
+            sample_store.release_site_days(self.client, closed, self.lifetimes.raw)
+
+    def read_snapshot_samples(self, partition_keys: Sequence[tuple[str, str]]) -> pd.DataFrame:
+        """The samples of (day, site partition key) pairs for their `site_snapshots`
+        (`read_samples`, the partition keys as the run knows them)."""
+        site_days = [(d, site_id_of(s)) for d, s in partition_keys]
+        keys = {(d, site_id_of(s)): site_day_key(d, s) for d, s in partition_keys}
+        return self.read_samples(site_days, keys=keys)
 
     # reading ----------------------------------------------------------------------------------
     def load(
@@ -204,15 +223,18 @@ class AssetStore:
         days: Sequence[str],
         site_keys: Sequence[str],
         columns: Sequence[str] | None = None,
+        only_these_sites: bool = False,
     ) -> Loaded:
         """Every site-day of the given days: from the history tier, one file a day, when it is
         there (the long view: weeks, months, the 13-month trends), else from Redis. With
         `columns`, only those (and `site_id`) are read from the history's files: a month of
-        hourly KPIs is 70 columns where a report may need 4."""
+        hourly KPIs is 70 columns where a report may need 4. With `only_these_sites`, the
+        history's rows of the sites of `site_keys` only (a slice of the org at a time)."""
         if self.history is None:
             loaded = self.load_site_days(asset, days, site_keys)
             return _only(loaded, columns)
-        table, missing_days = self.history.read_days(asset, days, columns)
+        sites = [site_id_of(k) for k in site_keys] if only_these_sites else None
+        table, missing_days = self.history.read_days(asset, days, columns, sites)
         self.heal_history()
         loaded = self.load_site_days(asset, missing_days, site_keys) if missing_days else None
         if loaded is not None:
@@ -341,12 +363,42 @@ class AssetStore:
 
     # the raw feeds ---------------------------------------------------------------------------
     def read_samples(
-        self, site_days: Sequence[tuple[str, str]], since: int | None = None
+        self,
+        site_days: Sequence[tuple[str, str]],
+        since: int | None = None,
+        keys: Mapping[tuple[str, str], str] | None = None,
     ) -> pd.DataFrame:
         """Every swept sample of the (day, site id) pairs, as `site_snapshots` holds them
         (unreadable stored values dropped, counted in `attrs`); with `since`, only those of the
-        slots from then on (read out by Redis itself)."""
-        return sample_store.read_site_days(self.client, list(site_days), since)
+        slots from then on (read out by Redis itself). A site-day whose raw samples were
+        released (its snapshot in the history tier) is read from that snapshot, with any raw
+        sample that landed since, each sample once: recomputing an old site-day gives back the
+        same rows. `keys`: each site-day's partition key, where the caller knows it."""
+        site_days = list(site_days)
+        frame = sample_store.read_site_days(self.client, site_days, since)
+        released = sorted(sample_store.released_site_days(self.client, site_days))
+        if not released:
+            return frame
+        if keys is None:
+            site_keys = dict(zip(released, self.site_keys([s for _, s in released]), strict=True))
+            keys = {sd: site_day_key(sd[0], k) for sd, k in site_keys.items()}
+        stored = self.load("site_snapshots", [keys[sd] for sd in released], allow_missing=True)
+        if not stored.found:
+            return frame
+        plain = pa.schema(
+            [
+                pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                for f in stored.table.schema
+            ]
+        )
+        old = stored.table.cast(plain).to_pandas()[list(frame.columns)]
+        if since is not None:
+            old = old[old["ts"] >= pd.Timestamp(since, unit="s", tz="UTC")]
+        both = pd.concat([old.astype(frame.dtypes.to_dict()), frame], ignore_index=True)
+        both = both.drop_duplicates(["ts", "circuit_id"], keep="last")
+        out = both.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
+        out.attrs.update(frame.attrs)
+        return out
 
     def read_recent_samples(
         self,

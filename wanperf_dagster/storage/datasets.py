@@ -16,7 +16,7 @@ from enum import Enum
 
 import pyarrow as pa
 
-from wanperf_dagster.settings import RAW_SAMPLE_DAYS, Settings
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS, SNAPSHOT_DAYS, Settings
 from wanperf_dagster.store import insights as feed_store
 
 from . import schemas
@@ -29,12 +29,15 @@ class Lifetime(Enum):
     """How long Redis keeps a dataset's values (the history tier keeps its own for good)."""
 
     RAW = "raw"  # 31 days (`RAW_SAMPLE_DAYS`): a site-day can be recomputed this long
+    SAMPLES = "samples"  # 8 days (`SNAPSHOT_DAYS`): a week of samples for the dashboard
     HOT = "hot"  # WANPERF_HOT_DAYS: the site-days of the day x site partitions
     LONG = "long"  # WANPERF_ROLLUP_TTL_DAYS: rollups, inventories, statuses
 
     def days(self, settings: Settings) -> int:
         if self is Lifetime.RAW:
             return RAW_SAMPLE_DAYS
+        if self is Lifetime.SAMPLES:
+            return min(SNAPSHOT_DAYS, settings.hot_days)
         if self is Lifetime.HOT:
             return settings.hot_days
         return settings.rollup_ttl_days
@@ -44,6 +47,7 @@ class Lifetime(Enum):
         """Where its length is set (what the docs' key table says)."""
         return {
             Lifetime.RAW: f"{RAW_SAMPLE_DAYS} days",
+            Lifetime.SAMPLES: f"{SNAPSHOT_DAYS} days",
             Lifetime.HOT: "`WANPERF_HOT_DAYS`",
             Lifetime.LONG: "`WANPERF_ROLLUP_TTL_DAYS`",
         }[self]
@@ -56,6 +60,7 @@ class Lifetimes:
     raw: int = RAW_SAMPLE_DAYS * DAY
     hot: int = Settings.hot_days * DAY
     long: int = Settings.rollup_ttl_days * DAY
+    samples: int = SNAPSHOT_DAYS * DAY
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lifetimes:
@@ -66,7 +71,12 @@ class Lifetimes:
         )
 
     def seconds(self, lifetime: Lifetime) -> int:
-        return {Lifetime.RAW: self.raw, Lifetime.HOT: self.hot, Lifetime.LONG: self.long}[lifetime]
+        return {
+            Lifetime.RAW: self.raw,
+            Lifetime.SAMPLES: min(self.samples, self.hot),
+            Lifetime.HOT: self.hot,
+            Lifetime.LONG: self.long,
+        }[lifetime]
 
 
 SITE_DAY = "site_day"
@@ -139,7 +149,17 @@ DATASETS: dict[str, Dataset] = {
             fields=lambda: schemas.DEVICE_STATUS_FIELDS,
             description="each gateway's status at each ingestion (feeds/devices)",
         ),
-        # site-day assets: hot in Redis, for good in the history tier
+        # site-day assets: hot in Redis (the samples a week), for good in the history tier
+        Dataset(
+            "site_snapshots",
+            "asset",
+            SITE_DAY,
+            Lifetime.SAMPLES,
+            history=True,
+            partition_columns=_site_day("ts"),
+            feed="ports",
+            fields=schemas.snapshot_fields,
+        ),
         *(
             Dataset(
                 name,
@@ -152,7 +172,6 @@ DATASETS: dict[str, Dataset] = {
                 fields=fields,
             )
             for name, feed, time_column, fields in (
-                ("site_snapshots", "ports", "ts", schemas.snapshot_fields),
                 ("circuit_kpis", "ports", "day", lambda: schemas.kpi_fields("daily")),
                 ("circuit_kpis_hourly", "ports", "day", lambda: schemas.kpi_fields("hourly")),
                 ("port_events", "events", "ts", lambda: schemas.EVENT_FIELDS),

@@ -63,6 +63,12 @@ def raw_compacted_through(org_id: str) -> str:
     return f"{NAMESPACE}:rawz-through:{{{org_id}}}"
 
 
+def raw_released(site_id: str) -> str:
+    """Set of days whose raw samples of the site were released once its `site_snapshots` of
+    the day was in the history tier: a snapshot of such a day is read from there."""
+    return f"{NAMESPACE}:rawgone:{{{site_id}}}"
+
+
 def raw_days(site_id: str) -> str:
     """Set of days for which a site has raw samples (lets readers find them without SCAN)."""
     return f"{NAMESPACE}:rawdays:{{{site_id}}}"

@@ -357,6 +357,39 @@ def closed_site_days(
     return [c for c, there in zip(candidates, pipe.execute(), strict=True) if there]
 
 
+def release_site_days(
+    client: redis.Redis, site_days: Sequence[tuple[str, str]], ttl_seconds: int
+) -> int:
+    """Drop the raw samples of (day, site) pairs whose snapshot the history tier holds, and
+    mark each day released (kept `ttl_seconds`, renewed). Returns how many had raw samples."""
+    if not site_days:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for day, site in site_days:
+        pipe.delete(keys.raw_samples(day, site), keys.raw_packed(day, site))
+        pipe.srem(keys.raw_days(site), day)
+        pipe.sadd(keys.raw_released(site), day)
+        pipe.expire(keys.raw_released(site), ttl_seconds)
+    done = pipe.execute()
+    return sum(1 for n in done[0::4] if n)
+
+
+def released_site_days(
+    client: redis.Redis, site_days: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the (day, site) pairs had their raw samples released."""
+    sites = sorted({s for _, s in site_days})
+    pipe = client.pipeline(transaction=False)
+    for site in sites:
+        pipe.smembers(keys.raw_released(site))
+    gone = {
+        (d.decode() if isinstance(d, bytes) else d, site)
+        for site, days in zip(sites, pipe.execute(), strict=True)
+        for d in days
+    }
+    return {sd for sd in site_days if sd in gone}
+
+
 def compacted_through(client: redis.Redis, org_id: str) -> str:
     """The last day the org's closed days were compacted for ("" before the first)."""
     return (client.get(keys.raw_compacted_through(org_id)) or b"").decode()

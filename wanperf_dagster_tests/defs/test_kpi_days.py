@@ -163,3 +163,88 @@ def test_days_materialized_one_at_a_time_equal_the_whole_history(swept, redis_cl
             dims = event.partition.keys_by_dimension
             want = per_day.loc[(dims["day"], site_id_of(dims["site"]))]
             assert event.metadata["dagster/row_count"].value == want, event.partition
+
+
+def test_an_old_site_day_is_recomputed_exactly_once_its_raw_samples_are_released(
+    swept, redis_client
+):
+    """A day over for more than a day, its snapshot in the history tier: Redis lets its raw
+    samples go. Recomputing it a month on, with its snapshot gone from Redis too (8 days there),
+    gives the same snapshot and KPIs, from the history; a sample that lands for it after the
+    release counts once."""
+    from wanperf_dagster.store import keys as store_keys
+    from wanperf_dagster.store import samples as sample_store
+
+    definitions = defs()
+    assets = list(definitions.assets)
+    store = AssetStore(redis_client)
+    with dg.instance_for_test(overrides=project_instance_overrides()) as instance:
+
+        def run(selection, **kw):
+            result = dg.materialize(
+                assets, selection=selection, resources=swept, instance=instance, **kw
+            )
+            assert result.success
+            return result
+
+        run(["mist_sites"])
+        sites = store.site_ids()
+        instance.add_dynamic_partitions("site", sites)
+
+        def materialize(day: str):
+            first, last = (
+                dg.MultiPartitionKey({"day": day, "site": s}) for s in (sites[0], sites[-1])
+            )
+            run(
+                dg.AssetSelection.groups("kpis"),
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                },
+            )
+
+        def stored(asset: str, day: str) -> pd.DataFrame:
+            return store.load(asset, [site_day_key(day, s) for s in sites]).to_pandas()
+
+        site_days = [(DAYS[1], site_id_of(s)) for s in sites]
+        raw = sample_store.read_site_days(redis_client, site_days)
+        assert len(raw) == 144 * raw["circuit_id"].nunique()
+        materialize(DAYS[0])
+        materialize(DAYS[1])
+        snapshot, daily = stored("site_snapshots", DAYS[1]), stored("circuit_kpis", DAYS[1])
+        # released: no raw sample of the day left in Redis, each site-day marked
+        assert sample_store.read_site_days(redis_client, site_days).empty
+        assert sample_store.released_site_days(redis_client, site_days) == set(site_days)
+        assert not sample_store.read_site_days(
+            redis_client, [(DAYS[2], site_id_of(sites[0]))]
+        ).empty
+        # a month on: the day's snapshots have left Redis as well
+        for s in sites:
+            redis_client.delete(
+                store_keys.asset_value(["site_snapshots"], site_day_key(DAYS[1], s))
+            )
+        materialize(DAYS[1])
+        again = stored("site_snapshots", DAYS[1])
+        pd.testing.assert_frame_equal(_plain(again), _plain(snapshot))
+        assert len(again) == len(raw)  # every sample, once
+        pd.testing.assert_frame_equal(
+            _sorted(stored("circuit_kpis", DAYS[1]), ["day", "circuit_id"]),
+            _sorted(daily, ["day", "circuit_id"]),
+        )
+        # a sample of that day landing after the release: counted once, beside the rest
+        server = in_process_simulator(SITES, SEED)
+        try:
+            server.sim.clock.set(DAY0 + 86400 + 10 * 600 + 30)
+            run_sweep(swept["mist"].get_client(), redis_client, SweepConfig())
+        finally:
+            server.sim.clock.set(None)
+        materialize(DAYS[1])
+        pd.testing.assert_frame_equal(_plain(stored("site_snapshots", DAYS[1])), _plain(snapshot))
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(str)
+    return out.sort_values(["ts", "circuit_id"]).reset_index(drop=True)

@@ -236,3 +236,31 @@ def test_orgs_roll_up_apart_and_the_msp_over_them():
     # one org: its row and no MSP row
     alone = org_daily_kpis(with_orgs(daily[daily["site_id"].isin(["s1", "s2"])], sites))
     assert list(alone["scope"]) == ["org"] and list(alone["org_name"]) == ["One"]
+
+
+def test_a_period_of_some_sites_at_a_time_equals_all_at_once():
+    """The month rollup reads a slice of the sites at a time (memory): with the org's days as
+    the span, each circuit's row is the one of the whole at once, a day a slice lacks included."""
+    rows = [
+        {"minute": m, "circuit": f"{c}:ge-0/0/0", "site": s, "region": "EMEA", "up": m % 7 != 0}
+        for c, s in (("aa", "s1"), ("bb", "s2"), ("cc", "s3"))
+        for m in range(0, 1440, 10)
+    ]
+    days = [
+        daily_circuit_kpis(samples(rows), 10).assign(day=dt.date(2025, 11, d)) for d in (3, 4, 5)
+    ]
+    whole = pd.concat(days, ignore_index=True)
+    whole = whole[~((whole["site_id"] == "s3") & (whole["day"] == dt.date(2025, 11, 5)))]
+    at_once = period_circuit_kpis(whole, "M").sort_values("circuit_id").reset_index(drop=True)
+    held = sorted(set(whole["day"]))
+    sliced = pd.concat(
+        [
+            period_circuit_kpis(whole[whole["site_id"].isin(part)], "M", span_days=held)
+            for part in (["s1", "s2"], ["s3"])
+        ],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(sliced.sort_values("circuit_id").reset_index(drop=True), at_once)
+    # without the org's days, the slice lacking a day would count a shorter month
+    alone = period_circuit_kpis(whole[whole["site_id"] == "s3"], "M")
+    assert int(alone["period_days"].iloc[0]) == 2 and int(at_once["period_days"].iloc[0]) == 3

@@ -30,7 +30,7 @@ def test_records_are_complete():
             assert set(d.partition_columns) == {"day", "site"}, d.name
         if d.history:  # the history is the contract a user queries: declared, site-days
             assert d.partitioning == "site_day" and d.schema is not None, d.name
-            assert d.lifetime is Lifetime.HOT, d.name
+            assert d.lifetime in (Lifetime.HOT, Lifetime.SAMPLES), d.name
             assert set(d.partition_columns.values()) <= set(d.schema.names), d.name
     assert {raw_feed_of(f).name for f in FEEDS} == {
         "port_samples",

@@ -45,7 +45,7 @@ def site_snapshots(
 ):
     pairs = [split_key(k) for k in context.partition_keys]
     assets = redis.asset_store()
-    frame = assets.read_samples([(d, site_id_of(s)) for d, s in pairs])
+    frame = assets.read_snapshot_samples(pairs)
     # which partition key each site has, for readers without a Dagster instance (the CLI)
     assets.register_site_keys(sorted({s for _, s in pairs}))
     dupes = int(frame.duplicated(["ts", "circuit_id"]).sum())
