@@ -13,8 +13,10 @@ so the trends differ) and written through the history tier's real write path, on
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -24,6 +26,7 @@ import pyarrow as pa
 
 from wanperf_dagster import kpi
 from wanperf_dagster.history import HistoryStore, history_connection, thirteen_month_trends
+from wanperf_dagster.history.query import MEMORY_LIMIT
 from wanperf_dagster.settings import RAW_SAMPLE_DAYS, SNAPSHOT_DAYS
 from wanperf_dagster.simulator import World, build_org
 from wanperf_dagster.simulator.samples import world_samples
@@ -31,7 +34,7 @@ from wanperf_dagster.storage import AssetStore, history_datasets, site_day_key, 
 from wanperf_dagster.store import connect, keys
 from wanperf_dagster.store.partitioning import split_by_partition
 
-from ._common import bench_redis, row, store_samples
+from ._common import bench_redis, child_report, row, store_samples
 
 SITES = int(os.environ.get("WANPERF_BENCH_HISTORY_SITES", "2000"))
 DAYS = int(os.environ.get("WANPERF_BENCH_HISTORY_DAYS", "400"))
@@ -218,3 +221,51 @@ def main() -> None:
             "one old site-day through the storage API (history), median of 7",
             f"{statistics.median(reads) * 1000:.0f} ms",
         )
+
+        # circuit_trends_13m's work (the trends and every circuit's daily p95, as the asset
+        # reads them) in a process of its own: DuckDB held to its limit, and with its defaults
+        capped, free = [], []
+        for _ in range(3):
+            for runs, how in ((capped, "capped"), (free, "default")):
+                runs.append(
+                    child_report(
+                        "history", dict(os.environ), "--trends", tmp, end_month, how, timeout=900
+                    )
+                )
+        for runs, label in (
+            (capped, f"DuckDB held to {MEMORY_LIMIT}"),
+            (free, "DuckDB's defaults"),
+        ):
+            row(
+                f"circuit_trends_13m's query, its own process, {label}",
+                f"{statistics.median(r['seconds'] for r in runs):.2f} s",
+                f"peak {statistics.median(r['peak_mib'] for r in runs):,.0f} MiB",
+            )
+
+
+def _trends(tmp: str, end_month: str, how: str) -> None:
+    """The 13-month trends and daily p95 over the history in `tmp`, in this process: REPORT its
+    seconds and peak RSS."""
+    from wanperf_dagster.history import daily_p95
+
+    from .sla import _own_peak_mib
+
+    history = HistoryStore(f"{tmp}/history")
+    t0 = time.perf_counter()
+    limit = MEMORY_LIMIT if how == "capped" else None
+    with history_connection(history, history_datasets(), memory_limit=limit) as con:
+        trends, daily = thirteen_month_trends(con, end_month), daily_p95(con, end_month)
+    seconds = time.perf_counter() - t0
+    report = {
+        "seconds": seconds,
+        "peak_mib": _own_peak_mib(),
+        "rows": trends.num_rows + daily.num_rows,
+    }
+    print("REPORT " + json.dumps(report))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--trends"]:
+        _trends(*sys.argv[2:5])
+    else:
+        main()

@@ -31,7 +31,7 @@ from wanperf_dagster.store.partitioning import split_by_partition
 
 from ._common import bench_redis, child_report, row
 
-SLICE_SITES = 2000  # sites a slice, as `monthly_circuit_kpis` reads them (defs/rollups/assets.py)
+SLICE_SITES = kpi.SITES_AT_ONCE  # sites a slice, as the month rollup and the baselines read them
 
 SITES = int(os.environ.get("WANPERF_BENCH_SLA_SITES", "2000"))
 DAY0 = 1_761_955_200  # 2025-11-01
@@ -180,10 +180,13 @@ def main() -> None:
             )
         assert {r["rows"] for r in rollups} == {r["rows"] for r in wholes}
         # circuit_baselines' work on four of those weeks, in a process of its own
-        learnt = [
-            child_report("sla", dict(os.environ), "--baselines", f"{tmp}/history", timeout=900)
-            for _ in range(3)
-        ]
+        learnt, learnt_whole = [], []
+        for _ in range(3):  # alternating: some sites at a time, as the asset does, and all
+            for runs, flag in ((learnt, "--baselines"), (learnt_whole, "--baselines-whole")):
+                runs.append(
+                    child_report("sla", dict(os.environ), flag, f"{tmp}/history", timeout=900)
+                )
+        assert {r["learnt"] for r in learnt} == {r["learnt"] for r in learnt_whole}
         print(
             f"\n== SLA report: {SITES:,} sites, {len(circuits):,} circuits, {DAYS} days,"
             f" {len(month_events):,} port events, {len(outages):,} outages =="
@@ -217,24 +220,44 @@ def main() -> None:
         )
 
         row(
-            "circuit_baselines' work (4 weeks of hourly KPIs), its own process",
+            f"circuit_baselines' work (4 weeks of hourly KPIs), {SLICE_SITES:,} sites at a time,"
+            " its own process",
             f"{statistics.median(r['seconds'] for r in learnt):.2f}",
             f"peak {statistics.median(r['peak_mib'] for r in learnt):,.0f} MiB",
+        )
+        row(
+            "  the same, every site at once (before)",
+            f"{statistics.median(r['seconds'] for r in learnt_whole):.2f}",
+            f"peak {statistics.median(r['peak_mib'] for r in learnt_whole):,.0f} MiB",
         )
         print(f"  ({learnt[-1]['rows']:,} hourly rows read, {learnt[-1]['learnt']:,} learnt)")
 
 
-def _baselines(history_dir: str) -> None:
+def _baselines(history_dir: str, whole: bool = False) -> None:
     """One circuit_baselines' work in this process (the hourly KPIs of 28 days read from the
-    history, then learnt): REPORT its seconds and peak RSS."""
-    from wanperf_dagster.defs.rollups.baselines import COLUMNS, learn_weeks
+    history, then learnt), as the asset does it (some sites at a time), or with `whole` every
+    site at once (as it did): REPORT its seconds and peak RSS."""
+    from wanperf_dagster.defs.rollups.baselines import COLUMNS, learn_sliced, learn_weeks
 
     history = HistoryStore(history_dir)
     end = pd.Timestamp(DAY0 + 27 * 86400, unit="s").date()
-    t0 = time.perf_counter()
-    learnt, rows = learn_weeks(  # as circuit_baselines reads them: a week at a time
-        lambda days: history.read_days("circuit_kpis_hourly", days, COLUMNS)[0], end, 4, 3
+    first = pd.Timestamp(DAY0, unit="s").date().isoformat()
+    sites = sorted(
+        set(history.read_days("circuit_kpis", [first], ["site_id"])[0]["site_id"].to_pylist())
     )
+    t0 = time.perf_counter()
+    if whole:  # a week at a time, every site
+        learnt, rows = learn_weeks(
+            lambda days: history.read_days("circuit_kpis_hourly", days, COLUMNS)[0], end, 4, 3
+        )
+    else:
+        learnt, rows = learn_sliced(
+            lambda days, part: history.read_days("circuit_kpis_hourly", days, COLUMNS, part)[0],
+            sites,
+            end,
+            4,
+            3,
+        )
     seconds = time.perf_counter() - t0
     report = {
         "seconds": seconds,
@@ -288,5 +311,7 @@ if __name__ == "__main__":
         _rollup(sys.argv[2])
     elif sys.argv[1:2] == ["--rollup-whole"]:
         _rollup(sys.argv[2], whole=True)
+    elif sys.argv[1:2] == ["--baselines-whole"]:
+        _baselines(sys.argv[2], whole=True)
     elif sys.argv[1:2] == ["--baselines"]:
         _baselines(sys.argv[2])

@@ -19,6 +19,7 @@ from .forecast import capacity_forecast
 from .insights import SITE_CAUSES, site_wan_health, sle_band
 from .outages import apply_port_events, exact_failover
 from .rollups import (
+    SITES_AT_ONCE,
     chronic_offenders,
     circuit_trends,
     kpi_measures,
@@ -28,6 +29,7 @@ from .rollups import (
     period_circuit_kpis,
     region_daily_kpis,
     site_daily_kpis,
+    site_slices,
     sliced_period_kpis,
     tie_breaker,
     top_offenders,
@@ -42,6 +44,7 @@ __all__ = [
     "COLUMN_DESCRIPTIONS",
     "DEFAULT_CONFIG",
     "KPI_DESCRIPTIONS",
+    "SITES_AT_ONCE",
     "SITE_CAUSES",
     "SNAPSHOT_COLUMNS",
     "KpiConfig",
@@ -67,6 +70,7 @@ __all__ = [
     "region_daily_kpis",
     "site_daily_kpis",
     "site_day_kpis",
+    "site_slices",
     "site_wan_health",
     "sle_band",
     "sliced_period_kpis",

@@ -274,8 +274,13 @@ def period_circuit_kpis(daily: pd.DataFrame, freq: str = "W", span_days=None) ->
     return out
 
 
-def slices(items: list, size: int) -> list[list]:
-    return [items[k : k + size] for k in range(0, len(items), size)] or [[]]
+SITES_AT_ONCE = 2000  # the sites whose days a rollup over weeks holds at once (memory)
+
+
+def site_slices(sites: list[str], size: int | None = None) -> list[list[str]]:
+    """The sites, `size` (`SITES_AT_ONCE`) at a time (one empty slice for none)."""
+    size = size or SITES_AT_ONCE
+    return [sites[k : k + size] for k in range(0, len(sites), size)] or [[]]
 
 
 def sliced_period_kpis(
@@ -294,7 +299,7 @@ def sliced_period_kpis(
     )
     del held_days
     outs, missing = [], 0
-    for part in slices(sites, slice_sites):
+    for part in site_slices(sites, slice_sites):
         loaded = read(part)
         missing += len(loaded.missing)
         daily = loaded.to_pandas() if loaded.found else pd.DataFrame()

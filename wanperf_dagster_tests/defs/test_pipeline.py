@@ -214,6 +214,7 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rollup_assets, "SLICE_SITES", 5)
+        assert len(kpi.site_slices([str(k) for k in range(SITES)], 5)) == 3
         run(["monthly_circuit_kpis"], partition_key="2025-11-01")
     sliced = get_tables(redis_client, ["monthly_circuit_kpis"], ["2025-11-01"])[0][0].to_pandas()
 
@@ -239,6 +240,16 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     learning = Store(redis_client).baselines_at(sim.org.id, int(hour_of_week(noon)))
     assert len(learning) == len(stored) and (learning["weeks"] == 1).all()
     assert learning["util_median"].isna().all()  # learning, not "normal at 0 %"
+    with pytest.MonkeyPatch.context() as patch:  # some sites at a time: the same baselines
+        patch.setattr(kpi.rollups, "SITES_AT_ONCE", 5)
+        assert len(kpi.site_slices([str(k) for k in range(SITES)])) == 3
+        run(["circuit_baselines"], partition_key=DAY)
+    sliced = Store(redis_client).baselines_at(sim.org.id, int(hour_of_week(noon)))
+    pd.testing.assert_frame_equal(
+        sliced.sort_values("circuit_id").reset_index(drop=True),
+        learning.sort_values("circuit_id").reset_index(drop=True),
+        check_dtype=False,
+    )
     run(["circuit_baselines"], partition_key="2025-11-20")  # an older day: the newer kept
     assert Store(redis_client).baselines_built(sim.org.id)["through"] == DAY
 

@@ -208,7 +208,7 @@ def congestion_trends(context: dg.AssetExecutionContext, redis: RedisResource) -
     return out
 
 
-SLICE_SITES = 2000  # the sites whose days a period rollup holds at once (kpi.sliced_period_kpis)
+SLICE_SITES = kpi.SITES_AT_ONCE  # the sites whose days a period rollup holds at once
 
 
 def _period_asset(name: str, partitions_def, freq: str, description: str, start_date: str):
