@@ -31,7 +31,7 @@ from wanperf_dagster.store.partitioning import split_by_partition
 
 from ._common import bench_redis, child_report, row
 
-SLICE_SITES = kpi.SITES_AT_ONCE  # sites a slice, as the month rollup and the baselines read them
+SLICE_SITES = kpi.SITES_AT_ONCE  # sites a slice, as the month rollup reads them
 
 SITES = int(os.environ.get("WANPERF_BENCH_SLA_SITES", "2000"))
 DAY0 = 1_761_955_200  # 2025-11-01
@@ -184,7 +184,7 @@ def main() -> None:
         for _ in range(3):  # alternating: some sites at a time, as the asset does, and all
             for runs, flag in ((learnt, "--baselines"), (learnt_whole, "--baselines-whole")):
                 runs.append(
-                    child_report("sla", dict(os.environ), flag, f"{tmp}/history", timeout=900)
+                    child_report("sla", dict(os.environ), flag, f"{tmp}/history", url, timeout=900)
                 )
         assert {r["learnt"] for r in learnt} == {r["learnt"] for r in learnt_whole}
         print(
@@ -219,9 +219,11 @@ def main() -> None:
             f"peak {statistics.median(r['peak_mib'] for r in wholes):,.0f} MiB",
         )
 
+        from wanperf_dagster.defs.rollups.baselines import SITES_AT_ONCE as BASELINE_SITES
+
         row(
-            f"circuit_baselines' work (4 weeks of hourly KPIs), {SLICE_SITES:,} sites at a time,"
-            " its own process",
+            f"circuit_baselines' work (4 weeks of hourly KPIs), {BASELINE_SITES:,} sites at a"
+            " time, its own process",
             f"{statistics.median(r['seconds'] for r in learnt):.2f}",
             f"peak {statistics.median(r['peak_mib'] for r in learnt):,.0f} MiB",
         )
@@ -233,11 +235,12 @@ def main() -> None:
         print(f"  ({learnt[-1]['rows']:,} hourly rows read, {learnt[-1]['learnt']:,} learnt)")
 
 
-def _baselines(history_dir: str, whole: bool = False) -> None:
+def _baselines(history_dir: str, redis_url: str, whole: bool = False) -> None:
     """One circuit_baselines' work in this process (the hourly KPIs of 28 days read from the
-    history, then learnt), as the asset does it (some sites at a time), or with `whole` every
-    site at once (as it did): REPORT its seconds and peak RSS."""
+    history, learnt, and stored in Redis), as the asset does it (some sites at a time), or with
+    `whole` every site at once (as it did): REPORT its seconds and peak RSS."""
     from wanperf_dagster.defs.rollups.baselines import COLUMNS, learn_sliced, learn_weeks
+    from wanperf_dagster.store.baselines import write_baselines
 
     history = HistoryStore(history_dir)
     end = pd.Timestamp(DAY0 + 27 * 86400, unit="s").date()
@@ -258,6 +261,7 @@ def _baselines(history_dir: str, whole: bool = False) -> None:
             4,
             3,
         )
+    write_baselines(connect(redis_url), "bench-org", learnt, {"through": str(end)}, 3600)
     seconds = time.perf_counter() - t0
     report = {
         "seconds": seconds,
@@ -312,6 +316,6 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["--rollup-whole"]:
         _rollup(sys.argv[2], whole=True)
     elif sys.argv[1:2] == ["--baselines-whole"]:
-        _baselines(sys.argv[2], whole=True)
+        _baselines(sys.argv[2], sys.argv[3], whole=True)
     elif sys.argv[1:2] == ["--baselines"]:
-        _baselines(sys.argv[2])
+        _baselines(sys.argv[2], sys.argv[3])

@@ -22,14 +22,23 @@ def write_baselines(
     pipeline (an hour no circuit has is stored empty, so an older one cannot outlive it);
     returns the bytes stored."""
     pipe = client.pipeline(transaction=False)
-    empty = frame.iloc[0:0]
-    by_how = dict(tuple(frame.groupby("how", sort=False))) if len(frame) else {}
-    size = 0
-    for how in range(HOURS_OF_WEEK):
-        part = by_how.get(how, empty)
+    size, written = 0, set()
+    # one hour's rows at a time (a dict of all 168 was a second copy of the frame), sent a few
+    # hours at a time; ids stored as strings, whatever the frame holds them as
+    ids = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    for how, part in frame.groupby("how", sort=False, observed=True) if len(frame) else ():
+        part = part.astype({c: "str" for c in ids})
         blob = encode_table(pa.Table.from_pandas(part, preserve_index=False))
         size += len(blob)
-        pipe.set(keys.baseline(org_id, how), blob, ex=ttl)
+        pipe.set(keys.baseline(org_id, int(how)), blob, ex=ttl)
+        written.add(int(how))
+        if len(written) % 24 == 0:
+            pipe.execute()
+    empty = frame.iloc[0:0].astype({c: "str" for c in ids})
+    empty = encode_table(pa.Table.from_pandas(empty, preserve_index=False))
+    for how in sorted(set(range(HOURS_OF_WEEK)) - written):
+        size += len(empty)
+        pipe.set(keys.baseline(org_id, how), empty, ex=ttl)
     pipe.delete(keys.baseline_built(org_id))
     pipe.hset(keys.baseline_built(org_id), mapping=built)
     pipe.expire(keys.baseline_built(org_id), ttl)
