@@ -89,7 +89,13 @@ def save_page(
     config: SweepConfig,
     seen: set[str] | None = None,
 ):
-    """Normalise one page and write it in one pipeline with the session; returns the PageResult."""
+    """Normalise one page and write it, then the session that counts it; returns the PageResult.
+
+    Two round trips, the samples first: on a Redis Cluster a pipeline's commands go to each node
+    on its own, so a process killed while sending one could leave the session's cursor past a
+    page whose samples a node never got. The session and the quarantine share the org's slot
+    and go together after: a kill between the two leaves the cursor before the page, which the
+    next sweep fetches and writes again (the same fields, overwritten)."""
     ts = min(max(fetched_at, session.slot), session.slot + config.interval_seconds - 1)
     result = normalise_page(body_results, ts)
     if seen is not None:
@@ -105,6 +111,7 @@ def save_page(
             pipe, session.org_id, session.slot, session.id, session.pages + 1, result.samples
         )
         bulk.touch_sites(pipe, session.org_id, dict.fromkeys(per_site, float(ts)))
+    with store.batch(r) as pipe:
         bulk.queue_quarantine(
             pipe,
             session.org_id,
