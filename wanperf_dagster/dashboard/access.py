@@ -207,6 +207,15 @@ def session_secret(configured: str, data_dir: Path) -> bytes:
         return secret
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was refused: its kind ("session": expired, forged or outdated; anything
+    else, such as a forged proxy header, is refused outright) and the words for the log."""
+
+    kind: str
+    why: str
+
+
 class Gate:
     """Decides who a request is: the proxy's header (from its addresses only), else a session
     cookie; counts and logs every refusal."""
@@ -255,10 +264,12 @@ class Gate:
             return False
         return any(ip in net for net in self.proxies)
 
-    def identify(self, headers, cookies, client: str | None) -> tuple[Viewer | None, str]:
-        """(the viewer, "") or (None, why: "" when nobody signed in, else the refusal)."""
+    def identify(
+        self, headers, cookies, client: str | None
+    ) -> tuple[Viewer | None, Refusal | None]:
+        """(the viewer, None) or (None, the refusal: None when nobody signed in)."""
         if self.users is None:
-            return OPEN, ""
+            return OPEN, None
         if self.proxy_header:
             name = headers.get(self.proxy_header)
             if name is not None:
@@ -269,17 +280,17 @@ class Gate:
                 user = self.users.users.get(name.strip())
                 if user is None:
                     return None, self.refuse("unknown-user", f"proxy user {name.strip()!r} unknown")
-                return user.viewer(), ""
+                return user.viewer(), None
         cookie = cookies.get(SESSION_COOKIE)
         if not cookie or self.sessions is None:
-            return None, ""
+            return None, None
         name, version = self.sessions.read(cookie, self.clock())
         if name is None:
             return None, self.refuse("session", f"{version} from {client}")
         user = self.users.users.get(name)
         if user is None or user.version != version:
             return None, self.refuse("session", f"a session of {name!r}, whose password changed")
-        return user.viewer(), ""
+        return user.viewer(), None
 
     def login(self, name: str, password: str, client: str | None) -> User | None:
         user = self.users.check(name, password) if self.users else None
@@ -287,7 +298,7 @@ class Gate:
             self.refuse("login", f"wrong user name or password for {name[:64]!r} from {client}")
         return user
 
-    def refuse(self, kind: str, why: str) -> str:
+    def refuse(self, kind: str, why: str) -> Refusal:
         self.refused[kind] += 1
         LOG.warning(
             "access refused: %s (%d refused so far, %s)",
@@ -295,7 +306,7 @@ class Gate:
             sum(self.refused.values()),
             ", ".join(f"{k} {n}" for k, n in sorted(self.refused.items())),
         )
-        return why
+        return Refusal(kind, why)
 
 
 def loopback(host: str) -> bool:

@@ -47,18 +47,19 @@ class Guard(BaseHTTPMiddleware):
             return await call_next(request)
         self.gate.reload()
         client = request.client.host if request.client else None
-        viewer, why = self.gate.identify(request.headers, request.cookies, client)
+        viewer, refusal = self.gate.identify(request.headers, request.cookies, client)
         if viewer is not None:
             request.state.viewer = viewer
             return await call_next(request)
         api = request.url.path.startswith("/api/") or request.method != "GET"
-        if why and "session" not in why:  # a forgery: refused outright
-            return _refused(api, why)
+        if refusal and refusal.kind != "session":  # a forgery: refused outright
+            return _refused(api, refusal.why)
         if api:
-            return JSONResponse({"error": why or "sign in first"}, status_code=401)
+            why = refusal.why if refusal else "sign in first"
+            return JSONResponse({"error": why}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         response = RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
-        if why:  # an expired or forged session: dropped
+        if refusal:  # an expired or forged session: dropped
             response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 

@@ -279,3 +279,19 @@ def test_the_cli_keeps_users_and_refuses_an_open_dashboard_off_loopback(tmp_path
     assert (
         refused.returncode != 0 and "refusing to serve the dashboard on 0.0.0.0" in refused.stderr
     )
+
+
+def test_a_bad_session_goes_back_to_the_login_page_whatever_its_words(
+    msp_day, gate, clock, monkeypatch
+):
+    """What the guard does with a refusal follows its kind, never its wording: a session refused
+    for a reason that does not say "session" is still a session to drop, not a forgery."""
+    monkeypatch.setattr(
+        gate.sessions, "read", lambda cookie, now: (None, "a cookie from before the key rotated")
+    )
+    client = app_client(msp_day, gate, clock)
+    client.cookies.set("wanperf_session", "anything.at-all")
+    page = client.get("/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert gate.refused["session"] == 1
+    assert client.get("/api/alerts").status_code == 401
