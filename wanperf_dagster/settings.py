@@ -378,6 +378,20 @@ def patch_unavailable(patch: str, why: str) -> None:
     )
 
 
+def sim_msp_orgs(raw: str) -> tuple[tuple[int, int], ...]:
+    """The simulated MSP's orgs, (seed, sites) each, from `seed:sites,seed:sites`
+    (WANPERF_SIM_MSP, and the Mist resource's `simulator_msp`); ValueError saying what is wrong."""
+    orgs = []
+    for part in raw.split(",") if raw.strip() else []:
+        seed, sep, sites = part.strip().partition(":")
+        if not (sep and seed.isdigit() and sites.isdigit() and 1 <= int(sites) <= 100_000):
+            raise ValueError(f"={raw[:80]!r} is not seed:sites[,seed:sites...] (sites 1-100000)")
+        orgs.append((int(seed), int(sites)))
+    if len({seed for seed, _ in orgs}) != len(orgs):
+        raise ValueError(f"={raw[:80]!r} names a seed twice (each org has its own)")
+    return tuple(orgs)
+
+
 @functools.cache
 def get_settings() -> Settings:
     """This process's settings, read from the environment once (`get_settings.cache_clear()`
@@ -541,20 +555,11 @@ class _Parser:
 
     def sim_msp(self, name: str) -> tuple[tuple[int, int], ...]:
         """`seed:sites,seed:sites`: the simulated MSP's orgs."""
-        raw = self.text(name)
-        if not raw:
+        try:
+            return sim_msp_orgs(self.text(name) or "")
+        except ValueError as exc:
+            self.fail(name, str(exc))
             return ()
-        orgs = []
-        for part in raw.split(","):
-            seed, sep, sites = part.strip().partition(":")
-            if not (sep and seed.isdigit() and sites.isdigit() and 1 <= int(sites) <= 100_000):
-                self.fail(name, f"={raw[:80]!r} is not seed:sites[,seed:sites...] (sites 1-100000)")
-                return ()
-            orgs.append((int(seed), int(sites)))
-        if len({seed for seed, _ in orgs}) != len(orgs):
-            self.fail(name, f"={raw[:80]!r} names a seed twice (each org has its own)")
-            return ()
-        return tuple(orgs)
 
     def directory(self, name: str, default: str) -> Path:
         """A directory the project can write to (it is created on first use, never here)."""

@@ -20,6 +20,7 @@ from wanperf_dagster.settings import (
     Settings,
     parse_webhooks,
     redact_url,
+    sim_msp_orgs,
 )
 from wanperf_dagster.storage import AssetStore, Lifetimes, history_store
 
@@ -116,7 +117,7 @@ class MistApiResource(dg.ConfigurableResource):
         every process shares), their calls count against each token's hourly budget there, so
         every process and every org together stay within it."""
         if self._clients is None:
-            msp = _msp_orgs(self.simulator_msp)
+            msp = sim_msp_orgs(self.simulator_msp or "")
             self._clients = sources.org_clients(
                 self.api_token,
                 self.host,
@@ -142,19 +143,14 @@ class MistApiResource(dg.ConfigurableResource):
         """Now, as the API's clock has it (the simulator's may be simulated), asking it nothing."""
         if self.uses_simulator:
             return sources.in_process_simulator(
-                self.simulator_sites, self.simulator_seed, msp=_msp_orgs(self.simulator_msp)
+                self.simulator_sites,
+                self.simulator_seed,
+                msp=sim_msp_orgs(self.simulator_msp or ""),
             ).sim.clock.now()
         return time.time()
 
     def source(self) -> str:
         return "simulator" if self.uses_simulator else (self.host or "api.mist.com")
-
-
-def _msp_orgs(raw: str | None) -> tuple[tuple[int, int], ...]:
-    return tuple(
-        (int(seed), int(sites))
-        for seed, _, sites in (p.partition(":") for p in (raw or "").split(",") if p)
-    )
 
 
 def known_orgs(redis: RedisResource, mist: MistApiResource) -> list[str]:
