@@ -376,7 +376,11 @@ class AssetStore:
         same rows. `keys`: each site-day's partition key, where the caller knows it."""
         site_days = list(site_days)
         frame = sample_store.read_site_days(self.client, site_days, since)
-        released = sorted(sample_store.released_site_days(self.client, site_days))
+        # only a day over before yesterday can have been released (`_release_raw`): the status's
+        # and the alerts' reads of today and yesterday ask Redis nothing more
+        before = day_of(time.time() - 86400)
+        old_days = [sd for sd in site_days if sd[0] < before]
+        released = sorted(sample_store.released_site_days(self.client, old_days))
         if not released:
             return frame
         if keys is None:

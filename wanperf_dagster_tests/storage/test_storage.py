@@ -91,3 +91,31 @@ def test_a_load_in_batches_equals_a_load_at_once(redis_client, monkeypatch):
     assert list(dict.fromkeys(frame["site_id"].astype(str))) == sites[::-1]  # key order
     with pytest.raises(PartitionNotFoundError):
         assets.load("circuit_kpis", keys)
+
+
+def test_reads_of_today_and_yesterday_never_ask_which_site_days_were_released(
+    redis_client, monkeypatch
+):
+    """Only a day over before yesterday is ever released: the status's and the alerts' reads
+    (today, yesterday) send no more to Redis than the samples' own reads; an older day is
+    still asked about."""
+    import time
+
+    from wanperf_dagster.storage import day_of
+    from wanperf_dagster.store import samples as sample_store
+
+    asked: list[list[tuple[str, str]]] = []
+    real = sample_store.released_site_days
+
+    def spy(client, site_days):
+        asked.append(list(site_days))
+        return real(client, site_days)
+
+    monkeypatch.setattr(sample_store, "released_site_days", spy)
+    assets = AssetStore(redis_client)
+    today, yesterday = day_of(time.time()), day_of(time.time() - 86400)
+    old = day_of(time.time() - 3 * 86400)
+    assets.read_samples([(today, "s1"), (yesterday, "s1"), (today, "s2")])
+    assert asked == [[]]
+    assets.read_samples([(today, "s1"), (old, "s1")])
+    assert asked[-1] == [(old, "s1")]
