@@ -1037,6 +1037,14 @@ class _TrackingServer(ThreadingHTTPServer):
             self._open.add(request)
         super().process_request(request, client_address)
 
+    def handle_error(self, request, client_address):
+        """A client that hangs up (a retry after a 503, a closed pool) is no error of the
+        simulator's: only anything else is printed."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def shutdown_request(self, request):
         with self._open_lock:
             self._open.discard(request)

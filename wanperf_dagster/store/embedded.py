@@ -92,6 +92,10 @@ class EmbeddedRedis:
         return self.dir / "valkey.port"
 
     @property
+    def last_port_file(self) -> Path:
+        return self.dir / "valkey.lastport"
+
+    @property
     def password_file(self) -> Path:
         return self.dir / "valkey.password"
 
@@ -170,6 +174,22 @@ class EmbeddedRedis:
             self._start()
         return self
 
+    def _port_to_take(self) -> int:
+        """The port of the last start when it is free: a restarted server is where every running
+        process (a daemon, its code server, a dashboard) already connects, and their clients'
+        reconnects find it; else any free port."""
+        last = self._read_int(self.last_port_file)
+        if last:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                # as valkey binds: its old connections' TIME_WAIT does not hold the port
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", last))
+                    return last
+                except OSError:
+                    pass
+        return free_loopback_port()
+
     def _private_dir(self) -> None:
         """The data directory and what is in it readable by this user only: it holds the
         password, and the append-only file holds every stored value."""
@@ -180,7 +200,7 @@ class EmbeddedRedis:
 
     def _start(self) -> None:
         binary = valkey_server_binary()
-        port = free_loopback_port()
+        port = self._port_to_take()
         self.pid_file.unlink(missing_ok=True)
         conf = self.dir / "valkey.conf"
         conf.write_text(
@@ -221,8 +241,9 @@ class EmbeddedRedis:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.pid and self._answers(port):
-                self.port_file.write_text(str(port))
-                os.chmod(self.port_file, 0o600)
+                for path in (self.port_file, self.last_port_file):
+                    path.write_text(str(port))
+                    os.chmod(path, 0o600)
                 return
             time.sleep(0.05)
         tail = ""

@@ -58,6 +58,29 @@ def test_restart_keeps_data(server):
     assert client.hgetall("wanperf:test:hash") == {b"a": b"1", b"b": b"2"}
 
 
+def test_a_restart_takes_its_port_back(server):
+    """Processes that connected before a restart (the daemon, its code server) reconnect to the
+    same address; a port taken meanwhile means another one."""
+    server.ensure_running()
+    url = server.url
+    client = connect(url)
+    client.set("wanperf:test:kept", b"value")
+    assert server.stop()
+    server.ensure_running()
+    assert server.url == url
+    assert client.get("wanperf:test:kept") == b"value"  # the old client reconnects
+    port = server.port
+    assert server.stop()
+    import socket
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        server.ensure_running()
+        assert server.port != port
+
+
 def test_restarts_when_pid_file_is_stale(server):
     server.ensure_running()
     pid = server.pid
