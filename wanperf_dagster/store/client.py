@@ -6,12 +6,13 @@ redis-py picks up hiredis (a pinned dependency) for reply parsing by itself.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import AuthenticationError
+from redis.exceptions import AuthenticationError, BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -21,15 +22,28 @@ RedisError = redis.RedisError
 
 
 class _Retry(Retry):
-    """Retry connection errors with backoff, but not a wrong password (it would only be slow)."""
+    """Retry connection errors with backoff, but not a wrong password (it would only be slow);
+    and wait for a server that is loading its data (a restarted Redis reads its append-only
+    file: a few GiB take a minute and every command meanwhile answers LOADING) up to
+    `loading_wait` seconds, however many retries that takes."""
+
+    loading_wait = 300.0
 
     def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
         def retryable(error: Exception) -> bool:
-            if isinstance(error, AuthenticationError):
+            if isinstance(error, (AuthenticationError, BusyLoadingError)):
                 return False
             return is_retryable(error) if is_retryable else True
 
-        return super().call_with_retry(do, fail, retryable, with_failure_count)
+        deadline = None
+        while True:
+            try:
+                return super().call_with_retry(do, fail, retryable, with_failure_count)
+            except BusyLoadingError:
+                deadline = deadline or time.monotonic() + self.loading_wait
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
 
 
 NO_RETRY = Retry(NoBackoff(), 0)
