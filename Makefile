@@ -11,13 +11,14 @@ PYTEST_ARGS ?=
 # TEST_JOBS=0 runs the suite in this one process
 TEST_JOBS ?= 2
 
-.PHONY: run test bench faults sla-month lint fmt validate clean-data help
+.PHONY: run test bench faults soak sla-month lint fmt validate clean-data help
 
 help:
 	@echo "make run    - start the embedded Redis, the data source and the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/ (prints side-by-side ratios)"
 	@echo "make faults - the fault suite at 10x its CI scale (kills, fuzzing, storms)"
+	@echo "make soak   - 7 simulated days of 2,000 sites through the real daemon, with faults (CI: 3 days of 16)"
 	@echo "make sla-month - the SLA report's ground truth over a whole simulated month (CI: 7 days)"
 	@echo "make lint   - ruff"
 
@@ -44,6 +45,9 @@ bench: $(DEV)
 
 faults: $(DEV)
 	WANPERF_FAULT_SCALE=10 $(BIN)/python -m pytest wanperf_dagster_tests/reliability -p no:cacheprovider
+
+soak: $(DEV)
+	$(BIN)/python -m bench soak --report .wanperf/soak.json
 
 sla-month: $(DEV)
 	WANPERF_SLA_DAYS=30 $(BIN)/python -m pytest wanperf_dagster_tests/sla/test_month_truth.py -p no:cacheprovider

@@ -17,6 +17,7 @@ ALL = [
     "backfill",
     "sla",
     "alerts",
+    "soak",
 ]
 ON_REQUEST = [
     "make_run",

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from wanperf_dagster_tests.reliability.receivers import free_port
+from harness.receivers import free_port
 
 
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:

@@ -7,8 +7,8 @@ per circuit-count class within 5 % of the truth."""
 
 import pytest
 
+from harness.truth import INTERVAL, MEASURES, compare, simulate
 from wanperf_dagster.store import connect
-from wanperf_dagster_tests.truth import INTERVAL, MEASURES, compare, simulate
 
 pytestmark = pytest.mark.integration
 

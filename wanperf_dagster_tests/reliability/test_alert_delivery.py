@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.receivers import Receiver
 from wanperf_dagster import alerts
 from wanperf_dagster.kpi import KpiConfig
 from wanperf_dagster.mist.records import Sample
@@ -29,7 +30,6 @@ from wanperf_dagster.store import samples as sample_store
 from wanperf_dagster.store.bulk import touch_sites
 
 from .conftest import SCALE
-from .receivers import Receiver
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]
 

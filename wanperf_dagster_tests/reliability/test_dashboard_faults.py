@@ -13,12 +13,11 @@ import pytest
 import requests
 import uvicorn
 
+from harness.receivers import free_port
 from wanperf_dagster.dashboard import build_app
 from wanperf_dagster.settings import Settings
 from wanperf_dagster.storage import AssetStore
 from wanperf_dagster_tests.dashboard.conftest import org_day  # noqa: F401  (the fixture)
-
-from .receivers import free_port
 
 pytestmark = [pytest.mark.storage, pytest.mark.integration]
 

@@ -12,8 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, mode: str = "healthy", pause: float = 0.0, drip: float = 2.0):
-        self.mode, self.pause, self.drip = mode, pause, drip
+    def __init__(
+        self,
+        mode: str = "healthy",
+        pause: float = 0.0,
+        drip: float = 2.0,
+        fields: tuple[str, ...] | None = None,
+    ):
+        """`fields`: keep only these of each body (a long run's receiver holds every message)."""
+        self.mode, self.pause, self.drip, self.fields = mode, pause, drip, fields
         self.received: list[dict] = []  # {"key": idempotency key, "body": ..., "at": monotonic}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -28,7 +35,9 @@ class Receiver:
                     receiver.received.append(
                         {
                             "key": self.headers.get("Idempotency-Key", ""),
-                            "body": body,
+                            "body": body
+                            if receiver.fields is None
+                            else {f: body.get(f) for f in receiver.fields},
                             "at": time.monotonic(),
                         }
                     )

@@ -1,0 +1,537 @@
+"""Soak: days of a simulated org through the real `wanperf daemon`, with faults on a schedule.
+
+The simulator's clock runs the last `--days` complete days, slot by slot: each slot is swept and
+its WAN insight feeds ingested over HTTP, and the alerts evaluated and sent to a webhook, as the
+sweep job does (the daemon's own sweep schedule yields to it, as to `make run`'s replay). At
+00:20 of each next day the day's site-days go to the daemon as the nightly backfill
+(`harness.backfills`, exactly what `kpi_backfills` emits); the daemon's automation then refreshes
+the day's, week's and month's rollups. Site-days a fault left unmaterialized are requested again,
+as the rolling backfill does at 03:40.
+
+Faults, one simulated day each (a short run doubles them up; day 0 is clean):
+- the API answers half its calls with 503 and a storm of 429s, 10:00-11:00;
+- Redis (the embedded Valkey) restarted at 12:00;
+- a run worker SIGKILLed in the day's backfill;
+- the history tier's storage gone during the day's backfill (its directory replaced by a file),
+  until a run fails on it.
+
+At the end every circuit-day's KPIs against the world's truth (`harness.truth.compare`), every
+notification received once, and a table per simulated day of each process's memory, Redis, the
+event log, the runs and the history's files, with the growth per day fitted over the whole run
+and over its second half (what does not level off is listed as a defect).
+
+`python -m bench soak [--days 7] [--sites 2000] [--seed 5] [--report FILE]` (`make soak`); the
+suite runs 3 days of 16 sites (`wanperf_dagster_tests/reliability/test_soak.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._common import row
+from .backfill import PROJECT, _daemon, _descendants, _role, _rss_kib, _stop, _wait_for_daemon
+
+DAY_S, SLOT = 86_400, 600
+NIGHTLY_SLOT = 2  # 00:20, the nightly backfill's tick: the day's events have settled
+MIB = 1024 * 1024
+# a long-lived process whose memory still grows this much a day over the second half is a defect
+LEVEL_MIB_A_DAY = 8.0
+LONG_LIVED = ("daemon", "code server", "driver")
+
+
+def _options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench soak", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--days", type=int, default=int(os.environ.get("WANPERF_SOAK_DAYS", "7")))
+    parser.add_argument(
+        "--sites", type=int, default=int(os.environ.get("WANPERF_SOAK_SITES", "2000"))
+    )
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--report", help="also write the report here as JSON")
+    opts = parser.parse_args(argv)
+    if opts.days < 2:
+        parser.error("--days: at least 2 (faults land from the second day)")
+    return opts
+
+
+def fault_days(days: int) -> dict[str, int]:
+    """The simulated day of each fault: one a day from the second, doubled up when days are few."""
+    order = ["api_storm", "redis_restart", "run_worker_killed", "history_unavailable"]
+    return {name: min(k + 1, days - 1) for k, name in enumerate(order)}
+
+
+@dataclass
+class Day:
+    index: int
+    name: str
+    submitted_at: float = 0.0
+    backfill_s: float = 0.0
+    requested_again: int = 0  # site-days a fault left behind, requested again
+    run_peak_mib: float = 0.0
+    faults: list[str] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)
+    redis_by_kind: dict[str, float] = field(default_factory=dict)
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = _options(argv or [])
+    today = dt.datetime.now(dt.UTC).date()
+    days = [today - dt.timedelta(days=opts.days - k) for k in range(opts.days)]
+    with tempfile.TemporaryDirectory(prefix="wanperf-soak-") as tmp:
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        shutil.copy(PROJECT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "DAGSTER_"))},
+            "DAGSTER_HOME": str(home),
+            "WANPERF_DATA_DIR": f"{tmp}/data",
+            "WANPERF_SIM_SITES": str(opts.sites),
+            "WANPERF_SIM_SEED": str(opts.seed),
+            "WANPERF_START_DATE": (days[0] - dt.timedelta(days=1)).isoformat(),
+            "WANPERF_BACKFILL_WAKE_SECONDS": "2",
+        }
+        for name in ("WANPERF_REDIS_URL", "WANPERF_DAGSTER_PG_URL", "WANPERF_HISTORY_URL"):
+            env.pop(name, None)  # the embedded Valkey of the data directory: restartable here
+        os.environ.clear()
+        os.environ.update(env)
+        # the storm's 429s and 503s are counted in the report, not logged one by one
+        logging.getLogger("wanperf_dagster.mist").setLevel(logging.ERROR)
+        from wanperf_dagster.settings import get_settings
+
+        get_settings.cache_clear()
+        report = Soak(opts, days).run()
+    _print(report)
+    if opts.report:
+        Path(opts.report).write_text(json.dumps(report, indent=1, default=str))
+    print("REPORT " + json.dumps({k: report[k] for k in ("truth", "alerts", "faults", "defects")}))
+
+
+class Soak:
+    def __init__(self, opts: argparse.Namespace, days: list[dt.date]):
+        import dagster as dg
+
+        from harness.receivers import Receiver
+        from harness.truth import EDGE_FAULTS
+        from wanperf_dagster.settings import get_settings
+        from wanperf_dagster.sources import client_from_settings, in_process_simulator
+        from wanperf_dagster.storage import AssetStore
+        from wanperf_dagster.store import EmbeddedRedis
+
+        self.opts, self.settings = opts, get_settings()
+        self.days = [Day(k, d.isoformat()) for k, d in enumerate(days)]
+        self.day0 = int(dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp())
+        self.plan = fault_days(len(days))
+        self.valkey = EmbeddedRedis(self.settings.data_dir).ensure_running()
+        self.daemon = _daemon(dict(os.environ))
+        self.instance = dg.DagsterInstance.get()
+        self.sim = in_process_simulator(opts.sites, opts.seed).sim
+        self.sim.faults.update(**EDGE_FAULTS)  # events lost, repeated and out of order throughout
+        # the client's waits (a 429's back-off) pass on the simulator's clock, not this machine's
+        self.client = client_from_settings(self.settings, sleep=self.sim.clock.advance)
+        self.storage = AssetStore.from_settings(self.settings)
+        self.receiver = Receiver(fields=("event", "key"))
+        self.counts = {"sweeps_failed": 0, "ingestions_failed": 0, "evaluations_failed": 0}
+        self.told: dict[str, set[str]] = {"alert": set(), "recovered": set()}
+        self.sent = 0
+        self.faults: dict[str, str] = {}
+        self.peaks: dict[int, int] = {}  # run worker pid -> peak KiB
+        self.samples: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    # the run ----------------------------------------------------------------------------------
+    def run(self) -> dict:
+        from wanperf_dagster.feeds import InsightsConfig
+
+        try:
+            _wait_for_daemon(self.instance)
+            sites = self._site_partitions()
+            feeds = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
+            backfill: threading.Thread | None = None
+            slots = len(self.days) * 144 + NIGHTLY_SLOT + 1
+            started = time.monotonic()
+            for k in range(-1, slots):
+                t = self.day0 + k * SLOT
+                self._faults_at(t)
+                self._slot(t, feeds)
+                if k >= 144 and (k - NIGHTLY_SLOT) % 144 == 0:  # 00:20: yesterday's backfill
+                    day = self.days[(k - NIGHTLY_SLOT) // 144 - 1]
+                    if backfill is not None:
+                        backfill.join()
+                    backfill = threading.Thread(target=self._backfill, args=(day, sites))
+                    backfill.start()
+                if k % 36 == 0:
+                    print(
+                        f"  {_iso(t)}: slot {k + 1}/{slots + 1},"
+                        f" {time.monotonic() - started:.0f} s",
+                        flush=True,
+                    )
+            if backfill is not None:
+                backfill.join()
+            self._settle(time.time())
+            return self._report(sites)
+        finally:
+            self.storage.release_sweeps()
+            _stop(self.daemon)
+            self.valkey.stop()
+            self.receiver.close()
+
+    def _site_partitions(self) -> list[str]:
+        """The daemon's first inventory makes every site a partition."""
+        want = len(self.sim.org.sites)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            found = self.instance.get_dynamic_partitions("site")
+            if len(found) >= want:
+                return sorted(found)
+            time.sleep(1)
+        raise SystemExit(f"the daemon made {len(found)} of {want} site partitions in 5 minutes")
+
+    def _slot(self, t: int, feeds) -> None:
+        from wanperf_dagster import alerts, kpi
+        from wanperf_dagster.alerts.notify import destinations
+        from wanperf_dagster.dagster_io.resources import WanperfSettings
+        from wanperf_dagster.feeds import run_insights
+        from wanperf_dagster.mist import SweepConfig, run_sweep
+
+        self.sim.clock.set(t + 30)
+        r = self.storage.client
+        try:
+            self.storage.hold_sweeps(300)  # the daemon's scheduled sweep yields to these
+            run_sweep(self.client, r, SweepConfig())
+        except Exception as exc:  # a storm, a restart: the next slot's sweep resumes
+            self._count("sweeps_failed", exc)
+        try:
+            run_insights(self.client, r, feeds, feeds=self.settings.insight_feeds)
+        except Exception as exc:
+            self._count("ingestions_failed", exc)
+        try:
+            org = self.client.org_id
+            sites = [s for s, _ in self.storage.sites_by_age(org)]
+            mist_sites = self.storage.latest("mist_sites")
+            _, report = alerts.evaluate(
+                self.storage,
+                org,
+                sites,
+                t + 30,
+                self.settings.interval_minutes,
+                WanperfSettings().alert_rules(),
+                kpi.KpiConfig.for_sites(mist_sites.to_pandas()),
+                destinations((self.receiver.url,), ()),
+                repeat_every=self.settings.alert_repeat_minutes * 60,
+                resolve_after=self.settings.alert_resolve_minutes * 60,
+            )
+            self.told["alert"] |= {i.key for i in report.opened}
+            self.told["recovered"] |= {i.key for i in report.recovered}
+            self.sent += report.sent
+        except Exception as exc:
+            self._count("evaluations_failed", exc)
+
+    def _count(self, what: str, exc: Exception) -> None:
+        self.counts[what] += 1
+        if self.counts[what] <= 3:
+            print(f"  {what}: {type(exc).__name__}: {str(exc)[:160]}", flush=True)
+
+    def _faults_at(self, t: int) -> None:
+        index, second = divmod(t - self.day0, DAY_S)
+        if index == self.plan["api_storm"] and second == 10 * 3600:
+            self.sim.faults.update(error_rate=0.5, throttle_next=60)
+            self.faults["api_storm"] = f"{_iso(t)} for an hour"
+        if index == self.plan["api_storm"] and second == 11 * 3600:
+            self.sim.faults.update(error_rate=0.0, throttle_next=0)
+        if index == self.plan["redis_restart"] and second == 12 * 3600:
+            t0 = time.monotonic()
+            self.valkey.stop()
+            self.valkey.ensure_running()
+            self.faults["redis_restart"] = f"{_iso(t)}, down {time.monotonic() - t0:.1f} s"
+
+    # each day's backfill ----------------------------------------------------------------------
+    def _backfill(self, day: Day, sites: list[str]) -> None:
+        from dagster._core.execution.backfill import BulkActionStatus
+
+        from harness.backfills import add_site_day_backfill
+
+        t0 = day.submitted_at = time.time()
+        kill = day.index == self.plan["run_worker_killed"]
+        outage = day.index == self.plan["history_unavailable"]
+        if outage:
+            self._history_away()
+        wanted = sites
+        for attempt in range(4):
+            backfill_id = f"soak-{day.name}-{attempt}"
+            add_site_day_backfill(self.instance, backfill_id, [day.name], wanted)
+            while self.instance.get_backfill(backfill_id).status == BulkActionStatus.REQUESTED:
+                self._sample()
+                if kill and self._kill_a_run_worker():
+                    day.faults.append("run worker SIGKILLed")
+                    kill = False
+                if outage and self._a_run_failed(t0):
+                    self._history_back()
+                    day.faults.append("history unavailable until a run failed on it")
+                    outage = False
+                time.sleep(1)
+            if outage:  # no run failed on it: the backfill ran without the history
+                self._history_back()
+                day.faults.append("history unavailable for the whole backfill")
+                outage = False
+            wanted = self._unmaterialized(day.name, sites)
+            if not wanted:
+                break
+            day.requested_again += len(wanted)
+        day.backfill_s = time.time() - t0
+        self._settle(t0)
+        day.run_peak_mib = max(self.peaks.values(), default=0) / 1024
+        self.peaks.clear()
+        day.figures = self._figures()
+        day.redis_by_kind = self._redis_by_kind()
+        print(
+            f"  day {day.index} ({day.name}) backfilled in {day.backfill_s:.0f} s;"
+            f" {day.requested_again} site-days requested again; {', '.join(day.faults) or '-'}",
+            flush=True,
+        )
+
+    def _unmaterialized(self, day: str, sites: list[str]) -> list[str]:
+        import dagster as dg
+
+        from harness.backfills import automated_assets
+
+        missing: set[str] = set()
+        for asset in automated_assets()[0]:
+            done = {str(k) for k in self.instance.get_materialized_partitions(dg.AssetKey(asset))}
+            for site in sites:
+                if str(dg.MultiPartitionKey({"day": day, "site": site})) not in done:
+                    missing.add(site)
+        return sorted(missing)
+
+    def _settle(self, since: float, timeout: float = 900) -> None:
+        """Until the runs the automation requests after a backfill (the rollups) are done."""
+        import dagster as dg
+
+        from wanperf_dagster.dagster_io.automation import ACTIVE_RUN_STATUSES
+
+        quiet, deadline = 0, time.time() + timeout
+        while time.time() < deadline and quiet < 15:
+            self._sample()
+            active = self.instance.get_runs(
+                dg.RunsFilter(created_after=_utc(since), statuses=ACTIVE_RUN_STATUSES), limit=1
+            )
+            quiet = 0 if active else quiet + 1
+            time.sleep(1)
+
+    def _sample(self) -> None:
+        with self._lock:
+            for pid in _descendants([self.daemon.pid]):
+                if _role(pid).startswith("run worker"):
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), _rss_kib(pid)[1])
+
+    def _kill_a_run_worker(self) -> bool:
+        workers = [p for p in _descendants([self.daemon.pid]) if _role(p).startswith("run worker")]
+        if not workers:
+            return False
+        os.kill(workers[0], signal.SIGKILL)
+        self.faults["run_worker_killed"] = f"pid {workers[0]}"
+        return True
+
+    def _a_run_failed(self, since: float) -> bool:
+        import dagster as dg
+
+        failed = self.instance.get_runs(
+            dg.RunsFilter(created_after=_utc(since), statuses=[dg.DagsterRunStatus.FAILURE]),
+            limit=1,
+        )
+        return bool(failed)
+
+    def _history_away(self) -> None:
+        where = Path(self.settings.history_location)
+        where.mkdir(parents=True, exist_ok=True)
+        where.rename(where.with_name("history.away"))
+        where.write_text("the history's storage is unavailable (bench soak)\n")
+        self.faults["history_unavailable"] = "replaced by a file during a backfill"
+
+    def _history_back(self) -> None:
+        where = Path(self.settings.history_location)
+        where.unlink()
+        where.with_name("history.away").rename(where)
+
+    # figures ----------------------------------------------------------------------------------
+    def _figures(self) -> dict[str, float]:
+        # the daemon replaces its code server every minute (Dagster's reload); one still
+        # running a run stays until it ends: the newest is the one in use
+        tree = _descendants([self.daemon.pid])
+        servers = [p for p in tree if _role(p) == "code server"]
+        daemon_kib = sum(_rss_kib(p)[0] for p in tree if _role(p) == "daemon")
+        newest_kib = _rss_kib(max(servers, key=_started))[0] if servers else 0
+        info = self.storage.client.info("memory")
+        home = Path(os.environ["DAGSTER_HOME"])
+        event_log = sum(p.stat().st_size for p in home.rglob("*.db*") if p.is_file())
+        history = Path(self.settings.history_location)
+        return {
+            "daemon MiB": daemon_kib / 1024,
+            "code server MiB": newest_kib / 1024,
+            "code servers": float(len(servers)),
+            "driver MiB": _rss_kib(os.getpid())[0] / 1024,
+            "Redis MiB": info["used_memory"] / MIB,
+            "event log MiB": event_log / MIB,
+            "runs": float(self.instance.get_runs_count()),
+            "history files": float(sum(1 for p in history.rglob("*") if p.is_file())),
+        }
+
+    def _redis_by_kind(self, top: int = 8) -> dict[str, float]:
+        """MiB of Redis by kind of key (`asset:<name>`, `raw`, `recent`, ...), the largest."""
+        r = self.storage.client
+        sizes: dict[str, int] = {}
+        batch: list[bytes] = []
+
+        def measure() -> None:
+            pipe = r.pipeline(transaction=False)
+            for key in batch:
+                pipe.memory_usage(key, samples=0)
+            for key, size in zip(batch, pipe.execute(), strict=True):
+                parts = key.decode(errors="replace").split(":")
+                kind = ":".join(parts[2:4]) if parts[2:3] == ["asset"] else parts[2]
+                kind = kind.split("{")[0].rstrip(":")
+                sizes[kind] = sizes.get(kind, 0) + (size or 0)
+            batch.clear()
+
+        for key in r.scan_iter(count=2000):
+            batch.append(key)
+            if len(batch) >= 2000:
+                measure()
+        measure()
+        ranked = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+        return {kind: round(size / MIB, 1) for kind, size in ranked}
+
+    def _report(self, sites: list[str]) -> dict:
+        return {
+            "sites": len(sites),
+            "days": [
+                {
+                    "day": d.name,
+                    "backfill_s": round(d.backfill_s, 1),
+                    "requested_again": d.requested_again,
+                    "run_peak_mib": round(d.run_peak_mib),
+                    "faults": d.faults,
+                    "redis_by_kind": d.redis_by_kind,
+                    **{k: round(v, 1) for k, v in d.figures.items()},
+                }
+                for d in self.days
+            ],
+            "growth": (growth := _growth([d.figures for d in self.days])),
+            "defects": [
+                f"{name} grows {g['second_half_per_day']} a day over the second half"
+                for name, g in growth.items()
+                if name.removesuffix(" MiB") in LONG_LIVED
+                and g["second_half_per_day"] > LEVEL_MIB_A_DAY
+            ],
+            "truth": self._truth(sites),
+            "alerts": self._alerts(),
+            "faults": self.faults,
+            "counts": self.counts,
+        }
+
+    def _truth(self, sites: list[str]) -> dict:
+        from harness.truth import Simulated, compare, truth
+        from wanperf_dagster.storage import site_day_key
+
+        names = [d.name for d in self.days]
+        loaded = self.storage.load(
+            "circuit_kpis", [site_day_key(d, s) for d in names for s in sites], allow_missing=True
+        )
+        daily = loaded.table.to_pandas()
+        both, per_measure, _ = compare(
+            Simulated(self.sim, names, daily, truth(self.sim, self.day0, len(names)))
+        )
+        return {
+            "circuit_days": len(both),
+            "site_days_missing": len(loaded.missing),
+            "circuits_missing": int((both["_merge"] == "left_only").sum()),
+            "circuits_made_up": int((both["_merge"] == "right_only").sum()),
+            "measures": per_measure.to_dict(orient="records"),
+        }
+
+    def _alerts(self) -> dict:
+        received = [m["body"] for m in self.receiver.received]
+        keys = [m["key"] for m in self.receiver.received]
+        by_event = {kind: {b["key"] for b in received if b["event"] == kind} for kind in self.told}
+        # a recovery is owed only for an incident that was told (one covered by another, or
+        # cleared before it was told, leaves quietly)
+        owed = self.told["recovered"] & by_event["alert"]
+        return {
+            "sent": self.sent,
+            "received": len(received),
+            "repeated": len(keys) - len(set(keys)),
+            "alerts_told": len(self.told["alert"]),
+            "recoveries_told": len(owed),
+            "lost": sorted(
+                (self.told["alert"] - by_event["alert"]) | (owed - by_event["recovered"])
+            ),
+        }
+
+
+def _growth(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each figure's fitted growth per simulated day, over all days and over the second half."""
+    out = {}
+    for name in rows[0] if rows and rows[0] else []:
+        values = np.array([r.get(name, np.nan) for r in rows], dtype=float)
+        x = np.arange(len(values))
+        half = len(values) // 2
+        out[name] = {
+            "per_day": round(float(np.polyfit(x, values, 1)[0]), 2),
+            "second_half_per_day": round(float(np.polyfit(x[half:], values[half:], 1)[0]), 2)
+            if len(values) - half >= 2
+            else float("nan"),
+        }
+    return out
+
+
+def _print(report: dict) -> None:
+    print(f"\n{len(report['days'])} simulated days, {report['sites']} sites")
+    names = [k for k in report["days"][0] if k not in ("day", "faults", "redis_by_kind")]
+    row("day", *names)
+    for d in report["days"]:
+        row(d["day"], *[d.get(n, "") for n in names])
+    print("\nRedis by kind of key, MiB, at the end of each day's backfill")
+    for d in report["days"]:
+        print(f"  {d['day']}: {json.dumps(d['redis_by_kind'])}")
+    print("\ngrowth per simulated day (fitted): all days / second half")
+    for name, g in report["growth"].items():
+        row(name, g["per_day"], g["second_half_per_day"])
+    print(f"\nfaults: {json.dumps(report['faults'])}\ncounts: {json.dumps(report['counts'])}")
+    print(f"truth: {json.dumps(report['truth'], default=str)}")
+    print(f"alerts: {json.dumps(report['alerts'])}")
+    print(f"defects: {report['defects'] or 'none'}")
+
+
+def _started(pid: int) -> int:
+    """A process's start, in clock ticks since boot (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

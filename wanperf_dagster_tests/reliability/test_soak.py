@@ -1,0 +1,75 @@
+"""The soak's short version (`make soak` runs 7 simulated days of 2,000 sites): three simulated
+days of 16 sites through the real `wanperf daemon` (`python -m bench soak`), an API storm, a Redis
+restart, a killed run worker and the history's storage gone during a backfill. Every circuit-day
+equals the truth, every notification arrives once, and every day has its row of figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
+
+PROJECT = Path(__file__).resolve().parents[2]
+DAYS, SITES = 3, 16
+
+
+@pytest.fixture(scope="module")
+def soak(tmp_path_factory):
+    out = tmp_path_factory.mktemp("soak") / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANPERF_TEST_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--days", str(DAYS), "--sites", str(SITES)]
+        + ["--report", str(out)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_every_fault_landed_and_what_it_left_was_requested_again(soak):
+    assert set(soak["faults"]) == {
+        "api_storm",
+        "redis_restart",
+        "run_worker_killed",
+        "history_unavailable",
+    }
+    # the killed run and the runs that met the missing history left site-days behind
+    assert sum(d["requested_again"] for d in soak["days"]) > 0
+    assert soak["counts"]["sweeps_failed"] > 0  # the storm was felt
+
+
+def test_every_circuit_day_equals_the_truth(soak):
+    truth = soak["truth"]
+    assert truth["site_days_missing"] == 0
+    assert truth["circuits_missing"] == 0 and truth["circuits_made_up"] == 0
+    assert truth["circuit_days"] >= DAYS * SITES
+    for measure in truth["measures"]:
+        assert measure["within_tolerance_pct"] >= 99.0, truth["measures"]
+        assert measure["largest_error"] <= 30 * 60, truth["measures"]
+
+
+def test_no_notification_lost_or_repeated(soak):
+    alerts = soak["alerts"]
+    assert alerts["alerts_told"] > 0  # the simulated days had incidents to tell
+    assert alerts["lost"] == [] and alerts["repeated"] == 0
+    assert alerts["received"] == alerts["sent"]
+
+
+def test_a_row_of_figures_for_every_day_and_their_growth(soak):
+    assert [d["day"] for d in soak["days"]] == sorted(d["day"] for d in soak["days"])
+    assert len(soak["days"]) == DAYS
+    for day in soak["days"]:
+        assert day["daemon MiB"] > 0 and day["code server MiB"] > 0 and day["Redis MiB"] > 0
+        assert day["event log MiB"] > 0 and day["runs"] > 0 and day["history files"] > 0
+    assert soak["days"][-1]["runs"] > soak["days"][0]["runs"]
+    assert set(soak["growth"]) >= {"daemon MiB", "Redis MiB", "event log MiB", "history files"}
