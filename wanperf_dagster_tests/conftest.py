@@ -31,6 +31,13 @@ from wanperf_dagster_tests.processes import keep_sigterm_a_stop  # noqa: E402
 keep_sigterm_a_stop()  # before any test runs Dagster in process
 
 
+def pytest_collection_modifyitems(items):
+    """The long simulated truths (`groundtruth`: the soak, the month, the edges) first: pytest-
+    xdist hands each worker a run of the collection, so they start at once and overlap the rest
+    instead of one of them starting last and the suite waiting for it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("groundtruth") is None)
+
+
 @pytest.fixture(autouse=True)
 def _restore_event_batch_size():
     """The project's event log turns Dagster's event batching on for its whole process
