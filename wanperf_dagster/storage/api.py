@@ -78,6 +78,13 @@ class _FromRegistry:
 FROM_REGISTRY = _FromRegistry()
 
 
+def _release_before() -> str:
+    """The first day whose raw samples are kept: a day before it is over by more than a day
+    (whatever lands late has landed), so `_release_raw` may let it go and `read_samples` asks
+    whether it did."""
+    return day_of(time.time() - 86400)
+
+
 class AssetStore:
     """Stored asset values in two tiers. The hot tier is Redis: one compressed Arrow table per
     asset partition, read and written in pipelined round trips (never one per partition), kept
@@ -150,7 +157,7 @@ class AssetStore:
         """A site-day's raw samples, once its snapshot is in the history tier and its day is
         over (and the day after, for whatever lands late), are that snapshot: Redis lets them
         go, and `read_samples` reads the snapshot for that site-day from then on."""
-        before = day_of(time.time() - 86400)
+        before = _release_before()
         closed = [(day, site) for day, tables in by_day.items() if day < before for site in tables]
         if closed:
             sample_store.release_site_days(self.client, closed, self.lifetimes.raw)
@@ -376,9 +383,9 @@ class AssetStore:
         same rows. `keys`: each site-day's partition key, where the caller knows it."""
         site_days = list(site_days)
         frame = sample_store.read_site_days(self.client, site_days, since)
-        # only a day over before yesterday can have been released (`_release_raw`): the status's
-        # and the alerts' reads of today and yesterday ask Redis nothing more
-        before = day_of(time.time() - 86400)
+        # only a day before `_release_before()` can have been released: the status's and the
+        # alerts' reads of today and yesterday ask Redis nothing more
+        before = _release_before()
         old_days = [sd for sd in site_days if sd[0] < before]
         released = sorted(sample_store.released_site_days(self.client, old_days))
         if not released:
