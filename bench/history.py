@@ -88,6 +88,52 @@ def _raw_bytes_per_circuit_day(client, world, names, assets) -> tuple[float, flo
     return hashes / len(ports), packed / len(ports), seconds / len(sites), left
 
 
+FEED_SITES = 100  # the sites whose insight feeds a day is ingested of, over HTTP
+
+
+def _feed_bytes_per_site_day(store: AssetStore) -> dict[str, tuple[float, float, int]]:
+    """What a day of the insight feeds stores per site, feed by feed: the hashes of today (a
+    day of ingestions every 10 minutes, from the simulator over HTTP, through the real
+    ingestion), the same day compacted by the next day's first ingestion, and the bytes left
+    once the feeds' assets of the day are in the history tier (released)."""
+    from wanperf_dagster.feeds import InsightsConfig, run_insights
+    from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
+    from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+    from wanperf_dagster.store import insights as feed_store
+
+    client = store.client
+    sim = MistSimulator(SimulatorConfig(sites=FEED_SITES, seed=1, now=DAY0, tokens=("bench",)))
+    config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
+    day = pd.Timestamp(DAY0, unit="s").strftime("%Y-%m-%d")
+    sites = [s.id for s in sim.org.sites]
+
+    def stored(feed: str, key) -> int:
+        pipe = client.pipeline(transaction=False)
+        for site in sites:
+            pipe.memory_usage(key(feed, day, site), samples=0)
+        return sum(n or 0 for n in pipe.execute())
+
+    with SimulatorServer(sim) as server:
+        mist = MistClient(["bench"], server.url, clock=sim.clock.now, sleep=lambda s: None)
+        for k in range(-1, 144):
+            sim.clock.set(DAY0 + k * 600 + 30)
+            run_sweep(mist, client, SweepConfig())
+            run_insights(mist, client, config)
+        hashes = {f: stored(f, keys.raw_feed) for f in feed_store.FEEDS}
+        sim.clock.set(DAY0 + 144 * 600 + 130)
+        run_insights(mist, client, config)  # the next day's first: compacts the day
+    packed = {f: stored(f, keys.raw_feed_packed) for f in feed_store.FEEDS}
+    names = {s.id: s.name for s in sim.org.sites}
+    for asset in ("site_sle", "vpn_path_kpis", "port_events", "gateway_status"):
+        tables = {
+            site_day_key(day, site_key(names[s], s)): pa.table({"day": [day], "site_id": [s]})
+            for s in sites
+        }
+        store.save(asset, tables, None, keep_history=True)
+    left = {f: stored(f, keys.raw_feed) + stored(f, keys.raw_feed_packed) for f in feed_store.FEEDS}
+    return {f: (hashes[f] / FEED_SITES, packed[f] / FEED_SITES, left[f]) for f in hashes}
+
+
 def _redis_bytes(client, asset: str) -> int:
     total = 0
     pattern = keys.asset_value([asset], "*").replace("{*}", "*")
@@ -166,11 +212,37 @@ def main() -> None:
             "Redis, raw samples, today's, and 2 closed days until released",
             f"{raw_now_gib:.2f} GiB",
         )
+        feeds = _feed_bytes_per_site_day(store)
+        row(f"per site-day, insight feeds ({FEED_SITES} sites' day)", "today", "closed, compacted")
+        for feed, (today_b, packed_b, left_b) in feeds.items():
+            row(f"  {feed} (left once released: {left_b} B)", f"{today_b:,.0f}", f"{packed_b:,.0f}")
+        today_all = sum(t for t, _, _ in feeds.values())
+        packed_all = sum(p for _, p, _ in feeds.values())
+        # before: every feed's 31 days as hashes; now: today's hashes, and yesterday's and the
+        # day before's compacted until the rolling backfill releases them to the history
+        feeds_before_gib = today_all * SITES * RAW_SAMPLE_DAYS / GIB
+        feeds_compacted_gib = (today_all * 2 + packed_all * (RAW_SAMPLE_DAYS - 2)) * SITES / GIB
+        feeds_now_gib = (today_all + packed_all * 2) * SITES / GIB
         row(
-            "Redis, all of it, before (asset values + raw samples compacted)",
-            f"{hot_all_gib + raw_packed_gib:.2f} GiB",
+            f"Redis, insight feeds, {RAW_SAMPLE_DAYS} days as hashes (before)",
+            f"{feeds_before_gib:.2f} GiB",
         )
-        row("Redis, all of it (goal <= 2 GiB)", f"{hot_gib + raw_now_gib:.2f} GiB")
+        row(
+            f"Redis, insight feeds, {RAW_SAMPLE_DAYS} days, closed ones compacted (not released)",
+            f"{feeds_compacted_gib:.2f} GiB",
+        )
+        row(
+            "Redis, insight feeds, today's, and 2 closed days until released",
+            f"{feeds_now_gib:.2f} GiB",
+        )
+        row(
+            "Redis, all of it, before (asset values + raw samples compacted + feeds as hashes)",
+            f"{hot_all_gib + raw_packed_gib + feeds_before_gib:.2f} GiB",
+        )
+        row(
+            "Redis, all of it (goal <= 2 GiB)",
+            f"{hot_gib + raw_now_gib + feeds_now_gib:.2f} GiB",
+        )
         row("Redis if all 13 months stayed hot (before)", f"{all_redis_gib:.2f} GiB")
         row("history, 13 months (400 days), on disk", f"{cold_gib:.2f} GiB")
         row(f"day x site partitions per asset ({HOT_DAYS + 1} days)", f"{(HOT_DAYS + 1) * SITES:,}")

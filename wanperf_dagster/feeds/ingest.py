@@ -11,18 +11,26 @@ asked for is quarantined and counted, never stored. Each feed's fetch is in its 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+
+import pandas as pd
 
 from wanperf_dagster import store
 from wanperf_dagster.mist import MistClient
+from wanperf_dagster.settings import RAW_SAMPLE_DAYS
+from wanperf_dagster.store import bulk
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store.locks import Heartbeat, insights_lock
+from wanperf_dagster.store.samples import day_of
 
 from .devices import fetch as devices
 from .events import fetch as events
 from .fetching import InsightsConfig, InsightsLockedError, InsightsResult
 from .paths import fetch as paths
 from .sle import fetch as sle
+
+log = logging.getLogger(__name__)
 
 
 def run_insights(
@@ -56,7 +64,40 @@ def run_insights(
                 events.ingest(client, r, org_id, state, config, t, result, on_page)
             if "events" in feeds or "devices" in feeds:  # the events need the gateways' status
                 devices.ingest(client, r, org_id, config, t, result, on_page)
+            _compact_closed_days(r, org_id, state, t)
         return result
     finally:
         result.calls = client.calls - calls
         lock.release()
+
+
+def _compact_closed_days(r: store.Redis, org_id: str, state, t: float) -> None:
+    """The first ingestion of a day compacts the feeds' days before it that are still hashes
+    (one value per site-day: a day of VPN paths 167 KiB a site as a hash, 6 KiB compacted); a
+    failure leaves the hashes, read as before, for the next day."""
+    today = day_of(t)
+    through = state.values.get("compacted_through", "")
+    if through >= today:
+        return
+    # from the day the last compaction ran (then today, now closed), at most the raw lifetime
+    days = _days_between(max(through, day_of(t - RAW_SAMPLE_DAYS * 86400)), today)
+    try:
+        sites = [site for site, _ in bulk.sites_by_age(r, org_id)]
+        done = feed_store.compact_closed_days(r, sites, days)
+        state.write(r, compacted_through=today)
+    except Exception as exc:  # the feeds stay as they are; the ingestion itself is done
+        log.warning("compacting the closed days' insight feeds failed: %s", exc)
+        return
+    if done.site_days:
+        log.info(
+            "compacted %d closed site-days of the insight feeds (%d rows): %.1f MiB into %.1f MiB",
+            done.site_days,
+            done.samples,
+            done.bytes_before / 2**20,
+            done.bytes_after / 2**20,
+        )
+
+
+def _days_between(first: str, end: str) -> list[str]:
+    """The days from `first` up to, not including, `end` (ISO dates)."""
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, end, inclusive="left")]

@@ -170,6 +170,18 @@ def raw_feed(feed: str, day: str, site_id: str) -> str:
     return f"{NAMESPACE}:{feed}:{{{day}|{site_id}}}"
 
 
+def raw_feed_packed(feed: str, day: str, site_id: str) -> str:
+    """String: a closed site-day of an insight feed compacted, one zstd Arrow table (`field`,
+    `value`: the hash's fields and values); a late row's hash beside it is read with it."""
+    return f"{NAMESPACE}:{feed}z:{{{day}|{site_id}}}"
+
+
+def raw_feed_released(feed: str, site_id: str) -> str:
+    """Set of days whose site-days of an insight feed went to the history tier (once the
+    feed's asset of the day was there): such a site-day is read from there."""
+    return f"{NAMESPACE}:{feed}gone:{{{site_id}}}"
+
+
 def insights_state(org_id: str) -> str:
     """Hash: where each insight feed's ingestion stands (the next SLE hour, the page or cursor
     in progress, the event window being fetched)."""

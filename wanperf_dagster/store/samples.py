@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,17 +306,25 @@ class Compaction:
     retried: int = 0
 
 
+def _sample_keys(day: str, site: str) -> tuple[str, str]:
+    return keys.raw_samples(day, site), keys.raw_packed(day, site)
+
+
 def compact_site_days(
-    client: redis.Redis, site_days: Sequence[tuple[str, str]], attempts: int = 3
+    client: redis.Redis,
+    site_days: Sequence[tuple[str, str]],
+    attempts: int = 3,
+    keys_of: Callable[[str, str], tuple[str, str]] = _sample_keys,
 ) -> Compaction:
     """Compact each (closed) site-day's hash into its one value, keeping the hash's lifetime.
     A sample that lands while one is compacted makes its swap refuse, and it is read again
     (up to `attempts` times; then the hash stays as it is, read as before). Nothing is lost:
-    the hash is deleted only in the same step that writes the value holding every field it had."""
+    the hash is deleted only in the same step that writes the value holding every field it had.
+    `keys_of(day, site)`: the hash and the value (the raw samples', or an insight feed's)."""
     swap = client.register_script(_SWAP)
     done = Compaction()
     for day, site in site_days:
-        raw, packed = keys.raw_samples(day, site), keys.raw_packed(day, site)
+        raw, packed = keys_of(day, site)
         for attempt in range(attempts):
             pipe = client.pipeline(transaction=False)
             pipe.hgetall(raw)
