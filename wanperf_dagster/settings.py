@@ -60,6 +60,7 @@ class Settings:
     backfill_wake_seconds: float = 2.0  # with backfill_wake: how often it looks for backfill work
     automation_interval: int = 30  # seconds between evaluations of the kpi_backfills automation
     rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
+    run_retention_days: int = 14  # finished runs older than this may go (instance/retention.py)
     hot_days: int = 35  # site-day values in Redis (and day x site partitions); all in history
     history_url: str | None = None  # WANPERF_HISTORY_URL; None: <data_dir>/history
     history_endpoint: str | None = None  # an S3-compatible endpoint for s3:// history URLs
@@ -228,6 +229,9 @@ class Settings:
                 "WANPERF_ROLLUP_TTL_DAYS", Settings.rollup_ttl_days, 1, 3660
             ),
             hot_days=parser.integer("WANPERF_HOT_DAYS", Settings.hot_days, RAW_SAMPLE_DAYS, 400),
+            run_retention_days=parser.integer(
+                "WANPERF_RUN_RETENTION_DAYS", Settings.run_retention_days, 1, 3660
+            ),
             history_url=parser.history_url(),
             history_endpoint=parser.endpoint("WANPERF_HISTORY_ENDPOINT"),
             dagster_pg_url=parser.postgres_url("WANPERF_DAGSTER_PG_URL"),

@@ -55,8 +55,8 @@ EXPECTED = {
         "circuit_kpis:coverage",
         "gateway_status:status_read",
     },
-    "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job"},
-    "schedules": {"sweep_every_poll_interval", "inventory_hourly"},
+    "jobs": {"sweep_job", "inventory_job", "stale_site_refresh_job", "prune_runs_job"},
+    "schedules": {"sweep_every_poll_interval", "inventory_hourly", "prune_runs_nightly"},
     "sensors": {
         "site_partitions_sensor",
         "stale_site_refresh_sensor",
