@@ -455,10 +455,11 @@ def seed() -> None:
     print("REPORT " + json.dumps({"seed_s": round(time.time() - t, 1)}))
 
 
-def _celery_workers(count: int, home: Path) -> list[subprocess.Popen]:
-    """`wanperf worker` processes, one step at a time each, ready to take steps."""
+def _celery_workers(count: int, home: Path, first: int = 0) -> list[subprocess.Popen]:
+    """`wanperf worker` processes, one step at a time each, ready to take steps (numbered from
+    `first`: a replacement for one killed is a new one)."""
     procs, logs = [], []
-    for n in range(count):
+    for n in range(first, first + count):
         log = home / f"worker-{n}.log"
         logs.append(log)
         procs.append(

@@ -13,15 +13,20 @@ Faults, one simulated day each (a short run doubles them up; day 0 is clean):
 - Redis (the embedded Valkey) restarted at 12:00;
 - a run worker SIGKILLed in the day's backfill;
 - the history tier's storage gone during the day's backfill (its directory replaced by a file),
-  until a run fails on it.
+  until a run fails on it;
+- with `--executor celery` (the Postgres instance in a database of its own, every step on
+  `--workers` `wanperf worker` processes over RabbitMQ): a Celery worker SIGKILLed while it holds
+  a step, and a new one started in its place, as a supervisor would.
 
 At the end every circuit-day's KPIs against the world's truth (`harness.truth.compare`), every
 notification received once, and a table per simulated day of each process's memory, Redis, the
 event log, the runs and the history's files, with the growth per day fitted over the whole run
 and over its second half (what does not level off is listed as a defect).
 
-`python -m bench soak [--days 7] [--sites 2000] [--seed 5] [--report FILE]` (`make soak`); the
-suite runs 3 days of 16 sites (`wanperf_dagster_tests/reliability/test_soak.py`)."""
+`python -m bench soak [--days 7] [--sites 2000] [--seed 5] [--report FILE]
+[--executor celery [--workers 2]]` (`make soak`); the suite runs 3 days of 16 sites
+(`wanperf_dagster_tests/reliability/test_soak.py`), and 2 days of 8 on Postgres and Celery with
+a worker killed (`test_soak_celery.py`, where the services answer)."""
 
 from __future__ import annotations
 
@@ -53,6 +58,12 @@ LEVEL_MIB_A_DAY = 8.0
 LONG_LIVED = ("daemon", "driver")
 
 
+def _worker_number(proc) -> int:
+    """The number of a `wanperf worker` from its command line (`--name bench-<n>@%h`)."""
+    name = proc.args[proc.args.index("--name") + 1]
+    return int(name.split("@")[0].rsplit("-", 1)[1])
+
+
 def _options(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench soak", description=__doc__.split("\n")[0]
@@ -63,15 +74,23 @@ def _options(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--report", help="also write the report here as JSON")
+    parser.add_argument(
+        "--executor",
+        choices=("in_process", "celery"),
+        default="in_process",
+        help="celery: the Postgres instance and steps on Celery workers, one of them killed",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
     opts = parser.parse_args(argv)
     if opts.days < 2:
         parser.error("--days: at least 2 (faults land from the second day)")
     return opts
 
 
-def fault_days(days: int) -> dict[str, int]:
+def fault_days(days: int, celery: bool = False) -> dict[str, int]:
     """The simulated day of each fault: one a day from the second, doubled up when days are few."""
     order = ["api_storm", "redis_restart", "run_worker_killed", "history_unavailable"]
+    order += ["celery_worker_killed"] if celery else []
     return {name: min(k + 1, days - 1) for k, name in enumerate(order)}
 
 
@@ -107,6 +126,15 @@ def main(argv: list[str] | None = None) -> None:
         }
         for name in ("WANPERF_REDIS_URL", "WANPERF_DAGSTER_PG_URL", "WANPERF_HISTORY_URL"):
             env.pop(name, None)  # the embedded Valkey of the data directory: restartable here
+        if opts.executor == "celery":  # a database of its own, dropped when the soak ends
+            from harness.instance_config import make_postgres_database
+
+            from .backfill import BROKER, PG
+
+            env["WANPERF_DAGSTER_PG_URL"] = make_postgres_database(PG)
+            env["WANPERF_EXECUTOR"] = "celery"
+            env["WANPERF_CELERY_BROKER"] = BROKER
+            env["WANPERF_CELERY_QUEUE"] = f"wanperf-soak-{os.getpid()}"
         os.environ.clear()
         os.environ.update(env)
         # the storm's 429s and 503s are counted in the report, not logged one by one
@@ -135,8 +163,20 @@ class Soak:
         self.opts, self.settings = opts, get_settings()
         self.days = [Day(k, d.isoformat()) for k, d in enumerate(days)]
         self.day0 = int(dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp())
-        self.plan = fault_days(len(days))
+        self.celery = opts.executor == "celery"
+        self.plan = fault_days(len(days), self.celery)
         self.valkey = EmbeddedRedis(self.settings.data_dir).ensure_running()
+        self.workers: list = []
+        self.next_worker = opts.workers
+        self.worker_peaks: dict[int, int] = {}  # Celery worker pid (and its pool) -> peak KiB
+        if self.celery:
+            from wanperf_dagster.instance.config import write_instance_config
+
+            from .backfill import _celery_workers
+
+            home = Path(os.environ["DAGSTER_HOME"])
+            write_instance_config(home, self.settings, cores=2)  # the Postgres instance
+            self.workers = _celery_workers(opts.workers, home)
         self.daemon = _daemon(dict(os.environ))
         self.instance = dg.DagsterInstance.get()
         self.sim = in_process_simulator(opts.sites, opts.seed).sim
@@ -187,6 +227,8 @@ class Soak:
         finally:
             self.storage.release_sweeps()
             _stop(self.daemon)
+            for worker in self.workers:
+                _stop(worker)
             self.valkey.stop()
             self.receiver.close()
 
@@ -267,6 +309,7 @@ class Soak:
 
         t0 = day.submitted_at = time.time()
         kill = day.index == self.plan["run_worker_killed"]
+        kill_worker = day.index == self.plan.get("celery_worker_killed", -1)
         outage = day.index == self.plan["history_unavailable"]
         if outage:
             self._history_away()
@@ -279,6 +322,9 @@ class Soak:
                 if kill and self._kill_a_run_worker():
                     day.faults.append("run worker SIGKILLed")
                     kill = False
+                if kill_worker and self._kill_a_celery_worker():
+                    day.faults.append("Celery worker SIGKILLed holding a step, another started")
+                    kill_worker = False
                 if outage and self._a_run_failed(t0):
                     self._history_back()
                     day.faults.append("history unavailable until a run failed on it")
@@ -297,6 +343,11 @@ class Soak:
         day.run_peak_mib = max(self.peaks.values(), default=0) / 1024
         self.peaks.clear()
         day.figures = self._figures()
+        if self.celery:  # the steps' work is in the Celery workers' pool processes
+            day.figures["Celery worker peak MiB"] = (
+                max(self.worker_peaks.values(), default=0) / 1024
+            )
+            self.worker_peaks.clear()
         day.redis_by_kind = self._redis_by_kind()
         print(
             f"  day {day.index} ({day.name}) backfilled in {day.backfill_s:.0f} s;"
@@ -337,6 +388,8 @@ class Soak:
             for pid in _descendants([self.daemon.pid]):
                 if _role(pid).startswith("run worker"):
                     self.peaks[pid] = max(self.peaks.get(pid, 0), _rss_kib(pid)[1])
+            for pid in _descendants([w.pid for w in self.workers]):  # and their pool children
+                self.worker_peaks[pid] = max(self.worker_peaks.get(pid, 0), _rss_kib(pid)[1])
 
     def _kill_a_run_worker(self) -> bool:
         workers = [p for p in _descendants([self.daemon.pid]) if _role(p).startswith("run worker")]
@@ -345,6 +398,28 @@ class Soak:
         os.kill(workers[0], signal.SIGKILL)
         self.faults["run_worker_killed"] = f"pid {workers[0]}"
         return True
+
+    def _kill_a_celery_worker(self) -> bool:
+        """SIGKILL a worker (its whole process group) while it holds a step, and start another
+        in its place; False while none holds one."""
+        import re
+
+        from .backfill import _celery_workers
+
+        home = Path(os.environ["DAGSTER_HOME"])
+        for k, worker in enumerate(self.workers):
+            text = (home / f"worker-{_worker_number(worker)}.log").read_text(errors="replace")
+            received = re.findall(r"Task execute_plan\[([0-9a-f-]+)\] received", text)
+            done = set(re.findall(r"Task execute_plan\[([0-9a-f-]+)\] (?:succeeded|failed)", text))
+            if not [task for task in received if task not in done]:
+                continue
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+            self.faults["celery_worker_killed"] = f"pid {worker.pid}, holding a step"
+            self.workers[k] = _celery_workers(1, home, first=self.next_worker)[0]
+            self.next_worker += 1
+            return True
+        return False
 
     def _a_run_failed(self, since: float) -> bool:
         import dagster as dg

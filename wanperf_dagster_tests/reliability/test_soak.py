@@ -56,6 +56,11 @@ def test_every_circuit_day_equals_the_truth(soak):
     for measure in truth["measures"]:
         assert measure["within_tolerance_pct"] >= 99.0, truth["measures"]
         assert measure["largest_error"] <= 30 * 60, truth["measures"]
+    # an off circuit-day is listed, with what explains it, exactly when there is one
+    all_within = all(m["within_tolerance_pct"] == 100.0 for m in truth["measures"])
+    assert (truth["beyond_tolerance"] == []) == all_within, truth["beyond_tolerance"]
+    for row in truth["beyond_tolerance"]:
+        assert {"day", "circuit_id", "unknown_seconds", "state_source"} <= set(row)
 
 
 def test_no_notification_lost_or_repeated(soak):

@@ -1,0 +1,68 @@
+"""The soak on the standard deployment's executor: 2 simulated days of 8 sites through the real
+`wanperf daemon` on the Postgres instance, every step on two `wanperf worker` processes over
+RabbitMQ (`python -m bench soak --executor celery`), with every fault of the short soak and a
+Celery worker SIGKILLed while it holds a step (another started in its place). Every circuit-day
+equals the truth and every notification arrives once."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
+
+PROJECT = Path(__file__).resolve().parents[2]
+DAYS, SITES = 2, 8
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def soak(tmp_path_factory):
+    if not _answers(5672):
+        pytest.skip("no RabbitMQ on 127.0.0.1:5672: the Celery soak needs a broker")
+    if not _answers(5432):
+        pytest.skip("no Postgres on 127.0.0.1:5432: the Celery soak runs on the Postgres instance")
+    out = tmp_path_factory.mktemp("soak-celery") / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANPERF_TEST_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--days", str(DAYS), "--sites", str(SITES)]
+        + ["--executor", "celery", "--report", str(out)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_a_celery_worker_killed_holding_a_step_loses_nothing(soak):
+    assert "celery_worker_killed" in soak["faults"], soak["faults"]
+    assert "holding a step" in soak["faults"]["celery_worker_killed"]
+    assert any("Celery worker SIGKILLed" in f for d in soak["days"] for f in d["faults"])
+    truth = soak["truth"]
+    assert truth["site_days_missing"] == 0
+    assert truth["circuits_missing"] == 0 and truth["circuits_made_up"] == 0
+    assert truth["circuit_days"] >= DAYS * SITES
+    for measure in truth["measures"]:
+        assert measure["within_tolerance_pct"] >= 99.0, truth["measures"]
+        assert measure["largest_error"] <= 30 * 60, truth["measures"]
+    alerts = soak["alerts"]
+    assert alerts["lost"] == [] and alerts["repeated"] == 0
+    assert alerts["received"] == alerts["sent"] > 0
+    # the steps ran on the workers: their pool processes did the work
+    assert all(d["Celery worker peak MiB"] > 0 for d in soak["days"]), soak["days"]
