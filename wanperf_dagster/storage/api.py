@@ -174,13 +174,13 @@ class AssetStore:
         closed = [(day, site) for day, tables in by_day.items() if day < before for site in tables]
         if not closed:
             return
-        state = feed_store.raw_state(self.client, feed, closed)  # before the read: see there
-        held = [(sd, st) for sd, st in zip(closed, state, strict=True) if st[0] or st[1]]
-        if not held:  # nothing in Redis (released before, or the feed had no rows)
+        read = feed_store.stored_as_read(self.client, feed, closed)
+        # nothing in Redis: released before, or the feed had no rows
+        held = {sd: r for sd, r in zip(closed, read, strict=True) if r[1] or r[2] is not None}
+        if not held:
             return
-        pairs = [sd for sd, _ in held]
-        fields = dict(zip(pairs, feed_store.stored_fields(self.client, feed, pairs), strict=True))
-        for pair, older in self._archived(feed, pairs).items():  # a late row over the archive
+        fields = {sd: r[0] for sd, r in held.items()}
+        for pair, older in self._archived(feed, list(held)).items():  # late rows over the archive
             fields[pair] = {**older, **fields[pair]}
         by_day_fields: dict[str, dict[str, pa.Table]] = {}
         for (day, site), values in fields.items():
@@ -188,7 +188,10 @@ class AssetStore:
         for day, tables in by_day_fields.items():
             self.history.write_site_days(f"{feed}_feed", day, tables)
         feed_store.release_site_days(
-            self.client, feed, [(sd, n, packed) for sd, (n, packed) in held], self.lifetimes.raw
+            self.client,
+            feed,
+            [(sd, n, packed) for sd, (_, n, packed) in held.items()],
+            self.lifetimes.raw,
         )
 
     def _archived(

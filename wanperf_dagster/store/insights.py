@@ -147,6 +147,14 @@ def stored_fields(
 ) -> list[dict[bytes, bytes]]:
     """Each site-day's stored fields and values: its compacted value's, with a late hash's
     fields over them (one pipelined round trip)."""
+    return [fields for fields, _, _ in stored_as_read(client, feed, site_days)]
+
+
+def stored_as_read(
+    client: redis.Redis, feed: str, site_days: Sequence[tuple[str, str]]
+) -> list[tuple[dict[bytes, bytes], int, bytes | None]]:
+    """Each site-day's stored fields and values (`stored_fields`), with its hash's length and
+    its compacted value as read: what `release_site_days` compares before it drops them."""
     pipe = client.pipeline(transaction=False)
     for day, site in site_days:
         raw, packed = _feed_keys(feed)(day, site)
@@ -155,10 +163,11 @@ def stored_fields(
     replies = pipe.execute()
     out = []
     for k in range(len(site_days)):
-        fields, packed = replies[2 * k], replies[2 * k + 1]
+        late, packed = replies[2 * k], replies[2 * k + 1]
+        fields = {_bytes(f): _bytes(v) for f, v in late.items()}
         if packed is not None:
-            fields = {**unpack(packed), **{_bytes(f): _bytes(v) for f, v in fields.items()}}
-        out.append(fields)
+            fields = {**unpack(packed), **fields}
+        out.append((fields, len(late), packed))
     return out
 
 
@@ -226,19 +235,6 @@ def released_site_days(
         pipe.smembers(keys.raw_feed_released(feed, site))
     gone = {(_str(d), site) for site, days in zip(sites, pipe.execute(), strict=True) for d in days}
     return {sd for sd in site_days if sd in gone}
-
-
-def raw_state(
-    client: redis.Redis, feed: str, site_days: Sequence[tuple[str, str]]
-) -> list[tuple[int, bytes | None]]:
-    """Each site-day's hash length and compacted value, as `release_site_days` compares."""
-    pipe = client.pipeline(transaction=False)
-    for day, site in site_days:
-        raw, packed = _feed_keys(feed)(day, site)
-        pipe.hlen(raw)
-        pipe.get(packed)
-    replies = pipe.execute()
-    return [(replies[2 * k], replies[2 * k + 1]) for k in range(len(site_days))]
 
 
 class IngestionState:

@@ -5,35 +5,18 @@ equals the truth, every notification arrives once, and every day has its row of 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+
+from .soak_run import run_soak
 
 pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
 
-PROJECT = Path(__file__).resolve().parents[2]
 DAYS, SITES = 3, 16
 
 
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory):
-    out = tmp_path_factory.mktemp("soak") / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANPERF_TEST_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "soak", "--days", str(DAYS), "--sites", str(SITES)]
-        + ["--report", str(out)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return json.loads(out.read_text())
+    return run_soak(tmp_path_factory.mktemp("soak"), DAYS, SITES)
 
 
 def test_every_fault_landed_and_what_it_left_was_requested_again(soak):

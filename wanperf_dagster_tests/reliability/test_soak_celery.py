@@ -6,18 +6,14 @@ equals the truth and every notification arrives once."""
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from .soak_run import run_soak
+
 pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
 
-PROJECT = Path(__file__).resolve().parents[2]
 DAYS, SITES = 2, 8
 
 
@@ -35,19 +31,7 @@ def soak(tmp_path_factory):
         pytest.skip("no RabbitMQ on 127.0.0.1:5672: the Celery soak needs a broker")
     if not _answers(5432):
         pytest.skip("no Postgres on 127.0.0.1:5432: the Celery soak runs on the Postgres instance")
-    out = tmp_path_factory.mktemp("soak-celery") / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANPERF_TEST_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "soak", "--days", str(DAYS), "--sites", str(SITES)]
-        + ["--executor", "celery", "--report", str(out)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return json.loads(out.read_text())
+    return run_soak(tmp_path_factory.mktemp("soak-celery"), DAYS, SITES, "--executor", "celery")
 
 
 def test_a_celery_worker_killed_holding_a_step_loses_nothing(soak):

@@ -143,12 +143,12 @@ def test_a_row_landing_between_the_read_and_the_release_stays(redis_client):
     pipe = redis_client.pipeline(transaction=False)
     feed_store.queue_rows(pipe, "events", rows[:2], 3600)
     pipe.execute()
-    state = feed_store.raw_state(redis_client, "events", [(DAY1, "s1")])
+    [(_, length, packed)] = feed_store.stored_as_read(redis_client, "events", [(DAY1, "s1")])
     pipe = redis_client.pipeline(transaction=False)
     feed_store.queue_rows(pipe, "events", rows[2:], 3600)  # lands after the release's read
     pipe.execute()
     dropped = feed_store.release_site_days(
-        redis_client, "events", [((DAY1, "s1"), *state[0])], 3600
+        redis_client, "events", [((DAY1, "s1"), length, packed)], 3600
     )
     assert dropped == 0
     assert redis_client.hlen(keys.raw_feed("events", DAY1, "s1")) == 3
