@@ -171,6 +171,18 @@ def stored_as_read(
     return out
 
 
+def days_held_as_hashes(
+    client: redis.Redis, site_ids: Sequence[str], days: Sequence[str], feeds=FEEDS
+) -> list[str]:
+    """Those of the days for which some feed of some site is still a hash."""
+    pairs = [(day, feed, site) for day in days for feed in feeds for site in site_ids]
+    pipe = client.pipeline(transaction=False)
+    for day, feed, site in pairs:
+        pipe.exists(keys.raw_feed(feed, day, site))
+    there = pipe.execute()
+    return sorted({day for (day, _, _), x in zip(pairs, there, strict=True) if x})
+
+
 def compact_closed_days(
     client: redis.Redis, site_ids: Sequence[str], days: Sequence[str], feeds=FEEDS
 ) -> Compaction:

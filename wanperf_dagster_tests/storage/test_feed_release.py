@@ -153,3 +153,31 @@ def test_a_row_landing_between_the_read_and_the_release_stays(redis_client):
     assert dropped == 0
     assert redis_client.hlen(keys.raw_feed("events", DAY1, "s1")) == 3
     assert feed_store.released_site_days(redis_client, "events", [(DAY1, "s1")]) == {(DAY1, "s1")}
+
+
+def test_a_backlog_of_closed_days_is_compacted_a_few_days_an_ingestion(redis_client):
+    """A first ingestion after an upgrade finds a month of feed hashes: it compacts the oldest
+    `COMPACT_DAYS_AT_ONCE` days, the next ingestion the next ones, until it reaches today."""
+    from wanperf_dagster.feeds.ingest import COMPACT_DAYS_AT_ONCE, _compact_closed_days
+    from wanperf_dagster.store import bulk
+
+    now = DAY0 + 5 * 86400 + 300  # the sixth day: five closed days of hashes behind it
+    days = [day_of(DAY0 + k * 86400) for k in range(6)]
+    pipe = redis_client.pipeline(transaction=False)
+    bulk.touch_sites(pipe, "org-1", {"s1": now})
+    rows = [{"hour": DAY0 + k * 86400 + 3600, "site_id": "s1"} for k in range(6)]
+    feed_store.queue_rows(pipe, "sle", rows, 40 * 86400)
+    pipe.execute()
+    compacted = []
+    for _ in range(4):
+        state = feed_store.IngestionState(redis_client, "org-1")
+        _compact_closed_days(redis_client, "org-1", state, now)
+        compacted.append([_stored_everywhere(redis_client, "sle", d, ["s1"])[1] for d in days])
+    assert COMPACT_DAYS_AT_ONCE == 2
+    assert compacted == [
+        [1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 1, 0],  # today stays a hash
+        [1, 1, 1, 1, 1, 0],
+    ]
+    assert feed_store.IngestionState(redis_client, "org-1").values["compacted_through"] == days[5]
