@@ -176,11 +176,21 @@ def days_held_as_hashes(
 ) -> list[str]:
     """Those of the days for which some feed of some site is still a hash."""
     pairs = [(day, feed, site) for day in days for feed in feeds for site in site_ids]
-    pipe = client.pipeline(transaction=False)
-    for day, feed, site in pairs:
-        pipe.exists(keys.raw_feed(feed, day, site))
-    there = pipe.execute()
+    there = _exist(client, [keys.raw_feed(feed, day, site) for day, feed, site in pairs])
     return sorted({day for (day, _, _), x in zip(pairs, there, strict=True) if x})
+
+
+EXISTS_BATCH = 10_000  # a month of four feeds at 20,000 sites is 2.4 million keys to look at
+
+
+def _exist(client: redis.Redis, names: Sequence[str]) -> list[bool]:
+    out: list[bool] = []
+    for start in range(0, len(names), EXISTS_BATCH):
+        pipe = client.pipeline(transaction=False)
+        for name in names[start : start + EXISTS_BATCH]:
+            pipe.exists(name)
+        out += [bool(x) for x in pipe.execute()]
+    return out
 
 
 def compact_closed_days(
@@ -189,10 +199,7 @@ def compact_closed_days(
     """Each feed's site-days of the (closed) days that are still hashes compacted into one
     value each (`samples.compact_site_days`: 27x less for a day of VPN paths)."""
     pairs = [(feed, day, site) for feed in feeds for day in days for site in site_ids]
-    pipe = client.pipeline(transaction=False)
-    for feed, day, site in pairs:
-        pipe.exists(keys.raw_feed(feed, day, site))
-    there = pipe.execute()
+    there = _exist(client, [keys.raw_feed(feed, day, site) for feed, day, site in pairs])
     done = Compaction()
     for feed in feeds:
         todo = [(d, s) for (f, d, s), x in zip(pairs, there, strict=True) if x and f == feed]

@@ -310,6 +310,9 @@ def _sample_keys(day: str, site: str) -> tuple[str, str]:
     return keys.raw_samples(day, site), keys.raw_packed(day, site)
 
 
+COMPACT_BATCH = 100  # site-days read, and then swapped, in one round trip each
+
+
 def compact_site_days(
     client: redis.Redis,
     site_days: Sequence[tuple[str, str]],
@@ -320,30 +323,54 @@ def compact_site_days(
     A sample that lands while one is compacted makes its swap refuse, and it is read again
     (up to `attempts` times; then the hash stays as it is, read as before). Nothing is lost:
     the hash is deleted only in the same step that writes the value holding every field it had.
-    `keys_of(day, site)`: the hash and the value (the raw samples', or an insight feed's)."""
-    swap = client.register_script(_SWAP)
+    `keys_of(day, site)`: the hash and the value (the raw samples', or an insight feed's).
+    `COMPACT_BATCH` site-days at a time: their reads in one pipeline, their swaps in another
+    (a round trip each per site-day took minutes at 20,000 sites' feeds)."""
     done = Compaction()
-    for day, site in site_days:
-        raw, packed = keys_of(day, site)
-        for attempt in range(attempts):
-            pipe = client.pipeline(transaction=False)
-            pipe.hgetall(raw)
-            pipe.pttl(raw)
-            pipe.get(packed)
-            fields, ttl, old = pipe.execute()
-            if not fields:
-                break
-            merged = unpack(old) if old is not None else {}
-            merged.update(fields)
-            blob = pack(merged)
-            if swap(keys=[raw, packed], args=[blob, len(fields), max(int(ttl), 0)]):
-                done.site_days += 1
-                done.samples += len(fields)
-                done.bytes_before += sum(len(f) + len(v) for f, v in fields.items())
-                done.bytes_after += len(blob) - (len(old) if old is not None else 0)
-                break
-            done.retried += attempt + 1 < attempts
+    todo = list(site_days)
+    for attempt in range(attempts):
+        refused: list[tuple[str, str]] = []
+        for start in range(0, len(todo), COMPACT_BATCH):
+            refused += _compact_batch(client, todo[start : start + COMPACT_BATCH], keys_of, done)
+        done.retried += len(refused) if attempt + 1 < attempts else 0
+        todo = refused
+        if not todo:
+            break
     return done
+
+
+def _compact_batch(client, batch, keys_of, done: Compaction) -> list[tuple[str, str]]:
+    """One read and one swap of each site-day of the batch; the ones whose swap refused."""
+    pipe = client.pipeline(transaction=False)
+    for day, site in batch:
+        raw, packed = keys_of(day, site)
+        pipe.hgetall(raw)
+        pipe.pttl(raw)
+        pipe.get(packed)
+    replies = pipe.execute()
+    swaps = []
+    pipe = client.pipeline(transaction=False)
+    for k, (day, site) in enumerate(batch):
+        fields, ttl, old = replies[3 * k : 3 * k + 3]
+        if not fields:
+            continue
+        merged = unpack(old) if old is not None else {}
+        merged.update(fields)
+        blob = pack(merged)
+        raw, packed = keys_of(day, site)
+        # EVAL, not EVALSHA: a cluster's pipeline sends it to the keys' node as is
+        pipe.execute_command("EVAL", _SWAP, 2, raw, packed, blob, len(fields), max(int(ttl), 0))
+        swaps.append(((day, site), fields, old, blob))
+    refused = []
+    for swapped, (pair, fields, old, blob) in zip(pipe.execute(), swaps, strict=True):
+        if not swapped:
+            refused.append(pair)
+            continue
+        done.site_days += 1
+        done.samples += len(fields)
+        done.bytes_before += sum(len(f) + len(v) for f, v in fields.items())
+        done.bytes_after += len(blob) - (len(old) if old is not None else 0)
+    return refused
 
 
 def closed_site_days(
