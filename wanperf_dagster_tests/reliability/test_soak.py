@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .soak_run import run_soak
+from .soak_run import assert_every_circuit_day_equals_the_truth, run_soak
 
 pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
 
@@ -32,18 +32,7 @@ def test_every_fault_landed_and_what_it_left_was_requested_again(soak):
 
 
 def test_every_circuit_day_equals_the_truth(soak):
-    truth = soak["truth"]
-    assert truth["site_days_missing"] == 0
-    assert truth["circuits_missing"] == 0 and truth["circuits_made_up"] == 0
-    assert truth["circuit_days"] >= DAYS * SITES
-    for measure in truth["measures"]:
-        assert measure["within_tolerance_pct"] >= 99.0, truth["measures"]
-        assert measure["largest_error"] <= 30 * 60, truth["measures"]
-    # an off circuit-day is listed, with what explains it, exactly when there is one
-    all_within = all(m["within_tolerance_pct"] == 100.0 for m in truth["measures"])
-    assert (truth["beyond_tolerance"] == []) == all_within, truth["beyond_tolerance"]
-    for row in truth["beyond_tolerance"]:
-        assert {"day", "circuit_id", "unknown_seconds", "state_source"} <= set(row)
+    assert_every_circuit_day_equals_the_truth(soak["truth"], DAYS, SITES)
 
 
 def test_no_notification_lost_or_repeated(soak):
