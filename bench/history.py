@@ -91,12 +91,13 @@ def _raw_bytes_per_circuit_day(client, world, names, assets) -> tuple[float, flo
 FEED_SITES = 100  # the sites whose insight feeds a day is ingested of, over HTTP
 
 
-def _feed_bytes_per_site_day(store: AssetStore) -> dict[str, tuple[float, float, int]]:
-    """What a day of the insight feeds stores per site, feed by feed: the hashes of today (a
-    day of ingestions every 10 minutes, from the simulator over HTTP, through the real
-    ingestion), the same day compacted by the next day's first ingestion, and the bytes left
-    once the feeds' assets of the day are in the history tier (released)."""
-    from wanperf_dagster.feeds import InsightsConfig, run_insights
+def _feed_bytes_per_site_day(store: AssetStore) -> tuple[dict, dict[str, float]]:
+    """What a day of the insight feeds stores per site, feed by feed (a day of ingestions
+    every 10 minutes, from the simulator over HTTP, through the real ingestion): a whole day
+    as hashes (the first day, today's hourly folding off: as before), by the end of a day with
+    it on (the second day: the day's value and its last hour's hashes), the first day compacted
+    once closed, and the bytes left once the feeds' assets of it are in the history tier."""
+    from wanperf_dagster.feeds import InsightsConfig, ingest, run_insights
     from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
     from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
     from wanperf_dagster.store import insights as feed_store
@@ -105,21 +106,30 @@ def _feed_bytes_per_site_day(store: AssetStore) -> dict[str, tuple[float, float,
     client = store.client
     sim = MistSimulator(SimulatorConfig(sites=FEED_SITES, seed=1, now=DAY0, tokens=("bench",)))
     config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
-    day = pd.Timestamp(DAY0, unit="s").strftime("%Y-%m-%d")
+    day, day2 = (pd.Timestamp(DAY0 + k * 86400, unit="s").strftime("%Y-%m-%d") for k in (0, 1))
     sites = [s.id for s in sim.org.sites]
 
-    def stored(feed: str, key) -> int:
+    def stored(feed: str, key, when: str = day) -> int:
         pipe = client.pipeline(transaction=False)
         for site in sites:
-            pipe.memory_usage(key(feed, day, site), samples=0)
+            pipe.memory_usage(key(feed, when, site), samples=0)
         return sum(n or 0 for n in pipe.execute())
 
     with SimulatorServer(sim) as server:
         mist = MistClient(["bench"], server.url, clock=sim.clock.now, sleep=lambda s: None)
-        for k in range(-1, 144):
-            sim.clock.set(DAY0 + k * 600 + 30)
-            run_sweep(mist, client, SweepConfig())
-            run_insights(mist, client, config)
+
+        def slots(first: int, end: int) -> None:
+            for k in range(first, end):
+                sim.clock.set(DAY0 + k * 600 + 30)
+                run_sweep(mist, client, SweepConfig())
+                run_insights(mist, client, config)
+
+        folding = ingest._compact_today
+        ingest._compact_today = lambda *args: None  # the first day as before: hashes all day
+        try:
+            slots(-1, 144)
+        finally:
+            ingest._compact_today = folding
         hashes = {f: stored(f, keys.raw_feed) for f in feed_store.FEEDS}
         # what the next day's first ingestion does to the day: half the sites a site-day a
         # round trip (as before), the other half `COMPACT_BATCH` at a time (as now)
@@ -128,12 +138,15 @@ def _feed_bytes_per_site_day(store: AssetStore) -> dict[str, tuple[float, float,
             default = sample_store.COMPACT_BATCH
             sample_store.COMPACT_BATCH = batch or default
             t0 = time.perf_counter()
-            done = feed_store.compact_closed_days(client, half, [day])
+            done = feed_store.compact_days(client, half, [day])
             seconds[label] = (time.perf_counter() - t0) / max(done.site_days, 1)
             sample_store.COMPACT_BATCH = default
             assert done.site_days >= len(half), done
-        sim.clock.set(DAY0 + 144 * 600 + 130)
-        run_insights(mist, client, config)  # the next day's first
+        slots(144, 288)  # the second day, today's hours folded as they go by
+        folded = {
+            f: stored(f, keys.raw_feed, day2) + stored(f, keys.raw_feed_packed, day2)
+            for f in feed_store.FEEDS
+        }
     packed = {f: stored(f, keys.raw_feed_packed) for f in feed_store.FEEDS}
     names = {s.id: s.name for s in sim.org.sites}
     for asset in ("site_sle", "vpn_path_kpis", "port_events", "gateway_status"):
@@ -143,7 +156,10 @@ def _feed_bytes_per_site_day(store: AssetStore) -> dict[str, tuple[float, float,
         }
         store.save(asset, tables, None, keep_history=True)
     left = {f: stored(f, keys.raw_feed) + stored(f, keys.raw_feed_packed) for f in feed_store.FEEDS}
-    per_feed = {f: (hashes[f] / FEED_SITES, packed[f] / FEED_SITES, left[f]) for f in hashes}
+    per_feed = {
+        f: (hashes[f] / FEED_SITES, folded[f] / FEED_SITES, packed[f] / FEED_SITES, left[f])
+        for f in hashes
+    }
     return per_feed, seconds
 
 
@@ -231,18 +247,29 @@ def main() -> None:
             f"{compaction_s['one'] * 1000:.2f} / {compaction_s['batched'] * 1000:.2f}",
             f"{compaction_s['one'] / compaction_s['batched']:.1f}x",
         )
-        row(f"per site-day, insight feeds ({FEED_SITES} sites' day)", "today", "closed, compacted")
-        for feed, (today_b, packed_b, left_b) in feeds.items():
-            row(f"  {feed} (left once released: {left_b} B)", f"{today_b:,.0f}", f"{packed_b:,.0f}")
-        today_all = sum(t for t, _, _ in feeds.values())
-        packed_all = sum(p for _, p, _ in feeds.values())
-        # before: every feed's 31 days as hashes; now: today's hashes, and yesterday's and the
-        # day before's compacted until the rolling backfill releases them to the history
+        row(
+            f"per site-day, insight feeds ({FEED_SITES} sites' days)",
+            "a day as hashes / by midnight, hours folded",
+            "closed, compacted",
+        )
+        for feed, (today_b, folded_b, packed_b, left_b) in feeds.items():
+            row(
+                f"  {feed} (left once released: {left_b} B)",
+                f"{today_b:,.0f} / {folded_b:,.0f}",
+                f"{packed_b:,.0f}",
+            )
+        today_all = sum(t for t, _, _, _ in feeds.values())
+        folded_all = sum(f for _, f, _, _ in feeds.values())
+        packed_all = sum(p for _, _, p, _ in feeds.values())
+        # before: every feed's 31 days as hashes; now: today's (its hours folded as they go
+        # by), and yesterday's and the day before's compacted until the rolling backfill
+        # releases them to the history
         feeds_before_gib = today_all * SITES * RAW_SAMPLE_DAYS / GIB
         feeds_compacted_gib = (today_all * 2 + packed_all * (RAW_SAMPLE_DAYS - 2)) * SITES / GIB
-        feeds_now_gib = (today_all + packed_all * 2) * SITES / GIB
+        feeds_released_gib = (today_all + packed_all * 2) * SITES / GIB
+        feeds_now_gib = (folded_all + packed_all * 2) * SITES / GIB
         row(
-            f"Redis, insight feeds, {RAW_SAMPLE_DAYS} days as hashes (before)",
+            f"Redis, insight feeds, {RAW_SAMPLE_DAYS} days as hashes (first)",
             f"{feeds_before_gib:.2f} GiB",
         )
         row(
@@ -250,7 +277,11 @@ def main() -> None:
             f"{feeds_compacted_gib:.2f} GiB",
         )
         row(
-            "Redis, insight feeds, today's, and 2 closed days until released",
+            "Redis, insight feeds, today's hashes, and 2 closed days until released (before)",
+            f"{feeds_released_gib:.2f} GiB",
+        )
+        row(
+            "Redis, insight feeds, today's hours folded, and 2 closed days until released",
             f"{feeds_now_gib:.2f} GiB",
         )
         row(

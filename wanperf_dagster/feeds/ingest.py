@@ -65,6 +65,7 @@ def run_insights(
             if "events" in feeds or "devices" in feeds:  # the events need the gateways' status
                 devices.ingest(client, r, org_id, config, t, result, on_page)
             _compact_closed_days(r, org_id, state, t)
+            _compact_today(r, org_id, state, t)
         return result
     finally:
         result.calls = client.calls - calls
@@ -89,15 +90,38 @@ def _compact_closed_days(r: store.Redis, org_id: str, state, t: float) -> None:
         sites = [site for site, _ in bulk.sites_by_age(r, org_id)]
         held = feed_store.days_held_as_hashes(r, sites, days)
         days, rest = held[:COMPACT_DAYS_AT_ONCE], held[COMPACT_DAYS_AT_ONCE:]
-        done = feed_store.compact_closed_days(r, sites, days)
+        done = feed_store.compact_days(r, sites, days)
         state.write(r, compacted_through=rest[0] if rest else today)
     except Exception as exc:  # the feeds stay as they are; the ingestion itself is done
         log.warning("compacting the closed days' insight feeds failed: %s", exc)
         return
+    _log(done, "closed site-days")
+
+
+def _compact_today(r: store.Redis, org_id: str, state, t: float) -> None:
+    """The first ingestion of an hour folds today's hashes into their compacted values (a late
+    or repeated row still lands in the hash, read over the value): today's VPN paths are at most
+    an hour and a slot of rows as a hash, not the day's (170 KB a site by midnight; 3.3 GiB at
+    20,000 sites). A failure leaves the hashes, read as before, for the next hour."""
+    hour = str(int(t // 3600))
+    if state.values.get("compacted_hour") == hour:
+        return
+    try:
+        sites = [site for site, _ in bulk.sites_by_age(r, org_id)]
+        done = feed_store.compact_days(r, sites, [day_of(t)])
+        state.write(r, compacted_hour=hour)
+    except Exception as exc:
+        log.warning("compacting today's insight feeds failed: %s", exc)
+        return
+    _log(done, "of today's site-days")
+
+
+def _log(done, what: str) -> None:
     if done.site_days:
         log.info(
-            "compacted %d closed site-days of the insight feeds (%d rows): %.1f MiB into %.1f MiB",
+            "compacted %d %s of the insight feeds (%d rows): %.1f MiB into %.1f MiB",
             done.site_days,
+            what,
             done.samples,
             done.bytes_before / 2**20,
             done.bytes_after / 2**20,

@@ -193,11 +193,12 @@ def _exist(client: redis.Redis, names: Sequence[str]) -> list[bool]:
     return out
 
 
-def compact_closed_days(
+def compact_days(
     client: redis.Redis, site_ids: Sequence[str], days: Sequence[str], feeds=FEEDS
 ) -> Compaction:
-    """Each feed's site-days of the (closed) days that are still hashes compacted into one
-    value each (`samples.compact_site_days`: 27x less for a day of VPN paths)."""
+    """Each feed's site-days of the days that are (still) hashes folded into their one value
+    each (`samples.compact_site_days`: 24x less for a day of VPN paths); a closed day's, or
+    today's hours gone by."""
     pairs = [(feed, day, site) for feed in feeds for day in days for site in site_ids]
     there = _exist(client, [keys.raw_feed(feed, day, site) for feed, day, site in pairs])
     done = Compaction()

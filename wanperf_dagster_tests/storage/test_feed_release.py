@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from wanperf_dagster import kpi
-from wanperf_dagster.feeds import InsightsConfig, run_insights
+from wanperf_dagster.feeds import InsightsConfig, ingest, run_insights
 from wanperf_dagster.feeds.paths.kpis import vpn_path_kpis
 from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
 from wanperf_dagster.settings import get_settings
@@ -55,8 +55,12 @@ def _save_asset_of(store: AssetStore, asset: str, day: str, sites) -> None:
     store.save(asset, tables, keep_history=True)
 
 
-def test_closed_feed_days_compact_then_go_to_history_and_read_back_exactly(sim, redis_client):
-    # the hashes of DAY1 as they were read before anything happened to them
+def test_closed_feed_days_compact_then_go_to_history_and_read_back_exactly(
+    sim, redis_client, monkeypatch
+):
+    # the hashes of DAY1 as they were before anything happened to them: today's hours not
+    # folded as they go by (the next test has that)
+    monkeypatch.setattr(ingest, "_compact_today", lambda *args: None)
     client = MistClient(["tok-f"], sim.url, clock=sim.clock.now, sleep=lambda s: None)
     config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
     for k in range(-1, 144):
@@ -131,6 +135,44 @@ def test_closed_feed_days_compact_then_go_to_history_and_read_back_exactly(sim, 
         pipe.execute()
         _save_asset_of(store, "vpn_path_kpis", day, sites)
         assert _stored_everywhere(redis_client, "paths", day, sites) == (1, 0), day
+
+
+def _ingest_hours(sim, r, slots: int) -> None:
+    client = MistClient(["tok-f"], sim.url, clock=sim.clock.now, sleep=lambda s: None)
+    config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
+    for k in range(-1, slots):
+        sim.clock.set(DAY0 + k * 600 + 30)
+        run_sweep(client, r, SweepConfig())
+        run_insights(client, r, config)
+
+
+def test_todays_hours_are_folded_as_they_go_by_and_read_the_same(sim, redis_client, monkeypatch):
+    """The first ingestion of an hour folds today's hashes into their values: what a read
+    gives is what it gave without it, and the hashes hold the current hour's rows alone."""
+    sites = [s.id for s in sim.org.sites]
+    pairs = [(DAY1, s) for s in sites]
+    store = AssetStore(redis_client)
+    slots = 3 * 6 + 2  # 03:10: three hours gone by, and two slots of the fourth
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "_compact_today", lambda *args: None)
+        _ingest_hours(sim, redis_client, slots)
+    unfolded = {f: store.read_feed(f, pairs) for f in FEEDS}
+    assert _stored_everywhere(redis_client, "paths", DAY1, sites)[1] == 0
+    redis_client.flushdb()
+    _ingest_hours(sim, redis_client, slots)  # the same world, folded
+    for feed in ("sle", "paths", "devices"):
+        pd.testing.assert_frame_equal(store.read_feed(feed, pairs), unfolded[feed])
+        _, values = _stored_everywhere(redis_client, feed, DAY1, sites)
+        assert values == sum(1 for f in feed_store.stored_fields(redis_client, feed, pairs) if f)
+    # the paths' hashes hold the slots of 03:00 on, the values the hours before
+    hour3 = DAY0 + 3 * 3600
+    for site in sites:
+        held = redis_client.hkeys(keys.raw_feed("paths", DAY1, site))
+        assert all(int(f.split(b"|")[0]) >= hour3 for f in held), site
+    assert (unfolded["paths"]["ts"] < pd.Timestamp(hour3, unit="s", tz="UTC")).sum() > 0
+    assert feed_store.IngestionState(redis_client, sim.org.id).values["compacted_hour"] == str(
+        hour3 // 3600
+    )
 
 
 def test_a_row_landing_between_the_read_and_the_release_stays(redis_client):
