@@ -24,9 +24,10 @@ event log, the runs and the history's files, with the growth per day fitted over
 and over its second half (what does not level off is listed as a defect).
 
 `python -m bench soak [--days 7] [--sites 2000] [--seed 5] [--report FILE]
-[--executor celery [--workers 2]]` (`make soak`); the suite runs 3 days of 16 sites
-(`wanperf_dagster_tests/reliability/test_soak.py`), and 2 days of 8 on Postgres and Celery with
-a worker killed (`test_soak_celery.py`, where the services answer)."""
+[--executor celery [--workers 2]] [--faults api_storm,...]` (`make soak`); the suite runs 3 days
+of 16 sites (`wanperf_dagster_tests/reliability/test_soak.py`), and 2 days of 4 on Postgres and
+Celery with only the Celery worker killed (`test_soak_celery.py`, where the services answer: the
+other faults are the first soak's)."""
 
 from __future__ import annotations
 
@@ -81,17 +82,30 @@ def _options(argv: list[str]) -> argparse.Namespace:
         help="celery: the Postgres instance and steps on Celery workers, one of them killed",
     )
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
+    parser.add_argument(
+        "--faults",
+        help=f"only these faults, comma-separated (of {', '.join(FAULTS + CELERY_FAULTS)});"
+        " default: all that apply",
+    )
     opts = parser.parse_args(argv)
     if opts.days < 2:
         parser.error("--days: at least 2 (faults land from the second day)")
+    known = FAULTS + (CELERY_FAULTS if opts.executor == "celery" else [])
+    opts.faults = opts.faults.split(",") if opts.faults else known
+    if unknown := [name for name in opts.faults if name not in known]:
+        parser.error(f"--faults: {', '.join(unknown)} not one of {', '.join(known)}")
     return opts
 
 
-def fault_days(days: int, celery: bool = False) -> dict[str, int]:
-    """The simulated day of each fault: one a day from the second, doubled up when days are few."""
-    order = ["api_storm", "redis_restart", "run_worker_killed", "history_unavailable"]
-    order += ["celery_worker_killed"] if celery else []
-    return {name: min(k + 1, days - 1) for k, name in enumerate(order)}
+FAULTS = ["api_storm", "redis_restart", "run_worker_killed", "history_unavailable"]
+CELERY_FAULTS = ["celery_worker_killed"]
+
+
+def fault_days(days: int, faults: list[str]) -> dict[str, int]:
+    """The simulated day of each fault: one a day from the second, doubled up when days are few;
+    a fault not asked for lands on no day (-1)."""
+    plan = {name: min(k + 1, days - 1) for k, name in enumerate(faults)}
+    return {name: plan.get(name, -1) for name in FAULTS + CELERY_FAULTS}
 
 
 @dataclass
@@ -164,7 +178,7 @@ class Soak:
         self.days = [Day(k, d.isoformat()) for k, d in enumerate(days)]
         self.day0 = int(dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp())
         self.celery = opts.executor == "celery"
-        self.plan = fault_days(len(days), self.celery)
+        self.plan = fault_days(len(days), opts.faults)
         self.valkey = EmbeddedRedis(self.settings.data_dir).ensure_running()
         self.workers: list = []
         self.next_worker = opts.workers
@@ -309,7 +323,7 @@ class Soak:
 
         t0 = day.submitted_at = time.time()
         kill = day.index == self.plan["run_worker_killed"]
-        kill_worker = day.index == self.plan.get("celery_worker_killed", -1)
+        kill_worker = day.index == self.plan["celery_worker_killed"]
         outage = day.index == self.plan["history_unavailable"]
         if outage:
             self._history_away()
@@ -452,7 +466,7 @@ class Soak:
         newest_kib = _rss_kib(max(servers, key=_started))[0] if servers else 0
         info = self.storage.client.info("memory")
         home = Path(os.environ["DAGSTER_HOME"])
-        event_log = sum(p.stat().st_size for p in home.rglob("*.db*") if p.is_file())
+        event_log = _event_log_bytes(home)
         history = Path(self.settings.history_location)
         return {
             "daemon MiB": daemon_kib / 1024,
@@ -586,9 +600,9 @@ def _growth(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 def _print(report: dict) -> None:
     print(f"\n{len(report['days'])} simulated days, {report['sites']} sites")
     names = [k for k in report["days"][0] if k not in ("day", "faults", "redis_by_kind")]
-    row("day", *names)
-    for d in report["days"]:
-        row(d["day"], *[d.get(n, "") for n in names])
+    row("figure, at the end of each day's backfill", *[d["day"] for d in report["days"]])
+    for name in names:
+        row(name, *[_figure(d.get(name, "")) for d in report["days"]])
     print("\nRedis by kind of key, MiB, at the end of each day's backfill")
     for d in report["days"]:
         print(f"  {d['day']}: {json.dumps(d['redis_by_kind'])}")
@@ -599,6 +613,22 @@ def _print(report: dict) -> None:
     print(f"truth: {json.dumps(report['truth'], default=str)}")
     print(f"alerts: {json.dumps(report['alerts'])}")
     print(f"defects: {report['defects'] or 'none'}")
+
+
+def _event_log_bytes(home: Path) -> int:
+    """The instance's storage: its database on Postgres, its SQLite files otherwise."""
+    url = os.environ.get("WANPERF_DAGSTER_PG_URL")
+    if not url:
+        return sum(p.stat().st_size for p in home.rglob("*.db*") if p.is_file())
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database())")
+        return int(cur.fetchone()[0])
+
+
+def _figure(value) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _started(pid: int) -> int:
