@@ -195,6 +195,8 @@ class MistSimulator:
             self._site_ports.setdefault(s, []).append(i)
         self._site_json = [self._site(i) for i in range(len(self.org.sites))]
         self._events_cache: dict[tuple, list[dict]] = {}
+        self._instant_cache: dict[tuple, object] = {}
+        self._ssr_gateway = np.array([g.model.startswith("SSR") for g in self.org.gateways])
 
     # budget ---------------------------------------------------------------------------------
     def _window(self) -> int:
@@ -289,7 +291,11 @@ class MistSimulator:
                         return self._paged(self._sitegroups(), q)
                     case ["stats", "devices"]:
                         kind = q.get("type", "ap")
-                        devices = self._gateways() if kind in ("gateway", "all") else []
+                        devices = (
+                            self._at_instant("gateways", self._gateways)
+                            if kind in ("gateway", "all")
+                            else []
+                        )
                         return self._paged(devices, q)
                     case ["stats", "ports", "search"]:
                         return self._port_search(path, query, q, self._gateway_ports)
@@ -370,7 +376,21 @@ class MistSimulator:
         not in the stats at all."""
         now = int(self.clock.now() if now is None else now)
         dev = self.org.arrays["dev"][ports]
-        return ports[self.world.exists(ports, now) & ~self.world.offline(dev, now)]
+        every = np.arange(len(self.org.gateways), dtype=np.int64)
+        offline = self._at_instant("offline", lambda: self.world.offline(every, now), now)
+        return ports[self.world.exists(ports, now) & ~offline[dev]]
+
+    def _at_instant(self, name: str, compute, now: float | None = None):
+        """What `compute` gives for the whole org at a simulated instant, computed once for it:
+        each page of a paged listing would otherwise compute the org's state again (at 20,000
+        sites that made an ingestion's pages quadratic). Injections are part of the key."""
+        now = int(self.clock.now() if now is None else now)
+        key = (name, now, len(self.world.injections), self.world.offline_enabled)
+        if key not in self._instant_cache:
+            if len(self._instant_cache) > 8:
+                self._instant_cache.clear()
+            self._instant_cache[key] = compute()
+        return self._instant_cache[key]
 
     def _cursor_page(self, path, query, q, items, overlap: int = 0):
         """One page of a `next`/`search_after` search over a fixed sequence: (page, next or
@@ -471,13 +491,7 @@ class MistSimulator:
                 paths = paths[:0]
         if "mac" in q:
             paths = paths[[org.gateways[a["gw"][i]].mac == q["mac"] for i in paths[:, 0]]]
-        kinds = np.array(
-            [
-                "svr" if org.gateways[a["gw"][i]].model.startswith("SSR") else "ipsec"
-                for i in paths[:, 0]
-            ],
-            dtype=object,
-        )
+        kinds = np.where(self._ssr_gateway[a["gw"][paths[:, 0]]], "svr", "ipsec").astype(object)
         if "type" in q:
             paths, kinds = paths[kinds == q["type"]], kinds[kinds == q["type"]]
         now = self.clock.now()

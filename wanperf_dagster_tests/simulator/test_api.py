@@ -395,3 +395,30 @@ def test_cli_prints_url_and_org_id():
         assert r.json()["privileges"][0]["org_id"] == org.split("=", 1)[1]
     finally:
         stop(proc)
+
+
+def test_a_listing_computed_once_an_instant_still_serves_an_injection_at_that_instant(api):
+    """The org's devices and the ports' offline state are computed once a simulated instant (a
+    paged listing's pages share them); an injection made at that instant is served at once, on
+    the devices listing and in the port stats, and the clock moving on computes afresh."""
+    org, world = api.sim.org, api.sim.world
+    devices = f"/api/v1/orgs/{org.id}/stats/devices"
+    ports = PORTS.format(org_id=org.id)
+
+    def status_of_gateway_0() -> str:
+        listed = api(devices, type="gateway", limit=1000).json()
+        return next(d["status"] for d in listed if d["mac"] == org.gateways[0].mac)
+
+    def served_port_ids() -> set[str]:
+        pages = all_pages(api, api.server.url + ports + "?device_type=gateway&limit=40")
+        return {(r["mac"], r["port_id"]) for p in pages for r in p["results"]}
+
+    before = served_port_ids()
+    assert status_of_gateway_0() == "connected"
+    port = int(np.flatnonzero(org.arrays["gw"] == 0)[0])
+    world.inject(port, "offline", NOW - 60, NOW + 600)
+    assert status_of_gateway_0() == "disconnected"
+    gone = before - served_port_ids()
+    assert gone and {mac for mac, _ in gone} == {org.gateways[0].mac}
+    api.sim.clock.set(NOW + 1200)  # the injection is over: computed afresh, connected again
+    assert status_of_gateway_0() == "connected"
