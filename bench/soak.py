@@ -32,6 +32,7 @@ other faults are the first soak's)."""
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
 import json
 import logging
@@ -167,7 +168,7 @@ class Soak:
     def __init__(self, opts: argparse.Namespace, days: list[dt.date]):
         import dagster as dg
 
-        from harness.receivers import Receiver
+        from harness.receivers import ProcessReceiver
         from harness.truth import EDGE_FAULTS
         from wanperf_dagster.settings import get_settings
         from wanperf_dagster.sources import client_from_settings, in_process_simulator
@@ -198,7 +199,10 @@ class Soak:
         # the client's waits (a 429's back-off) pass on the simulator's clock, not this machine's
         self.client = client_from_settings(self.settings, sleep=self.sim.clock.advance)
         self.storage = AssetStore.from_settings(self.settings)
-        self.receiver = Receiver(fields=("event", "key"))
+        # the webhook's receiver in a process of its own: this busy process cannot hold its
+        # answers up past the sender's timeout, so a message received twice was sent twice
+        self.receiver = ProcessReceiver(Path(self.settings.data_dir).parent, ("event", "key"))
+        self.slot_walls: list[tuple[float, int]] = []  # (wall clock, simulated slot) as it ran
         self.counts = {"sweeps_failed": 0, "ingestions_failed": 0, "evaluations_failed": 0}
         self.told: dict[str, set[str]] = {"alert": set(), "recovered": set()}
         self.sent = 0
@@ -220,6 +224,7 @@ class Soak:
             started = time.monotonic()
             for k in range(-1, slots):
                 t = self.day0 + k * SLOT
+                self.slot_walls.append((time.time(), t))
                 self._faults_at(t)
                 self._slot(t, feeds)
                 if k >= 144 and (k - NIGHTLY_SLOT) % 144 == 0:  # 00:20: yesterday's backfill
@@ -563,8 +568,26 @@ class Soak:
         }
 
     def _alerts(self) -> dict:
-        received = [m["body"] for m in self.receiver.received]
-        keys = [m["key"] for m in self.receiver.received]
+        messages = self.receiver.received
+        received = [m["body"] for m in messages]
+        keys = [m["key"] for m in messages]
+        by_key: dict[str, list[dict]] = {}
+        for m in messages:
+            by_key.setdefault(m["key"], []).append(m)
+        # a repeat's receipts on the simulated clock: what the driver was at when each arrived
+        walls = [w for w, _ in self.slot_walls]
+        repeats = [
+            {
+                "event": ms[0]["body"]["event"],
+                "incident": ms[0]["body"]["key"],
+                "received": [
+                    _iso(self.slot_walls[max(bisect.bisect(walls, m["wall"]) - 1, 0)][1])
+                    for m in ms
+                ],
+            }
+            for ms in by_key.values()
+            if len(ms) > 1
+        ]
         by_event = {kind: {b["key"] for b in received if b["event"] == kind} for kind in self.told}
         # a recovery is owed only for an incident that was told (one covered by another, or
         # cleared before it was told, leaves quietly)
@@ -573,6 +596,7 @@ class Soak:
             "sent": self.sent,
             "received": len(received),
             "repeated": len(keys) - len(set(keys)),
+            "repeats": repeats[:20],
             "alerts_told": len(self.told["alert"]),
             "recoveries_told": len(owed),
             "lost": sorted(
