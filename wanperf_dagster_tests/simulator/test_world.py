@@ -128,3 +128,27 @@ def test_site_sle_drops_with_an_outage_on_its_links():
     assert hit["wan_link_health"] < base["wan_link_health"]
     assert hit["application_health"] <= 0.5
     assert hit["gateway_health"] == base["gateway_health"]  # the gateways stayed up
+
+
+def test_last_reboot_is_the_latest_reboot_of_its_look_back():
+    """`last_reboot` hashes each device-day's look-back once; it equals its definition, the
+    latest of the 64 days' reboot instants at or before t, for any mix of devices and instants
+    (a minute grid, instants on both sides of a day's reboot, many days at once)."""
+    from wanperf_dagster.simulator.world import LOOKBACK_DAYS
+
+    world = World(build_org(seed=4, n_sites=60))
+    rng = np.random.default_rng(4)
+    devs = np.arange(len(world.org.gateways))
+    grid = T0 + 60 * np.arange(24 * 60)  # every minute of a day
+    cases = [
+        (np.repeat(devs, len(grid)), np.tile(grid, len(devs))),
+        (rng.choice(devs, 5000), T0 + rng.integers(-90 * DAY, 5 * DAY, 5000)),
+        (devs[:1], np.array([T0])),
+    ]
+    for dv, t in cases:
+        days = (t // DAY)[:, None] - np.arange(LOOKBACK_DAYS)[None, :]
+        at = world._reboots(dv[:, None], days)
+        expected = np.where(at <= t[:, None], at, -1).max(axis=1)
+        assert np.array_equal(world.last_reboot(dv, t), expected)
+    day_grid = world.last_reboot(np.repeat(devs, len(grid)), np.tile(grid, len(devs)))
+    assert (day_grid >= T0).any()  # the day holds reboots: both sides of one are compared
