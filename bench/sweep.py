@@ -15,7 +15,7 @@ import time
 from wanperf_dagster import store
 from wanperf_dagster.mist import MistClient, SweepConfig, normalise_page, run_sweep
 
-from ._common import bench_redis, row
+from ._common import bench_redis, best_of, row
 
 SITES = 3300  # about 8,000 WAN ports
 NOW = 1_764_160_000
@@ -177,6 +177,31 @@ def main(options: list[str] | None = None) -> None:
         row("WAN samples per second end to end", "", f"{wan / full[0]:,.0f}")
         info = r.info("memory")
         row("Redis memory after one sweep", f"{info['used_memory'] / 2**20:.1f} MiB")
+    _day_names()
+
+
+def _day_names() -> None:
+    """Each stored row's day (`store.samples.day_of`, every sample and feed row): named once a
+    day and looked up, against a timestamp formatted for each row as before."""
+    import random
+
+    import pandas as pd
+
+    from wanperf_dagster.store.samples import DAY_S, day_of
+
+    def before(epoch: float) -> str:
+        return pd.Timestamp(int(epoch // DAY_S) * DAY_S, unit="s").strftime("%Y-%m-%d")
+
+    rows = [NOW + random.random() * 2 * DAY_S for _ in range(100_000)]
+    assert [day_of(t) for t in rows[:1000]] == [before(t) for t in rows[:1000]]
+    now_s = best_of(lambda: [day_of(t) for t in rows])
+    before_s = best_of(lambda: [before(t) for t in rows])
+    row(
+        "100,000 rows' days named: now / each formatted (s)",
+        f"{now_s:.3f}",
+        f"{before_s:.2f}",
+        f"{before_s / now_s:.0f}x",
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ it lands in a new hash that is read beside it (the hash's field wins) and compac
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +30,13 @@ DAY_S = 86400
 
 
 def day_of(epoch: float) -> str:
-    return pd.Timestamp(int(epoch // DAY_S) * DAY_S, unit="s").strftime("%Y-%m-%d")
+    return _day_name(int(epoch // DAY_S))
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_name(day: int) -> str:
+    """Named once a day, not once a row: an ingestion names 200,000 rows' days at 20,000 sites."""
+    return pd.Timestamp(day * DAY_S, unit="s").strftime("%Y-%m-%d")
 
 
 def queue_samples(
