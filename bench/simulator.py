@@ -87,6 +87,7 @@ def _feeds(sim: MistSimulator) -> None:
         return pages
 
     listing()  # warm
+    sim._instant_cache.clear()  # computed once, in the timed listing
     t0 = time.perf_counter()
     pages = listing()
     once = time.perf_counter() - t0
@@ -98,7 +99,7 @@ def _feeds(sim: MistSimulator) -> None:
     row(
         f"gateways listing, {pages} pages: once an instant / once a page (s)",
         f"{once:.2f}",
-        f"{each:.1f}",
+        f"{each:.0f}",
         f"{each / once:.0f}x",
     )
 
