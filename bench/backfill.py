@@ -9,12 +9,15 @@ backfill runs a second time on stock Dagster (`WANPERF_DAGSTER_PATCHES=none`: Da
 and its 30-s backfill loop, its event log, the public metadata call) beside it, to show what the
 patches buy (`--no-dagster-loop` skips that).
 
-`python -m bench backfill [--instance postgres] [--executor celery] [--workers N] [--sites N]`
-runs the same backfill of the same seeded data once more on that deployment (the Postgres
+`python -m bench backfill [--instance postgres] [--executor celery] [--workers N] [--sites N]
+[--repeat N]` runs the same backfill of the same seeded data once more on that deployment (the Postgres
 instance in a database of its own, steps on N `wanperf worker` processes over RabbitMQ) and prints
 it beside the SQLite in-process path (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
 WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK default;
-WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER)."""
+WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER). `--repeat N` runs each backfill N times on the
+one seed, each on a fresh instance (times: the median; memory: the largest), printing each run as
+it ends. The seed runs the day's sweeps and its feeds' ingestions side by side in two processes
+(at 20,000 sites, 24 and 32 minutes)."""
 
 from __future__ import annotations
 
