@@ -65,7 +65,7 @@ def site_range_tags(sites):
 
 
 def test_every_asset_materializes_and_kpis_match_engine_and_truth(
-    sim, resources, instance, redis_client
+    sim, resources, instance, redis_client, monkeypatch
 ):
     all_assets = list(defs().assets)  # every asset of the code location
 
@@ -273,6 +273,7 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     assert set(status["window_hours"]) == {3, 12, 24} and status["circuit_id"].nunique() == len(
         stored
     )
+    _sliced_status_equals_whole(assets, sim, monkeypatch)
 
     # the alerts after the sweep: stored, counted in the metadata, named by site
     run(["wan_alerts"])
@@ -284,6 +285,36 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
     assert sum(meta[f"open_{k}"].value for k in alerts.KINDS) == len(now_open)
     assert set(incidents["kind"]) <= set(alerts.KINDS)
     assert not (set(incidents["site_name"]) & set(incidents["site_id"]))  # names, not ids
+
+
+def _sliced_status_equals_whole(assets, sim, monkeypatch) -> None:
+    """`wan_status_now` reads a slice of sites at a time: the same windows as all at once, also
+    when a slice's sites are stale (their newest half hour not yet swept): that slice is read
+    again and its windows end where the newest sample of all ends them."""
+    from wanperf_dagster.defs.status.assets import sliced_window_kpis
+    from wanperf_dagster.storage import day_of
+
+    sites = [s for s, _ in assets.sites_by_age(sim.org.id)]
+    now = sim.clock.now()
+    days = sorted({day_of(now), day_of(now - 86400)})
+    pairs = [(d, s) for d in days for s in sites]
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(["circuit_id", "window_hours"]).reset_index(drop=True)
+
+    class FirstSitesStale:  # the same store, the first slice's newest half hour not yet swept
+        def read_samples(self, asked):
+            frame = assets.read_samples(asked)
+            ts = pd.to_datetime(frame["ts"], utc=True)
+            keep = ~frame["site_id"].isin(sites[:2]) | (ts < ts.max() - pd.Timedelta(minutes=30))
+            return frame[keep]
+
+    monkeypatch.setattr(kpi, "SITES_AT_ONCE", 2)
+    for store in (assets, FirstSitesStale()):
+        whole = kpi.window_kpis(store.read_samples(pairs), 10)
+        sliced = sliced_window_kpis(store, sites, days, 10, None)
+        assert len(sites) > 2 * kpi.SITES_AT_ONCE
+        pd.testing.assert_frame_equal(ordered(sliced), ordered(whole), check_categorical=False)
 
 
 def test_partition_sensor_names_partitions_and_keeps_them_through_renames(

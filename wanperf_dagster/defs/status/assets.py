@@ -13,6 +13,44 @@ from wanperf_dagster.dagster_io.resources import MistApiResource, RedisResource,
 from wanperf_dagster.kpi.baselines import hour_of_week, upper_bound
 from wanperf_dagster.storage import day_of
 
+
+def sliced_window_kpis(assets, sites, days, interval_minutes: int, config) -> pd.DataFrame:
+    """`kpi.window_kpis` of every site, `kpi.SITES_AT_ONCE` sites' samples at a time: two days
+    of every site's samples at once took 4.8 GiB at 20,000 sites. Every slice's windows end
+    where the newest sample of all ends them; a slice whose own newest sample is older (its
+    sites stale) is read again and computed with that end, so slicing changes nothing."""
+    computed = []
+    for start in range(0, len(sites), kpi.SITES_AT_ONCE):
+        chunk = sites[start : start + kpi.SITES_AT_ONCE]
+        samples = assets.read_samples([(d, s) for d in days for s in chunk])
+        if samples.empty:
+            continue
+        end = _windows_end(samples, interval_minutes)
+        computed.append(
+            (chunk, end, kpi.window_kpis(samples, interval_minutes, now=end, config=config))
+        )
+    if not computed:
+        return kpi.window_kpis(pd.DataFrame(), interval_minutes)
+    last = max(end for _, end, _ in computed)
+    frames = []
+    for chunk, end, frame in computed:
+        if end != last:
+            samples = assets.read_samples([(d, s) for d in days for s in chunk])
+            frame = kpi.window_kpis(samples, interval_minutes, now=last, config=config)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    for column, dtype in frames[0].dtypes.items():  # slices' categories differ: one again
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("category")
+    return out
+
+
+def _windows_end(samples: pd.DataFrame, interval_minutes: int) -> pd.Timestamp:
+    """Where `kpi.window_kpis` ends its windows when not told: the newest sample's interval."""
+    newest = pd.to_datetime(samples["ts"], utc=True).max()
+    return newest.floor(f"{interval_minutes}min") + pd.Timedelta(minutes=interval_minutes)
+
+
 # refreshed by the sweep job (the assets tagged with the sweep cadence), after raw_port_stats
 AFTER_EACH_SWEEP = {
     "group_name": "status",
@@ -43,8 +81,7 @@ def wan_status_now(
         sites = [s for s, _ in assets.sites_by_age(org)]
         now = client.clock()
         days = sorted({day_of(now), day_of(now - 86400)})
-        samples = assets.read_samples([(d, s) for d in days for s in sites])
-        status = kpi.window_kpis(samples, settings.interval_minutes, config=config)
+        status = sliced_window_kpis(assets, sites, days, settings.interval_minutes, config)
         if status.empty:
             continue
         normal = assets.baselines_at(org, int(hour_of_week(now)), sites)
