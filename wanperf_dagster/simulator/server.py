@@ -386,11 +386,13 @@ class MistSimulator:
         sites that made an ingestion's pages quadratic). Injections are part of the key."""
         now = int(self.clock.now() if now is None else now)
         key = (name, now, len(self.world.injections), self.world.offline_enabled)
-        if key not in self._instant_cache:
+        value = self._instant_cache.get(key)  # one lookup: another request may clear it
+        if value is None:
+            value = compute()
             if len(self._instant_cache) > 8:
                 self._instant_cache.clear()
-            self._instant_cache[key] = compute()
-        return self._instant_cache[key]
+            self._instant_cache[key] = value
+        return value
 
     def _cursor_page(self, path, query, q, items, overlap: int = 0):
         """One page of a `next`/`search_after` search over a fixed sequence: (page, next or
