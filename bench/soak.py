@@ -646,7 +646,7 @@ def _event_log_bytes(home: Path) -> int:
         return sum(p.stat().st_size for p in home.rglob("*.db*") if p.is_file())
     import psycopg2
 
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    with psycopg2.connect(url, connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_database_size(current_database())")
         return int(cur.fetchone()[0])
 
