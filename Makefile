@@ -18,7 +18,7 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/ (prints side-by-side ratios)"
 	@echo "make faults - the fault suite at 10x its CI scale (kills, fuzzing, storms)"
-	@echo "make soak   - 7 simulated days of 2,000 sites through the real daemon, with faults (CI: 3 days of 16)"
+	@echo "make soak   - 7 simulated days of 2,000 sites through the real daemon, with faults (CI: 2 days of 16)"
 	@echo "make sla-month - the SLA report's ground truth over a whole simulated month (CI: 7 days)"
 	@echo "make lint   - ruff"
 

@@ -1,4 +1,4 @@
-"""The soak's short version (`make soak` runs 7 simulated days of 2,000 sites): three simulated
+"""The soak's short version (`make soak` runs 7 simulated days of 2,000 sites): two simulated
 days of 16 sites through the real `wanperf daemon` (`python -m bench soak`), an API storm, a Redis
 restart, a killed run worker and the history's storage gone during a backfill. Every circuit-day
 equals the truth, every notification arrives once, and every day has its row of figures."""
@@ -11,7 +11,7 @@ from .soak_run import assert_every_circuit_day_equals_the_truth, run_soak
 
 pytestmark = [pytest.mark.dagster, pytest.mark.integration, pytest.mark.groundtruth]
 
-DAYS, SITES = 3, 16
+DAYS, SITES = 2, 16
 
 
 @pytest.fixture(scope="module")
