@@ -459,6 +459,7 @@ def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
     else:
         columns = {f: [] for f in RAW_FIELDS}
     invalid = 0
+    fast = _typed_columns(columns, len(site_ids))
     ts_ms = (pd.Series(columns["ts"], dtype=np.float64) * 1000).round().astype(np.int64)
     frame = pd.DataFrame({"ts": pd.to_datetime(ts_ms, unit="ms", utc=True)})
     frame["site_id"] = pd.Series(site_ids, dtype="str")
@@ -468,9 +469,15 @@ def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
     frame["mac"], frame["port_id"] = mac, port
     frame["up"] = pd.array(columns["up"], dtype="boolean")
     for c in INT_FIELDS:
+        if c in fast:
+            frame[c] = fast[c]
+            continue
         frame[c], dropped = _int64_column(columns[c])
         invalid += dropped
     for c in FLOAT_FIELDS:
+        if c in fast:
+            frame[c] = fast[c]
+            continue
         raw = pd.Series(columns[c], dtype=object)
         numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
         invalid += int(numbers.isna().sum() - raw.isna().sum())
@@ -479,6 +486,29 @@ def samples_frame(site_ids: list[str], rows: list[list]) -> pd.DataFrame:
     frame = frame.sort_values(["ts", "circuit_id"], kind="stable").reset_index(drop=True)
     frame.attrs[INVALID_VALUES] = invalid
     return frame
+
+
+def _typed_columns(columns: dict[str, list], rows: int) -> dict[str, object]:
+    """The number columns whose values all already are numbers of their type (or null), built
+    by Arrow: a day of samples reads 1.4x faster than through pandas (`bench storage`). Arrow
+    infers each column's type; a column inferred as anything else (a string, a bool, a float
+    among integers, an integer past int64) is left out, for `samples_frame`'s own conversion to
+    count its bad values. Only then: Arrow's typed conversion would truncate 1.5 to 1."""
+    out: dict[str, object] = {}
+    for c in (*INT_FIELDS, *FLOAT_FIELDS):
+        try:
+            arr = pa.array(columns[c], from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            continue
+        if len(arr) != rows:
+            continue
+        if c in INT_FIELDS and arr.type in (pa.int64(), pa.null()):
+            arr = arr.cast(pa.int64())
+            values = arr.fill_null(0).to_numpy(zero_copy_only=False)
+            out[c] = pd.arrays.IntegerArray(values, arr.is_null().to_numpy(zero_copy_only=False))
+        elif c in FLOAT_FIELDS and arr.type in (pa.float64(), pa.int64(), pa.null()):
+            out[c] = arr.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    return out
 
 
 INVALID_VALUES = "wanperf/invalid_values"
