@@ -13,6 +13,7 @@ ALL = [
     "history",
     "instance",
     "dashboard",
+    "status",
     "automation",
     "backfill",
     "sla",

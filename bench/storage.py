@@ -354,55 +354,45 @@ def insight_feed_read(client, sites: int = 500, paths: int = 3) -> None:
 
 def raw_samples_read(client, sites: int = 200) -> None:
     """A day of swept samples read back (the backfill's chunks and `wan_status_now` read this
-    way): the number columns built by Arrow against pandas from the parsed lists, the read
-    otherwise the same; median of 3 each, interleaved."""
+    way), as it is read and with each of its two speed-ups undone: the number columns built by
+    pandas from the parsed lists, and Python's cycle collector left on; median of 3 each,
+    interleaved."""
+    import contextlib
     import statistics
     import time
-    from types import SimpleNamespace
 
-    from wanperf_dagster.contract import RAW_FIELDS
     from wanperf_dagster.simulator import World, build_org
     from wanperf_dagster.simulator.samples import world_samples
     from wanperf_dagster.store import samples as sample_store
 
+    from ._common import store_samples
+
     world = World(build_org(seed=1, n_sites=sites))
-    day0 = 1764115200  # 2025-11-26
-    frame = world_samples(world, day0, 144)
+    frame = world_samples(world, 1764115200, 144)  # 2025-11-26
     frame["ts"] = (frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
-    values = frame[list(RAW_FIELDS)].astype(object).where(frame[list(RAW_FIELDS)].notna(), None)
-    pipe = client.pipeline(transaction=False)
-    for slot, part in frame.groupby(frame["ts"] // 600 * 600):
-        sample_store.queue_samples(
-            pipe,
-            int(slot),
-            [
-                SimpleNamespace(site_id=site, circuit_id=circuit, values=v)
-                for site, circuit, v in zip(
-                    part["site_id"],
-                    part["circuit_id"],
-                    values.loc[part.index].values.tolist(),
-                    strict=True,
-                )
-            ],
-            None,
-        )
-    pipe.execute()
+    store_samples(client, frame)
     pairs = [("2025-11-26", s.id) for s in world.org.sites]
-    arrow_s, pandas_s = [], []
-    typed = sample_store._typed_columns
+    typed, paused = sample_store._typed_columns, sample_store.no_cycle_collection
+    variants = {  # (the number columns' builder, the cycle collector's pause)
+        "as read": (typed, paused),
+        "pandas columns": (lambda columns, n: {}, paused),
+        "collector on": (typed, contextlib.nullcontext),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(3):
-        for columns, times in ((typed, arrow_s), (lambda c, n: {}, pandas_s)):
-            sample_store._typed_columns = columns
+        for name, (columns, pause) in variants.items():
+            sample_store._typed_columns, sample_store.no_cycle_collection = columns, pause
             try:
                 t0 = time.perf_counter()
                 read = sample_store.read_site_days(client, pairs)
-                times.append(time.perf_counter() - t0)
+                times[name].append(time.perf_counter() - t0)
             finally:
-                sample_store._typed_columns = typed
-    arrow, pandas_only = statistics.median(arrow_s), statistics.median(pandas_s)
+                sample_store._typed_columns, sample_store.no_cycle_collection = typed, paused
+    median = {name: statistics.median(t) for name, t in times.items()}
     print(f"\n== raw samples read: {sites} site-days ({len(read):,} samples, JSON hashes) ==")
-    row("", "Arrow columns", "pandas", "ratio")
-    row("read s (median of 3)", f"{arrow:.2f}", f"{pandas_only:.2f}", f"{pandas_only / arrow:.1f}x")
+    row("read s (median of 3)", "seconds", "against as read")
+    for name, seconds in median.items():
+        row(name, f"{seconds:.2f}", f"{seconds / median['as read']:.1f}x")
 
 
 _LOAD_PEAK = """

@@ -20,6 +20,7 @@ from .insights import SITE_CAUSES, site_wan_health, sle_band
 from .outages import apply_port_events, exact_failover
 from .rollups import (
     SITES_AT_ONCE,
+    WINDOW_HOURS,
     chronic_offenders,
     circuit_trends,
     kpi_measures,
@@ -47,6 +48,7 @@ __all__ = [
     "SITES_AT_ONCE",
     "SITE_CAUSES",
     "SNAPSHOT_COLUMNS",
+    "WINDOW_HOURS",
     "KpiConfig",
     "apply_port_events",
     "bounds_violations",

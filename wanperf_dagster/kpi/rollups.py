@@ -311,11 +311,14 @@ def sliced_period_kpis(
     return out, held, missing
 
 
+WINDOW_HOURS = (3, 12, 24)  # the status's operational windows
+
+
 def window_kpis(
     samples: pd.DataFrame,
     interval_minutes: int,
     now=None,
-    hours=(3, 12, 24),
+    hours=WINDOW_HOURS,
     config: KpiConfig | None = None,
 ) -> pd.DataFrame:
     """Operational windows over the latest samples: per circuit and window (3 h, 12 h, 24 h),

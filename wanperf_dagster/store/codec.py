@@ -11,9 +11,11 @@ still read.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -45,6 +47,21 @@ def decode_table(blob: bytes) -> pa.Table:
         )
         return ipc.open_stream(stream).read_all()
     return ipc.open_stream(pa.py_buffer(blob)).read_all()  # a plain (or per-buffer) stream
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while stored JSON becomes rows. The rows hold no cycles
+    (reference counting frees them), but each is a tracked container, and with a batch of them
+    alive every full collection scans them and every module object of a run worker again: that
+    was half of a day's samples read (`bench storage`)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def decode_json_values(

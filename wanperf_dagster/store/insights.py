@@ -17,7 +17,7 @@ import pandas as pd
 import redis
 
 from . import keys
-from .codec import decode_json_values
+from .codec import decode_json_values, no_cycle_collection
 from .samples import Compaction, _bytes, compact_site_days, day_of, unpack
 
 FEEDS = ("sle", "paths", "events", "devices")
@@ -115,14 +115,15 @@ def read_site_days(
                 if pair in older:
                     stored[k] = {**older[pair], **stored[k]}
         rows = []
-        for fields in stored:
-            parsed, bad = decode_json_values(
-                list(fields.values()), lambda row: isinstance(row, dict)
-            )
-            rows += parsed
-            unreadable += bad
-        if rows:
-            frames.append(pd.DataFrame.from_records(rows, columns=columns))
+        with no_cycle_collection():
+            for fields in stored:
+                parsed, bad = decode_json_values(
+                    list(fields.values()), lambda row: isinstance(row, dict)
+                )
+                rows += parsed
+                unreadable += bad
+            if rows:
+                frames.append(pd.DataFrame.from_records(rows, columns=columns))
         del rows
     frame = (
         pd.concat(frames, ignore_index=True)

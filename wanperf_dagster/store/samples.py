@@ -24,7 +24,7 @@ import redis
 from wanperf_dagster.contract import FLOAT_FIELDS, INT_FIELDS, RAW_FIELDS, SNAPSHOT_COLUMNS
 
 from . import keys
-from .codec import decode_json_values, decode_table, encode_table
+from .codec import decode_json_values, decode_table, encode_table, no_cycle_collection
 
 DAY_S = 86400
 
@@ -175,25 +175,10 @@ def read_site_days(
     Parsed `READ_BATCH` site-days at a time, each batch typed into columns before the next is
     read: the raw JSON and its Python rows of a whole 500 site-day chunk at once took the run
     worker up by 300 MiB (`bench backfill`)."""
-    frames, unreadable = [], 0
-    width = len(RAW_FIELDS)
-
-    def is_sample(row) -> bool:
-        return isinstance(row, list) and len(row) == width
-
     # a recent window is a few slots a site-day: many more of them make one frame
     step = READ_BATCH if since is None else READ_BATCH * 20
-    for start in range(0, len(site_days), step):
-        batch = site_days[start : start + step]
-        site_col, rows = [], []
-        stored = _stored_values(client, batch, since)
-        for (_, site), values in zip(batch, stored, strict=True):
-            parsed, bad = decode_json_values(values, is_sample)
-            unreadable += bad
-            rows += parsed
-            site_col += [site] * len(parsed)
-        if rows:
-            frames.append(samples_frame(site_col, rows))
+    with no_cycle_collection():
+        frames, unreadable = _read_batches(client, site_days, since, step)
     if not frames:
         frame = samples_frame([], [])
     elif len(frames) == 1:
@@ -205,6 +190,28 @@ def read_site_days(
         frame.attrs[INVALID_VALUES] = invalid
     frame.attrs[INVALID_VALUES] += unreadable
     return frame
+
+
+def _read_batches(client, site_days, since, step) -> tuple[list[pd.DataFrame], int]:
+    """The frames of `step` site-days at a time, and how many stored values were unreadable."""
+    frames, unreadable = [], 0
+    width = len(RAW_FIELDS)
+
+    def is_sample(row) -> bool:
+        return isinstance(row, list) and len(row) == width
+
+    for start in range(0, len(site_days), step):
+        batch = site_days[start : start + step]
+        site_col, rows = [], []
+        stored = _stored_values(client, batch, since)
+        for (_, site), values in zip(batch, stored, strict=True):
+            parsed, bad = decode_json_values(values, is_sample)
+            unreadable += bad
+            rows += parsed
+            site_col += [site] * len(parsed)
+        if rows:
+            frames.append(samples_frame(site_col, rows))
+    return frames, unreadable
 
 
 # a site-day hash's fields of the slots at or after ARGV[1], as field, value, field, value...

@@ -290,7 +290,9 @@ def test_every_asset_materializes_and_kpis_match_engine_and_truth(
 def _sliced_status_equals_whole(assets, sim, monkeypatch) -> None:
     """`wan_status_now` reads a slice of sites at a time: the same windows as all at once, also
     when a slice's sites are stale (their newest half hour not yet swept): that slice is read
-    again and its windows end where the newest sample of all ends them."""
+    again and its windows end where the newest sample of all ends them. And it reads only the
+    slots its longest window needs (here 12 h of the day's 24): the same windows again, and the
+    whole days read when the newest sample is too old for that."""
     from wanperf_dagster.defs.status.assets import sliced_window_kpis
     from wanperf_dagster.storage import day_of
 
@@ -298,23 +300,43 @@ def _sliced_status_equals_whole(assets, sim, monkeypatch) -> None:
     now = sim.clock.now()
     days = sorted({day_of(now), day_of(now - 86400)})
     pairs = [(d, s) for d in days for s in sites]
+    hours = (3, 12)
+    since = (int(now) - 12 * 3600 - 600) // 600 * 600
 
     def ordered(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.sort_values(["circuit_id", "window_hours"]).reset_index(drop=True)
 
+    reads: list = []  # each read's `since`
+
     class FirstSitesStale:  # the same store, the first slice's newest half hour not yet swept
-        def read_samples(self, asked):
-            frame = assets.read_samples(asked)
+        def read_samples(self, asked, since=None):
+            reads.append(since)
+            frame = assets.read_samples(asked, since=since)
             ts = pd.to_datetime(frame["ts"], utc=True)
-            keep = ~frame["site_id"].isin(sites[:2]) | (ts < ts.max() - pd.Timedelta(minutes=30))
+            newest = pd.Timestamp(now, unit="s", tz="UTC").floor("10min")
+            keep = ~frame["site_id"].isin(sites[:2]) | (ts < newest - pd.Timedelta(minutes=30))
             return frame[keep]
 
+    class SweepsBehind(FirstSitesStale):  # nothing swept for the last 6 hours
+        def read_samples(self, asked, since=None):
+            frame = super().read_samples(asked, since)
+            ts = pd.to_datetime(frame["ts"], utc=True)
+            return frame[ts < pd.Timestamp(now - 6 * 3600, unit="s", tz="UTC")]
+
     monkeypatch.setattr(kpi, "SITES_AT_ONCE", 2)
-    for store in (assets, FirstSitesStale()):
-        whole = kpi.window_kpis(store.read_samples(pairs), 10)
-        sliced = sliced_window_kpis(store, sites, days, 10, None)
-        assert len(sites) > 2 * kpi.SITES_AT_ONCE
-        pd.testing.assert_frame_equal(ordered(sliced), ordered(whole), check_categorical=False)
+    assert len(sites) > 2 * kpi.SITES_AT_ONCE
+    for store in (assets, FirstSitesStale(), SweepsBehind()):
+        whole = kpi.window_kpis(store.read_samples(pairs), 10, hours=hours)
+        assert (
+            assets.read_samples(pairs, since=since)["ts"].min()
+            > assets.read_samples(pairs)["ts"].min()
+        )  # the slots before `since` are not read
+        for read_from in (None, since):
+            reads.clear()
+            sliced = sliced_window_kpis(store, sites, days, 10, None, read_from, hours)
+            pd.testing.assert_frame_equal(ordered(sliced), ordered(whole), check_categorical=False)
+            if read_from is not None:  # read from `since` unless the sweeps are behind
+                assert (None in reads) == isinstance(store, SweepsBehind), reads
 
 
 def test_partition_sensor_names_partitions_and_keeps_them_through_renames(

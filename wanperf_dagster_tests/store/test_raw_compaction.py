@@ -170,3 +170,32 @@ def test_the_recent_slots_alone_as_the_alert_rules_read_them(redis_client):
     want1 = whole1[whole1["ts"] >= pd.Timestamp(since1, unit="s", tz="UTC")]
     pd.testing.assert_frame_equal(old.reset_index(drop=True), want1.reset_index(drop=True))
     assert (old["rx_bps"] == 123_456).sum() == 1
+
+
+def test_the_cycle_collector_is_paused_while_values_are_parsed_and_restored(
+    redis_client, monkeypatch
+):
+    """Parsed rows hold no cycles; with the collector on, its full collections rescanning a
+    batch of them were half a day's read (`bench storage`)."""
+    import gc
+
+    sites = _sweep_days(redis_client, 1)
+    states = []
+    parse = sample_store.decode_json_values
+
+    def recording(values, accept):
+        states.append(gc.isenabled())
+        return parse(values, accept)
+
+    monkeypatch.setattr(sample_store, "decode_json_values", recording)
+    assert gc.isenabled()
+    assert len(_read(redis_client, DAY1, sites)) > 0
+    assert states and not any(states)  # paused for every site-day's parse
+    assert gc.isenabled()  # and on again
+    gc.disable()
+    try:
+        with sample_store.no_cycle_collection():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
