@@ -258,9 +258,8 @@ def _stored_values(
         if packed is None:
             out.append(values)
             continue
-        merged = unpack(packed)
+        merged = unpack(packed, since)
         if since is not None:
-            merged = {f: v for f, v in merged.items() if (_slot_of(f) or 0) >= since}
             merged.update(recent)  # late samples beside the compacted day: theirs win
         elif values:  # late samples beside the compacted day: theirs win, field by field
             merged.update(client.hgetall(keys.raw_samples(day, site)))
@@ -286,11 +285,29 @@ def _by_circuit(item: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     return circuit, slot
 
 
-def unpack(blob: bytes) -> dict[bytes, bytes]:
+def unpack(blob: bytes, since: int | None = None) -> dict[bytes, bytes]:
+    """A compacted site-day's fields and values; with `since`, those of the slots from then on,
+    picked out in Arrow before any becomes a Python object (the status reads a day's last
+    slots of yesterday)."""
     table = decode_table(blob)
+    if since is not None:
+        table = table.filter(_from_slot(table.column("field"), int(since)))
     return dict(
         zip(table.column("field").to_pylist(), table.column("value").to_pylist(), strict=True)
     )
+
+
+def _from_slot(fields, since: int):
+    """Which `<slot>|<circuit>` fields are of a slot at or after `since`, as `_slot_of` reads
+    them (a field without a number before its bar is of slot 0)."""
+    try:
+        head = pc.list_element(pc.split_pattern(fields, pattern=b"|", max_splits=1), 0)
+        head = head.cast(pa.string())
+        digits = pc.match_substring_regex(head, r"^[0-9]+$")
+        slots = pc.if_else(digits, head, "0").cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # past int64, or not UTF-8
+        return pa.array([(_slot_of(f) or 0) >= since for f in fields.to_pylist()], pa.bool_())
+    return pc.greater_equal(slots, since)
 
 
 def _bytes(value) -> bytes:

@@ -79,3 +79,25 @@ def test_clean_columns_take_the_arrow_path_and_bad_ones_do_not():
     frame = sample_store.samples_frame(["s"], [row])
     assert pd.isna(frame["rx_bps"].iloc[0])  # 1.5 is not a rate: dropped and counted, not 1
     assert frame.attrs[sample_store.INVALID_VALUES] >= 1
+
+
+FIELDS = st.one_of(
+    st.builds(
+        lambda slot, circuit: f"{slot}|{circuit}".encode(),
+        st.integers(min_value=0, max_value=2**70),
+        st.sampled_from(["aa:ge-0/0/0", "", "x|y"]),
+    ),
+    st.binary(max_size=12),
+    st.sampled_from([b"|", b"12|", b"-5|a", b" 7|a", b"\xd9\xa3|a", b"nobar"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.lists(FIELDS, max_size=8), since=st.integers(0, 2**63 - 1))
+def test_a_compacted_days_slots_are_picked_out_as_one_by_one(fields, since):
+    """`unpack(blob, since)` picks the fields out in Arrow: the same as `_slot_of` field by
+    field, a field past int64 or without a number before its bar included."""
+    import pyarrow as pa
+
+    picked = sample_store._from_slot(pa.array(fields, pa.binary()), since).to_pylist()
+    assert picked == [(sample_store._slot_of(f) or 0) >= since for f in fields]
