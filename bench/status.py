@@ -42,7 +42,7 @@ def main() -> None:
         assets = AssetStore(client)
         days = ["2025-11-26", "2025-11-27"]
         since = (NOW - 86400 - STEP) // STEP * STEP
-        times: dict[str | None, list[float]] = {since: [], None: []}
+        times: dict[int | None, list[float]] = {since: [], None: []}
         out = {}
         for _ in range(3):
             for read_from in (since, None):

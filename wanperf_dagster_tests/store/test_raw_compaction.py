@@ -176,7 +176,7 @@ def test_the_cycle_collector_is_paused_while_values_are_parsed_and_restored(
     redis_client, monkeypatch
 ):
     """Parsed rows hold no cycles; with the collector on, its full collections rescanning a
-    batch of them were half a day's read (`bench storage`)."""
+    batch of them made a day's read 1.3x slower (`bench storage`)."""
     import gc
 
     sites = _sweep_days(redis_client, 1)
