@@ -4,7 +4,12 @@ with `--ref REV`, on that git revision side by side (the same seeded Redis, inte
 median of 3 each). What changed a chunk run's cost, without the backfill daemon's 30-s loop
 and the run queue around it (`bench backfill` measures those).
 
-`python -m bench chunk [--ref a769cb8] [--sites 500] [--repeat 3]`
+The runs have every Dagster patch on (`WANPERF_DAGSTER_PATCHES=all`), as `wanperf daemon`'s
+chunk runs have them in `bench backfill`: with stock Dagster, a 500 site-day run spends most of
+its time in Dagster's per-partition metadata call (docs/operations.md), which hides our own
+costs. `--patches none` measures the stock path.
+
+`python -m bench chunk [--ref a769cb8] [--sites 500] [--repeat 3] [--patches all]`
 """
 
 from __future__ import annotations
@@ -62,6 +67,12 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ref", help="a git revision to run beside this tree")
     parser.add_argument("--sites", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--patches",
+        default="all",
+        help="WANPERF_DAGSTER_PATCHES for the chunk runs (default all, as bench backfill's"
+        " daemon; none: stock Dagster)",
+    )
     return parser.parse_args(argv)
 
 
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             "WANPERF_SIM_SITES": str(opts.sites),
             "WANPERF_SIM_SEED": "1",
             "WANPERF_START_DATE": (YESTERDAY - dt.timedelta(days=28)).isoformat(),
+            "WANPERF_DAGSTER_PATCHES": opts.patches,
         }
         env.pop("WANPERF_DAGSTER_PG_URL", None)
         os.environ.update({k: env[k] for k in ("WANPERF_SIM_SITES", "WANPERF_SIM_SEED")})
@@ -140,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(
         f"\n== one chunk run in process: 1 day x {opts.sites} sites through the kpis group"
-        f" (seeded in {seeded:.0f} s), median of {opts.repeat} =="
+        f" (seeded in {seeded:.0f} s), WANPERF_DAGSTER_PATCHES={opts.patches},"
+        f" median of {opts.repeat} =="
     )
     names = list(trees)
     row("", *names, *(["ref / this"] if opts.ref else []))
