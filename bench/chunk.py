@@ -9,7 +9,10 @@ chunk runs have them in `bench backfill`: with stock Dagster, a 500 site-day run
 its time in Dagster's per-partition metadata call (docs/operations.md), which hides our own
 costs. `--patches none` measures the stock path.
 
-`python -m bench chunk [--ref a769cb8] [--sites 500] [--repeat 3] [--patches all]`
+`--stock-too` adds this tree on stock Dagster to the same interleaved runs: what the patches
+buy a chunk run, side by side.
+
+`python -m bench chunk [--ref a769cb8] [--sites 500] [--repeat 3] [--patches all] [--stock-too]`
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def _options(argv: list[str]) -> argparse.Namespace:
         help="WANPERF_DAGSTER_PATCHES for the chunk runs (default all, as bench backfill's"
         " daemon; none: stock Dagster)",
     )
+    parser.add_argument(
+        "--stock-too", action="store_true", help="also run this tree on stock Dagster, interleaved"
+    )
     return parser.parse_args(argv)
 
 
@@ -127,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.update({k: env[k] for k in ("WANPERF_SIM_SITES", "WANPERF_SIM_SEED")})
         seeded = _seed(url, opts.sites)
         trees = {"this tree": PROJECT}
+        patches = {"this tree": opts.patches}
+        if opts.stock_too:
+            trees["stock"], patches["stock"] = PROJECT, "none"
         if opts.ref:
             ref_tree = Path(tmp) / "ref"
             subprocess.run(
@@ -135,13 +144,18 @@ def main(argv: list[str] | None = None) -> None:
                 check=True,
                 capture_output=True,
             )
-            trees[opts.ref] = ref_tree
+            trees[opts.ref], patches[opts.ref] = ref_tree, opts.patches
         times: dict[str, list[float]] = {name: [] for name in trees}
         try:
             for _ in range(opts.repeat):
                 for name, tree in trees.items():
                     home = Path(tmp) / f"data-{len(times[name])}-{name.replace(' ', '-')}"
-                    times[name].append(_chunk_seconds(tree, {**env, "WANPERF_DATA_DIR": str(home)}))
+                    run_env = {
+                        **env,
+                        "WANPERF_DATA_DIR": str(home),
+                        "WANPERF_DAGSTER_PATCHES": patches[name],
+                    }
+                    times[name].append(_chunk_seconds(tree, run_env))
         finally:
             if opts.ref:
                 subprocess.run(
@@ -156,8 +170,9 @@ def main(argv: list[str] | None = None) -> None:
         f" median of {opts.repeat} =="
     )
     names = list(trees)
-    row("", *names, *(["ref / this"] if opts.ref else []))
-    ratio = [f"{medians[names[1]] / medians[names[0]]:.2f}x"] if opts.ref else []
+    others = names[1:]  # each beside this tree: the ratio of its median to this tree's
+    row("", *names, *(f"{n} / this" for n in others))
+    ratio = [f"{medians[n] / medians[names[0]]:.2f}x" for n in others]
     row("seconds", *(f"{medians[n]:.2f}" for n in names), *ratio)
     for k in range(opts.repeat):
         row(f"  run {k + 1}", *(f"{times[n][k]:.2f}" for n in names))
