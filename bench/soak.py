@@ -122,8 +122,15 @@ class Day:
     redis_by_kind: dict[str, float] = field(default_factory=dict)
 
 
+def _terminated(signum: int, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> None:
     opts = _options(argv or [])
+    # a SIGTERM (`kill`, a CI's timeout) ends the soak as Ctrl-C does: its daemon, run workers,
+    # Valkey and receiver are stopped on the way out, not left running (and busy) behind it
+    signal.signal(signal.SIGTERM, _terminated)
     today = dt.datetime.now(dt.UTC).date()
     days = [today - dt.timedelta(days=opts.days - k) for k in range(opts.days)]
     with tempfile.TemporaryDirectory(prefix="wanperf-soak-") as tmp:
@@ -231,7 +238,9 @@ class Soak:
                     day = self.days[(k - NIGHTLY_SLOT) // 144 - 1]
                     if backfill is not None:
                         backfill.join()
-                    backfill = threading.Thread(target=self._backfill, args=(day, sites))
+                    backfill = threading.Thread(
+                        target=self._backfill, args=(day, sites), daemon=True
+                    )  # joined below; an interrupted soak does not wait for it to end
                     backfill.start()
                 if k % 36 == 0:
                     print(
