@@ -173,6 +173,13 @@ def main(argv: list[str] | None = None) -> None:
 
 class Soak:
     def __init__(self, opts: argparse.Namespace, days: list[dt.date]):
+        try:
+            self._start(opts, days)
+        except BaseException:  # a SIGTERM or Ctrl-C while starting: stop what had started
+            self.close()
+            raise
+
+    def _start(self, opts: argparse.Namespace, days: list[dt.date]) -> None:
         import dagster as dg
 
         from harness.receivers import ProcessReceiver
@@ -253,11 +260,19 @@ class Soak:
             self._settle(time.time())
             return self._report(sites)
         finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stops what the soak started, as far as it got."""
+        if getattr(self, "storage", None) is not None:
             self.storage.release_sweeps()
+        if getattr(self, "daemon", None) is not None:
             _stop(self.daemon)
-            for worker in self.workers:
-                _stop(worker)
+        for worker in getattr(self, "workers", []):
+            _stop(worker)
+        if getattr(self, "valkey", None) is not None:
             self.valkey.stop()
+        if getattr(self, "receiver", None) is not None:
             self.receiver.close()
 
     def _site_partitions(self) -> list[str]:
