@@ -26,24 +26,11 @@ def valkey_cluster(directory: Path, primaries: int = 3) -> Iterator[str]:
     buses: list[int] = []
     try:
         for n in range(primaries):
-            port, bus = free_loopback_port(), free_loopback_port()
-            node_dir = directory / f"node{n}"
-            node_dir.mkdir(parents=True, exist_ok=True)
-            conf = node_dir / "valkey.conf"
-            conf.write_text(
-                # the bus port named: port + 10000 (the default) can pass 65535
-                f"port {port}\ncluster-port {bus}\n"
-                f"bind 127.0.0.1\nprotected-mode yes\ndir {node_dir}\n"
-                "cluster-enabled yes\ncluster-config-file nodes.conf\n"
-                "cluster-node-timeout 5000\nappendonly no\nsave ''\n"
-                f"logfile {node_dir / 'valkey.log'}\n"
-            )
-            procs.append(subprocess.Popen([str(binary), str(conf)], cwd=node_dir))
+            proc, port, bus = _start_node(binary, directory / f"node{n}")
+            procs.append(proc)
             ports.append(port)
             buses.append(bus)
         clients = [redis.Redis(port=p, socket_timeout=5) for p in ports]
-        for client in clients:
-            _wait(client.ping, "a node to answer")
         per_node = SLOTS // primaries
         for n, client in enumerate(clients):
             first = n * per_node
@@ -75,6 +62,46 @@ def valkey_cluster(directory: Path, primaries: int = 3) -> Iterator[str]:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _start_node(binary: Path, node_dir: Path, tries: int = 5) -> tuple[subprocess.Popen, int, int]:
+    """A node on two free loopback ports. A free port is only free until someone binds it: a
+    second pytest worker starting its own cluster at the same moment can take one of ours, and
+    the node then exits ("Address already in use"). It is started again on other ports; the node
+    that answers must be ours (its pid), not the other worker's on the same port."""
+    node_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(tries):
+        port, bus = free_loopback_port(), free_loopback_port()
+        if port == bus:
+            continue
+        conf = node_dir / "valkey.conf"
+        conf.write_text(
+            # the bus port named: port + 10000 (the default) can pass 65535
+            f"port {port}\ncluster-port {bus}\n"
+            f"bind 127.0.0.1\nprotected-mode yes\ndir {node_dir}\n"
+            "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+            "cluster-node-timeout 5000\nappendonly no\nsave ''\n"
+            f"logfile {node_dir / 'valkey.log'}\n"
+        )
+        (node_dir / "nodes.conf").unlink(missing_ok=True)
+        proc = subprocess.Popen([str(binary), str(conf)], cwd=node_dir)
+        client = redis.Redis(port=port, socket_timeout=1)
+        try:
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    if int(client.info("server")["process_id"]) == proc.pid:
+                        return proc, port, bus
+                except redis.RedisError:  # not listening yet, or a port that never answers
+                    pass
+                time.sleep(0.05)
+        finally:
+            client.close()
+        if proc.poll() is None:  # alive but silent for 30 s: not a port taken
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("the test Valkey cluster did not come up: a node did not answer")
+    raise RuntimeError(f"the test Valkey cluster did not come up: no free ports in {tries} tries")
 
 
 def _wait(predicate, what: str, timeout: float = 30.0) -> None:

@@ -86,7 +86,10 @@ class RedisResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context) -> None:
         if self._client is not None:
             self._client.close()
-            self._client.connection_pool.disconnect()
+            # a client given its pool does not close it; a cluster's client closes its nodes'
+            pool = getattr(self._client, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
             self._client = None
 
 
