@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from wanperf_dagster.kpi import KpiConfig
 
-from .rules import KINDS, AlertRules, Incident, duration, gateways_offline, judged
+from .rules import KINDS, AlertRules, Incident, duration, fresh_circuits, gateways_offline, judged
 
 
 @dataclass
@@ -154,7 +154,35 @@ def incidents_now(
     )
     if events is not None and circuits is not None:
         found += gateways_offline(events, circuits, interval_minutes, now, config, first_seen)
-    return group(found, site_circuits, rules, config, now, interval_minutes, first_seen, previous)
+    grouped = group(
+        found, site_circuits, rules, config, now, interval_minutes, first_seen, previous
+    )
+    return hold_unjudged(grouped, previous, fresh_circuits(samples, interval_minutes, now))
+
+
+def hold_unjudged(grouped: Grouped, previous, fresh: set[str]) -> Grouped:
+    """An incident open before that no fresh sample judges now (its circuits not swept: an API
+    storm, a sweep that failed) is unknown, not cleared: it stays open as it was, so its recovery
+    is not told on no data, nor the same episode told again when the samples come back."""
+    now_keys = {i.key for i in grouped.shown} | {i.key for i in grouped.covered}
+    held = [old for old in previous if old.key not in now_keys and not _judged(old, fresh)]
+    if not held:
+        return grouped
+    return Grouped(shown=grouped.shown + held, inhibited=grouped.inhibited, covered=grouped.covered)
+
+
+def _judged(incident: Incident, fresh: set[str]) -> bool:
+    """Whether a sample of now speaks for the incident's subject: its circuit; for a site's or
+    a region's, any circuit it covers. A gateway's own comes from the event feed: always judged."""
+    if incident.gateway or incident.kind == "gateway_offline":
+        return True
+    if incident.circuit_id is not None:
+        return incident.circuit_id in fresh
+    for key in incident.covers:
+        kind, subject = key.split("@", 1)
+        if kind == "gateway_offline" or subject in fresh:
+            return True
+    return not incident.covers
 
 
 def circuits_covered(incident: Incident) -> int:

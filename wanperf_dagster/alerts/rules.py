@@ -4,7 +4,8 @@ so the same samples always give the same incidents (and the tests need no server
 A condition that lasts is measured as a run of consecutive samples ending at the circuit's latest
 one: N samples at an interval of I minutes are N x I minutes (a sample stands for its slot, as in
 the KPIs). A circuit whose latest sample is older than the freshest sample of the org by more than
-two intervals is left out: it was not swept, and what it said last is not "now"."""
+two intervals is left out: it was not swept, and what it said last is not "now" (its incidents
+open before are held as they were: `grouping.hold_unjudged`)."""
 
 from __future__ import annotations
 
@@ -226,6 +227,20 @@ def open_incidents(
     return judged(samples, interval_minutes, rules, config, now, first_seen)[0]
 
 
+FRESH_INTERVALS = 2  # a circuit's latest sample older than this many intervals: not judged now
+
+
+def fresh_circuits(samples: pd.DataFrame | None, interval_minutes: int, now: int) -> set[str]:
+    """The circuits the rules judge at `now`: those with a sample in the last two intervals.
+    What the others said last is not "now": their incidents are unknown, neither open nor
+    cleared."""
+    if samples is None or samples.empty:
+        return set()
+    ts = epoch_seconds(samples["ts"])
+    recent = (ts > now - FRESH_INTERVALS * interval_minutes * 60) & (ts <= now)
+    return set(samples.loc[recent, "circuit_id"].astype(str))
+
+
 def judged(
     samples: pd.DataFrame,
     interval_minutes: int,
@@ -248,7 +263,7 @@ def judged(
     frame = frame[(frame["ts"] > now - LOOKBACK_S) & (frame["ts"] <= now)]
     frame = frame.sort_values(["circuit_id", "ts"], kind="stable").reset_index(drop=True)
     latest_ts = frame.groupby("circuit_id", sort=False)["ts"].transform("max")
-    fresh = latest_ts >= now - 2 * interval_minutes * 60
+    fresh = latest_ts >= now - FRESH_INTERVALS * interval_minutes * 60
     frame = frame[fresh].reset_index(drop=True)
     if frame.empty:
         return [], {}
