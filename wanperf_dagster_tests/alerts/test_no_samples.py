@@ -65,3 +65,30 @@ def test_a_storm_neither_recovers_nor_retells_an_incident(sim, redis_client):
     assert recovered_at >= t0 + 4 * 3600
     keys = [k for _, _, incident, k in told if incident == key]
     assert len(set(keys)) == len(keys)
+
+
+def _incident(kind, subject, covers=(), gateway=None):
+    circuit = subject if kind not in ("site_down", "region_down", "gateway_offline") else None
+    return alerts.Incident(kind, "s1", "PARIS-1", circuit, 0, 1.0, "", covers, (), gateway)
+
+
+def test_what_no_fresh_sample_judges_is_held_and_nothing_else():
+    from wanperf_dagster.alerts.grouping import Grouped, hold_unjudged
+
+    down = _incident("down", "aa:ge-0/0/0")
+    loss = _incident("loss", "bb:ge-0/0/1")
+    site = _incident("site_down", "s1", covers=("down@aa:ge-0/0/0", "down@aa:ge-0/0/1"))
+    gateway = _incident("gateway_offline", "s2", gateway="cc")
+    region = _incident("region_down", "region:EU", covers=("gateway_offline@cc",))
+    previous = [down, loss, site, gateway, region]
+    # only aa:ge-0/0/1 was swept: the site's other circuit speaks for it, bb's loss is unknown
+    held = hold_unjudged(Grouped(shown=[]), previous, {"aa:ge-0/0/1"}).shown
+    assert {i.key for i in held} == {down.key, loss.key}
+    # everything swept: what is not open now has cleared
+    swept = {"aa:ge-0/0/0", "aa:ge-0/0/1", "bb:ge-0/0/1"}
+    assert hold_unjudged(Grouped(shown=[]), previous, swept).shown == []
+    # nothing swept: every sample-judged incident held; the gateways' own come from the events
+    held = hold_unjudged(Grouped(shown=[]), previous, set()).shown
+    assert {i.key for i in held} == {down.key, loss.key, site.key}
+    # one open now is not added twice
+    assert hold_unjudged(Grouped(shown=[down]), [down], set()).shown == [down]
