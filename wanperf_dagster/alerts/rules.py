@@ -237,7 +237,8 @@ def fresh_circuits(samples: pd.DataFrame | None, interval_minutes: int, now: int
     if samples is None or samples.empty:
         return set()
     ts = epoch_seconds(samples["ts"])
-    recent = (ts > now - FRESH_INTERVALS * interval_minutes * 60) & (ts <= now)
+    # as `judged` leaves the others out: the latest sample at least now - 2 intervals
+    recent = (ts >= now - FRESH_INTERVALS * interval_minutes * 60) & (ts <= now)
     return set(samples.loc[recent, "circuit_id"].astype(str))
 
 

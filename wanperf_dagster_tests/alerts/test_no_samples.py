@@ -92,3 +92,16 @@ def test_what_no_fresh_sample_judges_is_held_and_nothing_else():
     assert {i.key for i in held} == {down.key, loss.key, site.key}
     # one open now is not added twice
     assert hold_unjudged(Grouped(shown=[down]), [down], set()).shown == [down]
+
+
+def test_the_circuits_held_are_exactly_those_the_rules_leave_out():
+    from wanperf_dagster.alerts.rules import fresh_circuits, judged
+    from wanperf_dagster_tests.alerts.test_rules import CONFIG, INTERVAL, T0, _samples
+
+    last = T0 + 11 * INTERVAL * 60  # each circuit's latest sample 0 to 3 intervals before now
+    for behind in range(4):
+        now = last + behind * INTERVAL * 60
+        samples = _samples()
+        _, judged_sites = judged(samples, INTERVAL, alerts.AlertRules(), CONFIG, now)
+        assert bool(judged_sites) == bool(fresh_circuits(samples, INTERVAL, now)), behind
+        assert bool(judged_sites) == (behind <= 2), behind
