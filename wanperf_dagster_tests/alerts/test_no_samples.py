@@ -24,9 +24,8 @@ def test_a_storm_neither_recovers_nor_retells_an_incident(sim, redis_client):
     (down_c, site), _, _ = _three_circuits(sim)
     t0 = (int(sim.clock.now()) // INTERVAL_S + 1) * INTERVAL_S
     sim.inject(down_c, "down", t0 + 600, t0 + 4 * 3600)  # down for almost 4 hours
-    storm = range(
-        t0 + 3600, t0 + 2 * 3600, INTERVAL_S
-    )  # the slots of an hour no sweep gets through
+    # the slots of an hour that no sweep gets through
+    storm = range(t0 + 3600, t0 + 2 * 3600, INTERVAL_S)
     storage = AssetStore.from_settings(get_settings(), client=redis_client)
     inventory = pd.DataFrame({"site_id": [site.id], "name": [site.name], "region": ["EU"]})
     storage.save("mist_sites", {None: pa.Table.from_pandas(inventory)}, None)
