@@ -107,6 +107,11 @@ def _median(runs: list[dict]) -> dict:
         role: max(r["chunked"]["peak_rss_mib"].get(role, 0) for r in runs) for role in sorted(roles)
     }
     chunked["peak_total_rss_mib"] = max(r["chunked"]["peak_total_rss_mib"] for r in runs)
+    roles = {role for r in runs for role in r["chunked"].get("cpu_s", {})}
+    chunked["cpu_s"] = {
+        role: round(statistics.median(r["chunked"].get("cpu_s", {}).get(role, 0) for r in runs), 1)
+        for role in sorted(roles)
+    }
     merged["add_partitions_s"] = statistics.median(r["add_partitions_s"] for r in runs)
     return merged
 
@@ -241,6 +246,11 @@ def _print(opts, seeded: dict, reports: dict) -> None:
         "peak RSS: all of them at once (MiB)",
         *(str(c["peak_total_rss_mib"]) for c in chunked.values()),
     )
+    for role in sorted({role for c in chunked.values() for role in c.get("cpu_s", {})}):
+        row(
+            f"CPU-s, submit -> backfill done: {role}",
+            *(str(c.get("cpu_s", {}).get(role, "-")) for c in chunked.values()),
+        )
 
 
 # ---- the driver, in its own process with its own DAGSTER_HOME ---------------------------------
@@ -277,7 +287,22 @@ def _role(pid: int) -> str:
     ):
         if marker in cmd:
             return role
-    return "other"
+    if not cmd:  # ended, not yet reaped
+        return "ended"
+    return f"other ({' '.join(Path(w).name for w in cmd.split()[:2])})"
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU-seconds one process has used so far (user + system)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _rss_kib(pid: int) -> tuple[int, int]:
@@ -316,6 +341,11 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
     peak: dict[str, int] = {}
     peak_at: dict[str, int] = {}
     by_pid: dict[int, int] = {}  # each run worker's peak, to tell chunk runs from the rollup run
+    # CPU-seconds each process used since submission: who had the 2 cores (a process that ends
+    # between two samples loses its last second)
+    cpu_from = {pid: _cpu_s(pid) for pid in _descendants(roots)}  # a new process: from 0
+    cpu_now: dict[int, tuple[str, float]] = {}
+    driver_cpu = sum(os.times()[:2])
     peak_total = 0
     t0 = time.time()
     add_site_day_backfill(instance, backfill_id, [DAY], sites)  # as kpi_backfills emits it
@@ -326,6 +356,11 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         pids = _descendants(roots)
         tree = [(_role(pid), *_rss_kib(pid)) for pid in pids]
         for pid, (role, _, hwm) in zip(pids, tree, strict=True):
+            known = cpu_now.get(pid, ("ended", 0.0))[0]  # a process keeps the role it had
+            named = role.removesuffix(" (largest)") if known == "ended" else known
+            cpu_now[pid] = (named, _cpu_s(pid))
+            if role == "ended":
+                continue
             if hwm > peak.get(role, 0):  # when each role's peak was reached tells whose it is
                 peak_at[role] = round(time.time() - t0)
             peak[role] = max(peak.get(role, 0), hwm)
@@ -349,6 +384,9 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
             if last is None and done_count() == len(sites):
                 last = completed
             break
+    cpu: dict[str, float] = {"bench driver": sum(os.times()[:2]) - driver_cpu}
+    for pid, (role, used) in cpu_now.items():
+        cpu[role] = cpu.get(role, 0.0) + used - cpu_from.get(pid, 0.0)
     # the automation then refreshes the week's and month's rollups (its next evaluation): their
     # runs are sampled to their end too
     settle = time.time()
@@ -420,6 +458,7 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         "peak_rss_mib": {role: round(kib / 1024) for role, kib in sorted(peak.items())},
         "peak_rss_at_s": dict(sorted(peak_at.items())),
         "peak_total_rss_mib": round(peak_total / 1024),
+        "cpu_s": {role: round(v, 1) for role, v in sorted(cpu.items())},
     }
 
 
