@@ -12,7 +12,11 @@ costs. `--patches none` measures the stock path.
 `--stock-too` adds this tree on stock Dagster to the same interleaved runs: what the patches
 buy a chunk run, side by side.
 
-`python -m bench chunk [--ref a769cb8] [--sites 500] [--repeat 3] [--patches all] [--stock-too]`
+`--org-sites N` gives the instance N site partitions, the chunk's and the rest of a larger org's:
+what Dagster's enumeration of the site partitions costs a chunk run at that size.
+
+`python -m bench chunk [--ref a769cb8] [--sites 500] [--org-sites 20000] [--repeat 3]
+[--patches all] [--stock-too]`
 """
 
 from __future__ import annotations
@@ -53,7 +57,9 @@ with dg.instance_for_test(overrides=project_instance_overrides()) as instance:
     assert dg.materialize(list(definitions.assets), selection=["mist_sites"],
                           resources=definitions.resources, instance=instance).success
     keys = sorted(AssetStore(r).site_ids())
-    instance.add_dynamic_partitions("site", keys)
+    # the rest of a larger org: site partitions beyond the chunk's range, as Dagster lists them
+    others = [f"zz-org-{i:06d}" for i in range(int(sys.argv[2]) - len(keys))]
+    instance.add_dynamic_partitions("site", keys + others)
     day = sys.argv[1]
     tags = {"dagster/asset_partition_range_" + end: dg.MultiPartitionKey({"day": day, "site": k})
             for end, k in (("start", keys[0]), ("end", keys[-1]))}
@@ -70,6 +76,13 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ref", help="a git revision to run beside this tree")
     parser.add_argument("--sites", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--org-sites",
+        type=int,
+        default=0,
+        help="site partitions the instance holds (default: the chunk's own sites): a chunk of a"
+        " larger org, whose other sites are only partitions (Dagster reads them all)",
+    )
     parser.add_argument(
         "--patches",
         default="all",
@@ -103,9 +116,9 @@ def _seed(url: str, sites: int) -> float:
     return time.perf_counter() - t0
 
 
-def _chunk_seconds(tree: Path, env: dict) -> float:
+def _chunk_seconds(tree: Path, env: dict, org_sites: int) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", _RUN, YESTERDAY.isoformat()],
+        [sys.executable, "-c", _RUN, YESTERDAY.isoformat(), str(org_sites)],
         cwd=tree,
         env={**env, "PYTHONPATH": str(tree)},
         capture_output=True,
@@ -155,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
                         "WANPERF_DATA_DIR": str(home),
                         "WANPERF_DAGSTER_PATCHES": patches[name],
                     }
-                    times[name].append(_chunk_seconds(tree, run_env))
+                    times[name].append(
+                        _chunk_seconds(tree, run_env, max(opts.org_sites, opts.sites))
+                    )
         finally:
             if opts.ref:
                 subprocess.run(
@@ -166,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(
         f"\n== one chunk run in process: 1 day x {opts.sites} sites through the kpis group"
-        f" (seeded in {seeded:.0f} s), WANPERF_DAGSTER_PATCHES={opts.patches},"
+        f" (seeded in {seeded:.0f} s) of {max(opts.org_sites, opts.sites):,} site partitions,"
+        f" WANPERF_DAGSTER_PATCHES={opts.patches},"
         f" median of {opts.repeat} =="
     )
     names = list(trees)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from wanperf_dagster.dagster_io.partitions import run_partition_keys
 from wanperf_dagster.settings import patch_unavailable
 from wanperf_dagster.storage import dataset
 from wanperf_dagster.storage.schemas import logical_type
@@ -156,7 +157,7 @@ def add_partition_metadata(
     key = dg.AssetKey.from_coercible(asset_key)
     if key not in context.assets_def.keys:
         raise dg.DagsterInvariantViolationError(f"{key.to_user_string()} is not materialized here")
-    targeted = set(context.partition_keys)
+    targeted = set(run_partition_keys(context))
     stray = [p for p in by_partition if p not in targeted]
     if stray:
         raise dg.DagsterInvariantViolationError(

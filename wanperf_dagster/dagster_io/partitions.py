@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import weakref
 from dataclasses import dataclass
 
 import dagster as dg
@@ -107,3 +108,19 @@ def partitioning_of(definitions: dg.Definitions) -> dict[str, str]:
         for node in definitions.resolve_asset_graph().asset_nodes
         if node.is_materializable
     }
+
+
+_RUN_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def run_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The step's partition keys, enumerated once a step.
+
+    `context.partition_keys` enumerates the run's range again on every call, reading every
+    dynamic site partition from the instance each time: at 20,000 sites an asset that asked
+    three times spent about a second of a 500-site-day chunk run on it (`bench chunk`)."""
+    step = context.get_step_execution_context()
+    keys = _RUN_KEYS.get(step)
+    if keys is None:
+        keys = _RUN_KEYS[step] = list(context.partition_keys)
+    return keys

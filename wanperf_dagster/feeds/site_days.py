@@ -8,7 +8,12 @@ import pandas as pd
 
 from wanperf_dagster.dagster_io.automation import KPI_BACKFILLS
 from wanperf_dagster.dagster_io.metadata import OWNERS, add_partition_metadata
-from wanperf_dagster.dagster_io.partitions import Partitions, site_day_partition, split_key
+from wanperf_dagster.dagster_io.partitions import (
+    Partitions,
+    run_partition_keys,
+    site_day_partition,
+    split_key,
+)
 from wanperf_dagster.dagster_io.resources import RedisResource
 from wanperf_dagster.storage import site_id_of
 
@@ -39,7 +44,7 @@ def site_day_out(description: str, schema: dg.TableSchema) -> dg.AssetOut:
 
 def read_feed(context, redis: RedisResource, feed: str) -> tuple[list, pd.DataFrame]:
     """The run's (day, site key) pairs, and the raw feed's rows of them."""
-    pairs = [split_key(k) for k in context.partition_keys]
+    pairs = [split_key(k) for k in run_partition_keys(context)]
     frame = redis.asset_store().read_feed(feed, [(d, site_id_of(s)) for d, s in pairs])
     if frame.attrs.get("invalid_values"):
         context.log.warning(

@@ -7,6 +7,7 @@ import pytest
 
 from wanperf_dagster.dagster_io import metadata as meta_module
 from wanperf_dagster.dagster_io.metadata import add_partition_metadata
+from wanperf_dagster.dagster_io.partitions import run_partition_keys
 from wanperf_dagster.dagster_io.resources import WanperfSettings
 
 pytestmark = [pytest.mark.dagster]
@@ -165,3 +166,47 @@ def test_a_circuit_table_types_its_columns_as_arrow_would():
     }
     assert table.records[1].data["down_seconds"] is None
     assert table.records[1].data["site_name"] is None
+
+
+def test_a_step_enumerates_its_partition_keys_once():
+    """`run_partition_keys` reads the dynamic site partitions once a step, however often the
+    asset asks (Dagster's `context.partition_keys` reads them on every call: 20,000 keys a time
+    at 20,000 sites), and a second step enumerates its own."""
+    seen = {}
+
+    def _asset(name):
+        @dg.asset(partitions_def=SITE_DAY, name=name)
+        def asks_three_times(context: dg.AssetExecutionContext) -> None:
+            reads = mock.patch.object(
+                dg.DagsterInstance,
+                "get_dynamic_partitions",
+                autospec=True,
+                side_effect=dg.DagsterInstance.get_dynamic_partitions,
+            )
+            with reads as counted:
+                first = run_partition_keys(context)
+                again = [run_partition_keys(context) for _ in range(2)]
+            seen[name] = (first, again, counted.call_count, list(context.partition_keys))
+
+        return asks_three_times
+
+    assert _run_many([_asset("first_step"), _asset("second_step")]).success
+    for name in ("first_step", "second_step"):
+        first, again, reads, dagsters = seen[name]
+        assert first == dagsters and len(first) == len(SITE_NAMES)
+        assert all(keys == first for keys in again)
+        assert reads == 1, f"{name}: the site partitions were read {reads} times"
+
+
+def _run_many(assets):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("test_pm_site", SITE_NAMES)
+    return dg.materialize(
+        assets,
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": _key(SITE_NAMES[0]),
+            "dagster/asset_partition_range_end": _key(SITE_NAMES[-1]),
+        },
+        raise_on_error=False,
+    )

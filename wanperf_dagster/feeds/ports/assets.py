@@ -18,7 +18,12 @@ from wanperf_dagster.dagster_io.metadata import (
     circuit_table,
     dataset_column_schema,
 )
-from wanperf_dagster.dagster_io.partitions import Partitions, site_day_partition, split_key
+from wanperf_dagster.dagster_io.partitions import (
+    Partitions,
+    run_partition_keys,
+    site_day_partition,
+    split_key,
+)
 from wanperf_dagster.dagster_io.resources import RedisResource, WanperfSettings
 from wanperf_dagster.storage import INVALID_VALUES, site_day_key, site_id_of
 
@@ -43,7 +48,7 @@ def _only(frame: pd.DataFrame, site_days: list[tuple[str, str]]) -> pd.DataFrame
 def site_snapshots(
     context: dg.AssetExecutionContext, redis: RedisResource, settings: WanperfSettings
 ):
-    pairs = [split_key(k) for k in context.partition_keys]
+    pairs = [split_key(k) for k in run_partition_keys(context)]
     assets = redis.asset_store()
     frame = assets.read_snapshot_samples(pairs)
     # which partition key each site has, for readers without a Dagster instance (the CLI)
@@ -116,7 +121,7 @@ def circuit_kpis(
 
     Where the device-event feed covers a day, its port events give the exact down time, flaps and
     availability (`state_source` says which source each row took)."""
-    own = [split_key(k) for k in context.partition_keys]
+    own = [split_key(k) for k in run_partition_keys(context)]
     previous = {
         site_day_key((dt.date.fromisoformat(d) - dt.timedelta(days=1)).isoformat(), s): (d, s)
         for d, s in own
