@@ -422,9 +422,10 @@ def _failover(
     that load, not against the secondary's own level: as the outage began, its traffic rose by
     what it could take of the load (all of it, or its headroom when the load is larger: an LTE
     backup saturates), within `takeover_tolerance`; of several such, the closest. Where none
-    does (a small load on a busy link is within its own variation, the traffic cannot tell),
-    the first in the site's order: the designated backup. Chosen once per outage; in a slot where it is not up and
-    carrying (it failed too), the same rule picks among that slot's others."""
+    does (a small load on a busy link is within its own variation), or the samples did not see
+    the outage begin, the traffic cannot tell: the first in the site's order, the designated
+    backup. Chosen once per outage; in a slot where it is not up and carrying (it failed too),
+    the same rule picks among that slot's others."""
     n = len(codes)
     credited = np.zeros(n, dtype=bool)
     on_backup = np.zeros(n, dtype=bool)
@@ -444,6 +445,17 @@ def _failover(
     ]
     outage_of_primary_row = np.cumsum(p_down & ~follows) - 1
     outage_start = p_slot[p_down & ~follows]  # by outage
+    # an outage whose beginning the samples saw: the primary up within two intervals before it.
+    # Otherwise (it began before the data, or in a gap) the load it lost and the secondaries'
+    # levels come from after it, hours away: the traffic cannot tell who took it
+    first_down = np.flatnonzero(p_down & ~follows)
+    prev = np.clip(first_down - 1, 0, None)
+    start_seen = (
+        (first_down > 0)
+        & (p_site[prev] == p_site[first_down])
+        & (p_slot[first_down] - p_slot[prev] <= 2 * interval)
+        & up[p_rows][prev]
+    )
     pos = np.clip(np.searchsorted(p_key, key), 0, len(p_key) - 1)
     found = p_key[pos] == key
     primary_down = found & p_down[pos]
@@ -489,9 +501,9 @@ def _failover(
     there = np.bincount(inverse, fresh) > 0  # up and carrying when the outage began
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = np.where(expected > 0, missed / expected, np.inf)
-    fits = there & ~unknown & (relative <= config.takeover_tolerance)
     first = np.unique(inverse, return_index=True)[1]
     g_outage, g_code, g_order = outage[rows][first], codes[rows][first], order[first]
+    fits = there & ~unknown & (relative <= config.takeover_tolerance) & start_seen[g_outage]
     # the closest fit; where none fits, the site's order (those there from the start first)
     closeness = np.where(fits, relative, 0.0)
     pick = np.lexsort((g_code, g_order, ~there, closeness, ~fits, g_outage))

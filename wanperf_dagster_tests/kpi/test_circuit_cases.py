@@ -324,6 +324,28 @@ def test_when_the_traffic_cannot_tell_the_designated_backup_is_credited():
     assert one(out, "aa:ge-0/0/2").failover_minutes == 0
 
 
+def test_an_outage_that_began_before_the_data_goes_to_the_designated_backup():
+    """The primary is down from the first sample (the outage began before the data: the day a
+    sweep first saw the site). The load it lost and each secondary's level are then known only
+    from after the outage, an hour later: the backup's own traffic grew meanwhile, the third
+    circuit's fell by about the load, so the third *looks* like it rose by the load. The
+    traffic cannot tell: the designated backup, up and carrying, is credited (the simulator's
+    truth: the first secondary up carries the load)."""
+    rows = []
+    for m in range(0, 90, 10):
+        down = m < 50
+        rows.append(
+            {"minute": m, "circuit": "aa:ge-0/0/0", "up": not down, "rx_bps": 0 if down else 40e6}
+        )
+        own = 5e6 + m * 1e6  # the backup's own traffic, growing
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/1", "rx_bps": own + (40e6 if down else 0)})
+        rows.append({"minute": m, "circuit": "aa:ge-0/0/2", "rx_bps": 100e6 - m * 0.8e6})
+    out = daily_circuit_kpis(samples(rows), 10)
+    assert one(out, "aa:ge-0/0/1").failover_minutes == 50
+    assert one(out, "aa:ge-0/0/2").failover_minutes == 0
+    assert one(out, "aa:ge-0/0/0").on_backup_minutes == 50
+
+
 def test_no_failover_where_the_primary_carried_nothing_but_the_site_ran_on_backup():
     out = _outage_site({"aa:ge-0/0/1": (100, lambda m, d: 5e6)}, primary_bps=0)
     assert one(out, "aa:ge-0/0/1").failover_minutes == 0
