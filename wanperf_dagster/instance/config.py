@@ -21,7 +21,15 @@ EVENT_BATCH_SIZE = 1000
 
 
 # what the batched event logs extend and call, beyond the classes they import
-_EVENT_LOG_NEEDS = ("_event_to_row", "run_connection", "index_transaction", "_store_asset_event")
+_EVENT_LOG_NEEDS = (
+    "_event_to_row",
+    "run_connection",
+    "index_transaction",
+    "_store_asset_event",
+    "index_connection",
+    "_check_partitions_table",
+    "get_dynamic_partitions",
+)
 
 
 def batched_event_log(settings: Settings) -> bool:

@@ -6,8 +6,9 @@ connection and a committed transaction twice for each of them (about 10 ms an ev
 chunk run's time). Dagster already hands these events to the storage in batches once
 `DAGSTER_EVENT_BATCH_SIZE` is set; only its open-source SQLite storage then stores them one by
 one. This storage writes each batch with one insert per shard, so nothing about what is recorded
-changes, only how many transactions record it. The `event_log` patch (WANPERF_DAGSTER_PATCHES)
-selects it (`config.py`); off, the instance has Dagster's stock storage.
+changes, only how many transactions record it. It also reads dynamic partitions once until they
+change (`partition_reads.py`). The `event_log` patch (WANPERF_DAGSTER_PATCHES) selects it
+(`config.py`); off, the instance has Dagster's stock storage.
 
 This is the only module of the project that uses Dagster's private APIs (the storage classes it
 extends; docs/architecture.md lists them with the tests that pin them). It serves the embedded
@@ -32,6 +33,7 @@ from dagster._serdes import ConfigurableClassData
 from wanperf_dagster.settings import current_dagster_home, set_default_env
 
 from . import quiet_logs
+from .partition_reads import DynamicPartitionsReadOnce
 
 # every process that loads the project's instance (the daemon included) logs the run queue once
 quiet_logs.install()
@@ -53,8 +55,9 @@ BATCHED_TYPES = frozenset(
 )
 
 
-class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` with a real `store_event_batch`; reads are untouched."""
+class BatchedSqliteEventLogStorage(DynamicPartitionsReadOnce, SqliteEventLogStorage):
+    """`SqliteEventLogStorage` with a real `store_event_batch`, and dynamic partitions read once
+    until they change (`partition_reads`)."""
 
     def __init__(
         self,

@@ -12,7 +12,8 @@ events (one per partition and asset, written when a run is created: 1,500 for a 
 chunk) one at a time, 16-27 ms each here: the backfill daemon took 24-40 s to create each chunk
 run, so on Postgres the chunk runs of a backfill started one after the other. Planned events are
 stored here the way dagster-postgres stores materializations: one insert, then their tags and the
-asset's latest entry in one transaction of the index."""
+asset's latest entry in one transaction of the index. Dynamic partitions are read once until they
+change, as in the SQLite one (`partition_reads.py`)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_c
 from wanperf_dagster.settings import set_default_env
 
 from .event_log import BATCH_SIZE_ENV, DEFAULT_BATCH_SIZE
+from .partition_reads import DynamicPartitionsReadOnce
 
 STOCK_STORAGE = PostgresEventLogStorage  # what this extends (`config.batched_event_log` checks it)
 
 
-class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
+class BatchedPostgresEventLogStorage(DynamicPartitionsReadOnce, PostgresEventLogStorage):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         set_default_env(BATCH_SIZE_ENV, str(DEFAULT_BATCH_SIZE))
