@@ -69,6 +69,8 @@ class Settings:
     celery_broker: str | None = field(default=None, repr=False)
     celery_backend: str | None = field(default=None, repr=False)
     celery_queue: str = "dagster"  # the queue the steps go to and the workers listen on
+    # a worker's step process is replaced after a step that leaves it above this (0: never)
+    celery_worker_max_mib: int = 768
     sim_sites: int = 200
     sim_seed: int = 1
     sim_msp: tuple[tuple[int, int], ...] = ()  # WANPERF_SIM_MSP: the simulator serves an MSP
@@ -239,6 +241,9 @@ class Settings:
             celery_broker=parser.broker_url("WANPERF_CELERY_BROKER"),
             celery_backend=parser.broker_url("WANPERF_CELERY_BACKEND"),
             celery_queue=parser.queue_name("WANPERF_CELERY_QUEUE"),
+            celery_worker_max_mib=parser.integer(
+                "WANPERF_CELERY_WORKER_MAX_MIB", Settings.celery_worker_max_mib, 0, 1_048_576
+            ),
             sim_sites=parser.integer("WANPERF_SIM_SITES", 200, 1, 100_000),
             sim_seed=parser.integer("WANPERF_SIM_SEED", 1, 0, 2**31 - 1),
             sim_msp=parser.sim_msp("WANPERF_SIM_MSP"),

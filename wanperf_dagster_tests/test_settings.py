@@ -327,3 +327,24 @@ def test_each_default_duration_is_the_settings_one():
     redis = RedisResource()
     assert (redis.hot_days, redis.rollup_ttl_days) == (defaults.hot_days, defaults.rollup_ttl_days)
     assert Lifetimes() == Lifetimes.from_settings(defaults)
+
+
+def test_a_celery_workers_step_process_is_replaced_above_its_memory_bound(monkeypatch):
+    """The worker's config module (what `wanperf worker` writes) hands Celery the bound in KiB,
+    768 MiB unless set; 0 never replaces it."""
+    from wanperf_dagster.cli.worker import CELERY_CONFIG_MODULE
+    from wanperf_dagster.settings import get_settings
+
+    monkeypatch.setenv("WANPERF_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
+    for value, expected in ((None, 768 * 1024), ("2048", 2048 * 1024), ("0", None)):
+        if value is None:
+            monkeypatch.delenv("WANPERF_CELERY_WORKER_MAX_MIB", raising=False)
+        else:
+            monkeypatch.setenv("WANPERF_CELERY_WORKER_MAX_MIB", value)
+        get_settings.cache_clear()
+        config: dict = {}
+        exec(CELERY_CONFIG_MODULE, config)
+        assert config["worker_max_memory_per_child"] == expected
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="WANPERF_CELERY_WORKER_MAX_MIB"):
+        Settings.from_env({"WANPERF_CELERY_WORKER_MAX_MIB": "-1"})
