@@ -480,6 +480,15 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
 _ENDED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
+def _chain(error) -> str:
+    """An error's message and its causes', one line each, the first 300 characters of each."""
+    lines = []
+    while error is not None and len(lines) < 4:
+        lines.append((error.message or "").strip().replace("\n", " ")[:300])
+        error = error.cause
+    return " <- caused by: ".join(lines)
+
+
 def _failures(instance, records) -> list[str]:
     """Each failed run of the backfill: its assets and its first step failure's error."""
     import dagster as dg
@@ -490,7 +499,7 @@ def _failures(instance, records) -> list[str]:
             continue
         assets = ",".join(sorted(k.to_user_string() for k in rec.dagster_run.asset_selection or []))
         errors = [
-            (e.dagster_event.event_specific_data.error.message or "").strip()[:300]
+            _chain(e.dagster_event.event_specific_data.error)
             for e in instance.all_logs(
                 rec.dagster_run.run_id,
                 of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},

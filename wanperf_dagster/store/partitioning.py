@@ -62,7 +62,29 @@ def concat_partitions(tables: Sequence[pa.Table]) -> pa.Table:
     sorted dictionary (as pandas builds categories), whatever each partition's held."""
     if len(tables) == 1:
         return compact_dictionaries(tables[0])
+    full = [t for t in tables if t.num_rows]
+    if full and len(full) < len(tables):
+        tables = _empty_ones_retyped(tables, full)
     return compact_dictionaries(pa.concat_tables(tables, promote_options="permissive"))
+
+
+def _empty_ones_retyped(tables: Sequence[pa.Table], full: Sequence[pa.Table]) -> list[pa.Table]:
+    """An empty partition's column types say nothing (pandas makes an empty column a float, and
+    a site with no VPN path stored its `site_id` so): where a partition with rows has the
+    column, the empty one takes that type, so one empty site-day never fails a day's read."""
+    types: dict[str, pa.DataType] = {}
+    for table in full:
+        for field in table.schema:
+            types.setdefault(field.name, field.type)
+    metadata = full[0].schema.metadata
+    return [
+        table
+        if table.num_rows
+        else pa.schema(
+            [f.with_type(types.get(f.name, f.type)) for f in table.schema], metadata=metadata
+        ).empty_table()
+        for table in tables
+    ]
 
 
 def _encode_sorted(column: pa.ChunkedArray, dict_type: pa.DictionaryType) -> pa.Array:

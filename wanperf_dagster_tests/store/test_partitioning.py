@@ -105,3 +105,23 @@ def test_partitions_concatenate_back_to_the_same_frame_with_sorted_categories():
         "critical",
     ]
     assert (got["util_band"] == expected["util_band"]).all()
+
+
+def test_an_empty_partition_takes_the_types_of_the_partitions_with_rows():
+    """A site-day with no VPN path was stored from an empty pandas frame, its `site_id` a float:
+    the day's read of every site's partitions failed on it ("Field site_id has incompatible
+    types: large_string vs double"). An empty partition's types say nothing; the others' win."""
+    with_rows = pa.Table.from_pandas(
+        pd.DataFrame({"site_id": ["s1", "s2"], "mos_min": [4.1, 3.9]}), preserve_index=False
+    )
+    empty = pa.Table.from_pandas(
+        pd.DataFrame({"site_id": pd.Series(dtype=float), "mos_min": pd.Series(dtype=float)}),
+        preserve_index=False,
+    )
+    assert empty.schema.field("site_id").type == pa.float64()
+    for order in ([empty, with_rows], [with_rows, empty, with_rows]):
+        table = concat_partitions(order)
+        assert table.schema.field("site_id").type == with_rows.schema.field("site_id").type
+        assert table.num_rows == 2 * sum(t is with_rows for t in order)
+    only_empty = concat_partitions([empty, empty])
+    assert only_empty.num_rows == 0 and only_empty.schema.field("site_id").type == pa.float64()
