@@ -6,7 +6,7 @@ range of it: a `day x site` chunk run's output and input contexts, its partition
 daemon's run creation each read every site partition again (20,000 rows at 20,000 sites, about
 0.1 s each time through SQLAlchemy). Here a read first asks the table whether that definition's
 partitions changed since this process last read them (their count, newest id and newest
-timestamp: one aggregate query over the index) and returns the keys it has when they did not.
+timestamp: one aggregate query, no rows to build) and returns the keys it has when they did not.
 Partitions added or deleted by any process change the answer, so no read is stale; the one
 change it cannot see is a deletion of the newest partition and an addition of another in the
 same second (SQLite can reuse the id): the project never deletes a site partition.
@@ -24,8 +24,6 @@ class DynamicPartitionsReadOnce:
     """A mixin for a `SqlEventLogStorage`: `get_dynamic_partitions` from this process's copy while
     the table says nothing changed."""
 
-    _partition_reads: dict[str, tuple[tuple, list[str]]]
-
     def _partitions_version(self, partitions_def_name: str) -> tuple:
         table = DynamicPartitionsTable
         query = db.select(
@@ -37,6 +35,7 @@ class DynamicPartitionsReadOnce:
             return tuple(conn.execute(query).fetchone() or ())
 
     def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
+        # per definition: (the version read, its keys); on the instance, not the class
         reads = self.__dict__.setdefault("_partition_reads", {})
         self._check_partitions_table()  # type: ignore[attr-defined]
         version = self._partitions_version(partitions_def_name)

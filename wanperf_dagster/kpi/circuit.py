@@ -444,11 +444,11 @@ def _failover(
         False, (p_site[1:] == p_site[:-1]) & (p_slot[1:] - p_slot[:-1] == interval) & p_down[:-1]
     ]
     outage_of_primary_row = np.cumsum(p_down & ~follows) - 1
-    outage_start = p_slot[p_down & ~follows]  # by outage
+    first_down = np.flatnonzero(p_down & ~follows)  # by outage, its first primary row
+    outage_start = p_slot[first_down]
     # an outage whose beginning the samples saw: the primary up within two intervals before it.
     # Otherwise (it began before the data, or in a gap) the load it lost and the secondaries'
     # levels come from after it, hours away: the traffic cannot tell who took it
-    first_down = np.flatnonzero(p_down & ~follows)
     prev = np.clip(first_down - 1, 0, None)
     start_seen = (
         (first_down > 0)
