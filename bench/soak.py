@@ -362,7 +362,7 @@ class Soak:
             add_site_day_backfill(self.instance, backfill_id, [day.name], wanted)
             while self.instance.get_backfill(backfill_id).status == BulkActionStatus.REQUESTED:
                 self._sample()
-                if kill and self._kill_a_run_worker():
+                if kill and self._kill_a_run_worker(backfill_id):
                     day.faults.append("run worker SIGKILLed")
                     kill = False
                 if kill_worker and self._kill_a_celery_worker():
@@ -434,13 +434,31 @@ class Soak:
             for pid in _descendants([w.pid for w in self.workers]):  # and their pool children
                 self.worker_peaks[pid] = max(self.worker_peaks.get(pid, 0), _rss_kib(pid)[1])
 
-    def _kill_a_run_worker(self) -> bool:
-        workers = [p for p in _descendants([self.daemon.pid]) if _role(p).startswith("run worker")]
-        if not workers:
-            return False
-        os.kill(workers[0], signal.SIGKILL)
-        self.faults["run_worker_killed"] = f"pid {workers[0]}"
-        return True
+    def _kill_a_run_worker(self, backfill_id: str) -> bool:
+        """SIGKILL the process of a running chunk run of this backfill; False while there is
+        none. Any run worker would do for the fault, but one of another run (the automation's
+        rollups) leaves no site-day behind, and the soak checks that what is left is requested
+        again."""
+        import re
+
+        import dagster as dg
+
+        workers = {p for p in _descendants([self.daemon.pid]) if _role(p).startswith("run worker")}
+        runs = self.instance.get_runs(
+            dg.RunsFilter(
+                tags={"dagster/backfill": backfill_id}, statuses=[dg.DagsterRunStatus.STARTED]
+            )
+        )
+        for run in runs:
+            if "dagster/asset_partition_range_start" not in run.tags:
+                continue
+            for entry in self.instance.all_logs(run.run_id):
+                match = re.search(r"\(pid: (\d+)\)", entry.message or "")
+                if match and int(match.group(1)) in workers:
+                    os.kill(int(match.group(1)), signal.SIGKILL)
+                    self.faults["run_worker_killed"] = f"pid {match.group(1)}"
+                    return True
+        return False
 
     def _kill_a_celery_worker(self) -> bool:
         """SIGKILL a worker (its whole process group) while it holds a step, and start another
