@@ -439,22 +439,20 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
             kind = "chunk"
         else:
             kind = "day rollups"
-        for entry in instance.all_logs(rec.dagster_run.run_id):
-            match = re.search(r"\(pid: (\d+)\)", entry.message or "")
-            if match and int(match.group(1)) in by_pid:
-                role = f"run worker, {kind} (largest)"
-                peak[role] = max(peak.get(role, 0), by_pid[int(match.group(1))])
-                if kind == "after the backfill":  # which rollups, what partitions, how big
-                    run = rec.dagster_run
-                    print(
-                        f"after the backfill: {run.job_name}"
-                        f" {sorted(k.to_user_string() for k in run.asset_selection or [])}"
-                        f" {run.tags.get('dagster/partition', '')}"
-                        f" {round((rec.start_time or t0) - t0)}-{round((rec.end_time or t0) - t0)} s"
-                        f" {by_pid[int(match.group(1))] // 1024} MiB",
-                        file=sys.stderr,
-                    )
-                break
+        pid = run_pid(instance, rec.dagster_run.run_id, by_pid)
+        if pid is not None:
+            role = f"run worker, {kind} (largest)"
+            peak[role] = max(peak.get(role, 0), by_pid[pid])
+            if kind == "after the backfill":  # which rollups, what partitions, how big
+                run = rec.dagster_run
+                print(
+                    f"after the backfill: {run.job_name}"
+                    f" {sorted(k.to_user_string() for k in run.asset_selection or [])}"
+                    f" {run.tags.get('dagster/partition', '')}"
+                    f" {round((rec.start_time or t0) - t0)}-{round((rec.end_time or t0) - t0)} s"
+                    f" {by_pid[pid] // 1024} MiB",
+                    file=sys.stderr,
+                )
     # the backfill daemon creates the runs (queued) on its tick; the queue then starts them
     created = min(rec.create_timestamp.timestamp() for rec in records) - t0
     ends = [rec.end_time for rec in others if rec.end_time]
@@ -475,6 +473,15 @@ def _run_backfill(instance, roots: list[int], backfill_id: str, sites: list[str]
         "peak_total_rss_mib": round(peak_total / 1024),
         "cpu_s": {role: round(v, 1) for role, v in sorted(cpu.items()) if v >= 0.05},
     }
+
+
+def run_pid(instance, run_id: str, among) -> int | None:
+    """The process of a run, from the pid its own log names ("(pid: N)"), if it is `among`."""
+    for entry in instance.all_logs(run_id):
+        match = re.search(r"\(pid: (\d+)\)", entry.message or "")
+        if match and int(match.group(1)) in among:
+            return int(match.group(1))
+    return None
 
 
 _ENDED = ("SUCCESS", "FAILURE", "CANCELED")

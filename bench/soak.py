@@ -48,7 +48,16 @@ from pathlib import Path
 import numpy as np
 
 from ._common import row
-from .backfill import PROJECT, _daemon, _descendants, _role, _rss_kib, _stop, _wait_for_daemon
+from .backfill import (
+    PROJECT,
+    _daemon,
+    _descendants,
+    _role,
+    _rss_kib,
+    _stop,
+    _wait_for_daemon,
+    run_pid,
+)
 
 DAY_S, SLOT = 86_400, 600
 NIGHTLY_SLOT = 2  # 00:20, the nightly backfill's tick: the day's events have settled
@@ -439,8 +448,6 @@ class Soak:
         none. Any run worker would do for the fault, but one of another run (the automation's
         rollups) leaves no site-day behind, and the soak checks that what is left is requested
         again."""
-        import re
-
         import dagster as dg
 
         workers = {p for p in _descendants([self.daemon.pid]) if _role(p).startswith("run worker")}
@@ -452,12 +459,11 @@ class Soak:
         for run in runs:
             if "dagster/asset_partition_range_start" not in run.tags:
                 continue
-            for entry in self.instance.all_logs(run.run_id):
-                match = re.search(r"\(pid: (\d+)\)", entry.message or "")
-                if match and int(match.group(1)) in workers:
-                    os.kill(int(match.group(1)), signal.SIGKILL)
-                    self.faults["run_worker_killed"] = f"pid {match.group(1)}"
-                    return True
+            pid = run_pid(self.instance, run.run_id, workers)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                self.faults["run_worker_killed"] = f"pid {pid}"
+                return True
         return False
 
     def _kill_a_celery_worker(self) -> bool:
