@@ -17,11 +17,13 @@ WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK defau
 WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER). `--repeat N` runs each backfill N times on the
 one seed, each on a fresh instance (times: the median; memory: the largest), printing each run as
 it ends. The seed runs the day's sweeps and its feeds' ingestions side by side in two processes
-(at 20,000 sites, 24 and 32 minutes)."""
+(at 20,000 sites, 24 and 32 minutes); `--seed-dir DIR` keeps the seeded Redis there and a later
+run of the same seed (sites, day, sweeps) starts from it."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,9 +33,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.instance_config import make_postgres_database
+from wanperf_dagster.store import EmbeddedRedis, connect
 
 from ._common import bench_redis, child_report, row
 
@@ -71,6 +75,12 @@ def _options(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="skip the run under Dagster's own 30-s backfill loop",
     )
+    parser.add_argument(
+        "--seed-dir",
+        type=Path,
+        help="keep the seeded Redis in this directory and reuse it when it holds the same seed"
+        " (sites, day, sweeps): a 20,000-site seed takes 26 minutes",
+    )
     return parser.parse_args(argv)
 
 
@@ -88,6 +98,32 @@ def _seed(env: dict) -> dict:
         parts = list(pool.map(lambda part: _child(env, "--seed", part), ("sweeps", "feeds")))
     _child(env, "--seed", "close")
     return {"seed_s": round(time.time() - t, 1), **parts[0], **parts[1]}
+
+
+@contextlib.contextmanager
+def _seeded_redis(opts, base: dict, tmp: str) -> Iterator[tuple[str, dict]]:
+    """The bench's Redis with the day seeded: seeded here, or, with `--seed-dir`, the Redis kept
+    there by an earlier run of the same seed (its report beside it)."""
+    if opts.seed_dir is None:
+        with bench_redis() as (url, _):
+            yield url, _seed({**base, "WANPERF_REDIS_URL": url, "WANPERF_DATA_DIR": f"{tmp}/seed"})
+        return
+    server = EmbeddedRedis(opts.seed_dir).ensure_running()
+    marker = opts.seed_dir / f"seeded-{opts.sites}-{DAY}-{SWEEPS}.json"
+    try:
+        if marker.exists():
+            print(f"the seed in {opts.seed_dir} ({marker.name}) is used again", file=sys.stderr)
+            seeded = json.loads(marker.read_text())
+        else:
+            for old in opts.seed_dir.glob("seeded-*.json"):  # another seed: start over
+                old.unlink()
+            connect(server.url).flushdb()
+            env = {**base, "WANPERF_REDIS_URL": server.url, "WANPERF_DATA_DIR": f"{tmp}/seed"}
+            seeded = _seed(env)
+            marker.write_text(json.dumps(seeded))
+        yield server.url, seeded
+    finally:
+        server.stop()
 
 
 def _median(runs: list[dict]) -> dict:
@@ -123,10 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         variants.append(("sqlite", "in_process", "dagster"))
     if (opts.instance, opts.executor) != variants[0][:2]:
         variants.append((opts.instance, opts.executor, "wake"))
-    with bench_redis() as (url, _), tempfile.TemporaryDirectory(prefix="wanperf-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wanperf-bench-") as tmp:
         base = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "DAGSTER_"))},
-            "WANPERF_REDIS_URL": url,
             "WANPERF_SIM_SITES": str(opts.sites),
             "WANPERF_SIM_SEED": "1",
             "WANPERF_START_DATE": START_DATE,
@@ -134,40 +169,47 @@ def main(argv: list[str] | None = None) -> None:
         base.pop("WANPERF_DAGSTER_PG_URL", None)
         if os.environ.get("WANPERF_BENCH_BACKFILL_CHUNK"):
             base["WANPERF_BACKFILL_CHUNK"] = os.environ["WANPERF_BENCH_BACKFILL_CHUNK"]
-        seeded = _seed({**base, "WANPERF_DATA_DIR": f"{tmp}/seed"})
-        reports: dict[tuple[str, str, str], list[dict]] = {}
-        for instance, executor, loop in variants:
-            for attempt in range(opts.repeat):  # the same seeded data, a fresh instance each
-                home = f"{tmp}/{instance}-{executor}-{loop}-{attempt}"
-                env = {**base, "WANPERF_DATA_DIR": home, "DAGSTER_HOME": home}
-                env["WANPERF_DAGSTER_PATCHES"] = "all" if loop == "wake" else "none"
-                env["WANPERF_BACKFILL_WAKE_SECONDS"] = "2"
-                if instance == "postgres":  # a database of its own, dropped when the bench ends
-                    env["WANPERF_DAGSTER_PG_URL"] = make_postgres_database(PG)
-                if executor == "celery":
-                    env["WANPERF_EXECUTOR"] = "celery"
-                    env["WANPERF_CELERY_BROKER"] = BROKER
-                    env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
-                # one run per partition beside the chunked run (once), when no deployment is
-                # compared
-                alone = (opts.instance, opts.executor) == ("sqlite", "in_process")
-                first = alone and loop == "wake" and attempt == 0
-                per_partition = PER_PARTITION_SAMPLE if first else 0
-                report = _child(
-                    env,
-                    "--drive",
-                    str(opts.workers if executor == "celery" else 0),
-                    str(per_partition),
-                )
-                chunked = report["chunked"]
-                print(
-                    f"{instance}/{executor}/{loop} run {attempt + 1} of {opts.repeat}:"
-                    f" submit -> last {chunked['last_materialized_s']:.1f} s,"
-                    f" peak RSS {json.dumps(chunked['peak_rss_mib'])} MiB",
-                    flush=True,
-                )
-                reports.setdefault((instance, executor, loop), []).append(report)
+        with _seeded_redis(opts, base, tmp) as (url, seeded):
+            base["WANPERF_REDIS_URL"] = url
+            reports = _run_variants(opts, variants, base, tmp)
     _print(opts, seeded, {variant: _median(runs) for variant, runs in reports.items()})
+
+
+def _run_variants(opts, variants: list, base: dict, tmp: str) -> dict:
+    """Each deployment's backfill, `--repeat` times, each on a fresh instance."""
+    reports: dict[tuple[str, str, str], list[dict]] = {}
+    for instance, executor, loop in variants:
+        for attempt in range(opts.repeat):  # the same seeded data, a fresh instance each
+            home = f"{tmp}/{instance}-{executor}-{loop}-{attempt}"
+            env = {**base, "WANPERF_DATA_DIR": home, "DAGSTER_HOME": home}
+            env["WANPERF_DAGSTER_PATCHES"] = "all" if loop == "wake" else "none"
+            env["WANPERF_BACKFILL_WAKE_SECONDS"] = "2"
+            if instance == "postgres":  # a database of its own, dropped when the bench ends
+                env["WANPERF_DAGSTER_PG_URL"] = make_postgres_database(PG)
+            if executor == "celery":
+                env["WANPERF_EXECUTOR"] = "celery"
+                env["WANPERF_CELERY_BROKER"] = BROKER
+                env["WANPERF_CELERY_QUEUE"] = f"wanperf-bench-{uuid.uuid4().hex[:8]}"
+            # one run per partition beside the chunked run (once), when no deployment is
+            # compared
+            alone = (opts.instance, opts.executor) == ("sqlite", "in_process")
+            first = alone and loop == "wake" and attempt == 0
+            per_partition = PER_PARTITION_SAMPLE if first else 0
+            report = _child(
+                env,
+                "--drive",
+                str(opts.workers if executor == "celery" else 0),
+                str(per_partition),
+            )
+            chunked = report["chunked"]
+            print(
+                f"{instance}/{executor}/{loop} run {attempt + 1} of {opts.repeat}:"
+                f" submit -> last {chunked['last_materialized_s']:.1f} s,"
+                f" peak RSS {json.dumps(chunked['peak_rss_mib'])} MiB",
+                flush=True,
+            )
+            reports.setdefault((instance, executor, loop), []).append(report)
+    return reports
 
 
 def _print(opts, seeded: dict, reports: dict) -> None:
