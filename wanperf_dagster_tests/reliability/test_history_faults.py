@@ -151,7 +151,7 @@ def test_what_killed_writers_left_is_removed_by_the_next_writer(day_in_two_parts
 
 def test_the_history_intact_check_counts_what_was_moved_aside(day_in_two_parts, redis_url):
     from wanperf_dagster.dagster_io.resources import RedisResource
-    from wanperf_dagster.defs.kpis.checks import history_intact
+    from wanperf_dagster.defs.rollups.checks import history_intact
 
     redis = RedisResource(url=redis_url, data_dir=str(get_settings().data_dir))
     assert history_intact(redis=redis).passed
