@@ -53,7 +53,8 @@ def compact_dictionaries(table: pa.Table, columns: Sequence[int] | None = None) 
         column = table.column(i)
         if field.type.ordered:
             continue
-        table = table.set_column(i, field, _encode_sorted(column, field.type))
+        encoded = _encode_sorted(column, field.type)
+        table = table.set_column(i, field.with_type(encoded.type), encoded)
     return table
 
 
@@ -87,11 +88,24 @@ def _empty_ones_retyped(tables: Sequence[pa.Table], full: Sequence[pa.Table]) ->
     ]
 
 
+_INDEX_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64())
+
+
+def _index_type_for(size: int, index_type: pa.DataType) -> pa.DataType:
+    """`index_type`, or the narrowest wider one that can number `size` values: pandas gives a
+    site-day's few circuits int8 codes and a chunk's int16, and a day of 20,000 sites holds more
+    than 32,767 circuits."""
+    if size <= 2 ** (index_type.bit_width - 1):
+        return index_type
+    return next(t for t in _INDEX_TYPES if size <= 2 ** (t.bit_width - 1))
+
+
 def _encode_sorted(column: pa.ChunkedArray, dict_type: pa.DictionaryType) -> pa.Array:
     values = column.cast(dict_type.value_type).combine_chunks()
     dictionary = pc.unique(values.drop_null())
     dictionary = dictionary.take(pc.sort_indices(dictionary))
-    indices = pc.index_in(values, value_set=dictionary).cast(dict_type.index_type)
+    index_type = _index_type_for(len(dictionary), dict_type.index_type)
+    indices = pc.index_in(values, value_set=dictionary).cast(index_type)
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
