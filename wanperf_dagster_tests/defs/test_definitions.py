@@ -223,7 +223,6 @@ def test_rollups_depend_on_their_own_days_not_on_all_history():
                 assert len(mapped) == 3 * days, name
 
 
-
 def test_no_check_of_its_own_watches_a_site_day_asset():
     """A check that is a node of its own (`@asset_check`) and is not partitioned maps to every
     partition of its asset: Dagster lists them all each time it records the check's result, in
@@ -235,6 +234,7 @@ def test_no_check_of_its_own_watches_a_site_day_asset():
         for key in checks.check_keys:
             partitions = graph.get(key.asset_key).partitions_def
             assert not isinstance(partitions, dg.MultiPartitionsDefinition), key.to_user_string()
+
 
 def test_the_day_partitions_are_the_hot_window_and_weeks_keep_the_long_view(tmp_path):
     """Unpinned, a deployment whose history began long ago has 35 days and today as day
