@@ -293,6 +293,7 @@ def _sliced_status_equals_whole(assets, sim, monkeypatch) -> None:
     again and its windows end where the newest sample of all ends them. And it reads only the
     slots its longest window needs (here 12 h of the day's 24): the same windows again, and the
     whole days read when the newest sample is too old for that."""
+    from wanperf_dagster.defs.status import assets as status_assets
     from wanperf_dagster.defs.status.assets import sliced_window_kpis
     from wanperf_dagster.storage import day_of
 
@@ -323,8 +324,8 @@ def _sliced_status_equals_whole(assets, sim, monkeypatch) -> None:
             ts = pd.to_datetime(frame["ts"], utc=True)
             return frame[ts < pd.Timestamp(now - 6 * 3600, unit="s", tz="UTC")]
 
-    monkeypatch.setattr(kpi, "SITES_AT_ONCE", 2)
-    assert len(sites) > 2 * kpi.SITES_AT_ONCE
+    monkeypatch.setattr(status_assets, "SITES_AT_ONCE", 2)
+    assert len(sites) > 2 * status_assets.SITES_AT_ONCE
     for store in (assets, FirstSitesStale(), SweepsBehind()):
         whole = kpi.window_kpis(store.read_samples(pairs), 10, hours=hours)
         assert (
