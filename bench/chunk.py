@@ -1,5 +1,5 @@
 """One chunk run in process: a day of 500 site-days through the kpis group (site_snapshots,
-circuit_kpis, the insight assets), as a backfill's chunk run executes it, on this tree and,
+circuit_kpis, the insight assets) and their checks, as a backfill's chunk run executes it, on this tree and,
 with `--ref REV`, on that git revision side by side (the same seeded Redis, interleaved runs,
 median of 3 each). What changed a chunk run's cost, without the backfill daemon's 30-s loop
 and the run queue around it (`bench backfill` measures those).
@@ -64,7 +64,9 @@ with dg.instance_for_test(overrides=project_instance_overrides()) as instance:
     tags = {"dagster/asset_partition_range_" + end: dg.MultiPartitionKey({"day": day, "site": k})
             for end, k in (("start", keys[0]), ("end", keys[-1]))}
     t0 = time.perf_counter()
-    result = dg.materialize(list(definitions.assets), selection=site_assets,
+    # the assets and their checks, as a backfill's chunk run holds them
+    result = dg.materialize(list(definitions.assets) + list(definitions.asset_checks or []),
+                            selection=dg.AssetSelection.assets(*site_assets),
                             resources=definitions.resources, instance=instance, tags=tags)
     assert result.success
     print("SECONDS", round(time.perf_counter() - t0, 3), len(keys))
