@@ -1,8 +1,8 @@
 """One chunk run in process: a day of 500 site-days through the kpis group (site_snapshots,
 circuit_kpis, the insight assets) and their checks, as a backfill's chunk run executes it, on
 this tree and, with `--ref REV`, on that git revision side by side (the same seeded Redis,
-interleaved runs, median of 3 each). What changed a chunk run's cost, without the backfill daemon's 30-s loop
-and the run queue around it (`bench backfill` measures those).
+interleaved runs, median of 3 each). What changed a chunk run's cost, without the backfill
+daemon's 30-s loop and the run queue around it (`bench backfill` measures those).
 
 The runs have every Dagster patch on (`WANPERF_DAGSTER_PATCHES=all`), as `wanperf daemon`'s
 chunk runs have them in `bench backfill`: with stock Dagster, a 500 site-day run spends most of
