@@ -35,8 +35,7 @@ def sliced_window_kpis(
     def read(chunk, since):
         return assets.read_samples([(d, s) for d in days for s in chunk], since=since)
 
-    for start in range(0, len(sites), SITES_AT_ONCE):
-        chunk = sites[start : start + SITES_AT_ONCE]
+    for chunk in kpi.site_slices(sites, SITES_AT_ONCE):
         samples = read(chunk, since)
         if samples.empty:
             continue
