@@ -18,7 +18,13 @@ WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER). `--repeat N` runs each backf
 one seed, each on a fresh instance (times: the median; memory: the largest), printing each run as
 it ends. The seed runs the day's sweeps and its feeds' ingestions side by side in two processes
 (at 20,000 sites, 24 and 32 minutes); `--seed-dir DIR` keeps the seeded Redis there and a later
-run of the same seed (sites, day, sweeps) starts from it."""
+run of the same seed (sites, day, sweeps) starts from it.
+
+The backfills' Mist API is the simulator in a process of its own (`wanperf sim`, reached through
+MIST_HOST and a token), as Mist's servers are to a deployment: with no token, the product would
+serve the simulator from a thread of each run that calls the API, so the sweep job's run would
+also hold the simulated org (about 120 MiB at 20,000 sites) and its serving.
+WANPERF_BENCH_BACKFILL_SIM=in-process measures that way instead."""
 
 from __future__ import annotations
 
@@ -48,6 +54,8 @@ SWEEPS = int(os.environ.get("WANPERF_BENCH_BACKFILL_SWEEPS", "144"))
 # of the assets it backfills, so its time and memory grow with history (see docs/operations.md)
 HISTORY_DAYS = int(os.environ.get("WANPERF_BENCH_BACKFILL_HISTORY_DAYS", "30"))
 PER_PARTITION_SAMPLE = int(os.environ.get("WANPERF_BENCH_BACKFILL_PER_PARTITION", "20"))
+SIM_IN_PROCESS = os.environ.get("WANPERF_BENCH_BACKFILL_SIM", "process") == "in-process"
+SIM_TOKEN = "bench-simulator-token"  # the stand-in API's own token, not a secret
 PG = os.environ.get("WANPERF_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 BROKER = os.environ.get("WANPERF_BENCH_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
 PROJECT = Path(__file__).resolve().parent.parent
@@ -698,7 +706,47 @@ def _celery_workers(count: int, home: Path, first: int = 0) -> list[subprocess.P
     return procs
 
 
+@contextlib.contextmanager
+def _mist_api(sites: int) -> Iterator[None]:
+    """The simulated org's API in a process of its own, reached as a deployment reaches Mist
+    (MIST_HOST, MIST_API_TOKEN in this process's environment, which the daemon inherits)."""
+    if SIM_IN_PROCESS:
+        yield
+        return
+    from harness.receivers import free_port
+
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w+", prefix="wanperf-bench-sim-", suffix=".log") as out:
+        sim = subprocess.Popen(
+            [str(Path(sys.executable).parent / "wanperf"), "sim", "--port", str(port)]
+            + ["--sites", str(sites), "--seed", os.environ.get("WANPERF_SIM_SEED", "1")]
+            + ["--token", SIM_TOKEN],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            t0 = time.time()
+            while not (line := Path(out.name).read_text().partition("\n")[0]).startswith(
+                "base_url="
+            ):
+                if sim.poll() is not None or time.time() - t0 > 120:
+                    raise SystemExit(f"the simulator did not start: {Path(out.name).read_text()!r}")
+                time.sleep(0.2)
+            os.environ.update(MIST_HOST=line.split("=", 1)[1].strip(), MIST_API_TOKEN=SIM_TOKEN)
+            yield
+        finally:
+            for name in ("MIST_HOST", "MIST_API_TOKEN"):
+                os.environ.pop(name, None)
+            _stop(sim)
+
+
 def drive(workers: int, per_partition: int) -> None:
+    with _mist_api(int(os.environ["WANPERF_SIM_SITES"])):
+        _drive(workers, per_partition)
+
+
+def _drive(workers: int, per_partition: int) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
