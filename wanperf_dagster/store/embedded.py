@@ -8,6 +8,7 @@ file. Nothing here logs the password.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -76,7 +79,8 @@ class EmbeddedRedis:
     """A valkey-server bound to 127.0.0.1 with its state in `data_dir/redis/`."""
 
     data_dir: Path
-    startup_timeout: float = 15.0
+    startup_timeout: float = 15.0  # to answer at all: loading or ready
+    load_timeout: float = 1800.0  # to load the append-only file (about 25 s for 6 GB here)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -145,12 +149,27 @@ class EmbeddedRedis:
             retry=NO_RETRY,
         )
 
-    def _answers(self, port: int) -> bool:
+    def _probe(self, port: int) -> str | None:
+        """ "ready", "loading" (up, still reading its append-only file), or None."""
         client = self._client(port)
         try:
-            return bool(client.ping())
+            return "ready" if client.ping() else None
+        except redis.BusyLoadingError:
+            return "loading"
         except redis.RedisError:
-            return False
+            return None
+        finally:
+            client.close()
+
+    def _answers(self, port: int) -> bool:
+        return self._probe(port) == "ready"
+
+    def _loaded_percent(self, port: int) -> str:
+        client = self._client(port)
+        try:
+            return f"{float(client.info('persistence').get('loading_loaded_perc', 0)):.0f} %"
+        except redis.RedisError:
+            return "?"
         finally:
             client.close()
 
@@ -171,7 +190,11 @@ class EmbeddedRedis:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once start one server
             if self.is_running():
                 return self
-            self._start()
+            pid, port = self.pid, self._read_int(self.last_port_file)
+            if pid and port and _is_valkey(pid):  # started already: still loading its data
+                self._wait_until_ready(port)
+            else:
+                self._start()
         return self
 
     def _port_to_take(self) -> int:
@@ -202,6 +225,8 @@ class EmbeddedRedis:
         binary = valkey_server_binary()
         port = self._port_to_take()
         self.pid_file.unlink(missing_ok=True)
+        self.last_port_file.write_text(str(port))  # where a later process waits while it loads
+        os.chmod(self.last_port_file, 0o600)
         conf = self.dir / "valkey.conf"
         conf.write_text(
             "\n".join(
@@ -238,21 +263,51 @@ class EmbeddedRedis:
                 f"valkey-server failed to start (exit {proc.returncode}): "
                 f"{(proc.stderr or proc.stdout).strip()[:500]}; see {self.log_file}"
             )
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.pid and self._answers(port):
+        self._wait_until_ready(port)
+
+    def _wait_until_ready(self, port: int) -> None:
+        """Until the server answers: within `startup_timeout` it must answer at all, and a server
+        loading its append-only file is then given `load_timeout` to load it (progress logged)."""
+        started = time.monotonic()
+        said = started
+        while True:
+            state = self._probe(port)
+            if state == "ready" and self.pid:
                 for path in (self.port_file, self.last_port_file):
                     path.write_text(str(port))
                     os.chmod(path, 0o600)
                 return
+            waited = time.monotonic() - started
+            pid = self.pid
+            if pid and not _is_valkey(pid):
+                raise EmbeddedRedisError(f"valkey-server exited while starting;{self._log_tail()}")
+            if state == "loading" and waited < self.load_timeout:
+                if time.monotonic() - said >= 10:
+                    said = time.monotonic()
+                    log.info(
+                        "the embedded Redis is loading its data: %s after %.0f s",
+                        self._loaded_percent(port),
+                        waited,
+                    )
+                time.sleep(0.2)
+                continue
+            if state == "loading":
+                raise EmbeddedRedisError(
+                    f"valkey-server on 127.0.0.1:{port} was still loading its data after"
+                    f" {self.load_timeout:.0f} s;{self._log_tail()}"
+                )
+            if waited >= self.startup_timeout:
+                raise EmbeddedRedisError(
+                    f"valkey-server did not answer on 127.0.0.1:{port} within"
+                    f" {self.startup_timeout:.0f} s;{self._log_tail()}"
+                )
             time.sleep(0.05)
-        tail = ""
-        if self.log_file.exists():
-            tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
-        raise EmbeddedRedisError(
-            f"valkey-server did not answer on 127.0.0.1:{port} within {self.startup_timeout:.0f} s;"
-            f" last log lines:\n{tail}"
-        )
+
+    def _log_tail(self) -> str:
+        if not self.log_file.exists():
+            return ""
+        tail = self.log_file.read_text(errors="replace").splitlines()[-5:]
+        return " last log lines:\n" + "\n".join(tail)
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop the server (it rewrites nothing: the AOF is already on disk). True if it ran.

@@ -137,3 +137,59 @@ def test_a_stale_pid_file_never_signals_another_process(server):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+KEYS = 600_000
+
+
+def _fill_and_stop(server) -> None:
+    """Enough commands in the append-only file that loading it takes a restart about half a
+    second (it is the number of commands that counts, not their bytes)."""
+    server.ensure_running()
+    client = connect(server.url)
+    pipe = client.pipeline(transaction=False)
+    for i in range(KEYS):
+        pipe.set(f"wanperf:test:k{i}", b"x" * 64)
+        if i % 50_000 == 49_999:
+            pipe.execute()
+    pipe.execute()
+    client.close()
+    assert server.stop()
+
+
+class _Watched(EmbeddedRedis):
+    """The real server; what each probe of it answered is kept."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.seen: list[str | None] = []
+
+    def _probe(self, port: int) -> str | None:
+        state = super()._probe(port)
+        self.seen.append(state)
+        return state
+
+
+def test_a_restart_waits_while_the_server_loads_its_data(server):
+    _fill_and_stop(server)
+    restarted = _Watched(server.data_dir, startup_timeout=0.2)
+    restarted.ensure_running()  # loading takes longer than 0.2 s: waited for, not an error
+    assert "loading" in restarted.seen
+    assert connect(restarted.url).dbsize() == KEYS
+
+
+def test_a_server_still_loading_is_never_started_twice(server):
+    """A process that gave up waiting (killed, or out of patience) leaves the server loading: the
+    next one waits for that server, where it once started a second one on the same files."""
+    _fill_and_stop(server)
+    impatient = _Watched(server.data_dir, load_timeout=0.0)
+    with pytest.raises(EmbeddedRedisError, match="still loading its data after 0 s"):
+        impatient.ensure_running()
+    loading_pid, loading_port = impatient.pid, int(impatient.last_port_file.read_text())
+    assert embedded_mod._is_valkey(loading_pid)
+    nxt = _Watched(server.data_dir)
+    nxt.ensure_running()
+    assert nxt.pid == loading_pid
+    assert "loading" in nxt.seen
+    assert connect(nxt.url).dbsize() == KEYS
+    assert nxt.port == loading_port  # the one server on these files, where it was started
