@@ -35,7 +35,7 @@ DEMO_LOOKBACK_DAYS = 3
 INSIGHT_FEEDS = ("sle", "paths", "events", "devices")  # the feeds ingested with each sweep
 # speed-ups over Dagster's own machinery, each patching a private part of it: off unless
 # WANPERF_DAGSTER_PATCHES names them (docs/architecture.md says what each buys, `bench` measures it)
-DAGSTER_PATCHES = ("event_log", "partition_metadata", "backfill_wake")
+DAGSTER_PATCHES = ("event_log", "partition_metadata", "backfill_wake", "backfill_check")
 
 
 class SettingsError(ValueError):

@@ -27,6 +27,7 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         "event_log",
         "partition_metadata",
         "backfill_wake",
+        "backfill_check",
     )
     assert s.start_date == default_start_date()
     assert not any(tmp_path.iterdir())  # reading the start date wrote nothing

@@ -18,7 +18,9 @@ def add_parser(sub) -> None:
         description="Run `dagster-daemon run` for this code location: Dagster's own daemon as it"
         " ships. With WANPERF_DAGSTER_PATCHES=backfill_wake, its backfill daemon looks for a"
         " newly requested backfill, or a finished run of one, every WANPERF_BACKFILL_WAKE_SECONDS"
-        " (default 2) instead of waiting out Dagster's fixed 30-s loop. Options after `--` go to"
+        " (default 2) instead of waiting out Dagster's fixed 30-s loop; with backfill_check, it"
+        " checks that a backfill's day x site partitions still exist dimension by dimension, not by"
+        " listing every one. Options after `--` go to"
         " `dagster-daemon run`; without a workspace option the code location is"
         " wanperf_dagster.definitions. DAGSTER_HOME defaults to the project's instance.",
         epilog="examples:\n  wanperf daemon\n  wanperf daemon -- -w workspace.yaml --log-level debug\n"
@@ -51,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
             " (WANPERF_DAGSTER_PATCHES=backfill_wake, WANPERF_BACKFILL_WAKE_SECONDS)"
             if wake
             else "Dagster's own daemon (its backfill loop every 30 s)"
+        )
+        + (
+            "; a backfill's day x site partitions checked by dimension (backfill_check)"
+            if settings.patched("backfill_check")
+            else ""
         ),
         flush=True,
     )
-    daemon.run(passed, wake)
+    daemon.run(passed, wake, settings.patched("backfill_check"))
     return 0

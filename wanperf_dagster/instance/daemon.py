@@ -169,17 +169,21 @@ def return_freed_memory() -> None:
         libc.malloc_trim(0)
 
 
-def run(argv: Sequence[str], poll_seconds: float) -> None:
-    """`dagster-daemon run ARGV`: Dagster's own command, as it ships, unless `poll_seconds` (the
-    `backfill_wake` patch on) and this Dagster has what the wake patches: then in this process,
-    with `install(poll_seconds)` first.
+def run(argv: Sequence[str], poll_seconds: float, check_by_dimension: bool = False) -> None:
+    """`dagster-daemon run ARGV`: Dagster's own command, as it ships, unless a patch of the daemon
+    is on and this Dagster has what it patches: `poll_seconds` (the `backfill_wake` patch,
+    `install(poll_seconds)`) or `check_by_dimension` (`backfill_check`); then in this process.
 
     The daemon's threads (one per daemon, the backfill's worker threads) would each get a glibc
     malloc arena of their own, and each arena keeps the peak of whatever thread last used it; two
     arenas are plenty for a process that mostly waits (`MALLOC_ARENA_MAX`, glibc's own setting,
     for Dagster's daemon as well).
     """
-    if poll_seconds > 0 and install(poll_seconds):
+    from wanperf_dagster.instance import backfill_check
+
+    woken = poll_seconds > 0 and install(poll_seconds)
+    checked = check_by_dimension and backfill_check.install()
+    if woken or checked:
         from dagster._daemon.cli import create_dagster_daemon_cli
 
         if (libc := _libc()) is not None:

@@ -17,10 +17,13 @@ pytestmark = [pytest.mark.dagster, pytest.mark.storage, pytest.mark.integration]
 SCRIPT = Path(__file__).parent / "scripts" / "run_backfill.py"
 
 
-def test_chunked_backfill_materializes_every_partition(redis_url, redis_client, tmp_path):
+@pytest.mark.parametrize("patches", ["none", "backfill_check"])
+def test_chunked_backfill_materializes_every_partition(redis_url, redis_client, tmp_path, patches):
+    """On Dagster's own daemon and with the partitions checked by dimension (`backfill_check`)."""
     sites, chunk = 12, 5
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MIST_")},
+        "WANPERF_DAGSTER_PATCHES": patches,
         "WANPERF_REDIS_URL": redis_url,
         "WANPERF_SIM_SITES": str(sites),
         "WANPERF_SIM_SEED": "5",

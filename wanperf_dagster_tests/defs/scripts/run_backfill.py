@@ -88,6 +88,10 @@ def main() -> None:
             )
         )
         logger = logging.getLogger("backfill-test")
+        if settings.patched("backfill_check"):  # as `wanperf daemon` installs it
+            from wanperf_dagster.instance import backfill_check
+
+            assert backfill_check.install()
         with create_test_daemon_workspace_context(target, instance) as ctx:
 
             def tick(at: dt.datetime) -> None:  # the sensor daemon: kpi_backfills is user code
