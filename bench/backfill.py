@@ -10,9 +10,10 @@ and its 30-s backfill loop, its event log, the public metadata call) beside it, 
 patches buy (`--no-dagster-loop` skips that).
 
 `python -m bench backfill [--instance postgres] [--executor celery] [--workers N] [--sites N]
-[--repeat N] [--without-sqlite]` runs the same backfill of the same seeded data once more on that deployment (the Postgres
-instance in a database of its own, steps on N `wanperf worker` processes over RabbitMQ) and prints
-it beside the SQLite in-process path (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
+[--repeat N] [--without-sqlite]` runs the same backfill of the same seeded data once more on that
+deployment (the Postgres instance in a database of its own, steps on N `wanperf worker` processes
+over RabbitMQ) and prints it beside the SQLite in-process path, which `--without-sqlite` leaves
+out (env WANPERF_BENCH_BACKFILL_SITES, default 2000;
 WANPERF_BENCH_BACKFILL_CHUNK, default the project's WANPERF_BACKFILL_CHUNK default;
 WANPERF_BENCH_PG_URL, WANPERF_BENCH_CELERY_BROKER). `--repeat N` runs each backfill N times on the
 one seed, each on a fresh instance (times: the median; memory: the largest), printing each run as
