@@ -13,7 +13,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 COMPAT = "(storage or dagster) and not browser and not groundtruth"
 ON_ITS_SERVER = "wanperf_dagster_tests/store/test_bulk.py::test_pipelines_use_few_round_trips"
 NO_SERVER = "wanperf_dagster_tests/store/test_bulk.py::test_codec_roundtrip_is_compressed"
-DAGSTER = "wanperf_dagster_tests/defs/test_backfill.py::test_chunked_backfill_materializes_every_partition"
+DAGSTER = "wanperf_dagster_tests/defs/test_backfill.py::test_chunked_backfill_materializes_every_partition[none]"
 
 
 def collected(**env: str) -> set[str]:
