@@ -34,7 +34,10 @@ except (ImportError, AttributeError) as exc:  # pragma: no cover - another Dagst
 
 def removed_keys(partitions_def: dg.MultiPartitionsDefinition, target) -> list[str]:
     """The target's keys that the definition no longer has, in the target's order."""
-    keys = [partitions_def.get_partition_key_from_str(str(k)) for k in target.get_partition_keys()]
+    keys = [
+        k if isinstance(k, dg.MultiPartitionKey) else partitions_def.get_partition_key_from_str(k)
+        for k in target.get_partition_keys()
+    ]
     missing = {}
     for dimension in partitions_def.partitions_defs:
         wanted = {k.keys_by_dimension[dimension.name] for k in keys}
