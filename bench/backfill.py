@@ -24,7 +24,7 @@ run of the same seed (sites, day, sweeps) starts from it.
 The backfills' Mist API is the simulator in a process of its own (`wanperf sim`, reached through
 MIST_HOST and a token), as Mist's servers are to a deployment: with no token, the product would
 serve the simulator from a thread of each run that calls the API, so the sweep job's run would
-also hold the simulated org (about 120 MiB at 20,000 sites) and its serving.
+also hold the simulated org (about 150 MiB at 20,000 sites) and its serving.
 WANPERF_BENCH_BACKFILL_SIM=in-process measures that way instead."""
 
 from __future__ import annotations
