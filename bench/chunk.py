@@ -9,8 +9,8 @@ chunk runs have them in `bench backfill`: with stock Dagster, a 500 site-day run
 its time in Dagster's per-partition metadata call (docs/operations.md), which hides our own
 costs. `--patches none` measures the stock path.
 
-`--stock-too` adds this tree on stock Dagster to the same interleaved runs: what the patches
-buy a chunk run, side by side.
+`--stock-too` adds this tree on stock Dagster to the same interleaved runs (and, with `--ref`,
+that revision on stock Dagster too): what the patches buy a chunk run, side by side.
 
 `--org-sites N` gives the instance N site partitions, the chunk's and the rest of a larger org's:
 what Dagster's enumeration of the site partitions costs a chunk run at that size.
@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                 capture_output=True,
             )
             trees[opts.ref], patches[opts.ref] = ref_tree, opts.patches
+            if opts.stock_too:
+                trees[f"{opts.ref} stock"], patches[f"{opts.ref} stock"] = ref_tree, "none"
         times: dict[str, list[float]] = {name: [] for name in trees}
         try:
             for _ in range(opts.repeat):
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             if opts.ref:
                 subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(trees[opts.ref])],
+                    ["git", "worktree", "remove", "--force", str(ref_tree)],
                     cwd=PROJECT,
                     capture_output=True,
                 )

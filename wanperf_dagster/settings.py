@@ -57,6 +57,9 @@ class Settings:
     start_date_setting: str | None = None  # WANPERF_START_DATE as given
     backfill_chunk: int = 500
     dagster_patches: tuple[str, ...] = ()  # opt-in speed-ups over Dagster's private parts
+    # on stock Dagster, a run over more partitions than this leaves out per-partition metadata
+    # (Dagster's public call lists the run's partitions again each time: O(sites) per call)
+    partition_metadata_limit: int = 20
     backfill_wake_seconds: float = 2.0  # with backfill_wake: how often it looks for backfill work
     automation_interval: int = 30  # seconds between evaluations of the kpi_backfills automation
     rollup_ttl_days: int = 400  # the rollups' (days, weeks, months) lifetime in Redis
@@ -223,6 +226,9 @@ class Settings:
             start_date_setting=parser.date("WANPERF_START_DATE"),
             backfill_chunk=parser.integer("WANPERF_BACKFILL_CHUNK", 500, 1, 100_000),
             dagster_patches=parser.subset("WANPERF_DAGSTER_PATCHES", DAGSTER_PATCHES, ()),
+            partition_metadata_limit=parser.integer(
+                "WANPERF_PARTITION_METADATA_LIMIT", Settings.partition_metadata_limit, 0, 1_000_000
+            ),
             backfill_wake_seconds=parser.number(
                 "WANPERF_BACKFILL_WAKE_SECONDS", 2.0, 0, 30, zero_means="Dagster's own 30-s loop"
             ),

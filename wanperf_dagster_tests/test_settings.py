@@ -23,6 +23,10 @@ def test_defaults_are_the_embedded_demo(tmp_path):
     assert s.hot_days == 35 and s.history_location == str(tmp_path.resolve() / "history")
     assert (s.backfill_wake_seconds, s.automation_interval) == (2.0, 30)
     assert s.dagster_patches == () and not s.patched("event_log")  # stock Dagster
+    assert s.partition_metadata_limit == 20
+    assert (
+        Settings.from_env({"WANPERF_PARTITION_METADATA_LIMIT": "0"}).partition_metadata_limit == 0
+    )
     assert Settings.from_env({"WANPERF_DAGSTER_PATCHES": "all"}).dagster_patches == (
         "event_log",
         "partition_metadata",
@@ -52,6 +56,8 @@ def test_defaults_are_the_embedded_demo(tmp_path):
         ("WANPERF_BACKFILL_WAKE_SECONDS", "nan", "out of range"),
         ("WANPERF_BACKFILL_WAKE_SECONDS", "soon", "not a number"),
         ("WANPERF_AUTOMATION_INTERVAL", "5", "allowed: 30 to 3600"),
+        ("WANPERF_PARTITION_METADATA_LIMIT", "-1", "allowed: 0 to"),
+        ("WANPERF_PARTITION_METADATA_LIMIT", "all", "not a whole number"),
         ("WANPERF_HOT_DAYS", "30", "allowed: 31 to 400"),
         ("WANPERF_HISTORY_URL", "ftp://h/x", "scheme 'ftp'"),
         ("WANPERF_HISTORY_URL", "s3://", "names no bucket"),

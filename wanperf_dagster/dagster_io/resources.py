@@ -167,6 +167,7 @@ def known_orgs(redis: RedisResource, mist: MistApiResource) -> list[str]:
 
 _SAME_AS_SETTINGS = (
     "poll_interval",
+    "partition_metadata_limit",
     "dashboard_url",
     "dagster_url",
     "alert_down_minutes",
@@ -223,6 +224,7 @@ class WanperfSettings(dg.ConfigurableResource):
     alert_email_from: str = ""
     alert_routes: str = ""
     dagster_patches: list[str] = Field(default_factory=list)
+    partition_metadata_limit: int = Settings.partition_metadata_limit
     sla_file: str | None = None
     sla_maintenance_file: str | None = None
 

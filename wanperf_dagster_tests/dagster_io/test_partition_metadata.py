@@ -22,8 +22,8 @@ def _key(site: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"day": "2026-11-02", "site": site})
 
 
-def _run(asset_fn):
-    instance = dg.DagsterInstance.ephemeral()
+def _run(asset_fn, instance=None):
+    instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("test_pm_site", SITE_NAMES)
     return dg.materialize(
         [asset_fn],
@@ -37,6 +37,7 @@ def _run(asset_fn):
 
 
 PATCHED = WanperfSettings(dagster_patches=["partition_metadata"])
+STOCK = WanperfSettings(partition_metadata_limit=len(SITE_NAMES))  # the public call for each
 
 
 def _per_site(settings):
@@ -68,9 +69,7 @@ def _enumerations():
     )
 
 
-@pytest.mark.parametrize(
-    "settings", [None, WanperfSettings(), PATCHED], ids=["none", "stock", "patched"]
-)
+@pytest.mark.parametrize("settings", [STOCK, PATCHED], ids=["stock", "patched"])
 def test_each_partition_gets_its_own_metadata(settings):
     result = _run(_per_site(settings))
     assert result.success
@@ -88,19 +87,54 @@ def test_stock_by_default_the_patch_batches():
     of a chunk run grows with the square of the chunk, the #14 regression); with the patch on,
     the pinned Dagster takes the batched path: a handful for the run itself."""
     with _enumerations() as spy:
-        assert _run(_per_site(WanperfSettings())).success
+        assert _run(_per_site(STOCK)).success
     assert spy.call_count >= len(SITE_NAMES), spy.call_count
     with _enumerations() as spy:
         assert _run(_per_site(PATCHED)).success
     assert spy.call_count < len(SITE_NAMES) // 4, spy.call_count
 
 
+@pytest.mark.parametrize("settings", [None, WanperfSettings()], ids=["none", "default"])
+def test_a_run_over_the_limit_on_stock_dagster_says_why_its_figures_are_not_there(settings):
+    """Stock Dagster's call costs the org's size each time (0.3 s at 20,000 sites): a chunk of
+    500 would take minutes. Over the limit (20 by default; this run has 60), each partition gets
+    one line saying why, without listing the range once per partition."""
+    instance = dg.DagsterInstance.ephemeral()
+    with _enumerations() as spy:
+        result = _run(_per_site(settings), instance)
+    assert result.success
+    assert spy.call_count < len(SITE_NAMES) // 4, spy.call_count
+    events = {e.partition: e.metadata for e in result.asset_materializations_for_node("per_site")}
+    assert len(events) == len(SITE_NAMES)
+    for got in events.values():
+        assert "n" not in got and "extra" not in got
+        note = got[meta_module.LEFT_OUT].value
+        assert "run of 60 site-days" in note and "LIMIT=20" in note
+        assert "partition_metadata" in note
+    logged = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "per_site: per-partition metadata" in e.user_message
+    ]
+    assert len(logged) == 2, logged  # once per call for the asset
+
+
+def test_a_run_within_the_limit_gets_each_partitions_metadata_on_stock_dagster():
+    result = _run(_per_site(WanperfSettings(partition_metadata_limit=59)))
+    assert meta_module.LEFT_OUT in result.asset_materializations_for_node("per_site")[0].metadata
+    result = _run(_per_site(WanperfSettings(partition_metadata_limit=60)))
+    events = {e.partition: e.metadata for e in result.asset_materializations_for_node("per_site")}
+    assert events[_key(SITE_NAMES[3])]["n"].value == 3
+    assert all(meta_module.LEFT_OUT not in m for m in events.values())
+
+
 def test_the_patch_falls_back_to_the_public_call_and_says_so_once(caplog):
     from wanperf_dagster import settings as settings_module
 
     settings_module._FELL_BACK.discard("partition_metadata")
+    fallback = WanperfSettings(dagster_patches=["partition_metadata"], partition_metadata_limit=60)
     with mock.patch.object(meta_module, "_can_batch", return_value=False):
-        result = _run(_per_site(PATCHED))
+        result = _run(_per_site(fallback))
     assert result.success
     events = {e.partition: e.metadata for e in result.asset_materializations_for_node("per_site")}
     assert events[_key(SITE_NAMES[7])]["n"].value == 7
