@@ -91,9 +91,11 @@ def group(
     for region, dark in by_region.items():
         if len(dark) < rules.region_sites:
             continue
-        since = min(
-            min(i.since for i, _ in dark), first_seen.get(f"region_down@region:{region}", now)
-        )
+        # since the region had enough sites dark, not since its first site went dark: a site
+        # down for days would give every later episode of the region the same first instant,
+        # and so the same idempotency key, which a receiver drops as a repeat (the week's soak)
+        began = sorted(i.since for i, _ in dark)[rules.region_sites - 1]
+        since = min(began, first_seen.get(f"region_down@region:{region}", now))
         names = tuple(sorted(i.site_name for i, _ in dark))
         circuits = sum(
             int(i.value) + sum(int(c.value) for c in covered if c.kind == "gateway_offline")

@@ -141,3 +141,65 @@ def test_a_covered_alert_neither_recovers_nor_repeats_until_it_clears(redis_clie
         ("recovered", "site_down@s1"),
     ]
     assert alerts.open_alerts(storage, org) == []
+
+
+def _dark_from(site: str, first_down: int | None, n: int) -> pd.DataFrame:
+    """A one-circuit site's n samples from T0, down from sample `first_down` on (None: up)."""
+    up = [first_down is None or k < first_down for k in range(n)]
+    return _samples(circuit=f"{site}:ge-0/0/0", site=site, port="ge-0/0/0", n=n, up=up)
+
+
+def _region(downs: dict[str, int | None], n: int) -> pd.DataFrame:
+    return pd.concat([_dark_from(s, d, n) for s, d in downs.items()], ignore_index=True)
+
+
+def test_a_region_is_down_since_enough_of_its_sites_were():
+    """One site down for most of the window and four more since: the region's condition (five
+    sites dark) began with the fifth, and that is its first instant, not the first site's."""
+    downs = {"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": 9, "s5": None}
+    regions = {s: "west" for s in downs}
+    got = incidents_now(_region(downs, 12), INTERVAL, RULES, _config(regions), NOW)
+    [region] = got.shown
+    assert region.since == T0 + 9 * INTERVAL * 60
+    assert region.detail == "5 sites of west down (5 circuits) for 30 min"
+    # an incident already open keeps its first instant as more sites go dark
+    earlier = {"region_down@region:west": T0 + 5 * INTERVAL * 60}
+    again = incidents_now(_region(downs, 12), INTERVAL, RULES, _config(regions), NOW, earlier)
+    assert again.shown[0].since == T0 + 5 * INTERVAL * 60
+
+
+@pytest.mark.storage
+def test_a_region_down_again_is_a_new_episode_with_its_own_idempotency_key(redis_client):
+    """A region down, back under its threshold (told recovered), then down again with other
+    sites, while one site stays down throughout: two episodes, each told with a key of its
+    own. With the first site's instant for both, the second alert and recovery carried the
+    first's keys, and a receiver that dedupes dropped them (6 in the week's soak)."""
+    storage, org = AssetStore(redis_client), "org-region-episodes"
+    destinations = alerts.destinations(("http://receiver.invalid/hook",), ())
+    regions = {f"s{k}": "west" for k in range(6)}
+    told: list[tuple[str, str, str]] = []
+
+    def sender(destination, event, incident, at, links, idempotency_key="", **kw):
+        told.append((event, incident.key, idempotency_key))
+
+    def evaluate(downs: dict, n: int):
+        now = T0 + (n - 1) * INTERVAL * 60
+        first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
+        got = incidents_now(_region(downs, n), INTERVAL, RULES, _config(regions), now, first_seen)
+        alerts.dispatch(
+            storage,
+            org,
+            got.shown,
+            destinations,
+            now,
+            sender=sender,
+            covered=got.covered,
+            inhibited=got.inhibited,
+        )
+
+    evaluate({"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": 9, "s5": None}, 12)
+    evaluate({"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": None, "s5": None}, 15)
+    evaluate({"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": None, "s5": 17}, 21)
+    region = [(e, k) for e, key, k in told if key == "region_down@region:west"]
+    assert [e for e, _ in region] == ["alert", "recovered", "alert"], told
+    assert len({k for _, k in region}) == 3, region  # the second alert is not the first again
