@@ -90,6 +90,23 @@ def test_many_sites_of_a_region_dark_are_one_incident(dark, grouped):
     assert links["dashboard"] == "http://noc/search?region=west"
 
 
+def _evaluate(storage, org, frame, now, config, destinations, sender):
+    """One alert evaluation as the sweep job runs it: group, then dispatch through the outbox."""
+    first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
+    got = incidents_now(frame, INTERVAL, RULES, config, now, first_seen)
+    alerts.dispatch(
+        storage,
+        org,
+        got.shown,
+        destinations,
+        now,
+        sender=sender,
+        covered=got.covered,
+        inhibited=got.inhibited,
+    )
+    return got
+
+
 class Recorder:
     def __init__(self):
         self.sent: list[tuple[str, str]] = []
@@ -106,19 +123,7 @@ def test_a_covered_alert_neither_recovers_nor_repeats_until_it_clears(redis_clie
     recorder = Recorder()
 
     def evaluate(frame, now):
-        first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
-        got = incidents_now(frame, INTERVAL, RULES, config, now, first_seen)
-        alerts.dispatch(
-            storage,
-            org,
-            got.shown,
-            destinations,
-            now,
-            sender=recorder,
-            covered=got.covered,
-            inhibited=got.inhibited,
-        )
-        return got
+        return _evaluate(storage, org, frame, now, config, destinations, recorder)
 
     one = _site("s1", "aa", 2, 0)
     one["up"] = ~one["circuit_id"].eq("aa:ge-0/0/1") | (one["ts"] < T0 + 8 * 600)
@@ -184,18 +189,7 @@ def test_a_region_down_again_is_a_new_episode_with_its_own_idempotency_key(redis
 
     def evaluate(downs: dict, n: int):
         now = T0 + (n - 1) * INTERVAL * 60
-        first_seen = {i.key: i.since for i in alerts.open_alerts(storage, org)}
-        got = incidents_now(_region(downs, n), INTERVAL, RULES, _config(regions), now, first_seen)
-        alerts.dispatch(
-            storage,
-            org,
-            got.shown,
-            destinations,
-            now,
-            sender=sender,
-            covered=got.covered,
-            inhibited=got.inhibited,
-        )
+        _evaluate(storage, org, _region(downs, n), now, _config(regions), destinations, sender)
 
     evaluate({"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": 9, "s5": None}, 12)
     evaluate({"s0": 1, "s1": 7, "s2": 8, "s3": 8, "s4": None, "s5": None}, 15)
