@@ -170,7 +170,7 @@ def add_partition_metadata(
     if fast and not _can_batch(accumulator):
         patch_unavailable("partition_metadata", "the step's metadata accumulator")
     if not fast or not _can_batch(accumulator):
-        limit = PARTITION_METADATA_LIMIT if settings is None else settings.partition_metadata_limit
+        limit = (settings or Settings).partition_metadata_limit
         if len(targeted) > limit:
             _left_out(context, key, len(targeted), limit)
             return
@@ -184,7 +184,6 @@ def add_partition_metadata(
     step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)
 
 
-PARTITION_METADATA_LIMIT = Settings.partition_metadata_limit
 LEFT_OUT = "site_day_figures"  # what a partition of a large stock run shows instead
 
 
