@@ -189,10 +189,10 @@ LEFT_OUT = "site_day_figures"  # what a partition of a large stock run shows ins
 
 def _left_out(context: dg.AssetExecutionContext, key: dg.AssetKey, run_size: int, limit: int):
     """Stock Dagster's per-partition call costs O(the org's sites) each (it lists the run's
-    partitions again, reading every dynamic site partition): at 20,000 sites about 0.3 s, a
-    20-minute chunk run of 500 site-days. So a large run on stock Dagster gives each partition
-    one line saying why its figures are not there (the unpartitioned call: no listing), and
-    the run's log says it once; the dashboard has the figures."""
+    partitions again, reading every dynamic site partition): at 20,000 sites about 0.3 s, some
+    20 minutes (estimated) for a chunk run of 500 site-days. So a large run on stock Dagster
+    gives each partition one line saying why its figures are not there (the unpartitioned
+    call: no listing), and the run's log says so for each call; the dashboard has the figures."""
     note = (
         f"not in a run of {run_size} site-days on stock Dagster (more than"
         f" WANPERF_PARTITION_METADATA_LIMIT={limit}); the dashboard has them, and"

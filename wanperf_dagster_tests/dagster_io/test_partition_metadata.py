@@ -83,9 +83,10 @@ def test_each_partition_gets_its_own_metadata(settings):
 
 
 def test_stock_by_default_the_patch_batches():
-    """Dagster's public call by default: every partition re-enumerates the run's range (the cost
-    of a chunk run grows with the square of the chunk, the #14 regression); with the patch on,
-    the pinned Dagster takes the batched path: a handful for the run itself."""
+    """Dagster's public call without the patch, in a run within the limit: every partition
+    re-enumerates the run's range (the cost of a chunk run grows with the square of the chunk,
+    the #14 regression); with the patch on, the pinned Dagster takes the batched path: a
+    handful for the run itself."""
     with _enumerations() as spy:
         assert _run(_per_site(STOCK)).success
     assert spy.call_count >= len(SITE_NAMES), spy.call_count
