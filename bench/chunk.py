@@ -12,11 +12,16 @@ costs. `--patches none` measures the stock path.
 `--stock-too` adds this tree on stock Dagster to the same interleaved runs (and, with `--ref`,
 that revision on stock Dagster too): what the patches buy a chunk run, side by side.
 
+`--planned-per-run` adds, beside each of those on this tree, the same run with Dagster's own opt-in
+`DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1` (one planned event per asset and run, not one
+per asset and partition; Dagster's UI then no longer marks a failed run's partitions as failed):
+what that flag buys (docs/operations.md).
+
 `--org-sites N` gives the instance N site partitions, the chunk's and the rest of a larger org's:
 what Dagster's enumeration of the site partitions costs a chunk run at that size.
 
 `python -m bench chunk [--ref a769cb8] [--sites 500] [--org-sites 20000] [--repeat 3]
-[--patches all] [--stock-too]`
+[--patches all] [--stock-too] [--planned-per-run]`
 """
 
 from __future__ import annotations
@@ -94,7 +99,15 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--stock-too", action="store_true", help="also run this tree on stock Dagster, interleaved"
     )
+    parser.add_argument(
+        "--planned-per-run",
+        action="store_true",
+        help="also run this tree's variants with DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1",
+    )
     return parser.parse_args(argv)
+
+
+PLANNED_PER_RUN = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 
 
 def _seed(url: str, sites: int) -> float:
@@ -149,8 +162,14 @@ def main(argv: list[str] | None = None) -> None:
         seeded = _seed(url, opts.sites)
         trees = {"this tree": PROJECT}
         patches = {"this tree": opts.patches}
+        extra_env: dict[str, dict] = {}
         if opts.stock_too:
             trees["stock"], patches["stock"] = PROJECT, "none"
+        if opts.planned_per_run:
+            for name in list(trees):
+                variant = f"{name.replace('this tree', 'this')}, 1/run"
+                trees[variant], patches[variant] = trees[name], patches[name]
+                extra_env[variant] = PLANNED_PER_RUN
         if opts.ref:
             ref_tree = Path(tmp) / "ref"
             subprocess.run(
@@ -171,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
                         **env,
                         "WANPERF_DATA_DIR": str(home),
                         "WANPERF_DAGSTER_PATCHES": patches[name],
+                        **extra_env.get(name, {}),
                     }
                     times[name].append(
                         _chunk_seconds(tree, run_env, max(opts.org_sites, opts.sites))
@@ -190,12 +210,14 @@ def main(argv: list[str] | None = None) -> None:
         f" median of {opts.repeat} =="
     )
     names = list(trees)
-    others = names[1:]  # each beside this tree: the ratio of its median to this tree's
-    row("", *names, *(f"{n} / this" for n in others))
-    ratio = [f"{medians[n] / medians[names[0]]:.2f}x" for n in others]
-    row("seconds", *(f"{medians[n]:.2f}" for n in names), *ratio)
+    row("", *names)
+    row("seconds", *(f"{medians[n]:.2f}" for n in names))
     for k in range(opts.repeat):
         row(f"  run {k + 1}", *(f"{times[n][k]:.2f}" for n in names))
+    for n in names[1:]:  # each beside this tree: the ratio of its median to this tree's
+        row(f"{n} / this tree", f"{medians[n] / medians[names[0]]:.2f}x")
+    if opts.planned_per_run:
+        print("  (1/run: DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1)")
 
 
 if __name__ == "__main__":
