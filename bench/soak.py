@@ -573,14 +573,9 @@ class Soak:
                 for d in self.days
             ],
             "growth": (growth := _growth([d.figures for d in self.days])),
-            "defects": [
-                f"{name} grows {g['second_half_per_day']} a day over the second half"
-                for name, g in growth.items()
-                if name.removesuffix(" MiB") in LONG_LIVED
-                and g["second_half_per_day"] > LEVEL_MIB_A_DAY
-            ],
-            "truth": self._truth(sites),
-            "alerts": self._alerts(),
+            "defects": _defects(growth, truth := self._truth(sites), alerts := self._alerts()),
+            "truth": truth,
+            "alerts": alerts,
             "faults": self.faults,
             "counts": self.counts,
         }
@@ -651,6 +646,25 @@ class Soak:
                 (self.told["alert"] - by_event["alert"]) | (owed - by_event["recovered"])
             ),
         }
+
+
+def _defects(growth: dict, truth: dict, alerts: dict) -> list[str]:
+    """Everything the soak found wrong, not only what grows: a circuit-day off the truth, a
+    site-day or circuit missing or made up, a notification lost or repeated."""
+    found = [
+        f"{name} grows {g['second_half_per_day']} a day over the second half"
+        for name, g in growth.items()
+        if name.removesuffix(" MiB") in LONG_LIVED and g["second_half_per_day"] > LEVEL_MIB_A_DAY
+    ]
+    off = [f"{r['day']} {r['circuit_id']}" for r in truth["beyond_tolerance"]]
+    found += [f"circuit-day beyond the truth's tolerance: {x}" for x in off]
+    for key in ("site_days_missing", "circuits_missing", "circuits_made_up"):
+        if truth[key]:
+            found.append(f"{key.replace('_', ' ')}: {truth[key]}")
+    found += [f"notification lost: {key}" for key in alerts["lost"]]
+    if alerts["repeated"]:
+        found.append(f"notifications received twice: {alerts['repeated']}")
+    return found
 
 
 def _growth(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -1,0 +1,35 @@
+"""The soak's list of defects names everything it found wrong, not only what grows: a week whose
+report said `defects: none` above two circuit-days off the truth and a lost alert (2026-12-05)."""
+
+from bench.soak import _defects
+
+CLEAN_TRUTH = {
+    "beyond_tolerance": [],
+    "site_days_missing": 0,
+    "circuits_missing": 0,
+    "circuits_made_up": 0,
+}
+CLEAN_ALERTS = {"lost": [], "repeated": 0}
+LEVEL = {"daemon MiB": {"second_half_per_day": 1.5}}
+
+
+def test_a_clean_week_has_no_defects():
+    assert _defects(LEVEL, CLEAN_TRUTH, CLEAN_ALERTS) == []
+
+
+def test_truth_alerts_and_growth_are_each_a_defect():
+    truth = {
+        **CLEAN_TRUTH,
+        "beyond_tolerance": [{"day": "2026-11-28", "circuit_id": "s1:ge-0/0/0"}],
+        "circuits_missing": 2,
+    }
+    alerts = {"lost": ["gateway_offline@s2"], "repeated": 3}
+    growth = {"daemon MiB": {"second_half_per_day": 30.0}, "redis MiB": {"second_half_per_day": 99}}
+    found = _defects(growth, truth, alerts)
+    assert found == [
+        "daemon MiB grows 30.0 a day over the second half",
+        "circuit-day beyond the truth's tolerance: 2026-11-28 s1:ge-0/0/0",
+        "circuits missing: 2",
+        "notification lost: gateway_offline@s2",
+        "notifications received twice: 3",
+    ]
