@@ -603,6 +603,7 @@ class Soak:
             .head(20)
             .astype(str)
             .to_dict(orient="records"),
+            "beyond_tolerance_count": int((~ok & (both["_merge"] == "both")).sum()),
             "circuit_days": len(both),
             "site_days_missing": len(loaded.missing),
             "circuits_missing": int((both["_merge"] == "left_only").sum()),
@@ -658,6 +659,8 @@ def _defects(growth: dict, truth: dict, alerts: dict) -> list[str]:
     ]
     off = [f"{r['day']} {r['circuit_id']}" for r in truth["beyond_tolerance"]]
     found += [f"circuit-day beyond the truth's tolerance: {x}" for x in off]
+    if (more := truth.get("beyond_tolerance_count", len(off)) - len(off)) > 0:
+        found.append(f"and {more} more circuit-days beyond the truth's tolerance")
     for key in ("site_days_missing", "circuits_missing", "circuits_made_up"):
         if truth[key]:
             found.append(f"{key.replace('_', ' ')}: {truth[key]}")

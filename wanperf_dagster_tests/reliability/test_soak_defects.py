@@ -33,3 +33,10 @@ def test_truth_alerts_and_growth_are_each_a_defect():
         "notification lost: gateway_offline@s2",
         "notifications received twice: 3",
     ]
+
+
+def test_circuit_days_beyond_the_listed_twenty_are_counted():
+    listed = [{"day": "2026-11-28", "circuit_id": f"s{i}:ge-0/0/0"} for i in range(20)]
+    truth = {**CLEAN_TRUTH, "beyond_tolerance": listed, "beyond_tolerance_count": 57}
+    found = _defects(LEVEL, truth, CLEAN_ALERTS)
+    assert len(found) == 21 and found[-1] == "and 37 more circuit-days beyond the truth's tolerance"
