@@ -215,19 +215,23 @@ class Soak:
             home = Path(os.environ["DAGSTER_HOME"])
             write_instance_config(home, self.settings, cores=2)  # the Postgres instance
             self.workers = _celery_workers(opts.workers, home)
+        self.storage = AssetStore.from_settings(self.settings)
+        # before the daemon starts: its scheduled sweep, on this machine's clock, must not write
+        # into the simulated week (renewed at each slot; the first waits for its inventory)
+        self.storage.hold_sweeps(900)
         self.daemon = _daemon(dict(os.environ))
         self.instance = dg.DagsterInstance.get()
         self.sim = in_process_simulator(opts.sites, opts.seed).sim
         self.sim.faults.update(**EDGE_FAULTS)  # events lost, repeated and out of order throughout
         # the client's waits (a 429's back-off) pass on the simulator's clock, not this machine's
         self.client = client_from_settings(self.settings, sleep=self.sim.clock.advance)
-        self.storage = AssetStore.from_settings(self.settings)
         # the webhook's receiver in a process of its own: this busy process cannot hold its
         # answers up past the sender's timeout, so a message received twice was sent twice
         self.receiver = ProcessReceiver(Path(self.settings.data_dir).parent, ("event", "key"))
         self.slot_walls: list[tuple[float, int]] = []  # (wall clock, simulated slot) as it ran
         self.counts = {"sweeps_failed": 0, "ingestions_failed": 0, "evaluations_failed": 0}
         self.told: dict[str, set[str]] = {"alert": set(), "recovered": set()}
+        self.told_at: dict[str, int] = {}  # incident key -> the slot its alert was delivered in
         self.sent = 0
         self.faults: dict[str, str] = {}
         self.peaks: dict[int, int] = {}  # run worker pid -> peak KiB
@@ -330,6 +334,7 @@ class Soak:
                 resolve_after=self.settings.alert_resolve_minutes * 60,
             )
             self.told["alert"] |= {i.key for i in report.opened}
+            self.told_at.update({i.key: t for i in report.opened})
             self.told["recovered"] |= {i.key for i in report.recovered}
             self.sent += report.sent
         except Exception as exc:
@@ -608,8 +613,19 @@ class Soak:
             "site_days_missing": len(loaded.missing),
             "circuits_missing": int((both["_merge"] == "left_only").sum()),
             "circuits_made_up": int((both["_merge"] == "right_only").sum()),
+            "circuits_listed_after_the_end": self._listed_after_the_end(sites),
             "measures": per_measure.to_dict(orient="records"),
         }
+
+    def _listed_after_the_end(self, sites: list[str]) -> int:
+        """Circuits the register says were listed after the week's last slot: written by
+        something on another clock (the daemon's own sweep, on this machine's), which the
+        register's first sights would have hidden gateways dark at the start behind."""
+        from wanperf_dagster.storage import site_id_of
+
+        end = self.day0 + (len(self.days) * 144 + NIGHTLY_SLOT + 1) * SLOT  # after the last
+        registry = self.storage.circuits([site_id_of(s) for s in sites])
+        return int((registry["last_seen"] > end).sum())
 
     def _alerts(self) -> dict:
         messages = self.receiver.received
@@ -643,15 +659,43 @@ class Soak:
             "repeats": repeats[:20],
             "alerts_told": len(self.told["alert"]),
             "recoveries_told": len(owed),
-            "lost": sorted(
-                (self.told["alert"] - by_event["alert"]) | (owed - by_event["recovered"])
+            "lost": (
+                lost := sorted(
+                    (self.told["alert"] - by_event["alert"]) | (owed - by_event["recovered"])
+                )
             ),
+            "lost_evidence": self._evidence(lost[:5], messages),
         }
+
+    def _evidence(self, lost: list[str], messages: list[dict]) -> dict[str, dict]:
+        """What is known of each notification lost: when the driver saw it delivered, every
+        message the receiver got of that incident, and its records in the org's alert state."""
+        state = self.storage.alert_state(self.client.org_id)
+        walls = [w for w, _ in self.slot_walls]
+        history = state.history()
+        sent = state.sent()
+        out = {}
+        for key in lost:
+            out[key] = {
+                "told_in_slot": _iso(self.told_at[key]) if key in self.told_at else None,
+                "received": [
+                    (
+                        m["body"]["event"],
+                        _iso(self.slot_walls[max(bisect.bisect(walls, m["wall"]) - 1, 0)][1]),
+                    )
+                    for m in messages
+                    if m["body"].get("key") == key
+                ],
+                "sent_records": {k: v for k, v in sent.items() if f":{key}#" in k},
+                "history": [h for h in history if h.get("key") == key][:3],
+            }
+        return out
 
 
 def _defects(growth: dict, truth: dict, alerts: dict) -> list[str]:
     """Everything the soak found wrong, not only what grows: a circuit-day off the truth, a
-    site-day or circuit missing or made up, a notification lost or repeated."""
+    site-day or circuit missing or made up, a circuit listed on another clock, a notification
+    lost or repeated."""
     found = [
         f"{name} grows {g['second_half_per_day']} a day over the second half"
         for name, g in growth.items()
@@ -661,8 +705,13 @@ def _defects(growth: dict, truth: dict, alerts: dict) -> list[str]:
     found += [f"circuit-day beyond the truth's tolerance: {x}" for x in off]
     if (more := truth.get("beyond_tolerance_count", len(off)) - len(off)) > 0:
         found.append(f"and {more} more circuit-days beyond the truth's tolerance")
-    for key in ("site_days_missing", "circuits_missing", "circuits_made_up"):
-        if truth[key]:
+    for key in (
+        "site_days_missing",
+        "circuits_missing",
+        "circuits_made_up",
+        "circuits_listed_after_the_end",
+    ):
+        if truth.get(key):
             found.append(f"{key.replace('_', ' ')}: {truth[key]}")
     found += [f"notification lost: {key}" for key in alerts["lost"]]
     if alerts["repeated"]:

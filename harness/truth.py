@@ -17,9 +17,11 @@ import pandas as pd
 import redis
 
 from wanperf_dagster import kpi
-from wanperf_dagster.feeds import InsightsConfig, run_insights
+from wanperf_dagster.feeds import InsightsConfig, InsightsResult, run_insights
+from wanperf_dagster.feeds.devices import fetch as devices
 from wanperf_dagster.mist import MistClient, SweepConfig, run_sweep
 from wanperf_dagster.simulator import MistSimulator, SimulatorConfig, SimulatorServer
+from wanperf_dagster.simulator.world import NEVER
 from wanperf_dagster.store import insights as feed_store
 from wanperf_dagster.store import samples as sample_store
 
@@ -35,10 +37,15 @@ class Simulated:
     days: list[str]
     daily: pd.DataFrame  # the KPIs
     truth: pd.DataFrame  # one row per circuit-day that existed
+    dark_at_start: str = ""  # the mac of the gateway dark when the first sweep ran
 
 
 def simulate(r: redis.Redis, seed: int, sites: int, day0: int, days: int) -> Simulated:
-    """Sweep and ingest `days` days from `day0` (and the slot before), then compute the KPIs."""
+    """Sweep and ingest `days` days from `day0` (and the slot before), then compute the KPIs.
+
+    Before any of it, the gateways' listing is read once at the end of the window, as a live
+    sweep of a deployment does before `make run` replays the past (or a worker whose clock is
+    ahead): what the register keeps must not depend on the order sightings arrive in."""
     sim = MistSimulator(
         SimulatorConfig(
             sites=sites,
@@ -50,11 +57,16 @@ def simulate(r: redis.Redis, seed: int, sites: int, day0: int, days: int) -> Sim
     )
     sim.faults.update(**EDGE_FAULTS)
     # and one gateway dark for a whole day and more: its circuits have no sample that day
-    dark = dark_gateway_port(sim)
+    dark, dark_at_start = dark_gateway_port(sim), dark_gateway_port(sim, skip=1)
     sim.inject(sim.org.circuit_id(dark), "offline", day0 + DAY - 7200, day0 + 2 * DAY + 3600)
+    # and one dark from three hours before the first sweep to three hours into the first day:
+    # its circuits have no sample before then, only the gateway's own "offline since"
+    sim.inject(sim.org.circuit_id(dark_at_start), "offline", day0 - 10_800, day0 + 10_800)
     config = InsightsConfig(sle_backfill_hours=1, events_lookback_seconds=3600)
     with SimulatorServer(sim) as server:
         client = MistClient([TOKEN], server.url, sim.org.id, clock=sim.clock.now)
+        sim.clock.set(day0 + days * DAY + 30)  # the listing read at the end, first
+        devices.ingest(client, r, sim.org.id, config, sim.clock.now(), InsightsResult(), None)
         for k in range(-1, days * 144):
             sim.clock.set(day0 + k * 600 + 30)
             run_sweep(client, r, SweepConfig())
@@ -81,15 +93,20 @@ def simulate(r: redis.Redis, seed: int, sites: int, day0: int, days: int) -> Sim
         registry=feed_store.read_circuits(r, site_ids),
         checked_at=feed_store.circuits_checked(r),
     )
-    return Simulated(sim, names, daily, truth(sim, day0, days))
+    mac = sim.org.gateways[int(sim.org.arrays["gw"][dark_at_start])].mac
+    return Simulated(sim, names, daily, truth(sim, day0, days), mac)
 
 
-def dark_gateway_port(sim: MistSimulator) -> int:
-    """A WAN port of the first gateway (hub's aside) whose site has two circuits or more."""
-    a = sim.org.arrays
+def dark_gateway_port(sim: MistSimulator, skip: int = 0) -> int:
+    """A WAN port of the first gateway (the hub's aside; after `skip` others) whose site has two
+    circuits or more and is never added or removed."""
+    a, world = sim.org.arrays, sim.world
     wan = sim.org.wan_port_indices()
     per_site = pd.Series(a["site"][wan]).value_counts()
-    return int(next(i for i in wan if a["site"][i] != 0 and per_site[a["site"][i]] >= 2))
+    steady = (world.site_added == -NEVER) & (world.site_removed == NEVER)
+    sites = [int(s) for s in per_site.index if s != 0 and per_site[s] >= 2 and steady[s]]
+    site = sorted(sites)[skip]
+    return int(next(i for i in wan if a["site"][i] == site))
 
 
 def truth(sim: MistSimulator, day0: int, days: int) -> pd.DataFrame:

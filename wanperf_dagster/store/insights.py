@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 import redis
@@ -316,16 +316,24 @@ def event_coverage(
 
 
 def queue_circuits_seen(
-    pipe: redis.client.Pipeline, site_id: str, circuit_ids: Sequence[str], t: float, ttl: int
+    pipe: redis.client.Pipeline,
+    site_id: str,
+    circuit_ids: Sequence[str],
+    t: float,
+    ttl: int,
+    since: Mapping[str, float] | None = None,
 ) -> None:
-    """Record that the site has these circuits at `t`: each one's first sight is kept, its last
-    moves forward (the register behind a site's expected circuits)."""
+    """Record that the site has these circuits at `t` (and each one in `since` from that instant
+    at the latest: an offline gateway's ports existed when it was last seen): the earliest
+    sight of each is kept, whatever order the sightings are written in (a replay of the past
+    after a live sweep, a worker whose clock is behind), and its last moves forward (the
+    register behind a site's expected circuits)."""
     if not circuit_ids:
         return
-    mapping = {c: float(t) for c in circuit_ids}
+    since = since or {}
     first, last = keys.circuits_first(site_id), keys.circuits_last(site_id)
-    pipe.zadd(first, mapping, nx=True)
-    pipe.zadd(last, mapping, gt=True)
+    pipe.zadd(first, {c: min(float(t), float(since.get(c, t))) for c in circuit_ids}, lt=True)
+    pipe.zadd(last, {c: float(t) for c in circuit_ids}, gt=True)
     pipe.expire(first, ttl)
     pipe.expire(last, ttl)
 

@@ -342,13 +342,28 @@ def test_gateways_offline_are_stored_as_events_and_status_and_their_circuits_reg
         ("GW_CONNECTED", episode.up),
         ("GW_DISCONNECTED", episode.down),
     ]
-    # the register: every WAN port of every gateway, first and last seen
+    # the register: every WAN port of every gateway, first and last seen; a port of a gateway
+    # offline at the first ingestion, first seen when the gateway was last seen
     registry = feed_store.read_circuits(redis_client, [s.id for s in sim.org.sites])
-    wan = {sim.org.circuit_id(i) for i in sim.org.wan_port_indices()}
-    assert set(registry["circuit_id"]) == wan
-    assert (registry["first_seen"] == inside).all()
+    wan = sim.org.wan_port_indices()
+    assert set(registry["circuit_id"]) == {sim.org.circuit_id(i) for i in wan}
+    since = sim.world.offline_since(sim.org.arrays["gw"][wan], inside)
+    expected = {
+        sim.org.circuit_id(i): float(s if s >= 0 else inside)
+        for i, s in zip(wan, since, strict=True)
+    }
+    assert dict(zip(registry["circuit_id"], registry["first_seen"], strict=True)) == expected
+    mine = registry[registry["circuit_id"].str.startswith(gw.mac + ":")]
+    assert len(mine) >= 1 and (mine["first_seen"] == episode.down).all()
     assert (registry["last_seen"] == int(episode.up) + 600).all()
     assert feed_store.circuits_checked(redis_client) == int(episode.up) + 600
+    # a listing read later but written first (the past replayed after a live sweep): the
+    # earliest sight is kept, whatever the order, and the last does not go back
+    sim.clock.set(DAY0 + 60)
+    run_insights(client, redis_client, config, feeds=("devices",))
+    again = feed_store.read_circuits(redis_client, [s.id for s in sim.org.sites])
+    assert (again["first_seen"] <= DAY0 + 60).all()
+    assert (again["last_seen"] == int(episode.up) + 600).all()
 
 
 def sample_store_day(t):

@@ -33,6 +33,7 @@ def assert_every_circuit_day_equals_the_truth(truth: dict, days: int, sites: int
     exactly when there is one."""
     assert truth["site_days_missing"] == 0
     assert truth["circuits_missing"] == 0 and truth["circuits_made_up"] == 0
+    assert truth["circuits_listed_after_the_end"] == 0  # nothing on another clock wrote
     assert truth["circuit_days"] >= days * sites
     for measure in truth["measures"]:
         assert measure["within_tolerance_pct"] >= 99.0, truth["measures"]

@@ -40,3 +40,10 @@ def test_circuit_days_beyond_the_listed_twenty_are_counted():
     truth = {**CLEAN_TRUTH, "beyond_tolerance": listed, "beyond_tolerance_count": 57}
     found = _defects(LEVEL, truth, CLEAN_ALERTS)
     assert len(found) == 21 and found[-1] == "and 37 more circuit-days beyond the truth's tolerance"
+
+
+def test_a_circuit_listed_on_another_clock_is_a_defect():
+    """The daemon's own sweep, on this machine's clock, wrote into the simulated week once: the
+    register then hid a gateway dark at the start (2026-12-05)."""
+    truth = {**CLEAN_TRUTH, "circuits_listed_after_the_end": 4}
+    assert _defects(LEVEL, truth, CLEAN_ALERTS) == ["circuits listed after the end: 4"]

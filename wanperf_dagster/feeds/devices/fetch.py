@@ -70,8 +70,9 @@ def status_sample(rec: dict, slot: int) -> dict:
 def ingest(client, r, org_id, config, t, result, on_page) -> None:
     """The gateways' status now: each one's a sample of the slot (the devices feed), those
     offline stored beside the events too (offline now, and since when), and every gateway's WAN
-    ports go into its site's register of circuits (first and last seen), so a circuit whose
-    gateway is dark still has a row each day."""
+    ports go into its site's register of circuits (first and last seen; an offline gateway's
+    from when it was last seen), so a circuit whose gateway is dark still has a row each day,
+    even one dark since before the first ingestion."""
     slot = int(t // config.interval_seconds * config.interval_seconds)
     path = f"/api/v1/orgs/{org_id}/stats/devices"
     pages = 0
@@ -79,6 +80,7 @@ def ingest(client, r, org_id, config, t, result, on_page) -> None:
         pages += 1
         rows, samples, bad = [], [], []
         circuits: dict[str, list[str]] = defaultdict(list)
+        since: dict[str, dict[str, float]] = defaultdict(dict)  # an offline gateway's ports
         for rec in page:
             offline, ports, why = gateway_status(rec, t)
             if why:
@@ -88,12 +90,18 @@ def ingest(client, r, org_id, config, t, result, on_page) -> None:
             samples.append(status_sample(rec, slot))
             result.gateways += 1
             result.offline_gateways += bool(offline)
-            circuits[rec["site_id"]] += [f"{rec['mac']}:{port}" for port in ports]
+            ids = [f"{rec['mac']}:{port}" for port in ports]
+            circuits[rec["site_id"]] += ids
+            last_seen = [row["ts"] for row in offline if row["type"] == STATUS_SINCE]
+            if last_seen:  # dark since then: its ports were there then
+                since[rec["site_id"]].update(dict.fromkeys(ids, last_seen[0]))
         with store.batch(r) as pipe:
             feed_store.queue_rows(pipe, "events", rows, config.raw_ttl_seconds)
             feed_store.queue_rows(pipe, "devices", samples, config.raw_ttl_seconds)
             for site, ids in circuits.items():
-                feed_store.queue_circuits_seen(pipe, site, ids, t, config.circuits_ttl_seconds)
+                feed_store.queue_circuits_seen(
+                    pipe, site, ids, t, config.circuits_ttl_seconds, since.get(site)
+                )
             quarantine(pipe, org_id, "devices", bad, config)
         result.quarantined["devices"] += len(bad)
         if on_page:
