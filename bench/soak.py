@@ -687,9 +687,17 @@ class Soak:
                     if m["body"].get("key") == key
                 ],
                 "sent_records": {k: v for k, v in sent.items() if f":{key}#" in k},
-                "history": [h for h in history if h.get("key") == key][:3],
+                "history": [h for h in history if _incident_key(h) == key][:3],
             }
         return out
+
+
+def _incident_key(record: dict) -> str:
+    """The key of an incident the alert history kept (its fields, not its key)."""
+    from wanperf_dagster.alerts.rules import incident_key
+
+    subject = record.get("gateway") or record.get("circuit_id") or record.get("site_id")
+    return incident_key(str(record.get("kind")), str(subject))
 
 
 def _defects(growth: dict, truth: dict, alerts: dict) -> list[str]:

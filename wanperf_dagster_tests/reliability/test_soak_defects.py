@@ -1,7 +1,7 @@
 """The soak's list of defects names everything it found wrong, not only what grows: a week whose
 report said `defects: none` above two circuit-days off the truth and a lost alert (2026-12-05)."""
 
-from bench.soak import _defects
+from bench.soak import _defects, _incident_key
 
 CLEAN_TRUTH = {
     "beyond_tolerance": [],
@@ -47,3 +47,12 @@ def test_a_circuit_listed_on_another_clock_is_a_defect():
     register then hid a gateway dark at the start (2026-12-05)."""
     truth = {**CLEAN_TRUTH, "circuits_listed_after_the_end": 4}
     assert _defects(LEVEL, truth, CLEAN_ALERTS) == ["circuits listed after the end: 4"]
+
+
+def test_a_lost_notification_is_found_in_the_alert_history_by_its_key():
+    """The history keeps an incident's fields, not its key: the evidence of a lost one finds
+    its records by the key they make."""
+    gateway = {"kind": "gateway_offline", "site_id": "s1", "gateway": "5c5b351c18d7"}
+    circuit = {"kind": "down", "site_id": "s1", "gateway": None, "circuit_id": "m:ge-0/0/1"}
+    assert _incident_key(gateway) == "gateway_offline@5c5b351c18d7"
+    assert _incident_key(circuit) == "down@m:ge-0/0/1"
