@@ -48,5 +48,15 @@ def test_a_row_of_figures_for_every_day_and_their_growth(soak):
     for day in soak["days"]:
         assert day["daemon MiB"] > 0 and day["code server MiB"] > 0 and day["Redis MiB"] > 0
         assert day["event log MiB"] > 0 and day["runs"] > 0 and day["history files"] > 0
+        assert day["driver settled MiB"] > 0  # a number: the reading was taken before the row
+    # every six simulated hours, in order: what the driver's growth is fitted on
+    assert len(soak["driver_settled"]) >= DAYS * 4
+    assert [t for t, _ in soak["driver_settled"]] == sorted(t for t, _ in soak["driver_settled"])
     assert soak["days"][-1]["runs"] > soak["days"][0]["runs"]
-    assert set(soak["growth"]) >= {"daemon MiB", "Redis MiB", "event log MiB", "history files"}
+    assert set(soak["growth"]) >= {
+        "daemon MiB",
+        "driver settled MiB",
+        "Redis MiB",
+        "event log MiB",
+        "history files",
+    }

@@ -1,7 +1,7 @@
 """The soak's list of defects names everything it found wrong, not only what grows: a week whose
 report said `defects: none` above two circuit-days off the truth and a lost alert (2026-12-05)."""
 
-from bench.soak import _defects, _incident_key
+from bench.soak import _defects, _incident_key, settled_rss_mib
 
 CLEAN_TRUTH = {
     "beyond_tolerance": [],
@@ -56,3 +56,26 @@ def test_a_lost_notification_is_found_in_the_alert_history_by_its_key():
     circuit = {"kind": "down", "site_id": "s1", "gateway": None, "circuit_id": "m:ge-0/0/1"}
     assert _incident_key(gateway) == "gateway_offline@5c5b351c18d7"
     assert _incident_key(circuit) == "down@m:ge-0/0/1"
+
+
+def test_the_driver_counts_by_its_settled_memory_not_a_reading_inside_a_slot():
+    """A reading taken from the backfill's thread lands inside whatever slot the main thread
+    runs, and swung 403 to 454 MiB in a week (2026-12-05): the settled reading is what counts."""
+    swinging = {"driver MiB": {"second_half_per_day": 8.06}}
+    assert _defects({**LEVEL, **swinging}, CLEAN_TRUTH, CLEAN_ALERTS) == []
+    growing = {"driver settled MiB": {"second_half_per_day": 9.5}}
+    assert _defects({**LEVEL, **growing}, CLEAN_TRUTH, CLEAN_ALERTS) == [
+        "driver settled MiB grows 9.5 a day over the second half"
+    ]
+
+
+def test_the_settled_reading_leaves_out_what_only_a_reference_cycle_still_holds():
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other, a.payload = b, a, bytearray(200 * 1024 * 1024)
+    a.payload[::4096] = b"x" * len(a.payload[::4096])  # touched: resident, not only reserved
+    holding = settled_rss_mib()
+    del a, b  # unreachable now, but freed only by a collection
+    assert settled_rss_mib() < holding - 150
