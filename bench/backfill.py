@@ -91,6 +91,18 @@ def _options(argv: list[str]) -> argparse.Namespace:
         " in-process ones beside them (at 20,000 sites, about 7 minutes each)",
     )
     parser.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="run only the backfill with the defaults (stock Dagster, its own 30-s loop): at"
+        " 20,000 sites it takes over 20 minutes, the patched run beside it another 7",
+    )
+    parser.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="with --seed-dir: seed the day there and stop, so the backfills can run later on"
+        " a quiet machine",
+    )
+    parser.add_argument(
         "--seed-dir",
         type=Path,
         help="keep the seeded Redis in this directory and reuse it when it holds the same seed"
@@ -169,6 +181,8 @@ def _median(runs: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     opts = _options(argv or [])
+    if opts.seed_only and opts.seed_dir is None:
+        sys.exit("--seed-only keeps the seed for later: give it a --seed-dir")
     variants = [("sqlite", "in_process", "wake")]
     if not opts.no_dagster_loop:
         variants.append(("sqlite", "in_process", "dagster"))
@@ -176,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         variants.append((opts.instance, opts.executor, "wake"))
         if opts.without_sqlite:  # measured already: the deployment's runs alone
             variants = [v for v in variants if v[0] != "sqlite"]
+    if opts.defaults_only:
+        variants = [("sqlite", "in_process", "dagster")]
     with tempfile.TemporaryDirectory(prefix="wanperf-bench-") as tmp:
         base = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "DAGSTER_"))},
@@ -188,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
             base["WANPERF_BACKFILL_CHUNK"] = os.environ["WANPERF_BENCH_BACKFILL_CHUNK"]
         with _seeded_redis(opts, base, tmp) as (url, seeded):
             base["WANPERF_REDIS_URL"] = url
+            if opts.seed_only:
+                print(f"seeded in {opts.seed_dir}: {json.dumps(seeded)}")
+                return
             reports = _run_variants(opts, variants, base, tmp)
     _print(opts, seeded, {variant: _median(runs) for variant, runs in reports.items()})
 
