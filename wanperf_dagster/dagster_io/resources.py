@@ -41,6 +41,9 @@ class RedisResource(dg.ConfigurableResource):
     connect_timeout: float = 5.0
     retries: int = 5
     max_connections: int = 32
+    # a run rides out a Redis restart of this many seconds (connections refused) instead of
+    # failing its step and leaving its site-days to be requested again
+    restart_wait: float = 60.0
 
     _client: store.Redis | None = PrivateAttr(default=None)
 
@@ -58,6 +61,7 @@ class RedisResource(dg.ConfigurableResource):
                 connect_timeout=self.connect_timeout,
                 retries=self.retries,
                 max_connections=self.max_connections,
+                restart_wait=self.restart_wait,
             )
         return self._client
 

@@ -23,11 +23,14 @@ RedisError = redis.RedisError
 
 class _Retry(Retry):
     """Retry connection errors with backoff, but not a wrong password (it would only be slow);
-    and wait for a server that is loading its data (a restarted Redis reads its append-only
-    file: a few GiB take a minute and every command meanwhile answers LOADING) up to
-    `loading_wait` seconds, however many retries that takes."""
+    wait for a server that is loading its data (a restarted Redis reads its append-only file: a
+    few GiB take a minute and every command meanwhile answers LOADING) up to `loading_wait`
+    seconds, however many retries that takes; and, where `restart_wait` is set, for a server
+    that refuses connections while it restarts (the soak's restart was down 7 to 10 s and failed
+    the run writing at that moment after the five quick retries' 1.5 s)."""
 
     loading_wait = 300.0
+    restart_wait = 0.0
 
     def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
         def retryable(error: Exception) -> bool:
@@ -35,15 +38,21 @@ class _Retry(Retry):
                 return False
             return is_retryable(error) if is_retryable else True
 
-        deadline = None
+        loading = restarting = None
         while True:
             try:
                 return super().call_with_retry(do, fail, retryable, with_failure_count)
             except BusyLoadingError:
-                deadline = deadline or time.monotonic() + self.loading_wait
-                if time.monotonic() >= deadline:
+                loading = loading or time.monotonic() + self.loading_wait
+                if time.monotonic() >= loading:
                     raise
-                time.sleep(0.25)
+            except AuthenticationError:
+                raise
+            except RedisConnectionError:
+                restarting = restarting or time.monotonic() + self.restart_wait
+                if time.monotonic() >= restarting:
+                    raise
+            time.sleep(0.25)
 
 
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -64,12 +73,16 @@ def connect(
     retries: int = 5,
     max_connections: int = 32,
     health_check_interval: int = 30,
+    restart_wait: float = 0.0,
 ) -> redis.Redis:
+    """`restart_wait`: seconds to keep retrying a server that refuses connections (restarting)
+    before the error; 0 for a caller that should hear at once (the CLI, the dashboard)."""
     retry = _Retry(
         ExponentialWithJitterBackoff(base=0.05, cap=2.0),
         retries,
         supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
     )
+    retry.restart_wait = restart_wait
     options = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": connect_timeout,

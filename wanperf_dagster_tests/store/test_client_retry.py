@@ -11,8 +11,20 @@ import redis
 from wanperf_dagster.store import connect
 
 
-def _retry():
-    return connect("redis://127.0.0.1:1/0").connection_pool.connection_kwargs["retry"]
+def _retry(**options):
+    return connect("redis://127.0.0.1:1/0", **options).connection_pool.connection_kwargs["retry"]
+
+
+def _refused_until(calls: list, n: int):
+    def do():
+        calls.append(time.monotonic())
+        if len(calls) < n:
+            raise redis.ConnectionError(
+                "Error 111 connecting to 127.0.0.1:6380. Connection refused."
+            )
+        return "back"
+
+    return do
 
 
 def test_loading_is_waited_out_past_the_retries():
@@ -43,6 +55,33 @@ def test_loading_for_longer_than_the_wait_is_an_error():
 
 def test_a_wrong_password_is_never_retried():
     retry, calls = _retry(), []
+
+    def do():
+        calls.append(1)
+        raise redis.AuthenticationError("WRONGPASS")
+
+    with pytest.raises(redis.AuthenticationError):
+        retry.call_with_retry(do, lambda error: None)
+    assert calls == [1]
+
+
+def test_a_restarting_server_is_waited_for_where_asked():
+    """A run's client (`RedisResource.restart_wait`) rides out a restart's refused connections."""
+    retry, calls = _retry(restart_wait=30.0), []
+    assert retry.call_with_retry(_refused_until(calls, 12), lambda error: None) == "back"
+    assert len(calls) == 12
+
+
+def test_a_refused_connection_is_an_error_after_the_quick_retries_by_default():
+    """The CLI and the dashboard hear at once that Redis is not there."""
+    retry, calls = _retry(), []
+    with pytest.raises(redis.ConnectionError):
+        retry.call_with_retry(_refused_until(calls, 12), lambda error: None)
+    assert len(calls) == 6  # the first try and the five retries
+
+
+def test_a_wrong_password_is_not_waited_for_either():
+    retry, calls = _retry(restart_wait=30.0), []
 
     def do():
         calls.append(1)

@@ -193,3 +193,27 @@ def test_a_server_still_loading_is_never_started_twice(server):
     assert "loading" in nxt.seen
     assert connect(nxt.url).dbsize() == KEYS
     assert nxt.port == loading_port  # the one server on these files, where it was started
+
+
+def test_a_runs_client_rides_out_a_restart(server, tmp_path):
+    """The soak's Redis restart (down 7 to 10 s) failed the step writing at that moment: the
+    client's five quick retries last 1.5 s. A run's client now waits for the server to come back,
+    and what it wrote is there."""
+    import threading
+    import time
+
+    from wanperf_dagster.dagster_io.resources import RedisResource
+
+    server.ensure_running()
+    client = RedisResource(data_dir=str(server.data_dir)).get_client()
+    client.set("wanperf:test:before", b"1")
+    assert server.stop()
+    back = threading.Timer(4.0, server.ensure_running)
+    back.start()
+    t0 = time.monotonic()
+    try:
+        client.set("wanperf:test:during", b"2")  # refused for about 4 s, then written
+    finally:
+        back.join()
+    assert time.monotonic() - t0 >= 3.5
+    assert client.mget("wanperf:test:before", "wanperf:test:during") == [b"1", b"2"]
