@@ -53,8 +53,9 @@ def test_loading_for_longer_than_the_wait_is_an_error():
     assert 0.6 <= time.monotonic() - t0 < 5
 
 
-def test_a_wrong_password_is_never_retried():
-    retry, calls = _retry(), []
+@pytest.mark.parametrize("restart_wait", [0.0, 30.0])  # nor waited for as a restart
+def test_a_wrong_password_is_never_retried(restart_wait):
+    retry, calls = _retry(restart_wait=restart_wait), []
 
     def do():
         calls.append(1)
@@ -78,15 +79,3 @@ def test_a_refused_connection_is_an_error_after_the_quick_retries_by_default():
     with pytest.raises(redis.ConnectionError):
         retry.call_with_retry(_refused_until(calls, 12), lambda error: None)
     assert len(calls) == 6  # the first try and the five retries
-
-
-def test_a_wrong_password_is_not_waited_for_either():
-    retry, calls = _retry(restart_wait=30.0), []
-
-    def do():
-        calls.append(1)
-        raise redis.AuthenticationError("WRONGPASS")
-
-    with pytest.raises(redis.AuthenticationError):
-        retry.call_with_retry(do, lambda error: None)
-    assert calls == [1]
