@@ -74,6 +74,7 @@ LEVEL_MIB_A_DAY = 8.0
 # thread is running (a 2,000-site sweep's pages and frames) and swings by tens of MiB
 LONG_LIVED = ("daemon", "driver settled")
 SETTLE_EVERY = 36  # slots: six simulated hours
+WAIT_HOLD_S = 3 * 3600  # the daemon's sweeps held while the driver waits (released at the end)
 
 
 def _worker_number(proc) -> int:
@@ -267,6 +268,7 @@ class Soak:
                 if k >= 144 and (k - NIGHTLY_SLOT) % 144 == 0:  # 00:20: yesterday's backfill
                     day = self.days[(k - NIGHTLY_SLOT) // 144 - 1]
                     if backfill is not None:
+                        self._hold_while_waiting()
                         backfill.join()
                     backfill = threading.Thread(
                         target=self._backfill, args=(day, sites), daemon=True
@@ -278,6 +280,7 @@ class Soak:
                         f" {time.monotonic() - started:.0f} s",
                         flush=True,
                     )
+            self._hold_while_waiting()  # through the last backfill, the settling and the report
             if backfill is not None:
                 backfill.join()
             self._settle(time.time())
@@ -349,6 +352,15 @@ class Soak:
             self.sent += report.sent
         except Exception as exc:
             self._count("evaluations_failed", exc)
+
+    def _hold_while_waiting(self) -> None:
+        """No slot renews the hold while the driver waits for a backfill: on a loaded machine the
+        last one outlived it, and the daemon's sweep, on this machine's clock, listed every
+        circuit after the week's end (2026-12-05 night). The next slot shortens it again."""
+        try:
+            self.storage.hold_sweeps(WAIT_HOLD_S)
+        except Exception as exc:  # a restart: the sweep's own lock still keeps it apart
+            self._count("sweeps_failed", exc)
 
     def _count(self, what: str, exc: Exception) -> None:
         self.counts[what] += 1
