@@ -359,7 +359,7 @@ class Soak:
         circuit after the week's end (2026-12-05 night). The next slot shortens it again."""
         try:
             self.storage.hold_sweeps(WAIT_HOLD_S)
-        except Exception as exc:  # a restart: the sweep's own lock still keeps it apart
+        except Exception as exc:  # Redis restarting: counted; the next slot holds them again
             self._count("sweeps_failed", exc)
 
     def _count(self, what: str, exc: Exception) -> None:
