@@ -25,9 +25,9 @@ class _Retry(Retry):
     """Retry connection errors with backoff, but not a wrong password (it would only be slow);
     wait for a server that is loading its data (a restarted Redis reads its append-only file: a
     few GiB take a minute and every command meanwhile answers LOADING) up to `loading_wait`
-    seconds, however many retries that takes; and, where `restart_wait` is set, for a server
-    that refuses connections while it restarts (the soak's restart was down 7 to 10 s and failed
-    the run writing at that moment after the five quick retries' 1.5 s)."""
+    seconds, however many retries that takes; and, where `restart_wait` is set, through any other
+    connection error, as a restarting server refuses connections (the soak's restart was down 7
+    to 10 s and failed the run writing at that moment after the five quick retries' 1.5 s)."""
 
     loading_wait = 300.0
     restart_wait = 0.0
@@ -75,8 +75,9 @@ def connect(
     health_check_interval: int = 30,
     restart_wait: float = 0.0,
 ) -> redis.Redis:
-    """`restart_wait`: seconds to keep retrying a server that refuses connections (restarting)
-    before the error; 0 for a caller that should hear at once (the CLI, the dashboard)."""
+    """`restart_wait`: seconds to keep retrying connection errors (a restarting server refuses
+    them) before the error, a wrong password never; 0 for a caller that should hear at once (the
+    CLI, the dashboard)."""
     retry = _Retry(
         ExponentialWithJitterBackoff(base=0.05, cap=2.0),
         retries,
